@@ -1,0 +1,121 @@
+# Makefile - rcptsync's Unix programs, tests, demo and benchmarks.
+#
+#   make            rcptsync-agent and rcptsync-receiver (installs deps once)
+#   make check      every test; ends with "N passed, N failed"
+#   make check SAN=1   the same, built with ASan + UBSan
+#   make check-long the longer fault-injection runs
+#   make demo       the whole pipeline on local stand-ins
+#   make bench      benchmarks (prints ratios; never asserts times)
+#   make fuzz FUZZ_SECONDS=N
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Each directory's *.c is built, except the other platform's (*_win.c);
+# Makefile.mingw builds the Windows agent.
+
+VERSION	= 0.1.0
+PREFIX	?= /usr/local
+DESTDIR	?=
+SBINDIR	= $(PREFIX)/sbin
+MANDIR	= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+CC	?= cc
+B	= build
+DEPS	= $(B)/unix-deps
+OBJ	= $(B)/obj$(if $(SAN),-san)
+
+CFLAGS	?= -O2 -g
+WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith \
+	  -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
+HARDEN	= -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+SANFLAGS = $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+ALLCFLAGS = -std=c11 $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS)
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	   -DRS_VERSION=\"$(VERSION)\" -Icommon -Iagent-win -I$(DEPS)/include
+LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+
+COMMON_SRC   = $(sort $(filter-out %_win.c,$(wildcard common/*.c)))
+AGENT_SRC    = $(sort $(filter-out %_win.c,$(wildcard agent-win/*.c)))
+RECEIVER_SRC = $(sort $(filter-out %_win.c,$(wildcard receiver-unix/*.c)))
+UNIT_SRC     = $(sort $(wildcard tests/unit/test_*.c))
+
+COMMON_OBJ   = $(COMMON_SRC:%.c=$(OBJ)/%.o)
+AGENT_OBJ    = $(AGENT_SRC:%.c=$(OBJ)/%.o)
+RECEIVER_OBJ = $(RECEIVER_SRC:%.c=$(OBJ)/%.o)
+UNIT_BIN     = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+
+LIBSSH2	= $(DEPS)/lib/libssh2.a
+AGENT_LIBS    = $(LIBSSH2) -lldap -llber -lssl -lcrypto -lz
+RECEIVER_LIBS = -lcrypto -lz
+COMMON_LIBS   = -lcrypto -lz
+
+PROGS	= rcptsync-agent rcptsync-receiver
+
+.PHONY: all deps win check check-long unit demo bench fuzz install clean \
+	banned
+
+all: $(PROGS)
+
+# Dependencies: tools/deps.sh is idempotent; the stamp only saves its
+# dpkg queries on every make.
+$(B)/deps-unix.stamp: tools/deps.sh
+	tools/deps.sh apt unix
+	@mkdir -p $(B) && touch $@
+$(LIBSSH2): $(B)/deps-unix.stamp
+deps: $(B)/deps-unix.stamp
+	tools/deps.sh win
+
+$(OBJ)/%.o: %.c | $(B)/deps-unix.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+
+rcptsync-agent: $(AGENT_OBJ) $(COMMON_OBJ) $(LIBSSH2)
+	$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(COMMON_OBJ) $(AGENT_LIBS)
+
+rcptsync-receiver: $(RECEIVER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(RECEIVER_OBJ) $(COMMON_OBJ) $(RECEIVER_LIBS)
+
+# Unit tests: one program per common/ module, linked with all of common/.
+$(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(ALLCFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(COMMON_OBJ) $(COMMON_LIBS)
+
+unit: $(UNIT_BIN)
+
+win:
+	$(MAKE) -f Makefile.mingw
+
+banned:
+	tools/check-banned.sh
+
+check: deps banned all unit win
+	tests/run
+
+check-long: deps all unit win
+	RS_LONG=1 tests/run
+
+demo: deps all
+	tests/demo.sh
+
+bench: deps all
+	tests/bench.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	for m in docs/*.8; do [ -f "$$m" ] && \
+	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/; done; true
+	for m in docs/*.5; do [ -f "$$m" ] && \
+	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man5/; done; true
+
+clean:
+	rm -rf $(B)/obj $(B)/obj-san $(B)/tests $(PROGS)
+	$(MAKE) -f Makefile.mingw clean
+
+-include $(COMMON_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(RECEIVER_OBJ:.o=.d)

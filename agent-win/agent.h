@@ -1,0 +1,25 @@
+/*
+ * agent.h - the portable agent core, as the entry points see it.
+ *
+ * main_unix.c and main_win.c convert their arguments to UTF-8, install a
+ * log sink, and call agent_main.  The Windows service calls agent_run with
+ * the config path; it returns when sys_wait() reports a stop.
+ */
+#ifndef RS_AGENT_H
+#define RS_AGENT_H
+
+/* Run one command line ("sync", "export -o f", ...); returns the exit code. */
+int	agent_main(int argc, char **argv);
+
+/* The `run` loop (also the service body).  Returns an exit code. */
+int	agent_run(const char *config_path);
+
+/* Exit codes (docs/HACKING.md). */
+#define AGENT_EXIT_OK		0
+#define AGENT_EXIT_FAIL		1
+#define AGENT_EXIT_USAGE	2
+#define AGENT_EXIT_GUARD	3
+#define AGENT_EXIT_REFUSED	4
+#define AGENT_EXIT_PARTIAL	5
+
+#endif /* RS_AGENT_H */

@@ -1,0 +1,90 @@
+/*
+ * ldapx.h - the agent's LDAP shim: the few operations the export needs,
+ * implemented by ldapx_unix.c (OpenLDAP libldap) and ldapx_win.c (wldap32).
+ *
+ * Everything crossing this interface is UTF-8.  The paging loop itself is
+ * portable (export.c): it calls ldapx_search_page until the cookie comes
+ * back empty.  A page that fails for any reason (server gone, timeout,
+ * size limit) returns an error; the caller then abandons the whole export.
+ *
+ * Errors: RS_ERR_* codes; ldapx_errmsg() has the server's or library's text
+ * for the last failure ("Can't contact LDAP server", "Time limit exceeded").
+ */
+#ifndef RS_LDAPX_H
+#define RS_LDAPX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rs_buf;
+struct ldapx;
+
+enum ldapx_bind {
+	LDAPX_BIND_NEGOTIATE,	/* Windows: the service's own Kerberos identity */
+	LDAPX_BIND_SIMPLE,	/* DN or UPN plus password */
+	LDAPX_BIND_SASL,	/* Unix: SASL mechanism, e.g. GSSAPI, EXTERNAL */
+	LDAPX_BIND_NONE,	/* anonymous */
+};
+
+enum ldapx_tls {
+	LDAPX_TLS_NONE,
+	LDAPX_TLS_STARTTLS,
+	LDAPX_TLS_LDAPS,
+};
+
+struct ldapx_opts {
+	const char	*server;	/* "host", "host:port" or an ldap[s]:// URI;
+					   NULL: DC locator (Windows only) */
+	enum ldapx_tls	 tls;
+	const char	*ca_file;	/* NULL: system store */
+	enum ldapx_bind	 bind;
+	const char	*bind_dn;	/* simple: DN or UPN */
+	const char	*password;	/* simple: wiped by the caller after open */
+	const char	*sasl_mech;
+	unsigned	 timeout;	/* seconds, connect and each operation */
+};
+
+struct ldapx_val {
+	const char	*p;		/* not NUL-terminated, may contain NUL */
+	size_t		 len;
+};
+
+/*
+ * Called once per entry.  vals[i]/nvals[i] hold the values of attrs[i] as
+ * passed to ldapx_search_page (nvals[i] == 0 when the entry lacks it).
+ * A non-zero return aborts the search and is returned by it.
+ */
+typedef int ldapx_entry_fn(void *arg, const char *dn,
+    const struct ldapx_val *const *vals, const size_t *nvals);
+
+/*
+ * Connect, set LDAPv3, start TLS if asked, and bind.  On failure msg (of
+ * msgsize bytes) gets the library's text.
+ */
+int	ldapx_open(const struct ldapx_opts *o, struct ldapx **out,
+	    char *msg, size_t msgsize);
+
+/*
+ * One page of a subtree search with the simple paged results control
+ * (RFC 2696).  cookie: empty on the first call; on return it holds the
+ * server's cookie, empty after the last page.  *bytes (may be NULL) is
+ * increased by the size of the values received, for the cycle log.
+ */
+int	ldapx_search_page(struct ldapx *c, const char *base,
+	    const char *filter, const char *const *attrs, unsigned page_size,
+	    struct rs_buf *cookie, ldapx_entry_fn *fn, void *arg,
+	    uint64_t *bytes);
+
+/*
+ * Read one attribute of the root DSE (e.g. highestCommittedUSN,
+ * dnsHostName).  RS_ERR_NOTFOUND when the server does not publish it.
+ */
+int	ldapx_rootdse(struct ldapx *c, const char *attr, char *out,
+	    size_t outsize);
+
+/* The server actually connected to (for logs and the bundle's source). */
+const char *ldapx_server(const struct ldapx *c);
+const char *ldapx_errmsg(const struct ldapx *c);
+void	ldapx_close(struct ldapx *c);
+
+#endif /* RS_LDAPX_H */

@@ -1,0 +1,98 @@
+/*
+ * sys.h - what the agent needs from the operating system, implemented by
+ * sys_unix.c and sys_win.c.  The agent core (export, push, state, commands)
+ * calls only these and the portable libraries (libssh2, zlib, OpenSSL).
+ *
+ * Paths are UTF-8; sys_win.c converts to UTF-16 at each Win32 call.
+ * Errors: RS_ERR_* (RS_ERR_SYSTEM with sys_errmsg() for the OS's text).
+ */
+#ifndef RS_SYS_H
+#define RS_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <libssh2.h>		/* libssh2_socket_t */
+
+struct rs_buf;
+
+/* One-time setup (Winsock, OpenSSL init without config files). */
+int	sys_init(void);
+
+/* The OS's text for the last RS_ERR_SYSTEM of this thread. */
+const char *sys_errmsg(void);
+
+/* Read a whole file, at most max bytes (RS_ERR_LIMIT beyond). */
+int	sys_read_file(const char *path, size_t max, struct rs_buf *out);
+/*
+ * Replace path atomically: write a temporary file in the same directory,
+ * flush it to disk, rename it over path (Windows: MoveFileExW with
+ * REPLACE_EXISTING, retried for a bounded time while antivirus holds the
+ * file), then flush the directory where the OS allows.  private: readable
+ * by the owner only (Unix 0600; Windows ACL SYSTEM + Administrators).
+ */
+int	sys_write_file(const char *path, const void *p, size_t n, int private);
+int	sys_remove(const char *path);		/* absent is RS_OK */
+/* Create a directory and its parents; private as above. */
+int	sys_mkdirs(const char *path, int private);
+int	sys_exists(const char *path);
+
+/* Default paths: config file and state directory. */
+const char *sys_default_config(void);
+const char *sys_default_state_dir(void);
+
+/* TCP connect with a timeout; on failure *s is invalid and msg is set. */
+int	sys_tcp_connect(const char *host, unsigned port, unsigned timeout,
+	    libssh2_socket_t *s, char *msg, size_t msgsize);
+void	sys_tcp_close(libssh2_socket_t s);
+
+/*
+ * Wait up to secs, returning early with 1 when the program was asked to stop
+ * (SIGTERM/SIGINT, or SERVICE_CONTROL_STOP), 2 when an immediate sync was
+ * requested (SIGUSR1, or the service's custom control), 3 when the config
+ * should be reloaded (SIGHUP, SERVICE_CONTROL_PARAMCHANGE), 0 on timeout.
+ */
+int	sys_wait(unsigned secs);
+/* Non-blocking check of the same: 1 when a stop is pending. */
+int	sys_stop_requested(void);
+
+/* Is stderr a terminal (progress output)? */
+int	sys_isatty_stderr(void);
+
+/*
+ * The LDAP simple-bind password from the [ldap] section: Unix reads
+ * password_file (first line); Windows decrypts the DPAPI blob in
+ * `password`.  The caller wipes out with rs_buf_free.
+ */
+struct cfg_section;
+int	sys_get_password(const struct cfg_section *ldap, struct rs_buf *out);
+
+/*
+ * Events an administrator acts on.  Unix logs them at the matching level;
+ * Windows reports them to the event log (message table messages.mc, IDs
+ * below) and to the log file.  1xxx information, 2xxx warning, 3xxx error.
+ */
+enum sys_event {
+	SYS_EV_SYNC_OK		= 1000,	/* list installed by a relay */
+	SYS_EV_UNCHANGED	= 1001,	/* list unchanged, nothing pushed */
+	SYS_EV_STARTED		= 1002,	/* service started */
+	SYS_EV_STOPPED		= 1003,	/* service stopped */
+	SYS_EV_RELOADED		= 1004,	/* configuration reloaded */
+	SYS_EV_SHRINK		= 2001,	/* agent's shrink guard refused the list */
+	SYS_EV_RELAY_STALE	= 2002,	/* relay reports an old list */
+	SYS_EV_RETRY		= 2003,	/* a step failed, will retry */
+	SYS_EV_LDAP		= 3001,	/* LDAP connect, bind or search failed */
+	SYS_EV_SFTP		= 3002,	/* SSH or SFTP failed */
+	SYS_EV_HOSTKEY		= 3003,	/* relay host key does not match the pin */
+	SYS_EV_REFUSED		= 3004,	/* relay refused the list (reason given) */
+	SYS_EV_CONFIG		= 3005,	/* configuration error */
+	SYS_EV_NO_VERDICT	= 3006,	/* relay did not process the list in time */
+};
+void	sys_event(enum sys_event ev, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif /* RS_SYS_H */

@@ -1,0 +1,93 @@
+/*
+ * bundle.h - write and read rcptsync bundles (docs/FORMAT.md).
+ *
+ * The writer builds the complete gzip file in memory from a finished
+ * rlist: the header fields that describe the entries (count, list-sha256)
+ * are computed here, not trusted from the caller.
+ *
+ * The reader streams: it pulls decompressed bytes from a gz_dec, holds one
+ * line and the previous entry, and validates as it goes (syntax, order,
+ * domain), so its memory does not grow with the list.  The caller must
+ * have verified the signature over the file before creating the reader.
+ * Errors carry the line number and a detail string for the log.
+ */
+#ifndef RS_BUNDLE_H
+#define RS_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "limits.h"
+#include "hash.h"
+
+struct rs_buf;
+struct rlist;
+struct gz_dec;
+
+#define BUNDLE_VERSION		1
+#define BUNDLE_FLAG_ALLOW_SHRINK	0x01u
+
+enum bundle_kind {
+	BUNDLE_FULL = 1,
+	BUNDLE_HEARTBEAT = 2,
+};
+
+struct bundle_hdr {
+	char		agent[RS_MAX_AGENT_ID + 1];
+	uint64_t	seq;
+	time_t		created;		/* UTC */
+	enum bundle_kind kind;
+	char		source[RS_MAX_SOURCE + 1];
+	size_t		ndomains;
+	char		domains[RS_MAX_DOMAINS][RS_MAX_DOMAIN_LEN + 1];
+	uint64_t	count;
+	unsigned char	list_sha256[RS_SHA256_LEN];
+	unsigned	flags;
+};
+
+/* Is id a valid agent id (FORMAT.md section 1)? */
+int	bundle_agent_id_ok(const char *id);
+
+/*
+ * Parse a spool file name "AGENT.SEQ.rcpt.gz".  RS_OK with agent and seq
+ * set, RS_ERR_FORMAT for any other name.  agent has RS_MAX_AGENT_ID+1 bytes.
+ */
+int	bundle_name_parse(const char *name, char *agent, uint64_t *seq);
+/* The name for agent and seq, into out (size >= RS_MAX_BUNDLE_NAME). */
+#define RS_MAX_BUNDLE_NAME	(RS_MAX_AGENT_ID + 40)
+int	bundle_name(const char *agent, uint64_t seq, char *out, size_t outsize);
+
+/*
+ * Write a bundle: h supplies agent, seq, created, kind, source, domains
+ * and flags; count and list_sha256 are computed from list (NULL for a
+ * heartbeat, which then takes list_sha256 from h).  Every address must be
+ * in one of h's domains (RS_ERR_DOMAIN otherwise).  Appends the gzip file
+ * to out.  h->count and h->list_sha256 are filled in.
+ */
+int	bundle_write(struct bundle_hdr *h, const struct rlist *list,
+	    struct rs_buf *out);
+
+struct bundle_reader;
+
+/* max_entries bounds count; the byte limit lives in the gz_dec. */
+int	bundle_reader_new(struct gz_dec *dec, uint64_t max_entries,
+	    struct bundle_reader **out);
+/* Read and check the header (fills h). */
+int	bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h);
+/*
+ * Next entry: returns 1 with *addr/*len set (valid until the next call),
+ * 0 at the end after checking count, list-sha256 and the end of the gzip
+ * member, or a negative RS_ERR_*.
+ */
+int	bundle_next(struct bundle_reader *r, const char **addr, size_t *len);
+/* Line number of the last line read, and detail of the last error. */
+size_t	bundle_lineno(const struct bundle_reader *r);
+const char *bundle_detail(const struct bundle_reader *r);
+void	bundle_reader_free(struct bundle_reader *r);
+
+/* Format / parse "YYYY-MM-DDTHH:MM:SSZ" (out has >= 21 bytes). */
+void	bundle_time_fmt(time_t t, char *out, size_t outsize);
+int	bundle_time_parse(const char *s, time_t *t);
+
+#endif /* RS_BUNDLE_H */

@@ -1,0 +1,56 @@
+/*
+ * limits.h - every size and count limit of rcptsync, in one place.
+ *
+ * Untrusted input (bundles, signatures, directory values, config files) is
+ * checked against these.  Code never repeats the numbers; it names them.
+ * Where a limit is also a configuration setting, this is its default and
+ * RS_MAX_* is the ceiling the setting cannot exceed.
+ */
+#ifndef RS_LIMITS_H
+#define RS_LIMITS_H
+
+/* Addresses (docs/FORMAT.md section 3; RFC 5321 4.5.3.1). */
+#define RS_MAX_ADDR_LEN		254
+#define RS_MAX_LOCAL_LEN	64
+#define RS_MAX_DOMAIN_LEN	253
+#define RS_MAX_LABEL_LEN	63
+
+/* Agent ids double as file name parts and signer principals. */
+#define RS_MAX_AGENT_ID		64
+
+/* Bundle header. */
+#define RS_MAX_HDR_LINE		1024
+#define RS_MAX_HDR_BYTES	(64 * 1024)
+#define RS_MAX_DOMAINS		256
+#define RS_MAX_SOURCE		512
+
+/* Bundle size, compressed and decompressed; the receiver's defaults. */
+#define RS_DEF_BUNDLE_BYTES	(256UL * 1024 * 1024)
+#define RS_DEF_LIST_BYTES	(1024UL * 1024 * 1024)
+#define RS_DEF_ENTRIES		10000000UL
+
+/* Detached signature file (armored SSHSIG); an Ed25519 one is ~300 bytes. */
+#define RS_MAX_SIG_BYTES	8192
+
+/* allowed_signers file and config files. */
+#define RS_MAX_SIGNERS_BYTES	(1024 * 1024)
+#define RS_MAX_CONFIG_BYTES	(1024 * 1024)
+#define RS_MAX_CONFIG_LINE	4096
+
+/* Private key file (openssh-key-v1). */
+#define RS_MAX_KEYFILE_BYTES	(64 * 1024)
+
+/* Status file: a reason string, and the file as the agent reads it. */
+#define RS_MAX_REASON		512
+#define RS_MAX_STATUS_BYTES	(1024 * 1024)
+
+/* A leftover upload temporary older than this is deleted by the receiver. */
+#define RS_STALE_UPLOAD_SECS	3600
+
+/* LDAP paging: AD's MaxPageSize default, and the ceiling for page_size. */
+#define RS_MAX_PAGE_SIZE	1000
+
+/* Default shrink guard, percent. */
+#define RS_DEF_SHRINK_PCT	10
+
+#endif /* RS_LIMITS_H */
