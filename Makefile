@@ -28,7 +28,8 @@ CFLAGS	?= -O2 -g
 WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith \
 	  -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
 HARDEN	= -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
-SANFLAGS = $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+comma	:= ,
+SANFLAGS = $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
 ALLCFLAGS = -std=c11 $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS)
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	   -DRS_VERSION=\"$(VERSION)\" -Icommon -Iagent-win -I$(DEPS)/include

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "limits.h"
+#include "rs_limits.h"
 #include "hash.h"
 
 struct rs_buf;

@@ -1,5 +1,5 @@
 /*
- * limits.h - every size and count limit of rcptsync, in one place.
+ * rs_limits.h - every size and count limit of rcptsync, in one place.
  *
  * Untrusted input (bundles, signatures, directory values, config files) is
  * checked against these.  Code never repeats the numbers; it names them.
