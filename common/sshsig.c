@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
@@ -381,6 +382,12 @@ ed25519_verify(const unsigned char pub[SSHSIG_ED25519_PUB],
 		goto out;
 	r = RS_OK;
 out:
+	/*
+	 * A hostile signature leaves errors on OpenSSL's per-thread queue;
+	 * clear them so they are not blamed on a later, unrelated call.
+	 */
+	if (r != RS_OK)
+		ERR_clear_error();
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pk);
 	return r;
