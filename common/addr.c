@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "addr.h"
-#include "limits.h"
+#include "rs_limits.h"
 #include "rs_err.h"
 
 #define PROXY_SMTP	"smtp:"

@@ -76,7 +76,7 @@ int	bundle_reader_new(struct gz_dec *dec, uint64_t max_entries,
 /* Read and check the header (fills h). */
 int	bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h);
 /*
- * Next entry: returns 1 with *addr/*len set (valid until the next call),
+ * Next entry: returns 1 with *addr and *len set (valid until the next call),
  * 0 at the end after checking count, list-sha256 and the end of the gzip
  * member, or a negative RS_ERR_*.
  */

@@ -148,10 +148,7 @@ rs_random(void *p, size_t n)
 
 	if (p == NULL && n > 0)
 		return RS_ERR_INVAL;
-	/*
-	 * RAND_bytes takes an int: feed it in pieces that surely fit.  (No
-	 * INT_MAX here: -Icommon makes <limits.h> resolve to ours.)
-	 */
+	/* RAND_bytes takes an int: feed it in pieces that surely fit. */
 	while (n > 0) {
 		chunk = n > RANDOM_CHUNK ? RANDOM_CHUNK : n;
 		if (RAND_bytes(q, (int)chunk) != 1)

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "addr.h"
-#include "limits.h"
+#include "rs_limits.h"
 #include "rlist.h"
 #include "rs_err.h"
 
@@ -150,9 +150,13 @@ rlist_add(struct rlist *l, const char *a, size_t len)
 		return r;
 	memcpy(l->arena + l->alen, a, len);
 	l->ents[l->n] = (uint64_t)l->alen << ENT_LEN_BITS | (uint64_t)len;
-	/* Appending in order keeps a sorted list sorted (a cheap win). */
+	/*
+	 * Appending in order keeps a sorted list sorted (a cheap win: the
+	 * last pushed list is read back in order).  An equal neighbour is
+	 * still in order; rlist_finish drops adjacent duplicates.
+	 */
 	if (l->sorted && l->n > 0 &&
-	    ent_cmp(l, l->ents[l->n - 1], l->ents[l->n]) >= 0)
+	    ent_cmp(l, l->ents[l->n - 1], l->ents[l->n]) > 0)
 		l->sorted = 0;
 	l->alen += len;
 	l->n++;

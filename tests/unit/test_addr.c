@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "addr.h"
-#include "limits.h"
+#include "rs_limits.h"
 #include "rs_err.h"
 #include "unit.h"
 
@@ -424,6 +424,46 @@ main(void)
 	fprintf(stderr, "differential: %zu agree, %zu valid\n", agree, nvalid);
 	UT_CHECK("addr_check agrees with reference on random strings",
 	    agree == 200000 && nvalid > 100);
+
+	/*
+	 * Differential on structured candidates: a local part and labels of
+	 * lengths around the limits, then up to two hostile mutations.
+	 */
+	agree = 0;
+	nvalid = 0;
+	for (i = 0; i < 100000; i++) {
+		static const char lc[] = "abz09!$%&'*+-/=?^_`{|}~.";
+		static const char dc[] = "abz09-";
+		static const char hostile[] = "@.-#\"[] \t\r\nA\x01\x7f\x80";
+		size_t ll, nl, k, lab;
+
+		ll = rng() % 4 == 0 ? 60 + rng() % 8 : 1 + rng() % 10;
+		for (n = 0; n < ll; n++)
+			s[n] = lc[rng() % (sizeof(lc) - 1)];
+		s[n++] = '@';
+		nl = 1 + rng() % (rng() % 8 == 0 ? 5 : 3);
+		for (k = 0; k < nl && n < sizeof(s) - 70; k++) {
+			lab = rng() % 6 == 0 ? 60 + rng() % 6 : 1 + rng() % 8;
+			if (k > 0)
+				s[n++] = '.';
+			for (j = 0; j < lab; j++)
+				s[n++] = dc[rng() % (sizeof(dc) - 1)];
+		}
+		for (k = rng() % 3; k > 0; k--) {
+			j = rng() % n;
+			s[j] = hostile[rng() % (sizeof(hostile) - 1)];
+		}
+		r = addr_check(s, n, &why);
+		if ((r == RS_OK) == ref_check(s, n))
+			agree++;
+		else
+			fprintf(stderr, "disagree on %.*s: %d\n", (int)n, s, r);
+		if (r == RS_OK)
+			nvalid++;
+	}
+	fprintf(stderr, "structured: %zu agree, %zu valid\n", agree, nvalid);
+	UT_CHECK("addr_check agrees with reference on structured strings",
+	    agree == 100000 && nvalid > 1000 && nvalid < 99000);
 
 	/* Random bytes of any length never crash and fail cleanly. */
 	ok = 1;

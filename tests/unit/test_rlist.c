@@ -69,13 +69,14 @@ static int
 check_sort(size_t n, size_t space)
 {
 	struct rlist *l = NULL;
-	char **ref = NULL, buf[300];
+	char **ref = NULL, **uq = NULL, buf[300];
 	size_t i, k, len, dropped;
 	const char *p;
 	int ok = 0;
 
-	if (rlist_new(&l) != RS_OK || (ref = calloc(n + 1, sizeof(*ref))) ==
-	    NULL)
+	if (rlist_new(&l) != RS_OK ||
+	    (ref = calloc(n + 1, sizeof(*ref))) == NULL ||
+	    (uq = calloc(n + 1, sizeof(*uq))) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
 		len = rand_addr(buf, space);
@@ -86,19 +87,15 @@ check_sort(size_t n, size_t space)
 	}
 	qsort(ref, n, sizeof(*ref), cmp_str);
 	for (i = k = 0; i < n; i++)
-		if (k == 0 || strcmp(ref[k - 1], ref[i]) != 0)
-			ref[k++] = ref[i];
-		else {
-			free(ref[i]);
-			ref[i] = NULL;
-		}
+		if (k == 0 || strcmp(uq[k - 1], ref[i]) != 0)
+			uq[k++] = ref[i];
 	dropped = rlist_finish(l);
 	if (dropped != n - k || rlist_count(l) != k)
 		goto out;
 	for (i = 0; i < k; i++) {
 		p = rlist_get(l, i, &len);
-		if (p == NULL || len != strlen(ref[i]) ||
-		    memcmp(p, ref[i], len) != 0)
+		if (p == NULL || len != strlen(uq[i]) ||
+		    memcmp(p, uq[i], len) != 0)
 			goto out;
 	}
 	/* A second finish changes nothing. */
@@ -110,6 +107,7 @@ out:
 		for (i = 0; i < n; i++)
 			free(ref[i]);
 	free(ref);
+	free(uq);
 	rlist_free(l);
 	return ok;
 }
@@ -275,6 +273,25 @@ main(void)
 	UT_CHECK("rlist order (prefix first)", ok);
 	rlist_free(l);
 	rlist_free(NULL);
+	l = NULL;
+
+	/* In-order input with adjacent duplicates (no sort needed). */
+	rlist_new(&l);
+	rlist_add(l, L("a@b.c"));
+	rlist_add(l, L("a@b.c"));
+	rlist_add(l, L("b@b.c"));
+	rlist_add(l, L("b@b.c"));
+	rlist_add(l, L("c@b.c"));
+	n = rlist_finish(l);
+	p = rlist_get(l, 1, &len);
+	UT_CHECK("rlist sorted input with duplicates", n == 2 &&
+	    rlist_count(l) == 3 && len == 5 && memcmp(p, "b@b.c", 5) == 0);
+	rlist_add(l, L("a@b.c"));	/* out of order after finish */
+	n = rlist_finish(l);
+	p = rlist_get(l, 0, &len);
+	UT_CHECK("rlist add after finish re-sorts", n == 1 &&
+	    rlist_count(l) == 3 && len == 5 && memcmp(p, "a@b.c", 5) == 0);
+	rlist_free(l);
 	l = NULL;
 
 	/* Bytewise order, not locale order: '-' < '.' < '0' < 'a' < '~'. */

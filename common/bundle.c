@@ -1,0 +1,1035 @@
+/*
+ * bundle.c - write and read rcptsync bundles (docs/FORMAT.md sections 1-3).
+ *
+ * API:        bundle_agent_id_ok, bundle_name_parse, bundle_name,
+ *             bundle_write, bundle_reader_new/read_header/next/lineno/
+ *             detail/reader_free, bundle_time_fmt, bundle_time_parse.
+ * Ownership:  bundle_write appends to the caller's rs_buf (on failure the
+ *             buffer is put back to its old length).  The reader borrows the
+ *             caller's gz_dec, which must outlive it; the address bundle_next
+ *             hands out lives in the reader until the next call.
+ * Errors:     negative RS_ERR_*.  The reader's errors are sticky and come
+ *             with a line number (bundle_lineno) and a detail string
+ *             (bundle_detail), e.g. "line 1234: entry not greater than
+ *             previous".  RS_ERR_FORMAT / RS_ERR_VERSION for the header,
+ *             RS_ERR_SYNTAX / RS_ERR_ORDER / RS_ERR_DOMAIN for an entry,
+ *             RS_ERR_COUNT / RS_ERR_DIGEST at the end, RS_ERR_EMPTY for a
+ *             full list without entries, RS_ERR_LIMIT for a line, header or
+ *             count above its limit, and the gz_dec codes passed through.
+ * Trust:      the reader parses untrusted bytes (signed, but signed by an
+ *             agent that may be broken or compromised).  Its memory is
+ *             fixed: one input chunk, one line, the previous entry; nothing
+ *             grows with the list.  No entry reaches the caller before it
+ *             has passed addr_check, the order check and the domain check;
+ *             the count and list-sha256 can only be checked at the end, so
+ *             a caller must not act on the entries before bundle_next
+ *             returned 0.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "bundle.h"
+#include "gz.h"
+#include "hash.h"
+#include "rs_limits.h"
+#include "rlist.h"
+#include "rs_err.h"
+
+#define BUNDLE_MAGIC		"rcptsync-list"
+#define BUNDLE_SEQ_MAX		UINT64_C(9223372036854775807)	/* 2^63-1 */
+#define BUNDLE_SUFFIX		".rcpt.gz"
+#define BUNDLE_SUFFIX_LEN	(sizeof(BUNDLE_SUFFIX) - 1)
+#define BUNDLE_GZ_LEVEL		6
+/* Decompressed bytes pulled from the gz_dec at a time. */
+#define BUNDLE_CHUNK		(32 * 1024)
+/* Longest time value we format or accept: 9999-12-31T23:59:59Z. */
+#define BUNDLE_TIME_MAX		INT64_C(253402300799)
+#define BUNDLE_TIME_LEN		20
+#define BUNDLE_DETAIL		160
+
+/* Header fields, in the one order they may appear. */
+enum {
+	F_AGENT, F_SEQUENCE, F_CREATED, F_KIND, F_SOURCE, F_DOMAINS, F_COUNT,
+	F_SHA, F_FLAGS, F_NFIELDS
+};
+
+static const char *const field_names[F_NFIELDS] = {
+	"agent", "sequence", "created", "kind", "source", "domains", "count",
+	"list-sha256", "flags",
+};
+
+/* Fields that may be absent. */
+#define F_OPTIONAL(f)	((f) == F_FLAGS)
+
+static const char flag_allow_shrink[] = "allow-shrink";
+
+struct bundle_reader {
+	struct gz_dec	*dec;
+	uint64_t	 max_entries;
+	struct rs_hash	*sha;		/* over the entry section */
+	int		 state;		/* R_* */
+	int		 err;		/* sticky */
+	size_t		 lineno;
+	uint64_t	 nentries;
+	int		 eof;		/* gz_dec reported the clean end */
+	size_t		 ipos, ilen;
+	char		 line[RS_MAX_HDR_LINE + 1];
+	size_t		 linelen;
+	char		 prev[RS_MAX_ADDR_LEN + 1];
+	size_t		 prevlen;
+	char		 detail[BUNDLE_DETAIL];
+	struct bundle_hdr hdr;
+	unsigned char	 ibuf[BUNDLE_CHUNK];
+};
+
+enum { R_NEW, R_ENTRIES, R_DONE };
+
+/* ---- names ---- */
+
+static int
+bundle_is_id_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    c == '.' || c == '_' || c == '-';
+}
+
+static int
+bundle_agent_id_okn(const char *id, size_t len)
+{
+	size_t i;
+	unsigned char c0;
+
+	if (id == NULL || len == 0 || len > RS_MAX_AGENT_ID)
+		return 0;
+	c0 = (unsigned char)id[0];
+	if (!((c0 >= 'a' && c0 <= 'z') || (c0 >= '0' && c0 <= '9')))
+		return 0;
+	for (i = 1; i < len; i++)
+		if (!bundle_is_id_char((unsigned char)id[i]))
+			return 0;
+	return 1;
+}
+
+int
+bundle_agent_id_ok(const char *id)
+{
+	size_t len;
+
+	if (id == NULL)
+		return 0;
+	/* Bounded strlen: an over-long id fails without scanning it all. */
+	for (len = 0; len <= RS_MAX_AGENT_ID && id[len] != '\0'; len++)
+		;
+	return bundle_agent_id_okn(id, len);
+}
+
+/*
+ * Decimal without leading zeros (a lone "0" only when zero_ok), at most
+ * max.  Returns RS_OK or RS_ERR_SYNTAX.
+ */
+static int
+bundle_parse_dec(const char *s, size_t len, int zero_ok, uint64_t max,
+    uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+	unsigned d;
+
+	if (len == 0 || len > 20)
+		return RS_ERR_SYNTAX;
+	if (s[0] == '0' && !(len == 1 && zero_ok))
+		return RS_ERR_SYNTAX;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return RS_ERR_SYNTAX;
+		d = (unsigned)(s[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return RS_ERR_SYNTAX;
+		x = x * 10 + d;
+	}
+	if (x > max)
+		return RS_ERR_SYNTAX;
+	*v = x;
+	return RS_OK;
+}
+
+int
+bundle_name_parse(const char *name, char *agent, uint64_t *seq)
+{
+	size_t len, dot, alen;
+	uint64_t v;
+
+	if (agent != NULL)
+		agent[0] = '\0';
+	if (seq != NULL)
+		*seq = 0;
+	if (name == NULL)
+		return RS_ERR_FORMAT;
+	/* Longest match: 64 + 1 + 19 + suffix; stop scanning past it. */
+	for (len = 0; name[len] != '\0'; len++)
+		if (len > RS_MAX_AGENT_ID + 1 + 19 + BUNDLE_SUFFIX_LEN)
+			return RS_ERR_FORMAT;
+	if (len <= BUNDLE_SUFFIX_LEN ||
+	    memcmp(name + len - BUNDLE_SUFFIX_LEN, BUNDLE_SUFFIX,
+	    BUNDLE_SUFFIX_LEN) != 0)
+		return RS_ERR_FORMAT;
+	len -= BUNDLE_SUFFIX_LEN;
+	/* SEQ has no dot, so it starts after the last dot before the suffix. */
+	for (dot = len; dot > 0 && name[dot - 1] != '.'; dot--)
+		;
+	if (dot == 0)
+		return RS_ERR_FORMAT;
+	alen = dot - 1;
+	if (!bundle_agent_id_okn(name, alen))
+		return RS_ERR_FORMAT;
+	if (len - dot > 19 ||
+	    bundle_parse_dec(name + dot, len - dot, 0, BUNDLE_SEQ_MAX, &v) !=
+	    RS_OK)
+		return RS_ERR_FORMAT;
+	if (agent != NULL) {
+		memcpy(agent, name, alen);
+		agent[alen] = '\0';
+	}
+	if (seq != NULL)
+		*seq = v;
+	return RS_OK;
+}
+
+int
+bundle_name(const char *agent, uint64_t seq, char *out, size_t outsize)
+{
+	int n;
+
+	if (out != NULL && outsize > 0)
+		out[0] = '\0';
+	if (out == NULL || !bundle_agent_id_ok(agent) || seq == 0 ||
+	    seq > BUNDLE_SEQ_MAX)
+		return RS_ERR_INVAL;
+	n = snprintf(out, outsize, "%s.%llu%s", agent,
+	    (unsigned long long)seq, BUNDLE_SUFFIX);
+	if (n < 0 || (size_t)n >= outsize) {
+		out[0] = '\0';
+		return RS_ERR_LIMIT;
+	}
+	return RS_OK;
+}
+
+/* ---- time ---- */
+
+/*
+ * Days since 1970-01-01 of a proleptic Gregorian date, and back.  Eras of
+ * 400 years (146097 days) make the leap rule a matter of arithmetic; the
+ * year is taken to start on March 1 so that Feb 29 is the last day.  Own
+ * code instead of timegm(), which Windows lacks, and gmtime(), which is
+ * not thread-safe and fails differently per platform.
+ */
+static int64_t
+bundle_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;					/* 0..399 */
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;	/* 0..365 */
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;		/* 0..146096 */
+	return era * 146097 + doe - 719468;
+}
+
+static void
+bundle_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int
+bundle_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+void
+bundle_time_fmt(time_t t, char *out, size_t outsize)
+{
+	int64_t s = (int64_t)t, days, secs, y;
+	unsigned m, d;
+
+	if (out == NULL || outsize == 0)
+		return;
+	out[0] = '\0';
+	if (outsize < BUNDLE_TIME_LEN + 1)
+		return;
+	/* Clamp to what the format can say: 1970 to the end of 9999. */
+	if (s < 0)
+		s = 0;
+	if (s > BUNDLE_TIME_MAX)
+		s = BUNDLE_TIME_MAX;
+	days = s / 86400;
+	secs = s % 86400;
+	bundle_civil_from_days(days, &y, &m, &d);
+	snprintf(out, outsize, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d,
+	    (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+/* Exactly n digits at s into *v. */
+static int
+bundle_digits(const char *s, size_t n, unsigned *v)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		*v = *v * 10 + (unsigned)(s[i] - '0');
+	}
+	return 1;
+}
+
+int
+bundle_time_parse(const char *s, time_t *t)
+{
+	static const unsigned mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31,
+	    30, 31, 30, 31 };
+	unsigned y, mo, d, h, mi, se, dim;
+	int64_t v;
+
+	if (t != NULL)
+		*t = 0;
+	if (s == NULL || t == NULL)
+		return RS_ERR_SYNTAX;
+	/* YYYY-MM-DDTHH:MM:SSZ, and nothing after it. */
+	if (!bundle_digits(s, 4, &y) || s[4] != '-' ||
+	    !bundle_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !bundle_digits(s + 8, 2, &d) || s[10] != 'T' ||
+	    !bundle_digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !bundle_digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    !bundle_digits(s + 17, 2, &se) || s[19] != 'Z' || s[20] != '\0')
+		return RS_ERR_SYNTAX;
+	if (y < 1970 || mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
+		return RS_ERR_SYNTAX;
+	dim = mdays[mo - 1] + (mo == 2 && bundle_leap(y));
+	if (d < 1 || d > dim)
+		return RS_ERR_SYNTAX;
+	v = bundle_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	/* A 32-bit time_t cannot hold every year we accept. */
+	if ((int64_t)(time_t)v != v)
+		return RS_ERR_SYNTAX;
+	*t = (time_t)v;
+	return RS_OK;
+}
+
+/* ---- shared checks ---- */
+
+/* A header value: printable ASCII, not empty, no space at either end. */
+static int
+bundle_value_ok(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || v[0] == ' ' || v[len - 1] == ' ')
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+bundle_cmp_n(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Is d[0..dlen) one of the n sorted domains? */
+static int
+bundle_domain_in(const struct bundle_hdr *h, const char *d, size_t dlen)
+{
+	size_t lo = 0, hi = h->ndomains, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = bundle_cmp_n(d, dlen, h->domains[mid],
+		    strlen(h->domains[mid]));
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/* The header's domains: 1..RS_MAX_DOMAINS, valid, sorted, unique. */
+static int
+bundle_domains_ok(const struct bundle_hdr *h)
+{
+	size_t i, len, prevlen = 0;
+
+	if (h->ndomains == 0 || h->ndomains > RS_MAX_DOMAINS)
+		return 0;
+	for (i = 0; i < h->ndomains; i++) {
+		len = strnlen(h->domains[i], RS_MAX_DOMAIN_LEN + 1);
+		if (len > RS_MAX_DOMAIN_LEN ||
+		    addr_check_domain(h->domains[i], len, NULL) != RS_OK)
+			return 0;
+		if (i > 0 && bundle_cmp_n(h->domains[i - 1], prevlen,
+		    h->domains[i], len) >= 0)
+			return 0;
+		prevlen = len;
+	}
+	return 1;
+}
+
+/* ---- writer ---- */
+
+/*
+ * Pass over the list: every entry canonical, strictly increasing and in
+ * one of h's domains; hash the entry section.
+ */
+static int
+bundle_scan_list(const struct bundle_hdr *h, const struct rlist *list,
+    unsigned char md[RS_SHA256_LEN])
+{
+	struct rs_hash *sha = NULL;
+	const char *a, *prev = NULL, *dom;
+	size_t i, n, len, prevlen = 0, dlen, mdlen;
+	int r;
+
+	if ((r = rs_hash_new("sha256", &sha)) != RS_OK)
+		return r;
+	n = rlist_count(list);
+	for (i = 0; i < n; i++) {
+		a = rlist_get(list, i, &len);
+		if (addr_check(a, len, NULL) != RS_OK) {
+			r = RS_ERR_SYNTAX;
+			goto out;
+		}
+		if (prev != NULL && bundle_cmp_n(prev, prevlen, a, len) >= 0) {
+			r = RS_ERR_ORDER;	/* rlist_finish not called */
+			goto out;
+		}
+		dom = addr_domain(a, len, &dlen);
+		if (dom == NULL || !bundle_domain_in(h, dom, dlen)) {
+			r = RS_ERR_DOMAIN;
+			goto out;
+		}
+		if ((r = rs_hash_update(sha, a, len)) != RS_OK ||
+		    (r = rs_hash_update(sha, "\n", 1)) != RS_OK)
+			goto out;
+		prev = a;
+		prevlen = len;
+	}
+	if ((r = rs_hash_final(sha, md, &mdlen)) != RS_OK)
+		goto out;
+	r = mdlen == RS_SHA256_LEN ? RS_OK : RS_ERR_INTERNAL;
+out:
+	rs_hash_free(sha);
+	return r;
+}
+
+static int
+bundle_put_header(const struct bundle_hdr *h, struct rs_buf *hb)
+{
+	char when[BUNDLE_TIME_LEN + 1], hex[2 * RS_SHA256_LEN + 1];
+	size_t i, start;
+	int r;
+
+	bundle_time_fmt(h->created, when, sizeof(when));
+	rs_hex(h->list_sha256, RS_SHA256_LEN, hex);
+	if ((r = rs_buf_printf(hb, "%s %d\n", BUNDLE_MAGIC,
+	    BUNDLE_VERSION)) != RS_OK ||
+	    (r = rs_buf_printf(hb, "agent: %s\n", h->agent)) != RS_OK ||
+	    (r = rs_buf_printf(hb, "sequence: %llu\n",
+	    (unsigned long long)h->seq)) != RS_OK ||
+	    (r = rs_buf_printf(hb, "created: %s\n", when)) != RS_OK ||
+	    (r = rs_buf_printf(hb, "kind: %s\n", h->kind == BUNDLE_FULL ?
+	    "full" : "heartbeat")) != RS_OK ||
+	    (r = rs_buf_printf(hb, "source: %s\n", h->source)) != RS_OK)
+		return r;
+	start = hb->len;
+	if ((r = rs_buf_put_str(hb, "domains:")) != RS_OK)
+		return r;
+	for (i = 0; i < h->ndomains; i++)
+		if ((r = rs_buf_printf(hb, " %s", h->domains[i])) != RS_OK)
+			return r;
+	if (hb->len - start > RS_MAX_HDR_LINE)
+		return RS_ERR_LIMIT;
+	if ((r = rs_buf_put_str(hb, "\n")) != RS_OK ||
+	    (r = rs_buf_printf(hb, "count: %llu\n",
+	    (unsigned long long)h->count)) != RS_OK ||
+	    (r = rs_buf_printf(hb, "list-sha256: %s\n", hex)) != RS_OK)
+		return r;
+	if ((h->flags & BUNDLE_FLAG_ALLOW_SHRINK) &&
+	    (r = rs_buf_printf(hb, "flags: %s\n", flag_allow_shrink)) != RS_OK)
+		return r;
+	return rs_buf_put_str(hb, "\n");
+}
+
+int
+bundle_write(struct bundle_hdr *h, const struct rlist *list,
+    struct rs_buf *out)
+{
+	struct rs_buf hb, eb;
+	struct gz_enc *enc = NULL;
+	unsigned char md[RS_SHA256_LEN];
+	const char *a;
+	size_t len0 = 0, i, n = 0, len, srclen;
+	int r;
+
+	rs_buf_init(&hb, RS_MAX_HDR_BYTES);
+	rs_buf_init(&eb, BUNDLE_CHUNK + RS_MAX_ADDR_LEN + 2);
+	if (h == NULL || out == NULL) {
+		r = RS_ERR_INVAL;
+		goto out;
+	}
+	len0 = out->len;
+	srclen = strnlen(h->source, sizeof(h->source));
+	if (!bundle_agent_id_ok(h->agent) || h->seq == 0 ||
+	    h->seq > BUNDLE_SEQ_MAX || (int64_t)h->created < 0 ||
+	    (int64_t)h->created > BUNDLE_TIME_MAX ||
+	    srclen > RS_MAX_SOURCE || !bundle_value_ok(h->source, srclen) ||
+	    !bundle_domains_ok(h) ||
+	    (h->flags & ~BUNDLE_FLAG_ALLOW_SHRINK) != 0) {
+		r = RS_ERR_INVAL;
+		goto out;
+	}
+	if (h->kind == BUNDLE_FULL) {
+		if (list == NULL) {
+			r = RS_ERR_INVAL;
+			goto out;
+		}
+		if ((n = rlist_count(list)) == 0) {
+			r = RS_ERR_EMPTY;
+			goto out;
+		}
+		if ((r = bundle_scan_list(h, list, md)) != RS_OK)
+			goto out;
+		h->count = n;
+		memcpy(h->list_sha256, md, sizeof(md));
+	} else if (h->kind == BUNDLE_HEARTBEAT) {
+		if (list != NULL) {
+			r = RS_ERR_INVAL;
+			goto out;
+		}
+		h->count = 0;
+	} else {
+		r = RS_ERR_INVAL;
+		goto out;
+	}
+
+	if ((r = bundle_put_header(h, &hb)) != RS_OK)
+		goto out;
+	if ((r = gz_enc_new(out, BUNDLE_GZ_LEVEL, &enc)) != RS_OK)
+		goto out;
+	if ((r = gz_enc_write(enc, hb.data, hb.len)) != RS_OK)
+		goto out;
+	/* Entries go to zlib in chunks, not one deflate call per line. */
+	for (i = 0; i < n; i++) {
+		a = rlist_get(list, i, &len);
+		if ((r = rs_buf_put(&eb, a, len)) != RS_OK ||
+		    (r = rs_buf_put(&eb, "\n", 1)) != RS_OK)
+			goto out;
+		if (eb.len >= BUNDLE_CHUNK) {
+			if ((r = gz_enc_write(enc, eb.data, eb.len)) != RS_OK)
+				goto out;
+			rs_buf_reset(&eb);
+		}
+	}
+	if (eb.len > 0 && (r = gz_enc_write(enc, eb.data, eb.len)) != RS_OK)
+		goto out;
+	r = gz_enc_finish(enc);
+	enc = NULL;
+out:
+	gz_enc_free(enc);
+	if (r != RS_OK && out != NULL && out->len > len0) {
+		/* Leave no partial bundle behind. */
+		rs_wipe(out->data + len0, out->len - len0);
+		out->len = len0;
+		out->data[len0] = '\0';
+	}
+	rs_buf_free(&hb);
+	rs_buf_free(&eb);
+	return r;
+}
+
+/* ---- reader ---- */
+
+static int
+bundle_fail(struct bundle_reader *r, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static int
+bundle_fail(struct bundle_reader *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = 0;
+	int k;
+
+	/* Errors found at the end of the data concern no single line. */
+	if (r->lineno > 0 && !r->eof) {
+		k = snprintf(r->detail, sizeof(r->detail), "line %zu: ",
+		    r->lineno);
+		n = k > 0 && (size_t)k < sizeof(r->detail) ? (size_t)k : 0;
+	}
+	va_start(ap, fmt);
+	vsnprintf(r->detail + n, sizeof(r->detail) - n, fmt, ap);
+	va_end(ap);
+	r->err = err;
+	return err;
+}
+
+int
+bundle_reader_new(struct gz_dec *dec, uint64_t max_entries,
+    struct bundle_reader **out)
+{
+	struct bundle_reader *r;
+	int e;
+
+	if (out == NULL)
+		return RS_ERR_INVAL;
+	*out = NULL;
+	if (dec == NULL)
+		return RS_ERR_INVAL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return RS_ERR_NOMEM;
+	r->dec = dec;
+	r->max_entries = max_entries;
+	r->state = R_NEW;
+	if ((e = rs_hash_new("sha256", &r->sha)) != RS_OK) {
+		free(r);
+		return e;
+	}
+	*out = r;
+	return RS_OK;
+}
+
+void
+bundle_reader_free(struct bundle_reader *r)
+{
+	if (r == NULL)
+		return;
+	rs_hash_free(r->sha);
+	free(r);
+}
+
+size_t
+bundle_lineno(const struct bundle_reader *r)
+{
+	return r == NULL ? 0 : r->lineno;
+}
+
+const char *
+bundle_detail(const struct bundle_reader *r)
+{
+	if (r == NULL)
+		return "";
+	return r->detail;
+}
+
+/*
+ * Read one line of at most max bytes (without its LF) into r->line; a
+ * longer one is the error toolong.  Returns 1 with the line, 0 at the
+ * clean end of the data (no partial line), or a negative error (detail
+ * set).
+ */
+static int
+bundle_getline(struct bundle_reader *r, size_t max, int toolong,
+    const char *what)
+{
+	const unsigned char *p, *nl;
+	size_t take;
+	long got;
+
+	r->linelen = 0;
+	r->lineno++;
+	for (;;) {
+		if (r->ipos == r->ilen) {
+			if (r->eof)
+				got = 0;
+			else
+				got = gz_dec_read(r->dec, r->ibuf,
+				    sizeof(r->ibuf));
+			if (got < 0)
+				return bundle_fail(r, (int)got,
+				    "decompress: %s", rs_err_str((int)got));
+			if (got == 0) {
+				r->eof = 1;
+				if (r->linelen > 0)
+					return bundle_fail(r, RS_ERR_FORMAT,
+					    "line %zu: last line has no "
+					    "newline", r->lineno);
+				r->lineno--;
+				return 0;
+			}
+			r->ipos = 0;
+			r->ilen = (size_t)got;
+		}
+		p = r->ibuf + r->ipos;
+		nl = memchr(p, '\n', r->ilen - r->ipos);
+		take = nl != NULL ? (size_t)(nl - p) : r->ilen - r->ipos;
+		if (take > max - r->linelen)
+			return bundle_fail(r, toolong,
+			    "%s longer than %zu octets", what, max);
+		memcpy(r->line + r->linelen, p, take);
+		r->linelen += take;
+		r->ipos += take;
+		if (nl != NULL) {
+			r->ipos++;		/* the LF */
+			r->line[r->linelen] = '\0';
+			return 1;
+		}
+	}
+}
+
+static int
+bundle_is_hex_lower(const char *s, size_t len, unsigned char *out)
+{
+	size_t i;
+	unsigned v, hi = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			v = (unsigned)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			v = (unsigned)(s[i] - 'a' + 10);
+		else
+			return 0;
+		if (i % 2 == 0)
+			hi = v;
+		else
+			out[i / 2] = (unsigned char)(hi << 4 | v);
+	}
+	return 1;
+}
+
+static int
+bundle_parse_domains(struct bundle_reader *r, const char *v, size_t len)
+{
+	struct bundle_hdr *h = &r->hdr;
+	size_t i = 0, j, dlen;
+	const char *why;
+
+	h->ndomains = 0;
+	while (i < len) {
+		for (j = i; j < len && v[j] != ' '; j++)
+			;
+		dlen = j - i;
+		if (dlen == 0)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "domains: more than one space");
+		if (h->ndomains == RS_MAX_DOMAINS)
+			return bundle_fail(r, RS_ERR_LIMIT,
+			    "domains: more than %d", RS_MAX_DOMAINS);
+		if (addr_check_domain(v + i, dlen, &why) != RS_OK)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "domains: %.*s: %s", (int)(dlen > 64 ? 64 : dlen),
+			    v + i, why);
+		if (h->ndomains > 0 &&
+		    bundle_cmp_n(h->domains[h->ndomains - 1],
+		    strlen(h->domains[h->ndomains - 1]), v + i, dlen) >= 0)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "domains: not sorted or not unique");
+		memcpy(h->domains[h->ndomains], v + i, dlen);
+		h->domains[h->ndomains][dlen] = '\0';
+		h->ndomains++;
+		i = j + 1;
+		if (j + 1 == len)	/* a trailing space */
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "domains: trailing space");
+	}
+	return RS_OK;
+}
+
+static int
+bundle_parse_flags(struct bundle_reader *r, const char *v, size_t len)
+{
+	/* Only one flag exists, so "sorted, unique" means exactly it. */
+	if (len == sizeof(flag_allow_shrink) - 1 &&
+	    memcmp(v, flag_allow_shrink, len) == 0) {
+		r->hdr.flags |= BUNDLE_FLAG_ALLOW_SHRINK;
+		return RS_OK;
+	}
+	return bundle_fail(r, RS_ERR_FORMAT, "flags: unknown or repeated flag");
+}
+
+static int
+bundle_parse_field(struct bundle_reader *r, int f, const char *v,
+    size_t len)
+{
+	struct bundle_hdr *h = &r->hdr;
+	uint64_t x;
+	time_t t;
+
+	switch (f) {
+	case F_AGENT:
+		if (!bundle_agent_id_okn(v, len))
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "agent: invalid agent id");
+		memcpy(h->agent, v, len);
+		h->agent[len] = '\0';
+		break;
+	case F_SEQUENCE:
+		if (bundle_parse_dec(v, len, 0, BUNDLE_SEQ_MAX, &x) != RS_OK)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "sequence: not a number from 1 to 2^63-1");
+		h->seq = x;
+		break;
+	case F_CREATED:
+		if (bundle_time_parse(v, &t) != RS_OK)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "created: not YYYY-MM-DDTHH:MM:SSZ");
+		h->created = t;
+		break;
+	case F_KIND:
+		if (len == 4 && memcmp(v, "full", 4) == 0)
+			h->kind = BUNDLE_FULL;
+		else if (len == 9 && memcmp(v, "heartbeat", 9) == 0)
+			h->kind = BUNDLE_HEARTBEAT;
+		else
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "kind: neither full nor heartbeat");
+		break;
+	case F_SOURCE:
+		if (len > RS_MAX_SOURCE)
+			return bundle_fail(r, RS_ERR_LIMIT,
+			    "source: longer than %d octets", RS_MAX_SOURCE);
+		memcpy(h->source, v, len);
+		h->source[len] = '\0';
+		break;
+	case F_DOMAINS:
+		return bundle_parse_domains(r, v, len);
+	case F_COUNT:
+		if (bundle_parse_dec(v, len, 1, UINT64_MAX, &x) != RS_OK)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "count: not a number");
+		if (x > r->max_entries)
+			return bundle_fail(r, RS_ERR_LIMIT,
+			    "count: %llu entries, limit %llu",
+			    (unsigned long long)x,
+			    (unsigned long long)r->max_entries);
+		h->count = x;
+		break;
+	case F_SHA:
+		if (len != 2 * RS_SHA256_LEN ||
+		    !bundle_is_hex_lower(v, len, h->list_sha256))
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "list-sha256: not 64 lowercase hex digits");
+		break;
+	case F_FLAGS:
+		return bundle_parse_flags(r, v, len);
+	default:
+		return bundle_fail(r, RS_ERR_INTERNAL, "bad field index");
+	}
+	return RS_OK;
+}
+
+int
+bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h)
+{
+	size_t total = 0, i, nlen;
+	const char *colon;
+	int e, f, last = -1, seen[F_NFIELDS];
+
+	if (h != NULL)
+		memset(h, 0, sizeof(*h));
+	if (r == NULL || h == NULL)
+		return RS_ERR_INVAL;
+	if (r->err != RS_OK)
+		return r->err;
+	if (r->state != R_NEW)
+		return bundle_fail(r, RS_ERR_INVAL, "header already read");
+	memset(&r->hdr, 0, sizeof(r->hdr));
+	memset(seen, 0, sizeof(seen));
+
+	if ((e = bundle_getline(r, RS_MAX_HDR_LINE, RS_ERR_LIMIT,
+	    "header line")) <= 0)
+		return e < 0 ? e : bundle_fail(r, RS_ERR_FORMAT, "empty bundle");
+	total += r->linelen + 1;
+	if (r->linelen != sizeof(BUNDLE_MAGIC " 1") - 1 ||
+	    memcmp(r->line, BUNDLE_MAGIC " 1", r->linelen) != 0) {
+		/* "rcptsync-list N" with another number: a newer format. */
+		nlen = sizeof(BUNDLE_MAGIC);	/* magic and the space */
+		for (i = nlen; i < r->linelen; i++)
+			if (r->line[i] < '0' || r->line[i] > '9')
+				break;
+		if (r->linelen > nlen && i == r->linelen &&
+		    memcmp(r->line, BUNDLE_MAGIC " ", nlen) == 0)
+			return bundle_fail(r, RS_ERR_VERSION,
+			    "unsupported version");
+		return bundle_fail(r, RS_ERR_FORMAT,
+		    "not an rcptsync list");
+	}
+	for (;;) {
+		if ((e = bundle_getline(r, RS_MAX_HDR_LINE, RS_ERR_LIMIT,
+	    "header line")) < 0)
+			return e;
+		if (e == 0)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "no empty line after the header");
+		total += r->linelen + 1;
+		if (total > RS_MAX_HDR_BYTES)
+			return bundle_fail(r, RS_ERR_LIMIT,
+			    "header longer than %d octets", RS_MAX_HDR_BYTES);
+		if (r->linelen == 0)
+			break;
+		colon = memchr(r->line, ':', r->linelen);
+		if (colon == NULL)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "header line without a colon");
+		nlen = (size_t)(colon - r->line);
+		for (i = 0; i < nlen; i++) {
+			char c = r->line[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+			    || c == '-'))
+				break;
+		}
+		if (nlen == 0 || i < nlen)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "invalid field name");
+		for (f = 0; f < F_NFIELDS; f++)
+			if (strlen(field_names[f]) == nlen &&
+			    memcmp(field_names[f], r->line, nlen) == 0)
+				break;
+		if (f == F_NFIELDS)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "unknown field \"%.*s\"",
+			    (int)(nlen > 40 ? 40 : nlen), r->line);
+		if (seen[f])
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "field \"%s\" repeated", field_names[f]);
+		if (f < last)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "field \"%s\" out of order", field_names[f]);
+		if (r->linelen < nlen + 2 || colon[1] != ' ' ||
+		    !bundle_value_ok(colon + 2, r->linelen - nlen - 2))
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "%s: value must follow one space and be printable "
+			    "ASCII without spaces at either end",
+			    field_names[f]);
+		if ((e = bundle_parse_field(r, f, colon + 2,
+		    r->linelen - nlen - 2)) != RS_OK)
+			return e;
+		seen[f] = 1;
+		last = f;
+	}
+	for (f = 0; f < F_NFIELDS; f++)
+		if (!seen[f] && !F_OPTIONAL(f))
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "header has no \"%s\" field", field_names[f]);
+	if (r->hdr.kind == BUNDLE_HEARTBEAT && r->hdr.count != 0)
+		return bundle_fail(r, RS_ERR_FORMAT,
+		    "heartbeat with a count other than 0");
+	if (r->hdr.kind == BUNDLE_FULL && r->hdr.count == 0)
+		return bundle_fail(r, RS_ERR_EMPTY,
+		    "full list with no entries");
+	r->state = R_ENTRIES;
+	memcpy(h, &r->hdr, sizeof(*h));
+	return RS_OK;
+}
+
+/* All entries read: check what the header promised. */
+static int
+bundle_finish(struct bundle_reader *r)
+{
+	unsigned char md[RS_HASH_MAX];
+	size_t mdlen;
+	int e;
+
+	if (r->nentries != r->hdr.count)
+		return bundle_fail(r, RS_ERR_COUNT,
+		    "%llu entries, header says %llu",
+		    (unsigned long long)r->nentries,
+		    (unsigned long long)r->hdr.count);
+	/* A heartbeat's hash names the list it vouches for, not itself. */
+	if (r->hdr.kind == BUNDLE_FULL) {
+		if ((e = rs_hash_final(r->sha, md, &mdlen)) != RS_OK)
+			return bundle_fail(r, e, "hash: %s", rs_err_str(e));
+		if (mdlen != RS_SHA256_LEN ||
+		    memcmp(md, r->hdr.list_sha256, RS_SHA256_LEN) != 0)
+			return bundle_fail(r, RS_ERR_DIGEST,
+			    "list-sha256 does not match the entries");
+	}
+	r->state = R_DONE;
+	return 0;
+}
+
+int
+bundle_next(struct bundle_reader *r, const char **addr, size_t *len)
+{
+	const char *why, *dom;
+	size_t dlen;
+	int e, c;
+
+	if (addr != NULL)
+		*addr = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (r == NULL)
+		return RS_ERR_INVAL;
+	if (r->err != RS_OK)
+		return r->err;
+	if (r->state == R_DONE)
+		return 0;
+	if (r->state != R_ENTRIES)
+		return bundle_fail(r, RS_ERR_INVAL, "header not read");
+	if ((e = bundle_getline(r, RS_MAX_ADDR_LEN, RS_ERR_SYNTAX,
+	    "entry")) < 0)
+		return e;
+	if (e == 0)
+		return bundle_finish(r);
+	if (r->hdr.kind == BUNDLE_HEARTBEAT)
+		return bundle_fail(r, RS_ERR_FORMAT, "entry in a heartbeat");
+	if (r->nentries == r->hdr.count)
+		return bundle_fail(r, RS_ERR_COUNT,
+		    "more entries than the header's %llu",
+		    (unsigned long long)r->hdr.count);
+	if (addr_check(r->line, r->linelen, &why) != RS_OK)
+		return bundle_fail(r, RS_ERR_SYNTAX, "%s", why);
+	if (r->nentries > 0) {
+		c = bundle_cmp_n(r->prev, r->prevlen, r->line, r->linelen);
+		if (c >= 0)
+			return bundle_fail(r, RS_ERR_ORDER,
+			    "entry not greater than previous");
+	}
+	dom = addr_domain(r->line, r->linelen, &dlen);
+	if (dom == NULL || !bundle_domain_in(&r->hdr, dom, dlen))
+		return bundle_fail(r, RS_ERR_DOMAIN,
+		    "domain not in the header's domains");
+	if ((e = rs_hash_update(r->sha, r->line, r->linelen)) != RS_OK ||
+	    (e = rs_hash_update(r->sha, "\n", 1)) != RS_OK)
+		return bundle_fail(r, e, "hash: %s", rs_err_str(e));
+	memcpy(r->prev, r->line, r->linelen);
+	r->prevlen = r->linelen;
+	r->nentries++;
+	if (addr != NULL)
+		*addr = r->prev;
+	if (len != NULL)
+		*len = r->prevlen;
+	return 1;
+}
