@@ -43,8 +43,10 @@ $T_CLEANUP"; }
 
 t_run_cleanup() {
 	_c=$T_CLEANUP; T_CLEANUP=
+	# stdin from /dev/null: a command that reads stdin (ssh, wine) would
+	# otherwise eat the rest of the list, and those servers would live on.
 	printf '%s\n' "$_c" | while IFS= read -r _l; do
-		[ -n "$_l" ] && eval "$_l" >&2 2>&1
+		[ -n "$_l" ] && eval "$_l" </dev/null >&2 2>&1
 	done
 	return 0
 }
