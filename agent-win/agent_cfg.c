@@ -1,0 +1,499 @@
+/*
+ * agent_cfg.c - read and validate the agent's configuration file
+ * (docs/CONFIG.md, "Agent").
+ *
+ * API:        agent_cfg_load, agent_cfg_free, agent_strdup, agent_path.
+ * Ownership:  the returned struct agent_cfg owns the parsed struct cfg and
+ *             every string it points to; agent_cfg_free releases all.
+ * Errors:     RS_ERR_* after logging "config FILE:LINE: reason"; a typo
+ *             (unknown section or key) is an error, never a silent default.
+ * Trust:      the file is the administrator's; it is still bounded
+ *             (RS_MAX_CONFIG_BYTES) and every value is checked, so a bad
+ *             value fails here and not half-way through a cycle.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_int.h"
+#include "addr.h"
+#include "bundle.h"
+#include "buf.h"
+#include "cfg.h"
+#include "log.h"
+#include "rs_err.h"
+#include "sys.h"
+
+static const char *const cfg_sections[] = { "agent", "ldap", "relay", NULL };
+
+static const char *const cfg_agent_keys[] = {
+	"id", "domains", "signing_key", "state_dir", "interval",
+	"shrink_threshold", "audit_file", "log_file", NULL
+};
+
+static const char *const cfg_ldap_keys[] = {
+	"server", "base", "filter", "page_size", "bind", "bind_dn",
+	"password_file", "password", "sasl_mech", "tls", "ca_file", "timeout",
+	NULL
+};
+
+static const char *const cfg_relay_keys[] = {
+	"host", "port", "user", "hostkey_sha256", "known_hosts",
+	"private_key", "remote_dir", "status_file", "connect_timeout",
+	"io_timeout", "wait", "retries", "backoff", NULL
+};
+
+/* Longest wait we accept for any duration key: a day. */
+static const uint64_t cfg_max_secs = 86400;
+
+char *
+agent_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+char *
+agent_path(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	int slash = dl > 0 && dir[dl - 1] != '/' && dir[dl - 1] != '\\';
+	char *p = malloc(dl + (size_t)slash + nl + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, dir, dl);
+	if (slash)
+		p[dl] = '/';
+	memcpy(p + dl + (size_t)slash, name, nl + 1);
+	return p;
+}
+
+void
+agent_cfg_free(struct agent_cfg *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nrelays; i++)
+		free(c->relays[i].private_key);
+	if (c->domains != NULL)
+		cfg_words_free(c->domains, c->ndomains);
+	free(c->domains_str);
+	free(c->signing_key);
+	free(c->path);
+	cfg_free(c->cfg);
+	free(c);
+}
+
+/* Log a config error at the line of key in s (or of s itself). */
+static void
+cfg_err(const struct agent_cfg *c, const struct cfg_section *s,
+    const char *key, const char *why)
+{
+	size_t line = 0;
+
+	if (s != NULL && key != NULL)
+		line = cfg_key_line(s, key);
+	if (line == 0 && s != NULL)
+		line = cfg_section_line(s);
+	if (key != NULL)
+		rs_error("config %s:%zu: %s: %s", c->path, line, key, why);
+	else
+		rs_error("config %s:%zu: %s", c->path, line, why);
+}
+
+/* A duration key as unsigned seconds, within [min, cfg_max_secs]. */
+static int
+cfg_secs(const struct agent_cfg *c, const struct cfg_section *s,
+    const char *key, uint64_t def, uint64_t min, unsigned *out)
+{
+	uint64_t v;
+
+	if (cfg_duration(s, key, def, &v) != RS_OK) {
+		cfg_err(c, s, key, "not a duration (e.g. 90s, 5m, 1h)");
+		return RS_ERR_SYNTAX;
+	}
+	if (v < min || v > cfg_max_secs) {
+		cfg_err(c, s, key, "out of range");
+		return RS_ERR_SYNTAX;
+	}
+	*out = (unsigned)v;
+	return RS_OK;
+}
+
+static int
+cfg_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+cfg_load_agent(struct agent_cfg *c)
+{
+	const struct cfg_section *s = cfg_section(c->cfg, "agent", 0);
+	const char *bad, *why, *v;
+	struct rs_buf b;
+	size_t i, j;
+	char *p;
+	int r;
+
+	rs_buf_init(&b, RS_MAX_HDR_LINE);
+	if (s == NULL) {
+		rs_error("config %s: no [agent] section", c->path);
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if (cfg_count(c->cfg, "agent") > 1) {
+		cfg_err(c, cfg_section(c->cfg, "agent", 1), NULL,
+		    "[agent] appears twice");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if ((r = cfg_check_keys(s, cfg_agent_keys, &bad)) != RS_OK) {
+		cfg_err(c, s, bad, "unknown key in [agent]");
+		goto out;
+	}
+	c->id = cfg_get(s, "id");
+	if (c->id == NULL || !bundle_agent_id_ok(c->id)) {
+		cfg_err(c, s, "id", c->id == NULL ? "required" :
+		    "must be 1-64 of [a-z0-9._-], starting with a letter "
+		    "or digit");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if ((v = cfg_get(s, "domains")) == NULL) {
+		cfg_err(c, s, "domains", "required");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if ((r = cfg_words(v, &c->domains, &c->ndomains)) != RS_OK ||
+	    c->ndomains == 0 || c->ndomains > RS_MAX_DOMAINS) {
+		cfg_err(c, s, "domains", "need 1 to 256 domain names");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	for (i = 0; i < c->ndomains; i++) {
+		for (p = c->domains[i]; *p != '\0'; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		if (addr_check_domain(c->domains[i], strlen(c->domains[i]),
+		    &why) != RS_OK) {
+			cfg_err(c, s, "domains", why);
+			r = RS_ERR_SYNTAX;
+			goto out;
+		}
+	}
+	/* The bundle header wants them sorted and unique. */
+	qsort(c->domains, c->ndomains, sizeof(*c->domains), cfg_cmp_str);
+	for (i = 1, j = 1; i < c->ndomains; i++) {
+		if (strcmp(c->domains[i], c->domains[j - 1]) == 0) {
+			free(c->domains[i]);
+			continue;
+		}
+		c->domains[j++] = c->domains[i];
+	}
+	c->ndomains = j;
+	for (i = 0; i < c->ndomains; i++)
+		if ((r = rs_buf_printf(&b, "%s%s", i ? " " : "",
+		    c->domains[i])) != RS_OK) {
+			cfg_err(c, s, "domains", "too long for a bundle header");
+			goto out;
+		}
+	if ((c->domains_str = agent_strdup((const char *)b.data)) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+
+	c->state_dir = cfg_get(s, "state_dir");
+	if (c->state_dir == NULL)
+		c->state_dir = sys_default_state_dir();
+	if ((v = cfg_get(s, "signing_key")) != NULL)
+		c->signing_key = agent_strdup(v);
+	else
+		c->signing_key = agent_path(c->state_dir, "agent_ed25519");
+	if (c->signing_key == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = cfg_secs(c, s, "interval", 300, 10, &c->interval)) != RS_OK)
+		goto out;
+	if (cfg_percent(s, "shrink_threshold", RS_DEF_SHRINK_PCT,
+	    &c->shrink_pct) != RS_OK) {
+		cfg_err(c, s, "shrink_threshold", "not a percentage");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	c->audit_file = cfg_get(s, "audit_file");
+	r = RS_OK;
+out:
+	rs_buf_free(&b);
+	return r;
+}
+
+struct cfg_enum {
+	const char	*name;
+	int		 val;
+};
+
+static const struct cfg_enum cfg_binds[] = {
+	{ "negotiate", LDAPX_BIND_NEGOTIATE }, { "simple", LDAPX_BIND_SIMPLE },
+	{ "sasl", LDAPX_BIND_SASL }, { "none", LDAPX_BIND_NONE }, { NULL, 0 }
+};
+static const struct cfg_enum cfg_tlss[] = {
+	{ "none", LDAPX_TLS_NONE }, { "starttls", LDAPX_TLS_STARTTLS },
+	{ "ldaps", LDAPX_TLS_LDAPS }, { NULL, 0 }
+};
+
+static int
+cfg_get_enum(const struct agent_cfg *c, const struct cfg_section *s,
+    const char *key, const struct cfg_enum *e, int def, int *out)
+{
+	const char *v = cfg_get(s, key);
+
+	if (v == NULL) {
+		*out = def;
+		return RS_OK;
+	}
+	for (; e->name != NULL; e++)
+		if (strcmp(e->name, v) == 0) {
+			*out = e->val;
+			return RS_OK;
+		}
+	cfg_err(c, s, key, "unknown value");
+	return RS_ERR_SYNTAX;
+}
+
+static int
+cfg_load_ldap(struct agent_cfg *c)
+{
+	const struct cfg_section *s = cfg_section(c->cfg, "ldap", 0);
+	const char *bad;
+	uint64_t v;
+	size_t i;
+	int r, e;
+
+	if (s == NULL) {
+		rs_error("config %s: no [ldap] section", c->path);
+		return RS_ERR_SYNTAX;
+	}
+	if (cfg_count(c->cfg, "ldap") > 1) {
+		cfg_err(c, cfg_section(c->cfg, "ldap", 1), NULL,
+		    "[ldap] appears twice");
+		return RS_ERR_SYNTAX;
+	}
+	if ((r = cfg_check_keys(s, cfg_ldap_keys, &bad)) != RS_OK) {
+		cfg_err(c, s, bad, "unknown key in [ldap]");
+		return r;
+	}
+	c->ldap = s;
+	c->nservers = cfg_get_n(s, "server");
+	if (c->nservers > AGENT_MAX_SERVERS) {
+		cfg_err(c, s, "server", "too many servers (at most 16)");
+		return RS_ERR_SYNTAX;
+	}
+	for (i = 0; i < c->nservers; i++)
+		c->servers[i] = cfg_nth(s, "server", i);
+	c->nbases = cfg_get_n(s, "base");
+	if (c->nbases == 0 || c->nbases > AGENT_MAX_BASES) {
+		cfg_err(c, s, "base", "need 1 to 16 base DNs");
+		return RS_ERR_SYNTAX;
+	}
+	for (i = 0; i < c->nbases; i++)
+		c->bases[i] = cfg_nth(s, "base", i);
+	c->filter = cfg_get(s, "filter");
+	if (c->filter == NULL)
+		c->filter = "(proxyAddresses=smtp:*)";
+	if (c->filter[0] != '(') {
+		cfg_err(c, s, "filter", "an LDAP filter starts with '('");
+		return RS_ERR_SYNTAX;
+	}
+	if (cfg_uint(s, "page_size", RS_MAX_PAGE_SIZE, 1, RS_MAX_PAGE_SIZE,
+	    &v) != RS_OK) {
+		cfg_err(c, s, "page_size", "must be 1 to 1000");
+		return RS_ERR_SYNTAX;
+	}
+	c->page_size = (unsigned)v;
+	/*
+	 * The Unix build defaults to simple bind; negotiate needs the
+	 * Windows service identity.  The platform default comes from
+	 * whether a DC locator exists, i.e. whether servers may be empty.
+	 */
+	if ((r = cfg_get_enum(c, s, "bind", cfg_binds, LDAPX_BIND_SIMPLE,
+	    &e)) != RS_OK)
+		return r;
+	c->bind = (enum ldapx_bind)e;
+	c->bind_dn = cfg_get(s, "bind_dn");
+	if (c->bind == LDAPX_BIND_SIMPLE && c->bind_dn == NULL) {
+		cfg_err(c, s, "bind_dn", "required for bind = simple");
+		return RS_ERR_SYNTAX;
+	}
+	/*
+	 * The password source (password_file on Unix, the DPAPI blob that
+	 * set-password writes on Windows) is checked by sys_get_password at
+	 * bind time: set-password must be able to load a config without it.
+	 */
+	c->sasl_mech = cfg_get(s, "sasl_mech");
+	if (c->sasl_mech == NULL)
+		c->sasl_mech = "GSSAPI";
+	if ((r = cfg_get_enum(c, s, "tls", cfg_tlss, LDAPX_TLS_NONE, &e)) !=
+	    RS_OK)
+		return r;
+	c->tls = (enum ldapx_tls)e;
+	c->ca_file = cfg_get(s, "ca_file");
+	return cfg_secs(c, s, "timeout", 30, 1, &c->timeout);
+}
+
+static int
+cfg_load_relay(struct agent_cfg *c, const struct cfg_section *s,
+    struct agent_relay *r)
+{
+	const char *bad, *v, *p;
+	uint64_t u;
+	int e;
+
+	if ((e = cfg_check_keys(s, cfg_relay_keys, &bad)) != RS_OK) {
+		cfg_err(c, s, bad, "unknown key in [relay]");
+		return e;
+	}
+	r->name = cfg_section_name(s);
+	if (r->name[0] == '\0') {
+		cfg_err(c, s, NULL, "[relay] needs a name: [relay mx1]");
+		return RS_ERR_SYNTAX;
+	}
+	if ((r->host = cfg_get(s, "host")) == NULL) {
+		cfg_err(c, s, "host", "required");
+		return RS_ERR_SYNTAX;
+	}
+	if (cfg_uint(s, "port", 22, 1, 65535, &u) != RS_OK) {
+		cfg_err(c, s, "port", "must be 1 to 65535");
+		return RS_ERR_SYNTAX;
+	}
+	r->port = (unsigned)u;
+	if ((r->user = cfg_get(s, "user")) == NULL)
+		r->user = "rcptsync";
+	/* An empty value ("hostkey_sha256 =") means none. */
+	r->hostkey_sha256 = cfg_get(s, "hostkey_sha256");
+	if (r->hostkey_sha256 != NULL && r->hostkey_sha256[0] == '\0')
+		r->hostkey_sha256 = NULL;
+	r->known_hosts = cfg_get(s, "known_hosts");
+	if (r->known_hosts != NULL && r->known_hosts[0] == '\0')
+		r->known_hosts = NULL;
+	if (r->hostkey_sha256 == NULL && r->known_hosts == NULL) {
+		/* Never trust on first use: a pin is mandatory. */
+		cfg_err(c, s, "hostkey_sha256",
+		    "one of hostkey_sha256 or known_hosts is required");
+		return RS_ERR_SYNTAX;
+	}
+	if (r->hostkey_sha256 != NULL) {
+		v = r->hostkey_sha256;
+		if (strncmp(v, "SHA256:", 7) != 0 || strlen(v) < 7 + 43) {
+			cfg_err(c, s, "hostkey_sha256", "expected SHA256:... "
+			    "as ssh-keygen -lf prints it");
+			return RS_ERR_SYNTAX;
+		}
+		for (p = v + 7; *p != '\0'; p++)
+			if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+			    "qrstuvwxyz0123456789+/=", *p) == NULL) {
+				cfg_err(c, s, "hostkey_sha256",
+				    "not base64 after SHA256:");
+				return RS_ERR_SYNTAX;
+			}
+	}
+	if ((v = cfg_get(s, "private_key")) != NULL)
+		r->private_key = agent_strdup(v);
+	else
+		r->private_key = agent_path(c->state_dir, "relay_ed25519");
+	if (r->private_key == NULL)
+		return RS_ERR_NOMEM;
+	if ((r->remote_dir = cfg_get(s, "remote_dir")) == NULL)
+		r->remote_dir = "incoming";
+	if ((r->status_file = cfg_get(s, "status_file")) == NULL)
+		r->status_file = "status/status.json";
+	if ((e = cfg_secs(c, s, "connect_timeout", 15, 1,
+	    &r->connect_timeout)) != RS_OK ||
+	    (e = cfg_secs(c, s, "io_timeout", 60, 1, &r->io_timeout)) !=
+	    RS_OK ||
+	    (e = cfg_secs(c, s, "wait", 120, 0, &r->wait)) != RS_OK ||
+	    (e = cfg_secs(c, s, "backoff", 5, 0, &r->backoff)) != RS_OK)
+		return e;
+	if (cfg_uint(s, "retries", 3, 1, 100, &u) != RS_OK) {
+		cfg_err(c, s, "retries", "must be 1 to 100");
+		return RS_ERR_SYNTAX;
+	}
+	r->retries = (unsigned)u;
+	return RS_OK;
+}
+
+int
+agent_cfg_load(const char *path, struct agent_cfg **out)
+{
+	struct agent_cfg *c = NULL;
+	struct rs_buf text;
+	const char *why = NULL, *bad;
+	size_t line = 0, i, j;
+	int r;
+
+	*out = NULL;
+	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = agent_strdup(path)) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = sys_read_file(path, RS_MAX_CONFIG_BYTES, &text)) != RS_OK) {
+		rs_error("read config %s: %s", path, r == RS_ERR_SYSTEM ?
+		    sys_errmsg() : rs_err_str(r));
+		goto out;
+	}
+	if ((r = cfg_parse((const char *)text.data, text.len, &c->cfg,
+	    &line, &why)) != RS_OK) {
+		rs_error("config %s:%zu: %s", path, line,
+		    why != NULL ? why : rs_err_str(r));
+		goto out;
+	}
+	if ((r = cfg_check_sections(c->cfg, cfg_sections, &bad)) != RS_OK) {
+		rs_error("config %s: unknown section [%s]", path, bad);
+		goto out;
+	}
+	if ((r = cfg_load_agent(c)) != RS_OK || (r = cfg_load_ldap(c)) !=
+	    RS_OK)
+		goto out;
+	c->nrelays = cfg_count(c->cfg, "relay");
+	if (c->nrelays == 0) {
+		rs_error("config %s: no [relay NAME] section", path);
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if (c->nrelays > AGENT_MAX_RELAYS) {
+		rs_error("config %s: too many relays (at most %d)", path,
+		    AGENT_MAX_RELAYS);
+		c->nrelays = 0;
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	for (i = 0; i < c->nrelays; i++) {
+		if ((r = cfg_load_relay(c, cfg_section(c->cfg, "relay", i),
+		    &c->relays[i])) != RS_OK)
+			goto out;
+		for (j = 0; j < i; j++)
+			if (strcmp(c->relays[i].name, c->relays[j].name) == 0) {
+				cfg_err(c, cfg_section(c->cfg, "relay", i),
+				    NULL, "relay name used twice");
+				r = RS_ERR_SYNTAX;
+				goto out;
+			}
+	}
+	*out = c;
+	c = NULL;
+	r = RS_OK;
+out:
+	rs_buf_free(&text);
+	agent_cfg_free(c);
+	return r;
+}

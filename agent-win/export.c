@@ -1,0 +1,372 @@
+/*
+ * export.c - the paged directory export: every proxyAddresses smtp: value
+ * under the configured bases, normalized, limited to the accepted domains,
+ * sorted and deduplicated.
+ *
+ * API:        export_run, export_count_domain.
+ * Ownership:  export_run hands a finished rlist to the caller (rlist_free);
+ *             on failure nothing is returned.
+ * Errors:     RS_ERR_* after logging; an LDAP failure at any page aborts
+ *             the whole export, because a partial list pushed to the relay
+ *             would reject mail for everyone not yet read.
+ * Trust:      directory values are untrusted: each goes through
+ *             addr_from_proxy (which rejects whitespace, control characters
+ *             and anything not canonical) before it can enter the list, and
+ *             DNs and values are escaped before they reach a log line.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_int.h"
+#include "addr.h"
+#include "buf.h"
+#include "log.h"
+#include "rlist.h"
+#include "rs_err.h"
+#include "sys.h"
+
+/* Attributes requested; objectGUID and uSNChanged are for freshness. */
+static const char *const export_attrs[] = {
+	"proxyAddresses", "objectClass", "objectGUID", "uSNChanged", NULL
+};
+
+/* How much of a DN or value a warning shows. */
+static const size_t export_show_max = 300;
+
+struct export_ctx {
+	const struct agent_cfg	*cfg;
+	struct rlist		*list;
+	struct export_stats	*st;
+	int			 progress;
+};
+
+/*
+ * Copy p[0..n) into out as printable ASCII: backslash escapes for
+ * anything else, so a hostile value cannot forge or split log lines.
+ */
+static void
+export_escape(const char *p, size_t n, char *out, size_t outsize)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+	unsigned char ch;
+
+	if (n > export_show_max)
+		n = export_show_max;
+	for (i = 0; i < n && o + 5 < outsize; i++) {
+		ch = (unsigned char)p[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+			out[o++] = (char)ch;
+			continue;
+		}
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[ch >> 4];
+		out[o++] = hex[ch & 0xf];
+	}
+	out[o] = '\0';
+}
+
+/* The most specific object class: the last one that is not "top". */
+static void
+export_count_class(struct export_stats *st, const struct ldapx_val *v,
+    size_t n)
+{
+	const struct ldapx_val *pick = NULL;
+	char name[sizeof(st->classes[0].name)];
+	size_t i, len;
+
+	for (i = 0; i < n; i++)
+		if (!(v[i].len == 3 && strncmp(v[i].p, "top", 3) == 0))
+			pick = &v[i];
+	if (pick == NULL) {
+		st->other_classes++;
+		return;
+	}
+	len = pick->len < sizeof(name) - 1 ? pick->len : sizeof(name) - 1;
+	export_escape(pick->p, len, name, sizeof(name));
+	for (i = 0; i < st->nclasses; i++)
+		if (strcmp(st->classes[i].name, name) == 0) {
+			st->classes[i].n++;
+			return;
+		}
+	if (st->nclasses == EXPORT_MAX_CLASSES) {
+		st->other_classes++;
+		return;
+	}
+	memcpy(st->classes[st->nclasses].name, name, sizeof(name));
+	st->classes[st->nclasses++].n = 1;
+}
+
+static int
+export_domain_ok(const struct agent_cfg *c, const char *a, size_t len)
+{
+	size_t dlen, i;
+	const char *d = addr_domain(a, len, &dlen);
+
+	if (d == NULL)
+		return 0;
+	for (i = 0; i < c->ndomains; i++)
+		if (strlen(c->domains[i]) == dlen &&
+		    memcmp(c->domains[i], d, dlen) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
+    const size_t *nvals)
+{
+	struct export_ctx *x = arg;
+	struct export_stats *st = x->st;
+	char addr[RS_MAX_ADDR_LEN + 1];
+	char edn[4 * 300 + 8], ev[4 * 300 + 8];
+	const char *why;
+	size_t i, alen;
+	int r;
+
+	st->entries++;
+	export_count_class(st, vals[1], nvals[1]);
+	for (i = 0; i < nvals[0]; i++) {
+		st->values++;
+		why = NULL;
+		r = addr_from_proxy(vals[0][i].p, vals[0][i].len, addr,
+		    sizeof(addr), &alen, &why);
+		if (r == RS_ERR_NOT_SMTP) {
+			st->not_smtp++;
+			continue;
+		}
+		if (r != RS_OK) {
+			st->invalid++;
+			export_escape(dn, strlen(dn), edn, sizeof(edn));
+			export_escape(vals[0][i].p, vals[0][i].len, ev,
+			    sizeof(ev));
+			rs_warn("export %s: skipped proxyAddresses \"%s\": %s",
+			    edn, ev, why != NULL ? why : rs_err_str(r));
+			continue;
+		}
+		if (!export_domain_ok(x->cfg, addr, alen)) {
+			st->foreign++;
+			continue;
+		}
+		if ((r = rlist_add(x->list, addr, alen)) != RS_OK) {
+			rs_error("export: %s", rs_err_str(r));
+			return r;
+		}
+	}
+	if (x->progress && st->entries % 1000 == 0)
+		fprintf(stderr, "\rexport: %llu entries",
+		    (unsigned long long)st->entries);
+	return RS_OK;
+}
+
+size_t
+export_count_domain(const struct rlist *l, const char *d)
+{
+	size_t i, n = 0, len, dlen, want = strlen(d);
+	const char *a, *ad;
+
+	for (i = 0; i < rlist_count(l); i++) {
+		a = rlist_get(l, i, &len);
+		ad = addr_domain(a, len, &dlen);
+		if (ad != NULL && dlen == want && memcmp(ad, d, dlen) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Connect to the first server that answers and binds. */
+static int
+export_open(const struct agent_cfg *c, struct ldapx **out)
+{
+	struct ldapx_opts o;
+	struct rs_buf pw;
+	char msg[512];
+	size_t i, n;
+	int r = RS_ERR_NOTFOUND;
+
+	*out = NULL;
+	rs_buf_init(&pw, 4096);
+	memset(&o, 0, sizeof(o));
+	o.tls = c->tls;
+	o.ca_file = c->ca_file;
+	o.bind = c->bind;
+	o.bind_dn = c->bind_dn;
+	o.sasl_mech = c->sasl_mech;
+	o.timeout = c->timeout;
+	if (c->bind == LDAPX_BIND_SIMPLE) {
+		if ((r = sys_get_password(c->ldap, &pw)) != RS_OK) {
+			/* sys_get_password logged the reason. */
+			sys_event(SYS_EV_CONFIG, "ldap password: %s",
+			    rs_err_str(r));
+			goto out;
+		}
+		o.password = (const char *)pw.data;
+	}
+	/* No server listed: the platform's locator (Windows), one try. */
+	n = c->nservers > 0 ? c->nservers : 1;
+	for (i = 0; i < n; i++) {
+		o.server = c->nservers > 0 ? c->servers[i] : NULL;
+		msg[0] = '\0';
+		r = ldapx_open(&o, out, msg, sizeof(msg));
+		if (r == RS_OK)
+			break;
+		sys_event(SYS_EV_LDAP, "ldap connect %s: %s%s",
+		    o.server != NULL ? o.server : "(DC locator)",
+		    msg[0] != '\0' ? msg : rs_err_str(r),
+		    i + 1 < n ? "; trying the next server" : "");
+	}
+out:
+	rs_buf_free(&pw);
+	return r;
+}
+
+int
+export_run(const struct agent_cfg *c, int progress, struct rlist **out,
+    struct export_stats *st)
+{
+	struct export_ctx x;
+	struct ldapx *ld = NULL;
+	struct rs_buf cookie;
+	uint64_t pages = 0;
+	size_t b;
+	int r;
+
+	*out = NULL;
+	memset(st, 0, sizeof(*st));
+	memset(&x, 0, sizeof(x));
+	rs_buf_init(&cookie, 64 * 1024);
+	x.cfg = c;
+	x.st = st;
+	x.progress = progress;
+	if ((r = rlist_new(&x.list)) != RS_OK)
+		goto out;
+	if ((r = export_open(c, &ld)) != RS_OK)
+		goto out;
+	snprintf(st->server, sizeof(st->server), "%s", ldapx_server(ld));
+	if (snprintf(st->source, sizeof(st->source), "%s/%s", st->server,
+	    c->bases[0]) >= (int)sizeof(st->source))
+		memcpy(st->source + sizeof(st->source) - 4, "...", 4);
+	rs_info("export: connected to %s", st->server);
+
+	for (b = 0; b < c->nbases; b++) {
+		rs_buf_reset(&cookie);
+		do {
+			if (sys_stop_requested()) {
+				rs_error("export %s: interrupted", c->bases[b]);
+				r = RS_ERR_SYSTEM;
+				goto out;
+			}
+			r = ldapx_search_page(ld, c->bases[b], c->filter,
+			    export_attrs, c->page_size, &cookie,
+			    export_entry, &x, &st->bytes);
+			if (r != RS_OK) {
+				if (progress)
+					fputc('\n', stderr);
+				/*
+				 * Abandon the whole cycle: the caller pushes
+				 * nothing and keeps the last good state.
+				 */
+				sys_event(SYS_EV_LDAP, "export %s from %s: "
+				    "page %llu failed after %llu entries: %s",
+				    c->bases[b], st->server,
+				    (unsigned long long)pages + 1,
+				    (unsigned long long)st->entries,
+				    ldapx_errmsg(ld)[0] != '\0' ?
+				    ldapx_errmsg(ld) : rs_err_str(r));
+				goto out;
+			}
+			pages++;
+			rs_debug("export %s: page %llu, %llu entries so far",
+			    c->bases[b], (unsigned long long)pages,
+			    (unsigned long long)st->entries);
+		} while (cookie.len > 0);
+	}
+	if (progress)
+		fprintf(stderr, "\rexport: %llu entries\n",
+		    (unsigned long long)st->entries);
+	st->dups = rlist_finish(x.list);
+	rs_info("export: %llu entries, %llu values, %zu addresses "
+	    "(%llu other types, %llu invalid, %llu outside the domains, "
+	    "%llu duplicates) from %s",
+	    (unsigned long long)st->entries, (unsigned long long)st->values,
+	    rlist_count(x.list), (unsigned long long)st->not_smtp,
+	    (unsigned long long)st->invalid, (unsigned long long)st->foreign,
+	    (unsigned long long)st->dups, st->server);
+	*out = x.list;
+	x.list = NULL;
+	r = RS_OK;
+out:
+	rs_buf_free(&cookie);
+	if (ld != NULL)
+		ldapx_close(ld);
+	rlist_free(x.list);
+	return r;
+}
+
+/* Count entries only: the `check` command's LDAP probe. */
+static int
+export_count_entry(void *arg, const char *dn,
+    const struct ldapx_val *const *vals, const size_t *nvals)
+{
+	uint64_t *n = arg;
+
+	(void)dn;
+	(void)vals;
+	(void)nvals;
+	(*n)++;
+	return RS_OK;
+}
+
+int
+export_check(const struct agent_cfg *c)
+{
+	static const char *const attrs[] = { "objectClass", NULL };
+	struct ldapx *ld = NULL;
+	struct rs_buf cookie;
+	char what[RS_MAX_SOURCE + 64], info[128];
+	uint64_t n;
+	size_t b;
+	int r, fails = 0;
+
+	rs_buf_init(&cookie, 64 * 1024);
+	if ((r = export_open(c, &ld)) != RS_OK) {
+		agent_check_line(0, "ldap: connect and bind",
+		    "no server answered (see the messages above)",
+		    "check [ldap] server, tls, ca_file, bind_dn and the "
+		    "password file");
+		fails++;
+		goto out;
+	}
+	snprintf(what, sizeof(what), "ldap: connect and bind to %s",
+	    ldapx_server(ld));
+	agent_check_line(1, what, NULL, NULL);
+	for (b = 0; b < c->nbases; b++) {
+		n = 0;
+		rs_buf_reset(&cookie);
+		snprintf(what, sizeof(what), "ldap: search %s", c->bases[b]);
+		do {
+			r = ldapx_search_page(ld, c->bases[b], c->filter, attrs,
+			    c->page_size, &cookie, export_count_entry, &n,
+			    NULL);
+		} while (r == RS_OK && cookie.len > 0);
+		if (r != RS_OK) {
+			agent_check_line(0, what, ldapx_errmsg(ld), "check "
+			    "base, filter and the account's read rights");
+			fails++;
+			continue;
+		}
+		snprintf(info, sizeof(info), "%llu entries match %s",
+		    (unsigned long long)n, c->filter);
+		agent_check_line(n > 0, what, info, "an empty result is "
+		    "never pushed: check base and filter");
+		fails += n == 0;
+	}
+out:
+	if (ld != NULL)
+		ldapx_close(ld);
+	rs_buf_free(&cookie);
+	return fails;
+}

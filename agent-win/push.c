@@ -1,0 +1,1082 @@
+/*
+ * push.c - deliver a signed bundle to one relay over SFTP (libssh2) and
+ * learn the receiver's verdict; the relay part of `check`.
+ *
+ * Order of one push (docs/FORMAT.md section 5):
+ *   TCP connect (connect_timeout) -> SSH handshake with the host key type
+ *   preference set to the pinned type -> host key compared with the pin
+ *   (SHA-256 fingerprint or known_hosts) BEFORE any authentication ->
+ *   public key auth -> SFTP: signature to REMOTE/.AGENT.SEQ.RAND.tmp,
+ *   bundle to another such name, posix-rename the signature to its final
+ *   name, then the bundle (the commit point) -> poll the status file until
+ *   the receiver has decided on our sequence or `wait` runs out.
+ *
+ * API:        push_relay, push_check.
+ * Ownership:  nothing is handed out; sessions live within one call.
+ * Errors:     push_relay returns a push_result and a reason string; every
+ *             failure is logged and reported through sys_event.
+ * Trust:      the relay is outside the agent's trust: its host key must
+ *             match the pin (never trust on first use), and its status file
+ *             is read with a size bound and a strict little JSON scanner.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+
+#include "agent_int.h"
+#include "buf.h"
+#include "hash.h"
+#include "log.h"
+#include "rs_err.h"
+#include "sys.h"
+
+/*
+ * Host key algorithms in our order of preference for a SHA-256 pin: the
+ * pin is of one key, and an sshd with several host keys presents the one
+ * the client prefers, so Ed25519 first (what `ssh-keygen -lf
+ * /etc/ssh/ssh_host_ed25519_key.pub` prints) keeps pins predictable.
+ */
+static const char push_hostkey_pref[] =
+    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+    "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
+
+/* Largest chunk handed to libssh2_sftp_write / read at once. */
+static const size_t push_chunk = 32 * 1024;
+
+/* Nesting allowed in the status file. */
+static const int push_json_depth = 16;
+
+enum push_stage {
+	STAGE_CONNECT,
+	STAGE_HOSTKEY,
+	STAGE_AUTH,
+	STAGE_SFTP,
+	STAGE_DONE,
+};
+
+struct push_conn {
+	const struct agent_relay *r;
+	libssh2_socket_t	 sock;
+	int			 have_sock;
+	LIBSSH2_SESSION		*ssh;
+	LIBSSH2_SFTP		*sftp;
+	enum push_stage		 stage;		/* reached, or failed at */
+	char			 msg[512];	/* why the last step failed */
+};
+
+/* Base64 (RFC 4648) without padding, as OpenSSH prints fingerprints. */
+static void
+push_b64(const unsigned char *p, size_t n, char *out, size_t outsize)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0;
+	uint32_t v;
+
+	for (i = 0; i < n && o + 5 < outsize; i += 3) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = tab[(v >> 6) & 63];
+		if (i + 2 < n)
+			out[o++] = tab[v & 63];
+	}
+	out[o] = '\0';
+}
+
+/* Decode base64 (padding optional); RS_ERR_FORMAT on bad input. */
+static int
+push_unb64(const char *s, struct rs_buf *out)
+{
+	uint32_t v = 0;
+	int bits = 0, d, r;
+	const char *q;
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (; *s != '\0' && *s != '='; s++) {
+		if ((q = strchr(tab, *s)) == NULL)
+			return RS_ERR_FORMAT;
+		d = (int)(q - tab);
+		v = (v << 6) | (uint32_t)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if ((r = rs_buf_put_u8(out, (uint8_t)(v >> bits))) !=
+			    RS_OK)
+				return r;
+		}
+	}
+	return RS_OK;
+}
+
+/* "SHA256:..." of a raw key blob. */
+static int
+push_fp_blob(const unsigned char *blob, size_t n, char *out, size_t outsize)
+{
+	unsigned char md[RS_SHA256_LEN];
+	int r;
+
+	if ((r = rs_sha256(blob, n, md)) != RS_OK)
+		return r;
+	if (outsize < 8)
+		return RS_ERR_INVAL;
+	memcpy(out, "SHA256:", 7);
+	push_b64(md, sizeof(md), out + 7, outsize - 7);
+	return RS_OK;
+}
+
+static void
+push_ssh_err(struct push_conn *pc, const char *op)
+{
+	char *m = NULL;
+	int len = 0;
+
+	if (pc->ssh != NULL)
+		libssh2_session_last_error(pc->ssh, &m, &len, 0);
+	snprintf(pc->msg, sizeof(pc->msg), "%s: %.*s", op, len > 0 ? len : 7,
+	    len > 0 && m != NULL ? m : "unknown");
+}
+
+static const char *
+push_fx_str(unsigned long fx)
+{
+	switch (fx) {
+	case LIBSSH2_FX_NO_SUCH_FILE:		return "no such file";
+	case LIBSSH2_FX_PERMISSION_DENIED:	return "permission denied";
+	case LIBSSH2_FX_FAILURE:		return "failure";
+	case LIBSSH2_FX_NO_SUCH_PATH:		return "no such path";
+	case LIBSSH2_FX_FILE_ALREADY_EXISTS:	return "file already exists";
+	case LIBSSH2_FX_WRITE_PROTECT:		return "write protected";
+	case LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM:	return "no space left";
+	case LIBSSH2_FX_QUOTA_EXCEEDED:		return "quota exceeded";
+	case LIBSSH2_FX_OP_UNSUPPORTED:		return "operation unsupported";
+	default:				return "SFTP error";
+	}
+}
+
+/* Record an SFTP failure; protocol errors carry an FX code. */
+static void
+push_sftp_err(struct push_conn *pc, const char *op, const char *path)
+{
+	unsigned long fx;
+
+	if (pc->ssh != NULL && libssh2_session_last_errno(pc->ssh) ==
+	    LIBSSH2_ERROR_SFTP_PROTOCOL) {
+		fx = libssh2_sftp_last_error(pc->sftp);
+		snprintf(pc->msg, sizeof(pc->msg), "%s %s: %s (%lu)", op, path,
+		    push_fx_str(fx), fx);
+	} else {
+		char what[300];
+
+		snprintf(what, sizeof(what), "%s %s", op, path);
+		push_ssh_err(pc, what);
+	}
+}
+
+static void
+push_close(struct push_conn *pc)
+{
+	if (pc->sftp != NULL)
+		libssh2_sftp_shutdown(pc->sftp);
+	pc->sftp = NULL;
+	if (pc->ssh != NULL) {
+		libssh2_session_disconnect(pc->ssh, "rcptsync-agent done");
+		libssh2_session_free(pc->ssh);
+	}
+	pc->ssh = NULL;
+	if (pc->have_sock)
+		sys_tcp_close(pc->sock);
+	pc->have_sock = 0;
+}
+
+/* Host key types of the known_hosts lines for our host, in libssh2 form. */
+static int
+push_kh_types(LIBSSH2_KNOWNHOSTS *kh, const struct agent_relay *r,
+    char *pref, size_t prefsize)
+{
+	struct libssh2_knownhost *e, *prev = NULL;
+	char bracket[300];
+	const char *m;
+	int mask, seen = 0;
+
+	snprintf(bracket, sizeof(bracket), "[%s]:%u", r->host, r->port);
+	pref[0] = '\0';
+	while (libssh2_knownhost_get(kh, &e, prev) == 0) {
+		prev = e;
+		/* Hashed names cannot be matched here; offer their types. */
+		if (e->name != NULL && strcmp(e->name, r->host) != 0 &&
+		    strcmp(e->name, bracket) != 0)
+			continue;
+		mask = e->typemask & LIBSSH2_KNOWNHOST_KEY_MASK;
+		switch (mask) {
+		case LIBSSH2_KNOWNHOST_KEY_ED25519:
+			m = "ssh-ed25519";
+			break;
+		case LIBSSH2_KNOWNHOST_KEY_ECDSA_256:
+			m = "ecdsa-sha2-nistp256";
+			break;
+		case LIBSSH2_KNOWNHOST_KEY_ECDSA_384:
+			m = "ecdsa-sha2-nistp384";
+			break;
+		case LIBSSH2_KNOWNHOST_KEY_ECDSA_521:
+			m = "ecdsa-sha2-nistp521";
+			break;
+		case LIBSSH2_KNOWNHOST_KEY_SSHRSA:
+			m = "rsa-sha2-512,rsa-sha2-256";
+			break;
+		default:
+			continue;
+		}
+		if (strstr(pref, m) != NULL)
+			continue;
+		if (strlen(pref) + strlen(m) + 2 > prefsize)
+			break;
+		if (seen++)
+			memcpy(pref + strlen(pref), ",", 2);
+		memcpy(pref + strlen(pref), m, strlen(m) + 1);
+	}
+	return seen;
+}
+
+/* The fingerprint of the known_hosts line(s) for our host, for messages. */
+static void
+push_kh_expected(LIBSSH2_KNOWNHOSTS *kh, const struct agent_relay *r,
+    char *out, size_t outsize)
+{
+	struct libssh2_knownhost *e, *prev = NULL;
+	struct rs_buf blob;
+	char bracket[300];
+
+	snprintf(out, outsize, "none for %s port %u", r->host, r->port);
+	snprintf(bracket, sizeof(bracket), "[%s]:%u", r->host, r->port);
+	rs_buf_init(&blob, 16 * 1024);
+	while (libssh2_knownhost_get(kh, &e, prev) == 0) {
+		prev = e;
+		if (e->name == NULL || (strcmp(e->name, r->host) != 0 &&
+		    strcmp(e->name, bracket) != 0) || e->key == NULL)
+			continue;
+		rs_buf_reset(&blob);
+		if (push_unb64(e->key, &blob) == RS_OK)
+			push_fp_blob(blob.data, blob.len, out, outsize);
+		break;
+	}
+	rs_buf_free(&blob);
+}
+
+static int
+push_kh_keybit(int type)
+{
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_ED25519:
+		return LIBSSH2_KNOWNHOST_KEY_ED25519;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+	case LIBSSH2_HOSTKEY_TYPE_RSA:
+		return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+	default:
+		return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+	}
+}
+
+/* Compare the presented host key with the pin. */
+static int
+push_verify_hostkey(struct push_conn *pc, LIBSSH2_KNOWNHOSTS *kh)
+{
+	const struct agent_relay *r = pc->r;
+	struct libssh2_knownhost *found = NULL;
+	char got[64], want[128];
+	const char *key, *h;
+	size_t klen, wl, gl;
+	int type, rc;
+
+	key = libssh2_session_hostkey(pc->ssh, &klen, &type);
+	h = libssh2_hostkey_hash(pc->ssh, LIBSSH2_HOSTKEY_HASH_SHA256);
+	if (key == NULL || h == NULL) {
+		push_ssh_err(pc, "read host key");
+		return RS_ERR_SYSTEM;
+	}
+	memcpy(got, "SHA256:", 7);
+	push_b64((const unsigned char *)h, RS_SHA256_LEN, got + 7,
+	    sizeof(got) - 7);
+
+	if (r->hostkey_sha256 != NULL) {
+		/* Accept the pin with or without base64 padding. */
+		wl = strlen(r->hostkey_sha256);
+		while (wl > 7 && r->hostkey_sha256[wl - 1] == '=')
+			wl--;
+		gl = strlen(got);
+		if (wl == gl && memcmp(r->hostkey_sha256, got, gl) == 0)
+			return RS_OK;
+		snprintf(pc->msg, sizeof(pc->msg), "host key mismatch for "
+		    "%s port %u: expected %s, presented %s", r->host, r->port,
+		    r->hostkey_sha256, got);
+		return RS_ERR_SIG;
+	}
+	rc = libssh2_knownhost_checkp(kh, r->host, (int)r->port, key, klen,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+	    push_kh_keybit(type), &found);
+	if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
+		return RS_OK;
+	push_kh_expected(kh, r, want, sizeof(want));
+	snprintf(pc->msg, sizeof(pc->msg), "host key %s for %s port %u "
+	    "(%s): expected %s, presented %s",
+	    rc == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND ? "not in known_hosts" :
+	    "mismatch", r->host, r->port, r->known_hosts, want, got);
+	return RS_ERR_SIG;
+}
+
+/*
+ * Connect, pin, authenticate, start SFTP.  On failure pc->stage says
+ * where and pc->msg why; the connection is closed.
+ */
+static int
+push_open(struct push_conn *pc, const struct agent_relay *r)
+{
+	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	char pref[256];
+	int rc, r2;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->r = r;
+	pc->stage = STAGE_CONNECT;
+	if ((r2 = sys_tcp_connect(r->host, r->port, r->connect_timeout,
+	    &pc->sock, pc->msg, sizeof(pc->msg))) != RS_OK)
+		goto out;
+	pc->have_sock = 1;
+	if ((pc->ssh = libssh2_session_init()) == NULL) {
+		snprintf(pc->msg, sizeof(pc->msg), "libssh2 session: no memory");
+		r2 = RS_ERR_NOMEM;
+		goto out;
+	}
+	libssh2_session_set_blocking(pc->ssh, 1);
+	libssh2_session_set_timeout(pc->ssh, (long)r->io_timeout * 1000L);
+
+	/*
+	 * The host key type must be fixed before the handshake: libssh2
+	 * otherwise negotiates ECDSA while the pin is of the Ed25519 key,
+	 * and a correct pin would look like a mismatch.
+	 */
+	snprintf(pref, sizeof(pref), "%s", push_hostkey_pref);
+	if (r->hostkey_sha256 == NULL) {
+		pc->stage = STAGE_HOSTKEY;
+		if ((kh = libssh2_knownhost_init(pc->ssh)) == NULL ||
+		    libssh2_knownhost_readfile(kh, r->known_hosts,
+		    LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+			push_ssh_err(pc, r->known_hosts);
+			r2 = RS_ERR_SYSTEM;
+			goto out;
+		}
+		if (push_kh_types(kh, r, pref, sizeof(pref)) == 0) {
+			/* Hashed-only files: let the check decide. */
+			snprintf(pref, sizeof(pref), "%s", push_hostkey_pref);
+		}
+		pc->stage = STAGE_CONNECT;
+	}
+	if (libssh2_session_method_pref(pc->ssh, LIBSSH2_METHOD_HOSTKEY,
+	    pref) != 0) {
+		push_ssh_err(pc, "set host key preference");
+		r2 = RS_ERR_INTERNAL;
+		goto out;
+	}
+	if ((rc = libssh2_session_handshake(pc->ssh, pc->sock)) != 0) {
+		push_ssh_err(pc, "SSH handshake");
+		r2 = RS_ERR_SYSTEM;
+		goto out;
+	}
+	pc->stage = STAGE_HOSTKEY;
+	if ((r2 = push_verify_hostkey(pc, kh)) != RS_OK)
+		goto out;
+	pc->stage = STAGE_AUTH;
+	if (libssh2_userauth_publickey_fromfile_ex(pc->ssh, r->user,
+	    (unsigned)strlen(r->user), NULL, r->private_key, NULL) != 0) {
+		char what[600];
+
+		snprintf(what, sizeof(what), "authenticate as %s with %s",
+		    r->user, r->private_key);
+		push_ssh_err(pc, what);
+		r2 = RS_ERR_SIGNER;
+		goto out;
+	}
+	pc->stage = STAGE_SFTP;
+	if ((pc->sftp = libssh2_sftp_init(pc->ssh)) == NULL) {
+		push_ssh_err(pc, "start SFTP");
+		r2 = RS_ERR_SYSTEM;
+		goto out;
+	}
+	pc->stage = STAGE_DONE;
+	r2 = RS_OK;
+out:
+	if (kh != NULL)
+		libssh2_knownhost_free(kh);
+	if (r2 != RS_OK)
+		push_close(pc);
+	return r2;
+}
+
+/* Upload p[0..n) to path, which must not exist yet. */
+static int
+push_put(struct push_conn *pc, const char *path, const void *p, size_t n)
+{
+	LIBSSH2_SFTP_HANDLE *fh;
+	const char *c = p;
+	ssize_t w;
+	size_t want;
+	int r = RS_OK;
+
+	/* 0640: the receiver reads it; nobody else needs the addresses. */
+	fh = libssh2_sftp_open_ex(pc->sftp, path, (unsigned)strlen(path),
+	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0640,
+	    LIBSSH2_SFTP_OPENFILE);
+	if (fh == NULL) {
+		push_sftp_err(pc, "create", path);
+		return RS_ERR_SYSTEM;
+	}
+	while (n > 0) {
+		want = n < push_chunk ? n : push_chunk;
+		w = libssh2_sftp_write(fh, c, want);
+		if (w <= 0) {
+			push_sftp_err(pc, "write", path);
+			r = RS_ERR_SYSTEM;
+			break;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	/* The close reports a failed flush on the server: check it. */
+	if (libssh2_sftp_close(fh) != 0 && r == RS_OK) {
+		push_sftp_err(pc, "close", path);
+		r = RS_ERR_SYSTEM;
+	}
+	return r;
+}
+
+static int
+push_rename(struct push_conn *pc, const char *from, const char *to)
+{
+	if (libssh2_sftp_posix_rename_ex(pc->sftp, from,
+	    (unsigned)strlen(from), to, (unsigned)strlen(to)) != 0) {
+		push_sftp_err(pc, "rename", from);
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+/* REMOTE/.AGENT.SEQ.RANDOM.tmp with 16 hex digits from the CSPRNG. */
+static int
+push_tmpname(const struct agent_relay *r, const char *agent, uint64_t seq,
+    char *out, size_t outsize)
+{
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
+	int n;
+
+	if (rs_random(rnd, sizeof(rnd)) != RS_OK)
+		return RS_ERR_CRYPTO;
+	rs_hex(rnd, sizeof(rnd), hex);
+	n = snprintf(out, outsize, "%s/.%s.%" PRIu64 ".%s.tmp", r->remote_dir,
+	    agent, seq, hex);
+	return n < 0 || (size_t)n >= outsize ? RS_ERR_LIMIT : RS_OK;
+}
+
+static int
+push_upload(struct push_conn *pc, const struct push_item *it)
+{
+	const struct agent_relay *r = pc->r;
+	char tsig[512], tbun[512], fsig[512], fbun[512];
+	int r2, sig_up = 0, bun_up = 0;
+
+	if ((r2 = push_tmpname(r, it->agent, it->seq, tsig, sizeof(tsig))) !=
+	    RS_OK ||
+	    (r2 = push_tmpname(r, it->agent, it->seq, tbun, sizeof(tbun))) !=
+	    RS_OK) {
+		snprintf(pc->msg, sizeof(pc->msg), "temporary name: %s",
+		    rs_err_str(r2));
+		return r2;
+	}
+	if (snprintf(fbun, sizeof(fbun), "%s/%s", r->remote_dir,
+	    it->bundle_name) >= (int)sizeof(fbun) ||
+	    snprintf(fsig, sizeof(fsig), "%s/%s.sig", r->remote_dir,
+	    it->bundle_name) >= (int)sizeof(fsig)) {
+		snprintf(pc->msg, sizeof(pc->msg), "remote path too long");
+		return RS_ERR_LIMIT;
+	}
+	if ((r2 = push_put(pc, tsig, it->sig->data, it->sig->len)) != RS_OK)
+		goto out;
+	sig_up = 1;
+	if ((r2 = push_put(pc, tbun, it->bundle->data, it->bundle->len)) !=
+	    RS_OK)
+		goto out;
+	bun_up = 1;
+	/*
+	 * Signature first, bundle last: the bundle's final name is the
+	 * commit point the receiver looks for, and it then expects the
+	 * signature beside it.
+	 */
+	if ((r2 = push_rename(pc, tsig, fsig)) != RS_OK)
+		goto out;
+	sig_up = 0;
+	if ((r2 = push_rename(pc, tbun, fbun)) != RS_OK)
+		goto out;
+	bun_up = 0;
+	rs_info("push %s: uploaded %s (%zu bytes) to %s:%s", r->name,
+	    it->bundle_name, it->bundle->len, r->host, r->remote_dir);
+out:
+	/* Best effort; the receiver also removes stale temporaries. */
+	if (sig_up)
+		libssh2_sftp_unlink_ex(pc->sftp, tsig, (unsigned)strlen(tsig));
+	if (bun_up)
+		libssh2_sftp_unlink_ex(pc->sftp, tbun, (unsigned)strlen(tbun));
+	return r2;
+}
+
+/*
+ * Read the status file into out.  RS_ERR_NOTFOUND when it does not exist
+ * (the receiver has not run yet).
+ */
+static int
+push_read_status(struct push_conn *pc, struct rs_buf *out)
+{
+	const char *path = pc->r->status_file;
+	LIBSSH2_SFTP_HANDLE *fh;
+	char chunk[4096];
+	ssize_t n;
+	int r = RS_OK;
+
+	rs_buf_reset(out);
+	fh = libssh2_sftp_open_ex(pc->sftp, path, (unsigned)strlen(path),
+	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
+	if (fh == NULL) {
+		if (libssh2_session_last_errno(pc->ssh) ==
+		    LIBSSH2_ERROR_SFTP_PROTOCOL &&
+		    libssh2_sftp_last_error(pc->sftp) ==
+		    LIBSSH2_FX_NO_SUCH_FILE)
+			return RS_ERR_NOTFOUND;
+		push_sftp_err(pc, "open", path);
+		return RS_ERR_SYSTEM;
+	}
+	for (;;) {
+		n = libssh2_sftp_read(fh, chunk, sizeof(chunk));
+		if (n == 0)
+			break;
+		if (n < 0) {
+			push_sftp_err(pc, "read", path);
+			r = RS_ERR_SYSTEM;
+			break;
+		}
+		if ((r = rs_buf_put(out, chunk, (size_t)n)) != RS_OK) {
+			snprintf(pc->msg, sizeof(pc->msg), "read %s: larger "
+			    "than %d bytes", path, RS_MAX_STATUS_BYTES);
+			break;
+		}
+	}
+	libssh2_sftp_close(fh);
+	return r;
+}
+
+/*
+ * A small strict JSON scanner: enough to pull three fields of our agent
+ * out of the receiver's status file.  Anything malformed is an error; the
+ * values we want must have the right types.
+ */
+struct push_js {
+	const char	*p, *end;
+	int		 depth;
+};
+
+struct push_verdict {
+	uint64_t	accepted;	/* 0: absent */
+	uint64_t	rejected;
+	char		reason[RS_MAX_REASON + 1];
+};
+
+static void
+push_js_ws(struct push_js *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
+	    *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static int
+push_js_lit(struct push_js *j, char c)
+{
+	push_js_ws(j);
+	if (j->p >= j->end || *j->p != c)
+		return RS_ERR_FORMAT;
+	j->p++;
+	return RS_OK;
+}
+
+/* A string into out (truncated to outsize-1; non-ASCII becomes '?'). */
+static int
+push_js_str(struct push_js *j, char *out, size_t outsize)
+{
+	size_t o = 0;
+	int i;
+	char c;
+
+	if (push_js_lit(j, '"') != RS_OK)
+		return RS_ERR_FORMAT;
+	while (j->p < j->end && *j->p != '"') {
+		c = *j->p++;
+		if ((unsigned char)c < 0x20)
+			return RS_ERR_FORMAT;
+		if (c == '\\') {
+			if (j->p >= j->end)
+				return RS_ERR_FORMAT;
+			c = *j->p++;
+			switch (c) {
+			case '"': case '\\': case '/':
+				break;
+			case 'b': case 'f': case 'n': case 'r': case 't':
+				c = ' ';
+				break;
+			case 'u':
+				for (i = 0; i < 4; i++, j->p++)
+					if (j->p >= j->end ||
+					    strchr("0123456789abcdefABCDEF",
+					    *j->p) == NULL || *j->p == '\0')
+						return RS_ERR_FORMAT;
+				c = '?';
+				break;
+			default:
+				return RS_ERR_FORMAT;
+			}
+		} else if ((unsigned char)c >= 0x7f)
+			c = '?';
+		if (out != NULL && o + 1 < outsize)
+			out[o++] = c;
+	}
+	if (j->p >= j->end)
+		return RS_ERR_FORMAT;
+	j->p++;
+	if (out != NULL && outsize > 0)
+		out[o] = '\0';
+	return RS_OK;
+}
+
+/* A non-negative integer (our fields); RS_ERR_SYNTAX for other numbers. */
+static int
+push_js_u64(struct push_js *j, uint64_t *v)
+{
+	uint64_t x = 0;
+	int digits = 0;
+
+	push_js_ws(j);
+	while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+		if (x > (UINT64_MAX - (uint64_t)(*j->p - '0')) / 10)
+			return RS_ERR_SYNTAX;
+		x = x * 10 + (uint64_t)(*j->p++ - '0');
+		digits++;
+	}
+	if (digits == 0 || (j->p < j->end && strchr(".eE-+", *j->p) != NULL &&
+	    *j->p != '\0'))
+		return RS_ERR_SYNTAX;
+	*v = x;
+	return RS_OK;
+}
+
+static int push_js_skip(struct push_js *j);
+
+/* Walk an object; for each key call fn (which consumes the value). */
+typedef int push_js_member_fn(struct push_js *j, const char *key,
+    void *arg);
+
+static int
+push_js_object(struct push_js *j, push_js_member_fn *fn, void *arg)
+{
+	char key[RS_MAX_AGENT_ID + 32];
+	int r;
+
+	if (++j->depth > push_json_depth)
+		return RS_ERR_LIMIT;
+	if ((r = push_js_lit(j, '{')) != RS_OK)
+		return r;
+	push_js_ws(j);
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		j->depth--;
+		return RS_OK;
+	}
+	for (;;) {
+		if ((r = push_js_str(j, key, sizeof(key))) != RS_OK ||
+		    (r = push_js_lit(j, ':')) != RS_OK)
+			return r;
+		if ((r = fn != NULL ? fn(j, key, arg) : push_js_skip(j)) !=
+		    RS_OK)
+			return r;
+		push_js_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if ((r = push_js_lit(j, '}')) != RS_OK)
+			return r;
+		j->depth--;
+		return RS_OK;
+	}
+}
+
+static int
+push_js_skip(struct push_js *j)
+{
+	static const char *const words[] = { "true", "false", "null", NULL };
+	size_t i, n;
+	int r;
+
+	push_js_ws(j);
+	if (j->p >= j->end)
+		return RS_ERR_FORMAT;
+	if (*j->p == '{')
+		return push_js_object(j, NULL, NULL);
+	if (*j->p == '"')
+		return push_js_str(j, NULL, 0);
+	if (*j->p == '[') {
+		if (++j->depth > push_json_depth)
+			return RS_ERR_LIMIT;
+		j->p++;
+		push_js_ws(j);
+		if (j->p < j->end && *j->p == ']') {
+			j->p++;
+			j->depth--;
+			return RS_OK;
+		}
+		for (;;) {
+			if ((r = push_js_skip(j)) != RS_OK)
+				return r;
+			push_js_ws(j);
+			if (j->p < j->end && *j->p == ',') {
+				j->p++;
+				continue;
+			}
+			j->depth--;
+			return push_js_lit(j, ']');
+		}
+	}
+	if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+		n = 0;
+		while (j->p < j->end && strchr("-+.eE0123456789", *j->p) !=
+		    NULL && *j->p != '\0') {
+			j->p++;
+			n++;
+		}
+		return n > 0 ? RS_OK : RS_ERR_FORMAT;
+	}
+	for (i = 0; words[i] != NULL; i++) {
+		n = strlen(words[i]);
+		if ((size_t)(j->end - j->p) >= n &&
+		    memcmp(j->p, words[i], n) == 0) {
+			j->p += n;
+			return RS_OK;
+		}
+	}
+	return RS_ERR_FORMAT;
+}
+
+struct push_js_ctx {
+	const char		*agent;
+	struct push_verdict	*v;
+};
+
+static int
+push_js_agent(struct push_js *j, const char *key, void *arg)
+{
+	struct push_js_ctx *x = arg;
+
+	if (strcmp(key, "accepted_sequence") == 0)
+		return push_js_u64(j, &x->v->accepted);
+	if (strcmp(key, "rejected_sequence") == 0)
+		return push_js_u64(j, &x->v->rejected);
+	if (strcmp(key, "rejected_reason") == 0)
+		return push_js_str(j, x->v->reason, sizeof(x->v->reason));
+	return push_js_skip(j);
+}
+
+static int
+push_js_agents(struct push_js *j, const char *key, void *arg)
+{
+	struct push_js_ctx *x = arg;
+
+	if (strcmp(key, x->agent) == 0)
+		return push_js_object(j, push_js_agent, arg);
+	return push_js_skip(j);
+}
+
+static int
+push_js_top(struct push_js *j, const char *key, void *arg)
+{
+	if (strcmp(key, "agents") == 0)
+		return push_js_object(j, push_js_agents, arg);
+	return push_js_skip(j);
+}
+
+static int
+push_parse_status(const char *text, size_t len, const char *agent,
+    struct push_verdict *v)
+{
+	struct push_js j;
+	struct push_js_ctx x;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	j.p = text;
+	j.end = text + len;
+	j.depth = 0;
+	x.agent = agent;
+	x.v = v;
+	if ((r = push_js_object(&j, push_js_top, &x)) != RS_OK)
+		return r;
+	push_js_ws(&j);
+	return j.p == j.end ? RS_OK : RS_ERR_TRAILING;
+}
+
+/*
+ * Poll the status file every second until the receiver has decided on seq,
+ * or r->wait seconds have passed.
+ */
+static enum push_result
+push_wait_verdict(struct push_conn *pc, const struct push_item *it,
+    char *reason, size_t reasonsize)
+{
+	const struct agent_relay *r = pc->r;
+	struct push_verdict v;
+	struct rs_buf st;
+	time_t deadline = time(NULL) + (time_t)r->wait;
+	enum push_result res = PUSH_FAILED;
+	uint64_t newer = 0;
+	int rc, warned = 0;
+
+	rs_buf_init(&st, RS_MAX_STATUS_BYTES);
+	for (;;) {
+		if (pc->sftp == NULL && push_open(pc, r) != RS_OK)
+			rc = RS_ERR_SYSTEM;
+		else
+			rc = push_read_status(pc, &st);
+		if (rc == RS_OK) {
+			rc = push_parse_status((const char *)st.data, st.len,
+			    it->agent, &v);
+			if (rc != RS_OK && !warned++)
+				rs_warn("push %s: status file %s: not valid "
+				    "JSON (%s)", r->name, r->status_file,
+				    rs_err_str(rc));
+		} else if (rc != RS_ERR_NOTFOUND && !warned++) {
+			rs_warn("push %s: %s", r->name, pc->msg);
+			/* Reconnect next time: the session may be gone. */
+			push_close(pc);
+		}
+		/*
+		 * Only a verdict on our own sequence counts.  A newer accepted
+		 * sequence seen before ours is decided means the relay already
+		 * holds a list we did not send in this cycle (a second agent
+		 * with our id, or our state or clock went back): ours will be
+		 * refused as a replay, so keep waiting for that verdict.
+		 */
+		if (rc == RS_OK && v.rejected == it->seq) {
+			snprintf(reason, reasonsize, "%s", v.reason[0] != '\0' ?
+			    v.reason : "no reason given");
+			res = PUSH_REFUSED;
+			break;
+		}
+		if (rc == RS_OK && v.accepted == it->seq) {
+			res = PUSH_INSTALLED;
+			break;
+		}
+		if (rc == RS_OK && v.accepted > newer)
+			newer = v.accepted;
+		if (time(NULL) >= deadline && newer > it->seq) {
+			snprintf(reason, reasonsize, "the relay reports sequence "
+			    "%" PRIu64 ", newer than ours (%" PRIu64 "): is "
+			    "another agent using id %s?", newer, it->seq,
+			    it->agent);
+			sys_event(SYS_EV_NO_VERDICT, "push %s: %s", r->name,
+			    reason);
+			break;
+		}
+		if (time(NULL) >= deadline) {
+			snprintf(reason, reasonsize, "no verdict from the "
+			    "receiver within %us (is rcptsync-receiver "
+			    "running on %s?)", r->wait, r->host);
+			sys_event(SYS_EV_NO_VERDICT, "push %s: sequence %"
+			    PRIu64 ": %s", r->name, it->seq, reason);
+			break;
+		}
+		if (sys_wait(1) == 1) {
+			snprintf(reason, reasonsize, "interrupted");
+			break;
+		}
+	}
+	rs_buf_free(&st);
+	return res;
+}
+
+enum push_result
+push_relay(const struct agent_cfg *c, const struct agent_relay *r,
+    const struct push_item *it, int *uploaded, char *reason,
+    size_t reasonsize)
+{
+	struct push_conn pc;
+	enum push_result res = PUSH_FAILED;
+	unsigned attempt, delay = r->backoff;
+	int rc = RS_ERR_SYSTEM;
+
+	(void)c;
+	*uploaded = 0;
+	reason[0] = '\0';
+	memset(&pc, 0, sizeof(pc));
+	for (attempt = 1; attempt <= r->retries; attempt++) {
+		if ((rc = push_open(&pc, r)) == RS_OK &&
+		    (rc = push_upload(&pc, it)) == RS_OK)
+			break;
+		push_close(&pc);
+		if (pc.stage == STAGE_HOSTKEY) {
+			/* Not transient: retrying cannot make it match. */
+			sys_event(SYS_EV_HOSTKEY, "push %s: %s", r->name,
+			    pc.msg);
+			snprintf(reason, reasonsize, "%s", pc.msg);
+			return PUSH_FAILED;
+		}
+		if (pc.stage == STAGE_AUTH) {
+			sys_event(SYS_EV_SFTP, "push %s: %s", r->name, pc.msg);
+			snprintf(reason, reasonsize, "%s", pc.msg);
+			return PUSH_FAILED;
+		}
+		if (attempt == r->retries)
+			break;
+		sys_event(SYS_EV_RETRY, "push %s: %s; attempt %u of %u, "
+		    "retrying in %us", r->name, pc.msg, attempt, r->retries,
+		    delay);
+		if (sys_wait(delay) == 1) {
+			snprintf(reason, reasonsize, "interrupted");
+			return PUSH_FAILED;
+		}
+		delay = delay > 0 && delay < 86400 ? delay * 2 : delay;
+	}
+	if (rc != RS_OK) {
+		sys_event(SYS_EV_SFTP, "push %s: %s; giving up after %u "
+		    "attempts", r->name, pc.msg, r->retries);
+		snprintf(reason, reasonsize, "%s", pc.msg);
+		return PUSH_FAILED;
+	}
+	*uploaded = 1;
+	res = push_wait_verdict(&pc, it, reason, reasonsize);
+	push_close(&pc);
+	return res;
+}
+
+void
+agent_check_line(int ok, const char *what, const char *why,
+    const char *hint)
+{
+	if (ok)
+		printf("OK   %s%s%s\n", what, why != NULL ? ": " : "",
+		    why != NULL ? why : "");
+	else
+		printf("FAIL %s: %s%s%s%s\n", what, why != NULL ? why : "",
+		    hint != NULL ? " (hint: " : "", hint != NULL ? hint : "",
+		    hint != NULL ? ")" : "");
+	fflush(stdout);
+}
+
+int
+push_check(const struct agent_cfg *c, const struct agent_relay *r)
+{
+	struct push_conn pc;
+	struct push_verdict v;
+	struct rs_buf st;
+	char what[256], tmp[512], info[RS_MAX_REASON + 128];
+	int fails = 0, rc;
+
+	rs_buf_init(&st, RS_MAX_STATUS_BYTES);
+	snprintf(what, sizeof(what), "relay %s: connect %s port %u", r->name,
+	    r->host, r->port);
+	rc = push_open(&pc, r);
+	if (rc != RS_OK && pc.stage == STAGE_CONNECT) {
+		agent_check_line(0, what, pc.msg, "is sshd running and the "
+		    "port open from here? see connect_timeout");
+		fails++;
+		goto out;
+	}
+	agent_check_line(1, what, NULL, NULL);
+	snprintf(what, sizeof(what), "relay %s: host key", r->name);
+	if (rc != RS_OK && pc.stage == STAGE_HOSTKEY) {
+		agent_check_line(0, what, pc.msg, "compare with ssh-keygen "
+		    "-lf /etc/ssh/ssh_host_ed25519_key.pub on the relay");
+		fails++;
+		goto out;
+	}
+	agent_check_line(1, what, r->hostkey_sha256 != NULL ?
+	    r->hostkey_sha256 : r->known_hosts, NULL);
+	snprintf(what, sizeof(what), "relay %s: authenticate as %s", r->name,
+	    r->user);
+	if (rc != RS_OK && pc.stage == STAGE_AUTH) {
+		agent_check_line(0, what, pc.msg, "is the .pub of private_key "
+		    "in the account's authorized_keys?");
+		fails++;
+		goto out;
+	}
+	if (rc != RS_OK) {
+		agent_check_line(0, what, pc.msg, "does the account allow "
+		    "the sftp subsystem (internal-sftp)?");
+		fails++;
+		goto out;
+	}
+	agent_check_line(1, what, NULL, NULL);
+
+	snprintf(what, sizeof(what), "relay %s: write test in %s", r->name,
+	    r->remote_dir);
+	if ((rc = push_tmpname(r, c->id, 0, tmp, sizeof(tmp))) == RS_OK)
+		rc = push_put(&pc, tmp, "rcptsync check\n", 15);
+	if (rc == RS_OK && libssh2_sftp_unlink_ex(pc.sftp, tmp,
+	    (unsigned)strlen(tmp)) != 0) {
+		push_sftp_err(&pc, "remove", tmp);
+		rc = RS_ERR_SYSTEM;
+	}
+	if (rc != RS_OK) {
+		agent_check_line(0, what, pc.msg, "remote_dir must exist in "
+		    "the chroot and be writable by the account");
+		fails++;
+	} else
+		agent_check_line(1, what, NULL, NULL);
+
+	snprintf(what, sizeof(what), "relay %s: status file %s", r->name,
+	    r->status_file);
+	rc = push_read_status(&pc, &st);
+	if (rc == RS_ERR_NOTFOUND)
+		agent_check_line(1, what, "not written yet (the receiver has "
+		    "not run)", NULL);
+	else if (rc != RS_OK) {
+		agent_check_line(0, what, pc.msg, "the receiver writes it; "
+		    "check status_file on both sides");
+		fails++;
+	} else if ((rc = push_parse_status((const char *)st.data, st.len,
+	    c->id, &v)) != RS_OK) {
+		agent_check_line(0, what, rs_err_str(rc), "is it the "
+		    "receiver's status.json?");
+		fails++;
+	} else {
+		snprintf(info, sizeof(info), "accepted sequence %" PRIu64
+		    ", rejected sequence %" PRIu64 "%s%s", v.accepted,
+		    v.rejected, v.reason[0] != '\0' ? ": " : "", v.reason);
+		agent_check_line(1, what, info, NULL);
+	}
+out:
+	push_close(&pc);
+	rs_buf_free(&st);
+	return fails;
+}

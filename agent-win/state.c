@@ -1,0 +1,325 @@
+/*
+ * state.c - the agent's state directory:
+ *
+ *   seq                  last sequence number handed out (decimal)
+ *   last.list            the last list uploaded to a relay (plaintext),
+ *                        for the shrink guard and `diff`
+ *   relay-NAME.state     per relay: last accepted list hash and sequence,
+ *                        consecutive failed cycles, next attempt time
+ *   last.rcpt.gz(.sig)   the last bundle and signature pushed (audit)
+ *
+ * API:        state_init, state_next_seq, state_load_last, state_save_last,
+ *             state_list_text, state_save_bundle, state_relay_load/save.
+ * Ownership:  state_load_last hands a new rlist to the caller.
+ * Errors:     RS_ERR_* after logging "<operation> <file>: <reason>".
+ * Trust:      the directory is the agent's own (0700); its files are still
+ *             parsed strictly, since a corrupt seq file must stop the
+ *             agent rather than reuse a sequence number.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent_int.h"
+#include "buf.h"
+#include "log.h"
+#include "rlist.h"
+#include "rs_err.h"
+#include "sys.h"
+
+/* A state file (other than the list) is a few short lines. */
+static const size_t state_small_max = 4096;
+
+static const char *
+state_why(int r)
+{
+	return r == RS_ERR_SYSTEM ? sys_errmsg() : rs_err_str(r);
+}
+
+int
+state_init(const struct agent_cfg *c)
+{
+	int r;
+
+	if ((r = sys_mkdirs(c->state_dir, 1)) != RS_OK)
+		rs_error("create state directory %s: %s", c->state_dir,
+		    state_why(r));
+	return r;
+}
+
+/* Parse a decimal uint64 that fills s[0..n) exactly, no leading zeros. */
+static int
+state_parse_u64(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 20 || (s[0] == '0' && n > 1))
+		return RS_ERR_SYNTAX;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return RS_ERR_SYNTAX;
+		if (x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return RS_ERR_SYNTAX;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = x;
+	return RS_OK;
+}
+
+int
+state_next_seq(const struct agent_cfg *c, uint64_t *seq)
+{
+	struct rs_buf b;
+	char *path = NULL, num[32];
+	uint64_t last = 0, now, next;
+	size_t n;
+	int r, len;
+
+	*seq = 0;
+	rs_buf_init(&b, state_small_max);
+	if ((path = agent_path(c->state_dir, "seq")) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	r = sys_read_file(path, state_small_max, &b);
+	if (r == RS_OK) {
+		n = b.len;
+		while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+			n--;
+		if ((r = state_parse_u64((const char *)b.data, n, &last)) !=
+		    RS_OK) {
+			/* Never guess: a reused number would be refused. */
+			rs_error("read %s: not a sequence number; fix or "
+			    "remove it (the next number is then the time)",
+			    path);
+			goto out;
+		}
+	} else if (r != RS_ERR_NOTFOUND) {
+		rs_error("read %s: %s", path, state_why(r));
+		goto out;
+	}
+	now = (uint64_t)time(NULL);
+	next = last + 1 > now ? last + 1 : now;
+	if (next > (uint64_t)INT64_MAX) {
+		rs_error("sequence in %s: exhausted", path);
+		r = RS_ERR_LIMIT;
+		goto out;
+	}
+	/*
+	 * Persist before the number is used anywhere: a crash after an
+	 * upload must never hand the same number, or a smaller one, to a
+	 * different list.
+	 */
+	len = snprintf(num, sizeof(num), "%" PRIu64 "\n", next);
+	if ((r = sys_write_file(path, num, (size_t)len, 0)) != RS_OK) {
+		rs_error("write %s: %s", path, state_why(r));
+		goto out;
+	}
+	*seq = next;
+	r = RS_OK;
+out:
+	free(path);
+	rs_buf_free(&b);
+	return r;
+}
+
+int
+state_list_text(const struct rlist *l, struct rs_buf *out)
+{
+	size_t i, len;
+	const char *a;
+	int r;
+
+	for (i = 0; i < rlist_count(l); i++) {
+		a = rlist_get(l, i, &len);
+		if ((r = rs_buf_put(out, a, len)) != RS_OK ||
+		    (r = rs_buf_put_u8(out, '\n')) != RS_OK)
+			return r;
+	}
+	return RS_OK;
+}
+
+int
+state_load_last(const struct agent_cfg *c, struct rlist **out)
+{
+	struct rlist *l = NULL;
+	struct rs_buf b;
+	char *path = NULL;
+	size_t line = 0;
+	int r;
+
+	*out = NULL;
+	rs_buf_init(&b, RS_DEF_LIST_BYTES);
+	if ((path = agent_path(c->state_dir, "last.list")) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = sys_read_file(path, RS_DEF_LIST_BYTES, &b)) != RS_OK) {
+		if (r != RS_ERR_NOTFOUND)
+			rs_error("read %s: %s", path, state_why(r));
+		goto out;
+	}
+	if ((r = rlist_new(&l)) != RS_OK)
+		goto out;
+	if ((r = rlist_parse_text(l, (const char *)b.data, b.len, &line)) !=
+	    RS_OK) {
+		rs_error("read %s: line %zu: %s", path, line, rs_err_str(r));
+		goto out;
+	}
+	rlist_finish(l);
+	*out = l;
+	l = NULL;
+out:
+	rlist_free(l);
+	free(path);
+	rs_buf_free(&b);
+	return r;
+}
+
+int
+state_save_last(const struct agent_cfg *c, const struct rlist *l)
+{
+	struct rs_buf b;
+	char *path = NULL;
+	int r;
+
+	rs_buf_init(&b, RS_DEF_LIST_BYTES);
+	if ((path = agent_path(c->state_dir, "last.list")) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = state_list_text(l, &b)) != RS_OK ||
+	    (r = sys_write_file(path, b.data, b.len, 1)) != RS_OK) {
+		rs_error("write %s: %s", path, state_why(r));
+		goto out;
+	}
+	if (c->audit_file != NULL &&
+	    (r = sys_write_file(c->audit_file, b.data, b.len, 0)) != RS_OK) {
+		rs_error("write audit file %s: %s", c->audit_file,
+		    state_why(r));
+		goto out;
+	}
+out:
+	free(path);
+	rs_buf_free(&b);
+	return r;
+}
+
+int
+state_save_bundle(const struct agent_cfg *c, const char *name,
+    const struct rs_buf *bundle, const struct rs_buf *sig)
+{
+	char *pb = NULL, *ps = NULL, *pn = NULL;
+	int r;
+
+	/* One copy, overwritten each time: the relay keeps the history. */
+	if ((pb = agent_path(c->state_dir, "last.rcpt.gz")) == NULL ||
+	    (ps = agent_path(c->state_dir, "last.rcpt.gz.sig")) == NULL ||
+	    (pn = agent_path(c->state_dir, "last.name")) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = sys_write_file(pb, bundle->data, bundle->len, 1)) != RS_OK ||
+	    (r = sys_write_file(ps, sig->data, sig->len, 1)) != RS_OK ||
+	    (r = sys_write_file(pn, name, strlen(name), 1)) != RS_OK)
+		rs_error("write %s: %s", pb, state_why(r));
+out:
+	free(pb);
+	free(ps);
+	free(pn);
+	return r;
+}
+
+static char *
+state_relay_path(const struct agent_cfg *c, const char *relay)
+{
+	char name[128];
+
+	if (snprintf(name, sizeof(name), "relay-%s.state", relay) >=
+	    (int)sizeof(name))
+		return NULL;
+	return agent_path(c->state_dir, name);
+}
+
+int
+state_relay_load(const struct agent_cfg *c, const char *relay,
+    struct relay_state *rs)
+{
+	struct rs_buf b;
+	char *path = NULL, *line, *nl, *sp;
+	uint64_t v;
+	int r;
+
+	memset(rs, 0, sizeof(*rs));
+	rs_buf_init(&b, state_small_max);
+	if ((path = state_relay_path(c, relay)) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = sys_read_file(path, state_small_max, &b)) != RS_OK) {
+		if (r == RS_ERR_NOTFOUND)
+			r = RS_OK;
+		else
+			rs_error("read %s: %s", path, state_why(r));
+		goto out;
+	}
+	/*
+	 * "key value" lines.  A damaged file only costs an extra upload,
+	 * so unknown or bad lines are ignored rather than fatal.
+	 */
+	for (line = (char *)b.data; *line != '\0'; line = nl) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		else
+			nl = line + strlen(line);
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp++ = '\0';
+		if (strcmp(line, "accepted_sha256") == 0 &&
+		    strlen(sp) == 2 * RS_SHA256_LEN)
+			memcpy(rs->accepted_sha, sp, 2 * RS_SHA256_LEN + 1);
+		else if (state_parse_u64(sp, strlen(sp), &v) != RS_OK)
+			continue;
+		else if (strcmp(line, "accepted_sequence") == 0)
+			rs->accepted_seq = v;
+		else if (strcmp(line, "failures") == 0 && v < 64)
+			rs->failures = (unsigned)v;
+		else if (strcmp(line, "next_attempt") == 0 &&
+		    v <= (uint64_t)INT64_MAX)
+			rs->next_attempt = (int64_t)v;
+	}
+out:
+	free(path);
+	rs_buf_free(&b);
+	return r;
+}
+
+int
+state_relay_save(const struct agent_cfg *c, const char *relay,
+    const struct relay_state *rs)
+{
+	struct rs_buf b;
+	char *path = NULL;
+	int r;
+
+	rs_buf_init(&b, state_small_max);
+	if ((path = state_relay_path(c, relay)) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = rs_buf_printf(&b, "accepted_sha256 %s\n"
+	    "accepted_sequence %" PRIu64 "\nfailures %u\n"
+	    "next_attempt %" PRId64 "\n", rs->accepted_sha[0] != '\0' ?
+	    rs->accepted_sha : "-", rs->accepted_seq, rs->failures,
+	    rs->next_attempt)) != RS_OK ||
+	    (r = sys_write_file(path, b.data, b.len, 0)) != RS_OK)
+		rs_error("write %s: %s", path, state_why(r));
+out:
+	free(path);
+	rs_buf_free(&b);
+	return r;
+}
