@@ -53,4 +53,21 @@
 /* Default shrink guard, percent. */
 #define RS_DEF_SHRINK_PCT	10
 
+/*
+ * Receiver.  A second receiver waits at most RS_LOCK_WAIT_SECS for the
+ * first.  Refused bundles kept in quarantine: older ones are deleted, so
+ * a hostile uploader cannot fill the disk through the quarantine.
+ */
+#define RS_LOCK_WAIT_SECS	300
+#define RS_QUARANTINE_KEEP	50
+#define RS_MAX_STATIC_LINES	10000	/* static additions file */
+#define RS_MAX_STATIC_LINE	1024
+#define RS_MAX_POSTCONF_OUT	(64 * 1024)
+#define RS_MAX_SPOOL_FILES	10000	/* directory entries scanned per run */
+#define RS_MAX_STATE_BYTES	(16 * 1024)	/* one agent's state file */
+#define RS_MAX_AGENTS		256	/* signers merged into one map */
+#define RS_MAX_POSTMAP_OUT	4096	/* postmap's messages kept for the log */
+#define RS_MAX_POSTMAP_LINES	5
+#define RS_INETD_DRAIN		4096	/* bytes read and dropped from the peer */
+
 #endif /* RS_LIMITS_H */

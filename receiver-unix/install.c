@@ -1,0 +1,556 @@
+/*
+ * install.c - build the Postfix relay recipient map and put it in place
+ * atomically.
+ *
+ * API:        rcv_inst_map, rcv_inst_static_check, rcv_inst_table_path.
+ * Ownership:  nothing is returned to the caller but counts.
+ * Errors:     RS_ERR_SYSTEM (logged) for any local failure: write error,
+ *             disk full, postmap failure, rename.  Then MAP.new and its
+ *             table are removed and the live map and table are untouched.
+ *             RS_ERR_SYNTAX for an invalid static file (logged with the
+ *             line).
+ *
+ * The map source MAP.new is the k-way merge of every agent's accepted list
+ * (STATE/AGENT.list, plain sorted text; the agent being installed comes
+ * from its new list) plus the admin's static additions, which override a
+ * list entry with the same key: "KEY OK" adds KEY, "KEY 550 ..." removes
+ * it (Postfix ignores the value in relay_recipient_maps, so leaving the
+ * key out is the only way to refuse it there).  Memory stays flat: one
+ * line per input.
+ *
+ * Order, and why:
+ *   1. write MAP.new, fsync: the source is durable before the table.
+ *   2. postmap TYPE:MAP.new: never on the live name, because postmap
+ *      rewrites hash and btree tables in place (a reader, or a crash, could
+ *      see a half-built table).
+ *   3. fsync the built table, rename it over the live table: Postfix's
+ *      dict_changed check notices the old inode's link count dropped to 0
+ *      and re-opens, so no reload is needed.
+ *   4. rename MAP.new over MAP and fsync the directory.
+ * A crash between 3 and 4 leaves the new table with the old source; the
+ * bundle is still in the spool, so the next run installs it again.
+ *
+ * Trust: the list files are the receiver's own (validated on the way in);
+ * they are still re-checked line by line and filtered by the current
+ * relay_domains and [signer] domains, so a configuration change takes
+ * effect at the next install.  postmap runs by absolute path, no shell.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "bundle.h"
+#include "log.h"
+#include "receiver.h"
+#include "rs_err.h"
+#include "rs_limits.h"
+
+
+struct rcv_inst_static {
+	char	*key;
+	char	*val;
+};
+
+struct rcv_inst_src {
+	FILE		*fp;
+	char		 path[4096];
+	const struct rcv_signer *signer;
+	char		 line[RS_MAX_ADDR_LEN + 2];
+	size_t		 len;
+	int		 eof;
+	uint64_t	 lineno;
+};
+
+int
+rcv_inst_table_path(const struct rcv_cfg *c, const char *src, char *out,
+    size_t outsize)
+{
+	const char *ext;
+	int n;
+
+	if (strcmp(c->map_type, "cdb") == 0)
+		ext = ".cdb";
+	else if (strcmp(c->map_type, "lmdb") == 0)
+		ext = ".lmdb";
+	else
+		ext = ".db";
+	n = snprintf(out, outsize, "%s%s", src, ext);
+	return n < 0 || (size_t)n >= outsize ? RS_ERR_LIMIT : RS_OK;
+}
+
+/* An SMTP reply for the map's right-hand side: "550 5.1.1 text". */
+static int
+rcv_inst_reply_ok(const char *v)
+{
+	const char *p = v;
+	int i;
+
+	if (strcmp(v, "OK") == 0)
+		return 1;
+	if ((p[0] != '4' && p[0] != '5') || p[1] < '0' || p[1] > '9' ||
+	    p[2] < '0' || p[2] > '9')
+		return 0;
+	p += 3;
+	if (*p == '\0')
+		return 1;
+	if (*p++ != ' ')
+		return 0;
+	/* Optional enhanced status code, class equal to the reply's. */
+	if (p[0] == v[0] && p[1] == '.') {
+		p += 2;
+		for (i = 0; i < 3 && *p >= '0' && *p <= '9'; i++)
+			p++;
+		if (i == 0 || *p++ != '.')
+			return 0;
+		for (i = 0; i < 3 && *p >= '0' && *p <= '9'; i++)
+			p++;
+		if (i == 0 || (*p != ' ' && *p != '\0'))
+			return 0;
+	}
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+rcv_inst_static_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rcv_inst_static *)a)->key,
+	    ((const struct rcv_inst_static *)b)->key);
+}
+
+static void
+rcv_inst_static_free(struct rcv_inst_static *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++) {
+		free(v[i].key);
+		free(v[i].val);
+	}
+	free(v);
+}
+
+/* Read, validate and sort the static additions (a small admin file). */
+static int
+rcv_inst_static_load(const struct rcv_cfg *c, struct rcv_inst_static **out,
+    size_t *nout)
+{
+	struct rcv_inst_static *v = NULL;
+	char *text = NULL, *line, *next, *sp, *val;
+	const char *why = "";
+	size_t len, n = 0, lineno = 0, i;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	if (c->static_file == NULL)
+		return RS_OK;
+	r = rcv_util_read_small(c->static_file, (size_t)RS_MAX_STATIC_LINES *
+	    RS_MAX_STATIC_LINE, &text, &len);
+	if (r == RS_ERR_NOTFOUND) {
+		rs_error("read static_file %s: no such file",
+		    c->static_file);
+		return RS_ERR_SYNTAX;
+	}
+	if (r != RS_OK)
+		return r == RS_ERR_SYSTEM ? r : RS_ERR_SYNTAX;
+	r = RS_ERR_SYNTAX;
+	if (strlen(text) != len) {
+		why = "NUL byte in file";
+		goto bad;
+	}
+	if ((v = calloc(RS_MAX_STATIC_LINES, sizeof(*v))) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	for (line = text; *line != '\0'; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (strlen(line) >= RS_MAX_STATIC_LINE) {
+			why = "line too long";
+			goto bad;
+		}
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((sp = strpbrk(line, " \t")) == NULL) {
+			why = "expected: address value";
+			goto bad;
+		}
+		*sp = '\0';
+		for (val = sp + 1; *val == ' ' || *val == '\t'; val++)
+			;
+		for (sp = val + strlen(val); sp > val && (sp[-1] == ' ' ||
+		    sp[-1] == '\t' || sp[-1] == '\r'); sp--)
+			sp[-1] = '\0';
+		if (line[0] == '@') {
+			if (addr_check_domain(line + 1, strlen(line + 1),
+			    &why) != RS_OK)
+				goto bad;
+		} else if (addr_check(line, strlen(line), &why) != RS_OK)
+			goto bad;
+		if (!rcv_inst_reply_ok(val)) {
+			why = "value must be OK or an SMTP reply such as "
+			    "\"550 5.1.1 text\"";
+			goto bad;
+		}
+		if (n >= RS_MAX_STATIC_LINES) {
+			why = "too many entries";
+			goto bad;
+		}
+		if ((v[n].key = strdup(line)) == NULL ||
+		    (v[n].val = strdup(val)) == NULL) {
+			n++;
+			r = RS_ERR_NOMEM;
+			goto out;
+		}
+		n++;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), rcv_inst_static_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(v[i - 1].key, v[i].key) == 0) {
+			rs_error("read static_file %s: '%s' appears twice",
+			    c->static_file, v[i].key);
+			goto out;
+		}
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	r = RS_OK;
+	goto out;
+ bad:
+	rs_error("read static_file %s line %zu: %s", c->static_file, lineno,
+	    why);
+ out:
+	rcv_inst_static_free(v, n);
+	free(text);
+	return r;
+}
+
+int
+rcv_inst_static_check(const struct rcv_cfg *c, size_t *n)
+{
+	struct rcv_inst_static *v = NULL;
+	int r;
+
+	r = rcv_inst_static_load(c, &v, n);
+	rcv_inst_static_free(v, *n);
+	return r;
+}
+
+/* Advance a source to its next line that belongs in the map. */
+static int
+rcv_inst_next(const struct rcv_cfg *c, struct rcv_inst_src *s)
+{
+	const char *why, *dom;
+	size_t dlen;
+
+	for (;;) {
+		if (fgets(s->line, sizeof(s->line), s->fp) == NULL) {
+			if (ferror(s->fp)) {
+				rs_error("read %s: %s", s->path,
+				    strerror(errno));
+				return RS_ERR_SYSTEM;
+			}
+			s->eof = 1;
+			return RS_OK;
+		}
+		s->lineno++;
+		s->len = strlen(s->line);
+		if (s->len == 0 || s->line[s->len - 1] != '\n') {
+			rs_error("read %s line %" PRIu64 ": line too long or "
+			    "unterminated", s->path, s->lineno);
+			return RS_ERR_FORMAT;
+		}
+		s->line[--s->len] = '\0';
+		if (addr_check(s->line, s->len, &why) != RS_OK) {
+			rs_error("read %s line %" PRIu64 ": %s", s->path,
+			    s->lineno, why);
+			return RS_ERR_FORMAT;
+		}
+		dom = addr_domain(s->line, s->len, &dlen);
+		if (rcv_cfg_word_find(c->relay_domains, c->nrelay, dom,
+		    dlen) < 0)
+			continue;
+		if (s->signer != NULL && s->signer->domains != NULL &&
+		    rcv_cfg_word_find(s->signer->domains, s->signer->ndomains,
+		    dom, dlen) < 0)
+			continue;
+		return RS_OK;
+	}
+}
+
+static int
+rcv_inst_put(FILE *out, const char *key, const char *val)
+{
+	if (fputs(key, out) == EOF || putc('\t', out) == EOF ||
+	    fputs(val, out) == EOF || putc('\n', out) == EOF)
+		return RS_ERR_SYSTEM;
+	return RS_OK;
+}
+
+/* The merge: every source is sorted; emit each key once, static wins. */
+static int
+rcv_inst_merge(const struct rcv_cfg *c, struct rcv_inst_src *src, size_t k,
+    const struct rcv_inst_static *st, size_t nst, FILE *out,
+    uint64_t *entries)
+{
+	char cur[RS_MAX_STATIC_LINE];
+	const char *key, *val;
+	size_t i, si = 0;
+	int r;
+
+	*entries = 0;
+	for (i = 0; i < k; i++)
+		if ((r = rcv_inst_next(c, &src[i])) != RS_OK)
+			return r;
+	for (;;) {
+		key = NULL;
+		for (i = 0; i < k; i++)
+			if (!src[i].eof && (key == NULL ||
+			    strcmp(src[i].line, key) < 0))
+				key = src[i].line;
+		val = "OK";
+		if (si < nst && (key == NULL || strcmp(st[si].key, key) <= 0)) {
+			key = st[si].key;
+			val = st[si].val;
+			si++;
+		}
+		if (key == NULL)
+			break;
+		/* A copy: advancing the sources overwrites their lines. */
+		snprintf(cur, sizeof(cur), "%s", key);
+		/*
+		 * relay_recipient_maps ignores the right-hand side: any key
+		 * found is a valid recipient.  So a static reject ("550 5.1.1
+		 * gone") is honoured by leaving the key out, which makes
+		 * smtpd answer 550 5.1.1 even when a list still has it.
+		 */
+		if (strcmp(val, "OK") == 0) {
+			if (rcv_inst_put(out, cur, val) != RS_OK)
+				return RS_ERR_SYSTEM;
+			(*entries)++;
+		}
+		for (i = 0; i < k; i++)
+			if (!src[i].eof && strcmp(src[i].line, cur) == 0 &&
+			    (r = rcv_inst_next(c, &src[i])) != RS_OK)
+				return r;
+	}
+	return RS_OK;
+}
+
+static int
+rcv_inst_fsync_path(const char *path)
+{
+	int fd, r = RS_OK;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		rs_error("open %s: %s", path, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	if (fsync(fd) == -1) {
+		rs_error("fsync %s: %s", path, strerror(errno));
+		r = RS_ERR_SYSTEM;
+	}
+	close(fd);
+	return r;
+}
+
+static int
+rcv_inst_postmap(const struct rcv_cfg *c, const char *src)
+{
+	char arg[4200], msg[RS_MAX_POSTMAP_OUT], *p, *nl;
+	const char *argv[6];
+	size_t n = 0, len;
+	int status, k, lines = 0;
+
+	k = snprintf(arg, sizeof(arg), "%s:%s", c->map_type, src);
+	if (k < 0 || (size_t)k >= sizeof(arg))
+		return RS_ERR_LIMIT;
+	argv[n++] = c->postmap;
+	if (c->postfix_config != NULL) {
+		argv[n++] = "-c";
+		argv[n++] = c->postfix_config;
+	}
+	argv[n++] = arg;
+	argv[n] = NULL;
+	if (rcv_cfg_exec_capture(argv, 1, msg, sizeof(msg), &len, &status) !=
+	    RS_OK)
+		return RS_ERR_SYSTEM;
+	for (p = msg; *p != '\0'; p = nl) {
+		if ((nl = strchr(p, '\n')) != NULL)
+			*nl++ = '\0';
+		else
+			nl = p + strlen(p);
+		if (*p == '\0')
+			continue;
+		if (++lines <= RS_MAX_POSTMAP_LINES)
+			rs_warn("postmap %s: %s", arg, p);
+	}
+	if (lines > RS_MAX_POSTMAP_LINES)
+		rs_warn("postmap %s: %d more lines not logged", arg,
+		    lines - RS_MAX_POSTMAP_LINES);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFSIGNALED(status))
+			rs_error("postmap %s: killed by signal %d", arg,
+			    WTERMSIG(status));
+		else
+			rs_error("postmap %s: failed with exit status %d",
+			    arg, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+int
+rcv_inst_map(const struct rcv_cfg *c, const char *agent, const char *new_list,
+    uint64_t *entries)
+{
+	struct rcv_inst_src *src = NULL;
+	struct rcv_inst_static *st = NULL;
+	char **agents = NULL, newsrc[4096], newtab[4096], livetab[4096],
+	    dir[4096], name[RS_MAX_AGENT_ID + 8];
+	size_t nagents = 0, nst = 0, k = 0, i;
+	FILE *out = NULL;
+	int fd, r, have_self = 0, made = 0;
+
+	*entries = 0;
+	if (snprintf(newsrc, sizeof(newsrc), "%s.new", c->map) >=
+	    (int)sizeof(newsrc) ||
+	    rcv_inst_table_path(c, newsrc, newtab, sizeof(newtab)) != RS_OK ||
+	    rcv_inst_table_path(c, c->map, livetab, sizeof(livetab)) !=
+	    RS_OK || rcv_util_dirname(c->map, dir, sizeof(dir)) != RS_OK) {
+		rs_error("install %s: path too long", c->map);
+		return RS_ERR_LIMIT;
+	}
+	if ((r = rcv_inst_static_load(c, &st, &nst)) != RS_OK)
+		goto out;
+	if ((r = rcv_st_agents(c, &agents, &nagents)) != RS_OK)
+		goto out;
+	if ((src = calloc(nagents + 1, sizeof(*src))) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i <= nagents; i++) {
+		const char *a = i < nagents ? agents[i] : agent;
+
+		if (i == nagents && have_self)
+			break;
+		if (strcmp(a, agent) == 0) {
+			if (have_self)
+				continue;
+			have_self = 1;
+			if (new_list != NULL) {
+				snprintf(src[k].path, sizeof(src[k].path),
+				    "%s", new_list);
+				goto open;
+			}
+		}
+		snprintf(name, sizeof(name), "%s.list", a);
+		if (rcv_util_path(src[k].path, sizeof(src[k].path),
+		    c->state_dir, name) != RS_OK) {
+			r = RS_ERR_LIMIT;
+			goto out;
+		}
+ open:
+		src[k].signer = rcv_cfg_signer(c, a);
+		src[k].fp = fopen(src[k].path, "re");
+		if (src[k].fp == NULL) {
+			if (errno == ENOENT)
+				continue;	/* agent with a refusal only */
+			rs_error("open %s: %s", src[k].path, strerror(errno));
+			r = RS_ERR_SYSTEM;
+			goto out;
+		}
+		k++;
+	}
+
+	/* Leftovers of a crashed run are ours to remove. */
+	unlink(newsrc);
+	unlink(newtab);
+	made = 1;
+	fd = open(newsrc, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd == -1 || fchmod(fd, 0644) == -1 ||
+	    (out = fdopen(fd, "w")) == NULL) {
+		rs_error("create %s: %s", newsrc, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if ((r = rcv_inst_merge(c, src, k, st, nst, out, entries)) != RS_OK) {
+		if (r == RS_ERR_SYSTEM && ferror(out))
+			rs_error("write %s: %s", newsrc, strerror(errno));
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if (*entries == 0) {
+		/* An empty map makes Postfix reject all relay mail. */
+		rs_error("install %s: the merged map would be empty; refusing",
+		    c->map);
+		r = RS_ERR_EMPTY;
+		goto out;
+	}
+	if (fflush(out) == EOF || fsync(fileno(out)) == -1) {
+		rs_error("write %s: %s", newsrc, strerror(errno));
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	r = fclose(out);
+	out = NULL;
+	if (r == EOF) {
+		rs_error("close %s: %s", newsrc, strerror(errno));
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if ((r = rcv_inst_postmap(c, newsrc)) != RS_OK ||
+	    (r = rcv_inst_fsync_path(newtab)) != RS_OK)
+		goto out;
+	if (rename(newtab, livetab) == -1) {
+		rs_error("rename %s to %s: %s", newtab, livetab,
+		    strerror(errno));
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	/* From here the table is live; the source follows. */
+	if (rename(newsrc, c->map) == -1) {
+		rs_error("rename %s to %s: %s (table already installed; the "
+		    "next run repairs the source)", newsrc, c->map,
+		    strerror(errno));
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	made = 0;
+	r = rcv_util_fsync_dir(dir);
+ out:
+	if (out != NULL)
+		fclose(out);
+	if (made) {
+		unlink(newsrc);
+		unlink(newtab);
+	}
+	for (i = 0; src != NULL && i < k; i++)
+		fclose(src[i].fp);
+	free(src);
+	rcv_util_words_free(agents, nagents);
+	rcv_inst_static_free(st, nst);
+	return r;
+}

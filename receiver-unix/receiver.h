@@ -1,0 +1,221 @@
+/*
+ * receiver.h - internal interfaces of rcptsync-receiver, the relay-side
+ * gatekeeper that verifies, validates and installs recipient lists.
+ *
+ * Modules (one prefix each):
+ *   rcv_cfg_   recv_cfg.c  configuration: [receiver] and [signer NAME]
+ *   rcv_lock_  lock.c      one receiver at a time (flock on STATE/lock)
+ *   rcv_st_    state.c     per-agent state, history, quarantine, status.json
+ *   rcv_spool_ spool.c     pick pending bundles, drive the decisions
+ *   rcv_vfy_   verify.c    signature first, then streaming validation
+ *   rcv_inst_  install.c   merge lists, postmap under a temporary name,
+ *                          renames, directory fsync
+ *   rcv_util_  util.c      small file helpers shared by the modules
+ *
+ * Ownership: struct rcv_cfg owns every string it points to; rcv_cfg_free
+ * releases them.  Functions return RS_OK or a negative RS_ERR_* and log
+ * their own failure in the "<operation> <object>: <reason>" form, so
+ * callers only decide what happens next.
+ *
+ * Trust boundary: everything in the spool directory is hostile (the
+ * upload account lives in the DMZ).  The configuration, allowed_signers,
+ * the static file and STATE are the administrator's and trusted, but still
+ * parsed with limits.
+ */
+#ifndef RCV_RECEIVER_H
+#define RCV_RECEIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "bundle.h"
+#include "hash.h"
+#include "rs_limits.h"
+
+struct sshsig_signers;
+
+/* Decision outcomes of processing one bundle (rcv_spool_run). */
+#define RCV_DONE	0	/* installed, heartbeat or nothing to do */
+#define RCV_REFUSED	1	/* quarantined */
+#define RCV_SYSFAIL	3	/* left in the spool, retry later */
+
+/* Exit codes (docs/HACKING.md). */
+#define RCV_EXIT_OK		0
+#define RCV_EXIT_REFUSED	1
+#define RCV_EXIT_USAGE		2
+#define RCV_EXIT_SYSTEM		3
+
+
+struct rcv_signer {
+	char		  name[RS_MAX_AGENT_ID + 1];
+	char		**domains;		/* NULL: all relay domains */
+	size_t		  ndomains;
+};
+
+struct rcv_cfg {
+	char		 *path;
+	char		 *spool_dir;
+	char		 *status_file;
+	char		 *state_dir;
+	char		 *history_dir;
+	char		 *quarantine_dir;
+	char		 *work_dir;		/* STATE/work: private copies */
+	char		 *allowed_signers;
+	char		 *map;
+	char		 *map_type;
+	char		 *postmap;
+	char		 *postconf;
+	char		 *postfix_config;	/* NULL: Postfix default */
+	char		 *static_file;		/* NULL: none */
+	char		 *metrics_file;
+	char		**relay_domains;	/* sorted, unique */
+	size_t		  nrelay;
+	unsigned	  shrink_pct;
+	uint64_t	  history;
+	uint64_t	  max_bundle;
+	uint64_t	  max_list;
+	uint64_t	  max_entries;
+	uint64_t	  stale_warning;
+	uint64_t	  stale_critical;
+	struct rcv_signer *signers;
+	size_t		  nsigners;
+	int		  verbose;
+	int		  inetd;
+};
+
+/* recv_cfg.c */
+int	rcv_cfg_load(const char *path, struct rcv_cfg *c);
+void	rcv_cfg_free(struct rcv_cfg *c);
+int	rcv_cfg_signers_load(const struct rcv_cfg *c,
+	    struct sshsig_signers **out);
+const struct rcv_signer *rcv_cfg_signer(const struct rcv_cfg *c,
+	    const char *agent);
+/* Is d[0..len) in the sorted word array w[0..n)?  Returns the index or -1. */
+long	rcv_cfg_word_find(char *const *w, size_t n, const char *d, size_t len);
+/*
+ * Run argv[0] (an absolute path: no shell, no PATH lookup) with stdin from
+ * /dev/null.  Its stdout (and stderr too when merge is set) is captured
+ * into out, NUL-terminated, at most outsize - 1 bytes (the rest is read
+ * and dropped).  *status gets the waitpid status.
+ */
+int	rcv_cfg_exec_capture(const char *const *argv, int merge, char *out,
+	    size_t outsize, size_t *outlen, int *status);
+
+/* lock.c */
+int	rcv_lock_acquire(const struct rcv_cfg *c, int *fd);
+void	rcv_lock_release(int fd);
+
+/* state.c: per-agent state in STATE/AGENT.state. */
+struct rcv_state {
+	int		have;			/* an accepted list exists */
+	uint64_t	seq;			/* last accepted sequence */
+	uint64_t	count;			/* entries installed from it */
+	char		sha256[2 * RS_SHA256_LEN + 1];	/* header list-sha256 */
+	time_t		accepted_time;
+	time_t		heartbeat_time;
+	uint64_t	rej_seq;
+	time_t		rej_time;
+	char		rej_reason[RS_MAX_REASON + 1];
+	uint64_t	approved_seq;		/* one-shot admin approval */
+};
+
+int	rcv_st_load(const struct rcv_cfg *c, const char *agent,
+	    struct rcv_state *st);
+int	rcv_st_save(const struct rcv_cfg *c, const char *agent,
+	    const struct rcv_state *st);
+/* Agents with a state file, sorted; caller frees with rcv_util_words_free. */
+int	rcv_st_agents(const struct rcv_cfg *c, char ***agents, size_t *n);
+int	rcv_st_status_write(const struct rcv_cfg *c);
+/* Move the private copy to history (sig written beside it); prune. */
+int	rcv_st_history_add(const struct rcv_cfg *c, const char *agent,
+	    uint64_t seq, const char *work_path, const char *sig,
+	    size_t siglen);
+/*
+ * Quarantine: src (a private copy or a spool file, may be NULL) is
+ * renamed into the quarantine with sig beside it and a .reason file.
+ */
+int	rcv_st_quarantine(const struct rcv_cfg *c, const char *agent,
+	    uint64_t seq, const char *src, const char *sig, size_t siglen,
+	    const char *reason);
+void	rcv_st_quarantine_prune(const struct rcv_cfg *c);
+/* Sequences of agent's bundles kept in history, ascending (malloc'd). */
+int	rcv_st_history_seqs(const struct rcv_cfg *c, const char *agent,
+	    uint64_t **seqs, size_t *n);
+int	rcv_st_map_entries_save(const struct rcv_cfg *c, uint64_t n);
+int	rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n);
+
+/* verify.c */
+struct rcv_bundle {
+	char		 agent[RS_MAX_AGENT_ID + 1];
+	uint64_t	 seq;
+	char		 name[RS_MAX_BUNDLE_NAME];
+	char		 work_path[4096];	/* private copy, "" if none */
+	char		 sig[RS_MAX_SIG_BYTES + 1];
+	size_t		 siglen;
+	char		 fpr[128];		/* signer key fingerprint */
+	int		 verified;		/* signature and signer OK */
+	struct bundle_hdr *hdr;			/* after rcv_vfy_header */
+};
+
+/*
+ * Copy spool/name into a private file while hashing it, read the .sig,
+ * verify, check the signer.  On refusal returns RS_ERR_* with reason set;
+ * RS_ERR_SYSTEM means "not the bundle's fault".
+ */
+int	rcv_vfy_signature(const struct rcv_cfg *c,
+	    const struct sshsig_signers *trusted, struct rcv_bundle *b,
+	    char *reason, size_t rsize);
+
+/* Result of streaming a bundle's entries into a list file. */
+struct rcv_listres {
+	uint64_t	accepted;
+	uint64_t	dropped;
+	char		dropped_domains[RS_MAX_REASON];
+};
+
+/*
+ * Decompress and validate the private copy.  With list_out NULL, stop
+ * after the header (b->hdr filled).  Otherwise write accepted entries to
+ * list_out (plain, sorted, LF) and fill res.
+ */
+int	rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
+	    const char *list_out, struct rcv_listres *res, char *reason,
+	    size_t rsize);
+void	rcv_bundle_clear(struct rcv_bundle *b);
+
+/* install.c */
+/*
+ * Build the map from every agent's list (agent's own from new_list),
+ * run postmap, rename into place.  *entries gets the map's line count.
+ */
+int	rcv_inst_map(const struct rcv_cfg *c, const char *agent,
+	    const char *new_list, uint64_t *entries);
+/* Validate the static file (used by check and by the install). */
+int	rcv_inst_static_check(const struct rcv_cfg *c, size_t *n);
+/* The table file name postmap builds for src ("src.db" etc.). */
+int	rcv_inst_table_path(const struct rcv_cfg *c, const char *src,
+	    char *out, size_t outsize);
+
+/* spool.c */
+typedef void rcv_report_fn(void *arg, const char *line);
+int	rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report,
+	    void *arg);
+int	rcv_spool_approve(const struct rcv_cfg *c, const char *file);
+
+/* util.c */
+int	rcv_util_path(char *out, size_t outsize, const char *dir,
+	    const char *name);
+int	rcv_util_fsync_dir(const char *dir);
+int	rcv_util_dirname(const char *path, char *out, size_t outsize);
+/* Write data to path atomically (tmp, fsync, rename, dir fsync). */
+int	rcv_util_write_atomic(const char *path, const void *data, size_t len,
+	    unsigned mode);
+/* Read a whole small file, at most max bytes, refusing non-regular. */
+int	rcv_util_read_small(const char *path, size_t max, char **out,
+	    size_t *len);
+void	rcv_util_words_free(char **w, size_t n);
+int	rcv_util_mkdir(const char *dir, unsigned mode);
+void	rcv_util_time(time_t t, char *out, size_t outsize);
+
+#endif /* RCV_RECEIVER_H */

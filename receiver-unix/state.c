@@ -1,0 +1,657 @@
+/*
+ * state.c - what the receiver remembers: per-agent state (STATE/AGENT.state),
+ * the history of accepted bundles, the quarantine of refused ones, and the
+ * status file the agents read over SFTP.
+ *
+ * API:        rcv_st_* (receiver.h).
+ * Ownership:  rcv_st_agents returns a malloc'd array of strings
+ *             (rcv_util_words_free); everything else fills caller memory.
+ * Errors:     RS_ERR_SYSTEM (logged with the path) for file system
+ *             failures; RS_ERR_FORMAT for a damaged state file, which is
+ *             never silently reset: the sequence in it is what stops
+ *             replays.
+ * Trust:      STATE is the receiver's own; the status file is written for
+ *             the untrusted upload account to read, so every string in it
+ *             is JSON-escaped and it carries nothing but the decisions.
+ *
+ * Every file is replaced atomically (rcv_util_write_atomic): a crash leaves
+ * the old or the new version, never a mixture.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "bundle.h"
+#include "log.h"
+#include "receiver.h"
+#include "rs_err.h"
+#include "rs_limits.h"
+
+#define RCV_ST_SUFFIX	".state"
+
+static int
+rcv_st_path(const struct rcv_cfg *c, const char *agent, char *out,
+    size_t outsize)
+{
+	int n;
+
+	n = snprintf(out, outsize, "%s/%s%s", c->state_dir, agent,
+	    RCV_ST_SUFFIX);
+	return n < 0 || (size_t)n >= outsize ? RS_ERR_LIMIT : RS_OK;
+}
+
+static int
+rcv_st_u64(const char *v, uint64_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	if (*v < '0' || *v > '9')
+		return RS_ERR_FORMAT;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return RS_ERR_FORMAT;
+	*out = x;
+	return RS_OK;
+}
+
+int
+rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
+{
+	char path[4096], *text = NULL, *line, *next, *val;
+	size_t len, lineno = 0;
+	uint64_t v;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = rcv_st_path(c, agent, path, sizeof(path))) != RS_OK)
+		return r;
+	r = rcv_util_read_small(path, RS_MAX_STATE_BYTES, &text, &len);
+	if (r == RS_ERR_NOTFOUND)
+		return RS_OK;
+	if (r != RS_OK)
+		return RS_ERR_SYSTEM;
+	r = RS_ERR_FORMAT;
+	if (strlen(text) != len)
+		goto bad;
+	for (line = text; *line != '\0'; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) == NULL)
+			goto bad;
+		*next++ = '\0';
+		if ((val = strchr(line, ' ')) == NULL)
+			goto bad;
+		*val++ = '\0';
+		if (strcmp(line, "rejected_reason") == 0) {
+			snprintf(st->rej_reason, sizeof(st->rej_reason), "%s",
+			    val);
+			continue;
+		}
+		if (strcmp(line, "sha256") == 0) {
+			if (strlen(val) != 2 * RS_SHA256_LEN)
+				goto bad;
+			memcpy(st->sha256, val, sizeof(st->sha256));
+			continue;
+		}
+		if (rcv_st_u64(val, &v) != RS_OK)
+			goto bad;
+		if (strcmp(line, "seq") == 0) {
+			st->seq = v;
+			st->have = 1;
+		} else if (strcmp(line, "count") == 0)
+			st->count = v;
+		else if (strcmp(line, "accepted_time") == 0)
+			st->accepted_time = (time_t)v;
+		else if (strcmp(line, "heartbeat_time") == 0)
+			st->heartbeat_time = (time_t)v;
+		else if (strcmp(line, "rejected_seq") == 0)
+			st->rej_seq = v;
+		else if (strcmp(line, "rejected_time") == 0)
+			st->rej_time = (time_t)v;
+		else if (strcmp(line, "approved_seq") == 0)
+			st->approved_seq = v;
+		else
+			goto bad;
+	}
+	free(text);
+	return RS_OK;
+ bad:
+	rs_error("read %s line %zu: damaged state file; fix or remove it "
+	    "(removing it forgets the last accepted sequence)", path, lineno);
+	free(text);
+	return r;
+}
+
+int
+rcv_st_save(const struct rcv_cfg *c, const char *agent,
+    const struct rcv_state *st)
+{
+	struct rs_buf b;
+	char path[4096];
+	size_t i;
+	int r;
+
+	if ((r = rcv_st_path(c, agent, path, sizeof(path))) != RS_OK)
+		return r;
+	rs_buf_init(&b, RS_MAX_STATE_BYTES);
+	if (st->have) {
+		r = rs_buf_printf(&b, "seq %" PRIu64 "\ncount %" PRIu64
+		    "\nsha256 %s\naccepted_time %lld\n", st->seq, st->count,
+		    st->sha256, (long long)st->accepted_time);
+		if (r == RS_OK && st->heartbeat_time != 0)
+			r = rs_buf_printf(&b, "heartbeat_time %lld\n",
+			    (long long)st->heartbeat_time);
+		if (r != RS_OK)
+			goto out;
+	}
+	if (st->rej_seq != 0) {
+		r = rs_buf_printf(&b, "rejected_seq %" PRIu64
+		    "\nrejected_time %lld\nrejected_reason ", st->rej_seq,
+		    (long long)st->rej_time);
+		/* Keep the file line-oriented whatever the reason holds. */
+		for (i = 0; r == RS_OK && st->rej_reason[i] != '\0'; i++)
+			r = rs_buf_put_u8(&b, st->rej_reason[i] < 0x20 ||
+			    st->rej_reason[i] > 0x7e ? '?' :
+			    (uint8_t)st->rej_reason[i]);
+		if (r == RS_OK)
+			r = rs_buf_put_u8(&b, '\n');
+		if (r != RS_OK)
+			goto out;
+	}
+	if (st->approved_seq != 0 && (r = rs_buf_printf(&b, "approved_seq %"
+	    PRIu64 "\n", st->approved_seq)) != RS_OK)
+		goto out;
+	r = rcv_util_write_atomic(path, b.data, b.len, 0600);
+ out:
+	rs_buf_free(&b);
+	return r;
+}
+
+static int
+rcv_st_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+rcv_st_agents(const struct rcv_cfg *c, char ***out, size_t *nout)
+{
+	DIR *d;
+	struct dirent *e;
+	char **v = NULL, **nv, name[RS_MAX_AGENT_ID + 1];
+	size_t n = 0, cap = 0, l, sl = strlen(RCV_ST_SUFFIX);
+	int r = RS_ERR_SYSTEM;
+
+	*out = NULL;
+	*nout = 0;
+	if ((d = opendir(c->state_dir)) == NULL) {
+		rs_error("open %s: %s", c->state_dir, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	while ((e = readdir(d)) != NULL) {
+		l = strlen(e->d_name);
+		if (l <= sl || l - sl > RS_MAX_AGENT_ID ||
+		    strcmp(e->d_name + l - sl, RCV_ST_SUFFIX) != 0)
+			continue;
+		memcpy(name, e->d_name, l - sl);
+		name[l - sl] = '\0';
+		if (!bundle_agent_id_ok(name))
+			continue;
+		if (n >= RS_MAX_AGENTS) {
+			rs_error("scan %s: more than %d agents", c->state_dir,
+			    RS_MAX_AGENTS);
+			r = RS_ERR_LIMIT;
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				r = RS_ERR_NOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		if ((v[n] = strdup(name)) == NULL) {
+			r = RS_ERR_NOMEM;
+			goto out;
+		}
+		n++;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), rcv_st_cmp);
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	r = RS_OK;
+ out:
+	rcv_util_words_free(v, n);
+	closedir(d);
+	return r;
+}
+
+/* A JSON string: quotes, backslashes and anything outside 0x20-0x7e. */
+static int
+rcv_st_json_str(struct rs_buf *b, const char *s)
+{
+	const unsigned char *p;
+	int r = rs_buf_put_u8(b, '"');
+
+	for (p = (const unsigned char *)s; r == RS_OK && *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			r = rs_buf_printf(b, "\\%c", *p);
+		else if (*p < 0x20 || *p > 0x7e)
+			r = rs_buf_printf(b, "\\u%04x", *p);
+		else
+			r = rs_buf_put_u8(b, *p);
+	}
+	if (r == RS_OK)
+		r = rs_buf_put_u8(b, '"');
+	return r;
+}
+
+static int
+rcv_st_json_time(struct rs_buf *b, const char *key, time_t t, int *first)
+{
+	char ts[32];
+	int r;
+
+	rcv_util_time(t, ts, sizeof(ts));
+	r = rs_buf_printf(b, "%s\n      \"%s\": ", *first ? "" : ",", key);
+	*first = 0;
+	return r == RS_OK ? rcv_st_json_str(b, ts) : r;
+}
+
+static int
+rcv_st_json_u64(struct rs_buf *b, const char *key, uint64_t v, int *first)
+{
+	int r;
+
+	r = rs_buf_printf(b, "%s\n      \"%s\": %" PRIu64, *first ? "" : ",",
+	    key, v);
+	*first = 0;
+	return r;
+}
+
+static int
+rcv_st_json_agent(struct rs_buf *b, const char *agent,
+    const struct rcv_state *st, int firstagent)
+{
+	int r, first = 1;
+
+	r = rs_buf_printf(b, "%s\n    ", firstagent ? "" : ",");
+	if (r == RS_OK)
+		r = rcv_st_json_str(b, agent);
+	if (r == RS_OK)
+		r = rs_buf_put_str(b, ": {");
+	if (r == RS_OK && st->have) {
+		r = rcv_st_json_u64(b, "accepted_sequence", st->seq, &first);
+		if (r == RS_OK)
+			r = rcv_st_json_time(b, "accepted_time",
+			    st->accepted_time, &first);
+		if (r == RS_OK)
+			r = rcv_st_json_u64(b, "accepted_count", st->count,
+			    &first);
+		if (r == RS_OK)
+			r = rs_buf_put_str(b, ",\n      \"list_sha256\": ");
+		if (r == RS_OK)
+			r = rcv_st_json_str(b, st->sha256);
+		if (r == RS_OK && st->heartbeat_time != 0)
+			r = rcv_st_json_time(b, "heartbeat_time",
+			    st->heartbeat_time, &first);
+	}
+	if (r == RS_OK && st->rej_seq != 0) {
+		r = rcv_st_json_u64(b, "rejected_sequence", st->rej_seq,
+		    &first);
+		if (r == RS_OK)
+			r = rcv_st_json_time(b, "rejected_time", st->rej_time,
+			    &first);
+		if (r == RS_OK)
+			r = rs_buf_put_str(b, ",\n      \"rejected_reason\": ");
+		if (r == RS_OK)
+			r = rcv_st_json_str(b, st->rej_reason);
+	}
+	if (r == RS_OK)
+		r = rs_buf_put_str(b, first ? "}" : "\n    }");
+	return r;
+}
+
+/* One agent's lines of the Prometheus textfile (ids need no escaping). */
+static int
+rcv_st_metrics_agent(struct rs_buf *m, const char *agent,
+    const struct rcv_state *st)
+{
+	int r = RS_OK;
+
+	if (st->have)
+		r = rs_buf_printf(m,
+		    "rcptsync_receiver_accepted_sequence{agent=\"%s\"} %"
+		    PRIu64 "\n"
+		    "rcptsync_receiver_accepted_timestamp_seconds{agent=\"%s\"}"
+		    " %lld\n"
+		    "rcptsync_receiver_accepted_entries{agent=\"%s\"} %" PRIu64
+		    "\n"
+		    "rcptsync_receiver_heartbeat_timestamp_seconds{agent=\"%s\"}"
+		    " %lld\n", agent, st->seq, agent,
+		    (long long)st->accepted_time, agent, st->count, agent,
+		    (long long)st->heartbeat_time);
+	if (r == RS_OK && st->rej_seq != 0)
+		r = rs_buf_printf(m,
+		    "rcptsync_receiver_rejected_sequence{agent=\"%s\"} %"
+		    PRIu64 "\n"
+		    "rcptsync_receiver_rejected_timestamp_seconds{agent=\"%s\"}"
+		    " %lld\n", agent, st->rej_seq, agent,
+		    (long long)st->rej_time);
+	return r;
+}
+
+int
+rcv_st_status_write(const struct rcv_cfg *c)
+{
+	struct rcv_state st;
+	struct rs_buf b, m;
+	char **agents = NULL, ts[32];
+	size_t n = 0, i;
+	uint64_t entries = 0;
+	int r;
+
+	rs_buf_init(&b, RS_MAX_STATUS_BYTES);
+	rs_buf_init(&m, RS_MAX_STATUS_BYTES);
+	if ((r = rcv_st_agents(c, &agents, &n)) != RS_OK)
+		goto out;
+	(void)rcv_st_map_entries_load(c, &entries);
+	rcv_util_time(time(NULL), ts, sizeof(ts));
+	r = rs_buf_printf(&b, "{\n  \"version\": 1,\n  \"updated\": \"%s\",\n"
+	    "  \"map_entries\": %" PRIu64 ",\n  \"agents\": {", ts, entries);
+	if (r == RS_OK)
+		r = rs_buf_printf(&m, "# rcptsync-receiver, written %s\n"
+		    "rcptsync_receiver_map_entries %" PRIu64 "\n"
+		    "rcptsync_receiver_status_timestamp_seconds %lld\n", ts,
+		    entries, (long long)time(NULL));
+	for (i = 0; r == RS_OK && i < n; i++) {
+		if ((r = rcv_st_load(c, agents[i], &st)) != RS_OK)
+			goto out;
+		r = rcv_st_json_agent(&b, agents[i], &st, i == 0);
+		if (r == RS_OK)
+			r = rcv_st_metrics_agent(&m, agents[i], &st);
+	}
+	if (r == RS_OK)
+		r = rs_buf_put_str(&b, n > 0 ? "\n  }\n}\n" : "}\n}\n");
+	if (r != RS_OK) {
+		rs_error("write %s: %s", c->status_file, rs_err_str(r));
+		goto out;
+	}
+	/* 0644: the upload account reads it to learn its verdict. */
+	if ((r = rcv_util_write_atomic(c->status_file, b.data, b.len, 0644)) !=
+	    RS_OK)
+		goto out;
+	if (c->metrics_file != NULL)
+		r = rcv_util_write_atomic(c->metrics_file, m.data, m.len, 0644);
+ out:
+	rcv_util_words_free(agents, n);
+	rs_buf_free(&b);
+	rs_buf_free(&m);
+	return r;
+}
+
+int
+rcv_st_map_entries_save(const struct rcv_cfg *c, uint64_t n)
+{
+	char path[4096], text[32];
+	int l;
+
+	if (rcv_util_path(path, sizeof(path), c->state_dir, "map.entries") !=
+	    RS_OK)
+		return RS_ERR_LIMIT;
+	l = snprintf(text, sizeof(text), "%" PRIu64 "\n", n);
+	return rcv_util_write_atomic(path, text, (size_t)l, 0600);
+}
+
+int
+rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n)
+{
+	char path[4096], *text = NULL, *nl;
+	size_t len;
+	int r;
+
+	*n = 0;
+	if (rcv_util_path(path, sizeof(path), c->state_dir, "map.entries") !=
+	    RS_OK)
+		return RS_ERR_LIMIT;
+	if ((r = rcv_util_read_small(path, 64, &text, &len)) != RS_OK)
+		return r;
+	if ((nl = strchr(text, '\n')) != NULL)
+		*nl = '\0';
+	r = rcv_st_u64(text, n);
+	free(text);
+	return r;
+}
+
+static int
+rcv_st_write_sig(const char *dir, const char *name, const char *sig,
+    size_t siglen)
+{
+	char path[4096];
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%s.sig", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return RS_ERR_LIMIT;
+	return rcv_util_write_atomic(path, sig, siglen, 0640);
+}
+
+/* Sequence numbers of AGENT's bundles in dir, ascending. */
+static int
+rcv_st_seqs(const char *dir, const char *agent, uint64_t **out, size_t *nout)
+{
+	DIR *d;
+	struct dirent *e;
+	char a[RS_MAX_AGENT_ID + 1];
+	uint64_t seq, *v = NULL, *nv;
+	size_t n = 0, cap = 0, i, j;
+
+	*out = NULL;
+	*nout = 0;
+	if ((d = opendir(dir)) == NULL) {
+		rs_error("open %s: %s", dir, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (bundle_name_parse(e->d_name, a, &seq) != RS_OK ||
+		    strcmp(a, agent) != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				free(v);
+				closedir(d);
+				return RS_ERR_NOMEM;
+			}
+			v = nv;
+		}
+		v[n++] = seq;
+	}
+	closedir(d);
+	/* Insertion sort: history is small (at most a few hundred). */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			seq = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = seq;
+		}
+	*out = v;
+	*nout = n;
+	return RS_OK;
+}
+
+int
+rcv_st_history_seqs(const struct rcv_cfg *c, const char *agent,
+    uint64_t **seqs, size_t *n)
+{
+	return rcv_st_seqs(c->history_dir, agent, seqs, n);
+}
+
+int
+rcv_st_history_add(const struct rcv_cfg *c, const char *agent, uint64_t seq,
+    const char *work_path, const char *sig, size_t siglen)
+{
+	char name[RS_MAX_BUNDLE_NAME], dst[4096];
+	uint64_t *seqs = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = bundle_name(agent, seq, name, sizeof(name))) != RS_OK ||
+	    (r = rcv_util_path(dst, sizeof(dst), c->history_dir, name)) !=
+	    RS_OK)
+		return r;
+	if ((r = rcv_st_write_sig(c->history_dir, name, sig, siglen)) !=
+	    RS_OK)
+		return r;
+	if (rename(work_path, dst) == -1) {
+		rs_error("rename %s to %s: %s", work_path, dst,
+		    strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	if ((r = rcv_util_fsync_dir(c->history_dir)) != RS_OK)
+		return r;
+	/* Prune: keep the newest c->history bundles of this agent. */
+	if (rcv_st_seqs(c->history_dir, agent, &seqs, &n) != RS_OK)
+		return RS_OK;
+	for (i = 0; n > c->history && i < n - c->history; i++) {
+		if (bundle_name(agent, seqs[i], name, sizeof(name)) != RS_OK ||
+		    rcv_util_path(dst, sizeof(dst), c->history_dir, name) !=
+		    RS_OK)
+			continue;
+		unlink(dst);
+		if (strlen(dst) + 4 < sizeof(dst)) {
+			memcpy(dst + strlen(dst), ".sig", 5);
+			unlink(dst);
+		}
+	}
+	free(seqs);
+	return RS_OK;
+}
+
+int
+rcv_st_quarantine(const struct rcv_cfg *c, const char *agent, uint64_t seq,
+    const char *src, const char *sig, size_t siglen, const char *reason)
+{
+	char name[RS_MAX_BUNDLE_NAME], dst[4096], rpath[4096], text[
+	    RS_MAX_REASON + 2];
+	int r, n;
+
+	if ((r = bundle_name(agent, seq, name, sizeof(name))) != RS_OK ||
+	    (r = rcv_util_path(dst, sizeof(dst), c->quarantine_dir, name)) !=
+	    RS_OK)
+		return r;
+	n = snprintf(rpath, sizeof(rpath), "%s/%s.%" PRIu64 ".reason",
+	    c->quarantine_dir, agent, seq);
+	if (n < 0 || (size_t)n >= sizeof(rpath))
+		return RS_ERR_LIMIT;
+	n = snprintf(text, sizeof(text), "%s\n", reason);
+	if (n < 0)
+		return RS_ERR_INTERNAL;
+	if ((size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	if (sig != NULL && siglen > 0 &&
+	    (r = rcv_st_write_sig(c->quarantine_dir, name, sig, siglen)) !=
+	    RS_OK)
+		return r;
+	if (src != NULL && rename(src, dst) == -1 && errno != ENOENT) {
+		if (errno != EXDEV) {
+			rs_error("rename %s to %s: %s", src, dst,
+			    strerror(errno));
+			return RS_ERR_SYSTEM;
+		}
+		/* Spool on another file system: keep the reason only. */
+		if (unlink(src) == -1 && errno != ENOENT) {
+			rs_error("remove %s: %s", src, strerror(errno));
+			return RS_ERR_SYSTEM;
+		}
+	}
+	if ((r = rcv_util_write_atomic(rpath, text, (size_t)n, 0640)) != RS_OK)
+		return r;
+	rcv_st_quarantine_prune(c);
+	return RS_OK;
+}
+
+struct rcv_st_qent {
+	char	name[RS_MAX_AGENT_ID + 32];
+	time_t	mtime;
+};
+
+static int
+rcv_st_qcmp(const void *a, const void *b)
+{
+	const struct rcv_st_qent *x = a, *y = b;
+
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * Keep the newest RS_QUARANTINE_KEEP refused bundles.  A hostile uploader
+ * can refill the quarantine at will; bounding it keeps the disk safe, and
+ * the log keeps the record of every refusal.
+ */
+void
+rcv_st_quarantine_prune(const struct rcv_cfg *c)
+{
+	struct rcv_st_qent *v = NULL, *nv;
+	struct dirent *e;
+	struct stat st;
+	char path[4096], stem[RS_MAX_AGENT_ID + 32];
+	size_t n = 0, cap = 0, i, l;
+	DIR *d;
+	int k;
+
+	if ((d = opendir(c->quarantine_dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		l = strlen(e->d_name);
+		if (l < 8 || l >= sizeof(v->name) ||
+		    strcmp(e->d_name + l - 7, ".reason") != 0)
+			continue;
+		if (rcv_util_path(path, sizeof(path), c->quarantine_dir,
+		    e->d_name) != RS_OK || lstat(path, &st) == -1)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = nv;
+		}
+		memcpy(v[n].name, e->d_name, l + 1);
+		v[n].mtime = st.st_mtime;
+		n++;
+	}
+	closedir(d);
+	if (n > RS_QUARANTINE_KEEP) {
+		qsort(v, n, sizeof(*v), rcv_st_qcmp);
+		for (i = 0; i < n - RS_QUARANTINE_KEEP; i++) {
+			l = strlen(v[i].name) - 7;
+			memcpy(stem, v[i].name, l);
+			stem[l] = '\0';
+			k = snprintf(path, sizeof(path), "%s/%s.rcpt.gz",
+			    c->quarantine_dir, stem);
+			if (k > 0 && (size_t)k < sizeof(path) - 4) {
+				unlink(path);
+				memcpy(path + k, ".sig", 5);
+				unlink(path);
+			}
+			if (rcv_util_path(path, sizeof(path),
+			    c->quarantine_dir, v[i].name) == RS_OK)
+				unlink(path);
+		}
+	}
+	free(v);
+}

@@ -1,0 +1,244 @@
+/*
+ * util.c - small file helpers of rcptsync-receiver: path joining, atomic
+ * replace (temporary name, fsync, rename, directory fsync), bounded reads.
+ *
+ * API:        rcv_util_* (receiver.h).
+ * Ownership:  rcv_util_read_small returns a malloc'd NUL-terminated copy
+ *             the caller frees; everything else writes into caller memory.
+ * Errors:     RS_ERR_SYSTEM with errno set and the failure logged as
+ *             "<operation> <path>: <strerror>"; RS_ERR_LIMIT for too long
+ *             paths or too large files.
+ * Trust:      rcv_util_read_small opens with O_NOFOLLOW|O_NONBLOCK and
+ *             refuses anything but a regular file, so it may be pointed at
+ *             a file in a directory someone else can write.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "hash.h"
+#include "log.h"
+#include "receiver.h"
+#include "rs_err.h"
+
+int
+rcv_util_path(char *out, size_t outsize, const char *dir, const char *name)
+{
+	int n;
+
+	n = snprintf(out, outsize, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= outsize) {
+		rs_error("path %s/%s: too long", dir, name);
+		return RS_ERR_LIMIT;
+	}
+	return RS_OK;
+}
+
+int
+rcv_util_dirname(const char *path, char *out, size_t outsize)
+{
+	const char *slash;
+	size_t n;
+
+	slash = strrchr(path, '/');
+	if (slash == NULL) {
+		if (outsize < 2)
+			return RS_ERR_LIMIT;
+		out[0] = '.';
+		out[1] = '\0';
+		return RS_OK;
+	}
+	n = slash == path ? 1 : (size_t)(slash - path);
+	if (n >= outsize)
+		return RS_ERR_LIMIT;
+	memcpy(out, path, n);
+	out[n] = '\0';
+	return RS_OK;
+}
+
+int
+rcv_util_fsync_dir(const char *dir)
+{
+	int fd, r = RS_OK;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1) {
+		rs_error("open %s: %s", dir, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	if (fsync(fd) == -1) {
+		rs_error("fsync %s: %s", dir, strerror(errno));
+		r = RS_ERR_SYSTEM;
+	}
+	close(fd);
+	return r;
+}
+
+int
+rcv_util_mkdir(const char *dir, unsigned mode)
+{
+	struct stat st;
+
+	if (mkdir(dir, (mode_t)mode) == 0)
+		return RS_OK;
+	if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return RS_OK;
+	rs_error("mkdir %s: %s", dir, strerror(errno));
+	return RS_ERR_SYSTEM;
+}
+
+int
+rcv_util_write_atomic(const char *path, const void *data, size_t len,
+    unsigned mode)
+{
+	char tmp[4096], dir[4096];
+	const unsigned char *p = data;
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
+	int fd = -1, r = RS_ERR_SYSTEM, n;
+	ssize_t w;
+
+	if (rs_random(rnd, sizeof(rnd)) != RS_OK)
+		return RS_ERR_CRYPTO;
+	rs_hex(rnd, sizeof(rnd), hex);
+	n = snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex);
+	if (n < 0 || (size_t)n >= sizeof(tmp) ||
+	    rcv_util_dirname(path, dir, sizeof(dir)) != RS_OK) {
+		rs_error("write %s: path too long", path);
+		return RS_ERR_LIMIT;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    (mode_t)mode);
+	if (fd == -1) {
+		rs_error("create %s: %s", tmp, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	/* The umask must not make the status file unreadable for SFTP. */
+	if (fchmod(fd, (mode_t)mode) == -1) {
+		rs_error("chmod %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rs_error("write %s: %s", tmp,
+			    w == 0 ? "short write" : strerror(errno));
+			goto out;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) == -1) {
+		rs_error("fsync %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		rs_error("close %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		rs_error("rename %s to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	r = rcv_util_fsync_dir(dir);
+ out:
+	if (fd != -1)
+		close(fd);
+	if (r != RS_OK)
+		unlink(tmp);
+	return r;
+}
+
+int
+rcv_util_read_small(const char *path, size_t max, char **out, size_t *len)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd, r = RS_ERR_SYSTEM;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return RS_ERR_NOTFOUND;
+		rs_error("open %s: %s", path, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	if (fstat(fd, &st) == -1) {
+		rs_error("stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rs_error("open %s: not a regular file", path);
+		r = RS_ERR_FORMAT;
+		goto out;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > max) {
+		rs_error("read %s: larger than %zu bytes", path, max);
+		r = RS_ERR_LIMIT;
+		goto out;
+	}
+	if ((p = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	/* Read one byte more than fstat said, to notice a growing file. */
+	for (;;) {
+		n = read(fd, p + got, (size_t)st.st_size + 1 - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rs_error("read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > (size_t)st.st_size) {
+			rs_error("read %s: file grew while reading", path);
+			r = RS_ERR_LIMIT;
+			goto out;
+		}
+	}
+	p[got] = '\0';
+	*out = p;
+	*len = got;
+	p = NULL;
+	r = RS_OK;
+ out:
+	free(p);
+	close(fd);
+	return r;
+}
+
+void
+rcv_util_words_free(char **w, size_t n)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(w[i]);
+	free(w);
+}
+
+void
+rcv_util_time(time_t t, char *out, size_t outsize)
+{
+	bundle_time_fmt(t, out, outsize);
+}

@@ -1,0 +1,504 @@
+/*
+ * verify.c - the receiver's trust boundary: signature first, then the
+ * streaming validation of the bundle's content.
+ *
+ * API:        rcv_vfy_signature, rcv_vfy_content, rcv_bundle_clear.
+ * Ownership:  struct rcv_bundle owns its header (b->hdr, freed by
+ *             rcv_bundle_clear) and its private copy in STATE/work (the
+ *             caller moves it to history or quarantine, or removes it).
+ * Errors:     RS_ERR_SYSTEM means a local failure (disk full, permissions):
+ *             the bundle is not at fault and stays in the spool.  Every
+ *             other negative code is a refusal, with a one-line reason for
+ *             the log, the quarantine and the status file.
+ * Trust:      the spool is writable by the upload account, which could
+ *             rewrite a file after it was verified.  So the bundle is first
+ *             copied into STATE/work (hashing the bytes as they are copied)
+ *             and only that private copy is verified, decompressed and
+ *             parsed.  Spool files are opened O_NOFOLLOW|O_NONBLOCK and
+ *             must be regular files within the size limits; nothing is
+ *             decompressed before the signature verified and the signer's
+ *             key is trusted for the agent named in the file name.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "bundle.h"
+#include "gz.h"
+#include "hash.h"
+#include "log.h"
+#include "receiver.h"
+#include "rs_err.h"
+#include "sshsig.h"
+
+#define RCV_VFY_COPY_BUF	(64 * 1024)
+
+static int
+rcv_vfy_why(char *reason, size_t rsize, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int
+rcv_vfy_why(char *reason, size_t rsize, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, rsize, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void
+rcv_bundle_clear(struct rcv_bundle *b)
+{
+	free(b->hdr);
+	b->hdr = NULL;
+	rs_wipe(b->sig, sizeof(b->sig));
+	b->siglen = 0;
+}
+
+/* Open a spool file for reading: regular, not a symlink, at most max. */
+static int
+rcv_vfy_open(const char *path, uint64_t max, int *fdp, uint64_t *size,
+    char *reason, size_t rsize)
+{
+	struct stat st;
+	int fd;
+
+	*fdp = -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return rcv_vfy_why(reason, rsize, RS_ERR_NOTFOUND,
+			    "missing");
+		if (errno == ELOOP)
+			return rcv_vfy_why(reason, rsize, RS_ERR_FORMAT,
+			    "is a symbolic link");
+		rs_error("open %s: %s", path, strerror(errno));
+		return rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "open: %s",
+		    strerror(errno));
+	}
+	if (fstat(fd, &st) == -1) {
+		rs_error("stat %s: %s", path, strerror(errno));
+		close(fd);
+		return rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "stat");
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return rcv_vfy_why(reason, rsize, RS_ERR_FORMAT,
+		    "not a regular file");
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return rcv_vfy_why(reason, rsize, RS_ERR_LIMIT,
+		    "%" PRIu64 " bytes, larger than the limit of %" PRIu64,
+		    (uint64_t)st.st_size, max);
+	}
+	*fdp = fd;
+	*size = (uint64_t)st.st_size;
+	return RS_OK;
+}
+
+static int
+rcv_vfy_read_sig(const struct rcv_cfg *c, struct rcv_bundle *b,
+    char *reason, size_t rsize)
+{
+	char path[4096], why[200];
+	uint64_t size;
+	ssize_t n;
+	int fd, r;
+
+	if (snprintf(path, sizeof(path), "%s/%s.sig", c->spool_dir,
+	    b->name) >= (int)sizeof(path))
+		return rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "spool path "
+		    "too long");
+	r = rcv_vfy_open(path, RS_MAX_SIG_BYTES, &fd, &size, why, sizeof(why));
+	if (r != RS_OK)
+		return rcv_vfy_why(reason, rsize, r, "signature file %s.sig: "
+		    "%s", b->name, why);
+	b->siglen = 0;
+	for (;;) {
+		n = read(fd, b->sig + b->siglen, RS_MAX_SIG_BYTES + 1 -
+		    b->siglen);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b->siglen += (size_t)n;
+		if (b->siglen > RS_MAX_SIG_BYTES)
+			break;
+	}
+	close(fd);
+	if (n == -1) {
+		rs_error("read %s: %s", path, strerror(errno));
+		return rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "read %s.sig",
+		    b->name);
+	}
+	if (b->siglen > RS_MAX_SIG_BYTES)
+		return rcv_vfy_why(reason, rsize, RS_ERR_LIMIT,
+		    "signature file grew beyond %d bytes", RS_MAX_SIG_BYTES);
+	b->sig[b->siglen] = '\0';
+	return RS_OK;
+}
+
+/*
+ * Copy the spool bundle into STATE/work while hashing the copied bytes,
+ * so that what is verified is exactly what is later parsed.
+ */
+static int
+rcv_vfy_copy(const struct rcv_cfg *c, struct rcv_bundle *b,
+    const char *alg, unsigned char *md, size_t *mdlen, char *reason,
+    size_t rsize)
+{
+	char src[4096], why[200];
+	unsigned char *buf = NULL;
+	struct rs_hash *h = NULL;
+	uint64_t size, total = 0;
+	int in = -1, out = -1, r;
+	ssize_t n, w, off;
+
+	if (rcv_util_path(src, sizeof(src), c->spool_dir, b->name) != RS_OK ||
+	    rcv_util_path(b->work_path, sizeof(b->work_path), c->work_dir,
+	    b->name) != RS_OK) {
+		b->work_path[0] = '\0';
+		return rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "path too "
+		    "long");
+	}
+	r = rcv_vfy_open(src, c->max_bundle, &in, &size, why, sizeof(why));
+	if (r != RS_OK) {
+		b->work_path[0] = '\0';
+		return rcv_vfy_why(reason, rsize, r, "bundle: %s", why);
+	}
+	/* A leftover from a crashed run is ours; start afresh. */
+	if (unlink(b->work_path) == -1 && errno != ENOENT) {
+		rs_error("remove %s: %s", b->work_path, strerror(errno));
+		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "work copy");
+		goto out;
+	}
+	out = open(b->work_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (out == -1) {
+		rs_error("create %s: %s", b->work_path, strerror(errno));
+		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "work copy: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if ((buf = malloc(RCV_VFY_COPY_BUF)) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = rs_hash_new(alg, &h)) != RS_OK) {
+		r = rcv_vfy_why(reason, rsize, r, "hash algorithm %s", alg);
+		goto out;
+	}
+	for (;;) {
+		n = read(in, buf, RCV_VFY_COPY_BUF);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rs_error("read %s: %s", src, strerror(errno));
+			r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "read");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > c->max_bundle) {
+			r = rcv_vfy_why(reason, rsize, RS_ERR_LIMIT, "bundle "
+			    "grew beyond the limit of %" PRIu64 " bytes",
+			    c->max_bundle);
+			goto out;
+		}
+		if ((r = rs_hash_update(h, buf, (size_t)n)) != RS_OK) {
+			r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "hash");
+			goto out;
+		}
+		for (off = 0; off < n; off += w) {
+			w = write(out, buf + off, (size_t)(n - off));
+			if (w == -1 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w <= 0) {
+				rs_error("write %s: %s", b->work_path,
+				    w == 0 ? "short write" : strerror(errno));
+				r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM,
+				    "work copy: %s", strerror(errno));
+				goto out;
+			}
+		}
+	}
+	if (close(out) == -1) {
+		out = -1;
+		rs_error("close %s: %s", b->work_path, strerror(errno));
+		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "work copy");
+		goto out;
+	}
+	out = -1;
+	if ((r = rs_hash_final(h, md, mdlen)) != RS_OK)
+		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "hash");
+ out:
+	rs_hash_free(h);
+	free(buf);
+	if (in != -1)
+		close(in);
+	if (out != -1)
+		close(out);
+	return r;
+}
+
+int
+rcv_vfy_signature(const struct rcv_cfg *c,
+    const struct sshsig_signers *trusted, struct rcv_bundle *b,
+    char *reason, size_t rsize)
+{
+	struct sshsig *sig = NULL;
+	struct rs_buf fpr;
+	unsigned char md[RS_HASH_MAX];
+	size_t mdlen = 0;
+	const char *ns, *alg;
+	int r;
+
+	b->work_path[0] = '\0';
+	b->fpr[0] = '\0';
+	rs_buf_init(&fpr, sizeof(b->fpr) - 1);
+	if ((r = rcv_vfy_read_sig(c, b, reason, rsize)) != RS_OK)
+		goto out;
+	if ((r = sshsig_parse(b->sig, b->siglen, &sig)) != RS_OK) {
+		r = rcv_vfy_why(reason, rsize, r, "malformed signature: %s",
+		    rs_err_str(r));
+		goto out;
+	}
+	/* Cheap checks before any work on the (large) bundle. */
+	ns = sshsig_namespace(sig);
+	if (ns == NULL || strcmp(ns, SSHSIG_NAMESPACE) != 0) {
+		r = rcv_vfy_why(reason, rsize, RS_ERR_NAMESPACE, "signature "
+		    "namespace is not \"%s\"", SSHSIG_NAMESPACE);
+		goto out;
+	}
+	alg = sshsig_hash_alg(sig);
+	if (alg == NULL || (strcmp(alg, "sha512") != 0 &&
+	    strcmp(alg, "sha256") != 0)) {
+		r = rcv_vfy_why(reason, rsize, RS_ERR_ALG, "signature hash "
+		    "algorithm not allowed");
+		goto out;
+	}
+	if (sshsig_fingerprint(sig, &fpr) == RS_OK)
+		snprintf(b->fpr, sizeof(b->fpr), "%.*s", (int)fpr.len,
+		    (const char *)fpr.data);
+	if ((r = rcv_vfy_copy(c, b, alg, md, &mdlen, reason, rsize)) != RS_OK)
+		goto out;
+	if ((r = sshsig_verify(sig, SSHSIG_NAMESPACE, md, mdlen)) != RS_OK) {
+		r = rcv_vfy_why(reason, rsize, r, "signature does not verify "
+		    "(%s)", rs_err_str(r));
+		goto out;
+	}
+	/* The principal is the agent id from the file name. */
+	r = sshsig_signers_check(trusted, sshsig_pubkey(sig), b->agent,
+	    SSHSIG_NAMESPACE, time(NULL));
+	if (r != RS_OK) {
+		r = rcv_vfy_why(reason, rsize, r, "signer key %s is not "
+		    "trusted for agent %s (%s)", b->fpr[0] ? b->fpr : "?",
+		    b->agent, rs_err_str(r));
+		goto out;
+	}
+	b->verified = 1;
+	r = RS_OK;
+ out:
+	rs_buf_free(&fpr);
+	sshsig_free(sig);
+	return r;
+}
+
+/* Index of the header domain d[0..len), or -1 (domains are sorted). */
+static long
+rcv_vfy_hdr_domain(const struct bundle_hdr *h, const char *d, size_t len)
+{
+	size_t lo = 0, hi = h->ndomains, mid;
+	int cmp;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		cmp = strncmp(h->domains[mid], d, len);
+		if (cmp == 0 && h->domains[mid][len] != '\0')
+			cmp = 1;
+		if (cmp == 0)
+			return (long)mid;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* The reader's detail already names the line ("line 12: ..."). */
+static int
+rcv_vfy_entry_err(struct bundle_reader *br, int err, char *reason,
+    size_t rsize)
+{
+	const char *d = bundle_detail(br);
+
+	if (d == NULL || *d == '\0')
+		return rcv_vfy_why(reason, rsize, err, "line %zu: %s",
+		    bundle_lineno(br), rs_err_str(err));
+	return rcv_vfy_why(reason, rsize, err, "%s (%s)", d, rs_err_str(err));
+}
+
+int
+rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
+    const char *list_out, struct rcv_listres *res, char *reason,
+    size_t rsize)
+{
+	const struct rcv_signer *sg;
+	struct bundle_reader *br = NULL;
+	struct gz_dec *dec = NULL;
+	uint64_t *dropped = NULL;
+	unsigned char *eff = NULL;
+	FILE *in = NULL, *out = NULL;
+	const char *addr, *dom;
+	size_t len, dlen, i, used;
+	long di;
+	int r, fd;
+
+	if (res != NULL)
+		memset(res, 0, sizeof(*res));
+	if (b->hdr == NULL && (b->hdr = calloc(1, sizeof(*b->hdr))) == NULL)
+		return RS_ERR_NOMEM;
+	if ((in = fopen(b->work_path, "rbe")) == NULL) {
+		rs_error("open %s: %s", b->work_path, strerror(errno));
+		return rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "work copy");
+	}
+	if ((r = gz_dec_new(in, c->max_list, &dec)) != RS_OK ||
+	    (r = bundle_reader_new(dec, c->max_entries, &br)) != RS_OK) {
+		r = rcv_vfy_why(reason, rsize, r == RS_ERR_NOMEM ?
+		    RS_ERR_SYSTEM : r, "decoder: %s", rs_err_str(r));
+		goto out;
+	}
+	if ((r = bundle_read_header(br, b->hdr)) != RS_OK) {
+		r = rcv_vfy_entry_err(br, r, reason, rsize);
+		goto out;
+	}
+	if (strcmp(b->hdr->agent, b->agent) != 0) {
+		r = rcv_vfy_why(reason, rsize, RS_ERR_FORMAT, "header agent "
+		    "'%s' differs from the file name's '%s'", b->hdr->agent,
+		    b->agent);
+		goto out;
+	}
+	if (b->hdr->seq != b->seq) {
+		r = rcv_vfy_why(reason, rsize, RS_ERR_FORMAT, "header "
+		    "sequence %" PRIu64 " differs from the file name's %"
+		    PRIu64, b->hdr->seq, b->seq);
+		goto out;
+	}
+	if (list_out == NULL) {
+		r = RS_OK;
+		goto out;
+	}
+
+	/* Effective domains: header's, the signer's, and the relay's. */
+	sg = rcv_cfg_signer(c, b->agent);
+	if ((eff = calloc(b->hdr->ndomains + 1, 1)) == NULL ||
+	    (dropped = calloc(b->hdr->ndomains + 1, sizeof(*dropped))) ==
+	    NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < b->hdr->ndomains; i++) {
+		dom = b->hdr->domains[i];
+		dlen = strlen(dom);
+		eff[i] = rcv_cfg_word_find(c->relay_domains, c->nrelay, dom,
+		    dlen) >= 0 && (sg == NULL || sg->domains == NULL ||
+		    rcv_cfg_word_find(sg->domains, sg->ndomains, dom,
+		    dlen) >= 0);
+	}
+
+	fd = open(list_out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1 || (out = fdopen(fd, "w")) == NULL) {
+		rs_error("create %s: %s", list_out, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "list file");
+		goto out;
+	}
+	for (;;) {
+		r = bundle_next(br, &addr, &len);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			r = rcv_vfy_entry_err(br, r, reason, rsize);
+			goto out;
+		}
+		dom = addr_domain(addr, len, &dlen);
+		di = dom == NULL ? -1 : rcv_vfy_hdr_domain(b->hdr, dom, dlen);
+		if (di < 0) {
+			r = rcv_vfy_why(reason, rsize, RS_ERR_DOMAIN, "line "
+			    "%zu: domain not declared in the header",
+			    bundle_lineno(br));
+			goto out;
+		}
+		if (!eff[di]) {
+			dropped[di]++;
+			res->dropped++;
+			continue;
+		}
+		if (fwrite(addr, 1, len, out) != len || putc('\n', out) ==
+		    EOF) {
+			rs_error("write %s: %s", list_out, strerror(errno));
+			r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM,
+			    "list file: %s", strerror(errno));
+			goto out;
+		}
+		res->accepted++;
+	}
+	if (fflush(out) == EOF || fsync(fileno(out)) == -1) {
+		rs_error("write %s: %s", list_out, strerror(errno));
+		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "list file: %s",
+		    strerror(errno));
+		goto out;
+	}
+	r = fclose(out);
+	out = NULL;
+	if (r == EOF) {
+		rs_error("close %s: %s", list_out, strerror(errno));
+		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "list file");
+		goto out;
+	}
+	/* "gmail.com:12 partner.example:3" for the log line. */
+	for (i = 0, used = 0; i < b->hdr->ndomains; i++) {
+		if (dropped[i] == 0)
+			continue;
+		r = snprintf(res->dropped_domains + used,
+		    sizeof(res->dropped_domains) - used, "%s%s:%" PRIu64,
+		    used ? " " : "", b->hdr->domains[i], dropped[i]);
+		if (r < 0 || (size_t)r >= sizeof(res->dropped_domains) - used)
+			break;
+		used += (size_t)r;
+	}
+	r = RS_OK;
+ out:
+	if (out != NULL)
+		fclose(out);
+	if (r != RS_OK && list_out != NULL)
+		unlink(list_out);
+	free(eff);
+	free(dropped);
+	bundle_reader_free(br);
+	gz_dec_free(dec);
+	fclose(in);
+	return r;
+}
