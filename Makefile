@@ -18,6 +18,10 @@ DESTDIR	?=
 SBINDIR	= $(PREFIX)/sbin
 MANDIR	= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+UNITS	= installer/rcptsync-receiver.service installer/rcptsync-receiver@.service \
+	  installer/rcptsync-receiver.path installer/rcptsync-receiver.timer \
+	  installer/rcptsync-receiver.socket
 
 CC	?= cc
 B	= build
@@ -114,6 +118,19 @@ install: all
 	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/; done; true
 	for m in docs/*.5; do [ -f "$$m" ] && \
 	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man5/; done; true
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(SYSCONFDIR)/rcptsync
+	for u in $(UNITS); do \
+	    sed 's|/usr/sbin/rcptsync-|$(SBINDIR)/rcptsync-|' "$$u" \
+	        >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	install -m 0644 installer/rcptsync.sysusers \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/rcptsync.conf
+	install -m 0644 installer/rcptsync.tmpfiles \
+	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/rcptsync.conf
+	[ -f $(DESTDIR)$(SYSCONFDIR)/rcptsync/receiver.conf ] || \
+	    install -m 0644 installer/receiver.conf \
+	        $(DESTDIR)$(SYSCONFDIR)/rcptsync/receiver.conf
 
 clean:
 	rm -rf $(B)/obj $(B)/obj-san $(B)/tests $(PROGS)

@@ -376,7 +376,7 @@ cfg_load_relay(struct agent_cfg *c, const struct cfg_section *s,
 	}
 	r->port = (unsigned)u;
 	if ((r->user = cfg_get(s, "user")) == NULL)
-		r->user = "rcptsync";
+		r->user = "rcptsync-up";
 	/* An empty value ("hostkey_sha256 =") means none. */
 	r->hostkey_sha256 = cfg_get(s, "hostkey_sha256");
 	if (r->hostkey_sha256 != NULL && r->hostkey_sha256[0] == '\0')
