@@ -18,11 +18,14 @@
 /* Agent ids double as file name parts and signer principals. */
 #define RS_MAX_AGENT_ID		64
 
-/* Bundle header. */
-#define RS_MAX_HDR_LINE		1024
-#define RS_MAX_HDR_BYTES	(64 * 1024)
+/*
+ * Bundle header.  A header line must hold the domains: field with
+ * RS_MAX_DOMAINS domains of the longest length; the other fields are short.
+ */
 #define RS_MAX_DOMAINS		256
 #define RS_MAX_SOURCE		512
+#define RS_MAX_HDR_LINE		(16 + RS_MAX_DOMAINS * (RS_MAX_DOMAIN_LEN + 1))
+#define RS_MAX_HDR_BYTES	(RS_MAX_HDR_LINE + 4096)
 
 /* Bundle size, compressed and decompressed; the receiver's defaults. */
 #define RS_DEF_BUNDLE_BYTES	(256UL * 1024 * 1024)

@@ -27,6 +27,8 @@
 #include "unit.h"
 
 #define MAXBUF	(512u * 1024 * 1024)
+#define LABEL63	\
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
 static uint64_t rng_state = 0xa4093822299f31d0ULL;
 
@@ -844,19 +846,34 @@ main(void)
 		    gz.len == 4);
 		rlist_free(list);
 		list = NULL;
-		/* Domains line longer than a header line may be. */
+		/*
+		 * The most domains of the longest length must still fit in a
+		 * header line (the fuzzer found RS_MAX_HDR_LINE too short).
+		 */
 		hdr_base(&H);
-		H.ndomains = 20;
-		for (i = 0; i < 20; i++)
+		H.ndomains = RS_MAX_DOMAINS;
+		for (i = 0; i < RS_MAX_DOMAINS; i++)	/* the last one fits "a@" */
 			snprintf(H.domains[i], sizeof(H.domains[i]),
-			    "d%02zu.%.60s.test", i,
-			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+			    "d%03zu.%.63s.%.63s.%.63s.%.*s", i, LABEL63, LABEL63,
+			    LABEL63, i + 1 < RS_MAX_DOMAINS ? 56 : 55, LABEL63);
+		UT_CHECK("longest domain is RS_MAX_DOMAIN_LEN",
+		    strlen(H.domains[0]) == RS_MAX_DOMAIN_LEN);
 		rlist_new(&list);
-		j = (size_t)snprintf(big, sizeof(big), "a@%s", H.domains[0]);
+		j = (size_t)snprintf(big, sizeof(big), "a@%s",
+		    H.domains[RS_MAX_DOMAINS - 1]);
 		rlist_add(list, big, j);
-		UT_CHECK("bundle_write domains line too long",
-		    bundle_write(&H, list, &gz) == RS_ERR_LIMIT &&
-		    gz.len == 4);
+		rlist_finish(list);
+		rs_buf_reset(&gz);
+		UT_CHECK("bundle_write most and longest domains",
+		    bundle_write(&H, list, &gz) == RS_OK);
+		{
+			struct bundle_hdr h2;
+			struct result rr;
+
+			read_bundle(gz.data, gz.len, 1 << 20, 10, &h2, NULL, &rr);
+			UT_CHECK("most and longest domains read back",
+			    rr.rc == 0 && rr.n == 1 && hdr_equal(&H, &h2));
+		}
 		rlist_free(list);
 		list = NULL;
 	}
