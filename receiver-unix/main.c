@@ -131,10 +131,18 @@ rcv_cmd_run(const struct rcv_cfg *c, int inetd)
 	int lock = -1, r;
 	char line[64];
 
+	char dir[4096];
+
 	if (rcv_lock_acquire(c, &lock) != RS_OK) {
 		r = RCV_EXIT_SYSTEM;
 		goto out;
 	}
+	/* A run killed mid-write leaves temporaries; nothing else removes them. */
+	rcv_util_clean_tmp(c->state_dir);
+	rcv_util_clean_tmp(c->history_dir);
+	rcv_util_clean_tmp(c->quarantine_dir);
+	if (rcv_util_dirname(c->status_file, dir, sizeof(dir)) == RS_OK)
+		rcv_util_clean_tmp(dir);
 	r = rcv_spool_run(c, inetd ? rcv_main_inetd_report : NULL, NULL);
 	if (r < 0)
 		r = RCV_EXIT_USAGE;

@@ -216,6 +216,8 @@ int	rcv_util_read_small(const char *path, size_t max, char **out,
 	    size_t *len);
 void	rcv_util_words_free(char **w, size_t n);
 int	rcv_util_mkdir(const char *dir, unsigned mode);
+/* Remove temporaries of interrupted atomic writes (lock held). */
+void	rcv_util_clean_tmp(const char *dir);
 void	rcv_util_time(time_t t, char *out, size_t outsize);
 
 #endif /* RCV_RECEIVER_H */

@@ -14,6 +14,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -241,4 +242,44 @@ void
 rcv_util_time(time_t t, char *out, size_t outsize)
 {
 	bundle_time_fmt(t, out, outsize);
+}
+
+/* Does name end in ".<16 hex digits>.tmp", as rcv_util_write_atomic makes? */
+static int
+rcv_util_is_atomic_tmp(const char *name)
+{
+	size_t n = strlen(name), i;
+	const size_t tail = 1 + 16 + 4;		/* ".<hex>.tmp" */
+
+	if (n <= tail || strcmp(name + n - 4, ".tmp") != 0 ||
+	    name[n - tail] != '.')
+		return 0;
+	for (i = n - tail + 1; i < n - 4; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/*
+ * Remove what a receiver killed inside rcv_util_write_atomic left in dir.
+ * Only called with the lock held, so no live writer owns such a file.
+ */
+void
+rcv_util_clean_tmp(const char *dir)
+{
+	char path[4096];
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (!rcv_util_is_atomic_tmp(e->d_name) ||
+		    rcv_util_path(path, sizeof(path), dir, e->d_name) != RS_OK)
+			continue;
+		if (unlink(path) == 0)
+			rs_info("clean %s: left by an interrupted run", path);
+	}
+	closedir(d);
 }

@@ -15,7 +15,7 @@ H_MAP_TYPE=lmdb
 . "$RS_TOP/tests/bundle.sh"
 
 RCV_BIN=${RCV_BIN:-$RS_TOP/rcptsync-receiver}
-TRIALS=${TRIALS:-24}
+if [ -n "${RS_LONG:-}" ]; then TRIALS=${TRIALS:-100}; else TRIALS=${TRIALS:-10}; fi
 N=${KILL_LIST:-50000}
 t_need "$RCV_BIN" postmap postconf ssh-keygen gzip setpriv python3 sha256sum
 
@@ -139,5 +139,7 @@ fi
 t_eq "after trials: smtpd answers from the last list" "$(if [ "$CUR" = A ]; then echo '250 550 5.1.1'; else echo '550 5.1.1 250'; fi)" \
     "$(h_rcpt a0000007@corp.test b0000007@corp.test | tr '\n' ' ' | sed 's/ $//')"
 t_check "no MAP.new leftovers" test ! -e "$H_MAP.new" -a ! -e "$H_MAP.new.lmdb"
+t_eq "no atomic-write temporaries left" "" \
+    "$(find "$H_RECV_STATE" "$H_DIR/status" -name '*.tmp' | tr '\n' ' ')"
 
 t_done
