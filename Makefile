@@ -56,8 +56,13 @@ COMMON_LIBS   = -lcrypto -lz
 
 PROGS	= rcptsync-agent rcptsync-receiver
 
+# Programs and unit tests are relinked when the build flavour changes
+# (SAN=1 or not), even if the other flavour's objects are older.
+FLAVOR	= $(if $(SAN),san,plain)
+STAMP	= $(B)/flavor.stamp
+
 .PHONY: all deps win check check-long unit demo bench fuzz install clean \
-	banned
+	banned FORCE
 
 all: $(PROGS)
 
@@ -67,6 +72,10 @@ $(B)/deps-unix.stamp: tools/deps.sh
 	tools/deps.sh apt unix
 	@mkdir -p $(B) && touch $@
 $(LIBSSH2): $(B)/deps-unix.stamp
+
+$(STAMP): FORCE
+	@mkdir -p $(B)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(FLAVOR)" ] || echo "$(FLAVOR)" >$@
 deps: $(B)/deps-unix.stamp
 	tools/deps.sh win
 
@@ -74,14 +83,14 @@ $(OBJ)/%.o: %.c | $(B)/deps-unix.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
 
-rcptsync-agent: $(AGENT_OBJ) $(COMMON_OBJ) $(LIBSSH2)
+rcptsync-agent: $(AGENT_OBJ) $(COMMON_OBJ) $(LIBSSH2) $(STAMP)
 	$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(COMMON_OBJ) $(AGENT_LIBS)
 
-rcptsync-receiver: $(RECEIVER_OBJ) $(COMMON_OBJ)
+rcptsync-receiver: $(RECEIVER_OBJ) $(COMMON_OBJ) $(STAMP)
 	$(CC) $(LDFLAGS) -o $@ $(RECEIVER_OBJ) $(COMMON_OBJ) $(RECEIVER_LIBS)
 
 # Unit tests: one program per common/ module, linked with all of common/.
-$(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h
+$(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(ALLCFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(COMMON_OBJ) $(COMMON_LIBS)
@@ -107,7 +116,7 @@ bench: deps all
 	tests/bench.sh
 
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz: $(B)/deps-unix.stamp
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: all
