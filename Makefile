@@ -112,7 +112,7 @@ check-long: deps all unit win
 demo: deps all
 	tests/demo.sh
 
-bench: deps all
+bench: deps all win
 	tests/bench.sh
 
 FUZZ_SECONDS ?= 60
