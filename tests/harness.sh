@@ -376,8 +376,14 @@ h_sshd_start() {
 	    { _h_fail sshd-start "ssh-keygen failed"; return 1; }
 	SFTP_KEY=$_d/client_ed25519
 	SFTP_PUBKEY=$_d/client_ed25519.pub
-	# Read as the upload user (sshd drops to it), hence 0644 in 0755 dirs.
-	install -m 0644 "$SFTP_PUBKEY" "$_d/authorized_keys"
+	# Read as the upload user (sshd drops to it), hence 0644.  StrictModes
+	# also wants every directory above it owned by root and writable by
+	# nobody else, which the build tree is not when it lives under /tmp.
+	_k=$(mktemp -d /run/rcptsync-keys.XXXXXX) ||
+	    { _h_fail sshd-start "mktemp under /run"; return 1; }
+	t_cleanup "rm -rf '$_k'"
+	chmod 0755 "$_k"
+	install -m 0644 "$SFTP_PUBKEY" "$_k/authorized_keys"
 	SFTP_HOSTKEY_SHA256=$(ssh-keygen -lf "$_d/host_ed25519.pub" | awk '{print $2}')
 	SFTP_HOSTKEY_ECDSA_SHA256=$(ssh-keygen -lf "$_d/host_ecdsa.pub" | awk '{print $2}')
 	SFTP_USER=rcptsync-up
@@ -406,7 +412,7 @@ PrintMotd no
 Subsystem sftp internal-sftp
 
 Match User $SFTP_USER
-	AuthorizedKeysFile $_d/authorized_keys
+	AuthorizedKeysFile $_k/authorized_keys
 	ChrootDirectory $SFTP_ROOT
 	ForceCommand internal-sftp -u 0027
 	AllowTcpForwarding no
@@ -693,6 +699,12 @@ h_wine_init() {
 	t_cleanup "_h_wine_stop"
 	if [ -n "$_fresh" ]; then
 		wineboot -i >&2 2>&1 || { _h_fail wine-init "wineboot -i failed"; return 1; }
+		# wineboot under a persistent server can leave two services.exe
+		# running: CreateService then lands in one and net start asks the
+		# other.  Restart the session so exactly one remains.
+		wineserver -k 2>/dev/null; wineserver -w 2>/dev/null
+		wineserver -p >&2 2>&1 ||
+		    { _h_fail wine-init "wineserver -p failed"; return 1; }
 		: >"$WINEPREFIX/.rs-ready"
 	fi
 }
