@@ -12,6 +12,12 @@
  * UTF-8 (the agent's argument conversion, exercised with non-ASCII words).
  * Exit status 0 when every check passed, 1 otherwise.
  *
+ *   hello.exe --load-config [WORD...]
+ *
+ * does the opposite of the agent and lets OpenSSL read its configuration
+ * (OPENSSL_CONF or the build-time path): the control case that shows the
+ * test's planted openssl.cnf would have an effect if it were read.
+  *
  * Ownership: nothing outlives main.  Trust boundary: none (test program).
  */
 #include <winsock2.h>		/* before windows.h (libssh2.h includes it) */
@@ -61,10 +67,18 @@ int
 wmain(int argc, wchar_t **argv)
 {
 	char hex[2 * EVP_MAX_MD_SIZE + 1], arg[1024];
-	int i, rc = 0;
+	uint64_t init = OPENSSL_INIT_NO_LOAD_CONFIG;
+	int i = 1, rc = 0;
 
-	/* As in the agent: never read an openssl.cnf (docs/HACKING.md). */
-	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+	if (argc > 1 && wcscmp(argv[1], L"--load-config") == 0) {
+		init = OPENSSL_INIT_LOAD_CONFIG;
+		i++;
+	}
+	/*
+	 * As in the agent: never read an openssl.cnf.  This must be the
+	 * first OpenSSL call; the choice is made once per process.
+	 */
+	if (OPENSSL_init_crypto(init, NULL) != 1) {
 		fprintf(stderr, "hello: OpenSSL init failed\n");
 		return 1;
 	}
@@ -91,7 +105,7 @@ wmain(int argc, wchar_t **argv)
 		printf("zlib round trip failed\n");
 		rc = 1;
 	}
-	for (i = 1; i < argc; i++) {
+	for (; i < argc; i++) {
 		if (WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, argv[i],
 		    -1, arg, (int)sizeof(arg), NULL, NULL) == 0) {
 			printf("arg %d: not convertible\n", i);

@@ -1,0 +1,435 @@
+/*
+ * main_win.c - entry point of rcptsync-agent.exe.
+ *
+ *   rcptsync-agent.exe [-c FILE] [-v] [-q] COMMAND [ARGS]
+ *
+ * Windows-only commands are handled here and in service_win.c:
+ *   install        register the service (automatic, delayed start, restart
+ *                  on failure) and its event source
+ *   uninstall      remove both (config, keys and state are kept)
+ *   start, stop    start / stop the service and wait for it
+ *   sync-now       ask the running service for an immediate sync
+ *   reload         make the running service re-read its configuration
+ *                  (SERVICE_CONTROL_PARAMCHANGE)
+ *   set-password   read the LDAP simple-bind password (console without
+ *                  echo, or the first line of stdin), protect it with DPAPI
+ *                  (machine scope) and store it as [ldap] password
+ *   service        what the service control manager starts (hidden)
+ * Every other command (keygen, export, sync, run, check, diff) goes to
+ * agent_main() with UTF-8 arguments, exactly as on Unix.
+ *
+ * Order at startup matters: OpenSSL is initialized first, with
+ * OPENSSL_INIT_NO_LOAD_CONFIG, before anything could make it read an
+ * openssl.cnf from a build-time path that any user may create on Windows.
+ * stdout is binary (lists must not get CRLF).  Ctrl-C in a console sets
+ * the stop event (the same path as a service stop); a second Ctrl-C ends
+ * the process.
+ *
+ * Logging: rs_log lines go to stderr and, for run, sync and the service,
+ * also to the rotating log file ([agent] log_file, default
+ * %ProgramData%\rcptsync\log\agent.log); events also to the Event Log.
+ *
+ * Ownership: the UTF-8 argv lives until exit.  Errors: exit codes of
+ * docs/HACKING.md.  Trust boundary: the command line and stdin are the
+ * administrator's; the password read is wiped after use.
+ */
+#include "win_int.h"
+
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "cfg.h"
+#include "rs_limits.h"
+#include "log.h"
+#include "rs_err.h"
+#include "sys.h"
+
+int	wmain(int argc, wchar_t **wargv);
+
+/* Longest password set-password accepts (bytes of UTF-8). */
+enum { MAIN_MAX_PASSWORD = 1024 };
+
+static LONG main_ctrl_count;
+
+static BOOL WINAPI
+main_ctrl_handler(DWORD type)
+{
+	switch (type) {
+	case CTRL_C_EVENT:
+	case CTRL_BREAK_EVENT:
+	case CTRL_CLOSE_EVENT:
+		/* First: a clean stop, as the service's.  Second: default. */
+		if (InterlockedIncrement(&main_ctrl_count) > 1)
+			return FALSE;
+		win_signal(1);
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+static void
+main_usage(void)
+{
+	fprintf(stderr,
+	    "usage: rcptsync-agent.exe [-c FILE] [-v] [-q] COMMAND [ARGS]\n"
+	    "commands: keygen, export, sync, run, check, diff (see the "
+	    "manual), and on Windows:\n"
+	    "  install       register the Windows service and its event "
+	    "source\n"
+	    "  uninstall     remove the service (config and state are "
+	    "kept)\n"
+	    "  start, stop   start or stop the service\n"
+	    "  sync-now      make the running service sync now\n"
+	    "  reload        make the running service re-read its config\n"
+	    "  set-password  store the LDAP password DPAPI-protected in the "
+	    "config\n"
+	    "default config: %s\n", sys_default_config());
+}
+
+/* The [agent] log_file of the config, or the default; static storage. */
+static const char *
+main_log_path(const char *config)
+{
+	static char path[MAX_PATH * 3];
+	struct rs_buf text;
+	struct cfg *c = NULL;
+	const char *v, *why;
+	size_t line;
+
+	snprintf(path, sizeof(path), "%s", win_default_log());
+	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
+	/* Errors are the core's to report when it loads the config. */
+	if (sys_read_file(config, RS_MAX_CONFIG_BYTES, &text) == RS_OK &&
+	    memchr(text.data, '\0', text.len) == NULL &&
+	    cfg_parse((const char *)text.data, text.len, &c, &line, &why) ==
+	    RS_OK && (v = cfg_get(cfg_section(c, "agent", 0), "log_file")) !=
+	    NULL && snprintf(path, sizeof(path), "%s", v) >= (int)sizeof(path))
+		snprintf(path, sizeof(path), "%s", win_default_log());
+	if (c != NULL)
+		cfg_free(c);
+	rs_buf_free(&text);
+	return path;
+}
+
+/*
+ * Read one line: from the console without echo (UTF-16, converted), or
+ * from a pipe or file (bytes, taken as UTF-8).  Trailing CR/LF removed.
+ */
+static int
+main_read_password(const char *prompt, struct rs_buf *out)
+{
+	HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+	wchar_t wbuf[MAIN_MAX_PASSWORD + 2];
+	char *s = NULL, c;
+	DWORD mode, got = 0, total = 0;
+	int rc;
+
+	rs_buf_reset(out);
+	if (GetConsoleMode(in, &mode)) {
+		fprintf(stderr, "%s", prompt);
+		fflush(stderr);
+		SetConsoleMode(in, (mode & ~(DWORD)ENABLE_ECHO_INPUT) |
+		    ENABLE_LINE_INPUT | ENABLE_PROCESSED_INPUT);
+		if (!ReadConsoleW(in, wbuf, MAIN_MAX_PASSWORD + 1, &got,
+		    NULL))
+			got = 0;
+		SetConsoleMode(in, mode);
+		fprintf(stderr, "\n");
+		wbuf[got] = L'\0';
+		while (got > 0 && (wbuf[got - 1] == L'\n' ||
+		    wbuf[got - 1] == L'\r'))
+			wbuf[--got] = L'\0';
+		s = win_utf8(wbuf);
+		SecureZeroMemory(wbuf, sizeof(wbuf));
+		if (s == NULL) {
+			rc = RS_ERR_SYNTAX;
+			goto out;
+		}
+		rc = rs_buf_put_str(out, s);
+		goto out;
+	}
+	/* Not a console: the first line of stdin, byte by byte. */
+	for (;;) {
+		if (!ReadFile(in, &c, 1, &got, NULL) || got == 0 ||
+		    c == '\n')
+			break;
+		if (++total > MAIN_MAX_PASSWORD) {
+			rc = RS_ERR_LIMIT;
+			goto out;
+		}
+		if ((rc = rs_buf_put(out, &c, 1)) != RS_OK)
+			goto out;
+	}
+	while (out->len > 0 && out->data[out->len - 1] == '\r')
+		out->data[--out->len] = '\0';
+	rc = RS_OK;
+ out:
+	if (s != NULL) {
+		rs_wipe(s, strlen(s));
+		free(s);
+	}
+	return rc;
+}
+
+/* Is line (len bytes, no line end) "[ldap]", or another section header? */
+static int
+main_is_section(const char *p, size_t len, int *is_ldap)
+{
+	size_t i = 0, j;
+
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i == len || p[i] != '[')
+		return 0;
+	j = len;
+	while (j > i && (p[j - 1] == ' ' || p[j - 1] == '\t'))
+		j--;
+	*is_ldap = j - i == 6 && memcmp(p + i, "[ldap]", 6) == 0;
+	return 1;
+}
+
+/* Is line a "password = ..." key line? */
+static int
+main_is_password(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (len - i < 8 || memcmp(p + i, "password", 8) != 0)
+		return 0;
+	i += 8;
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < len && p[i] == '=';
+}
+
+/*
+ * The config text with [ldap] password = b64: the first password line of
+ * [ldap] replaced, further ones dropped, or a line added right after the
+ * [ldap] header, or a new [ldap] section at the end.  Everything else is
+ * copied byte for byte; new lines use the file's line ending.
+ */
+static int
+main_edit_config(const struct rs_buf *in, const char *b64, struct rs_buf *out)
+{
+	const char *p = (const char *)in->data, *end = p + in->len, *nl;
+	const char *eol;
+	size_t len;
+	int in_ldap = 0, is_ldap, done = 0, rc;
+
+	/* The first line's ending; CRLF for a file without one. */
+	nl = in->len > 0 ? memchr(p, '\n', in->len) : NULL;
+	eol = nl != NULL && (nl == p || nl[-1] != '\r') ? "\n" : "\r\n";
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (main_is_section(p, len, &is_ldap)) {
+			in_ldap = is_ldap;
+			if ((rc = rs_buf_put(out, p, nl != NULL ?
+			    (size_t)(nl - p) + 1 : (size_t)(end - p))) != RS_OK)
+				return rc;
+			if (nl == NULL && (rc = rs_buf_put_str(out, eol)) !=
+			    RS_OK)
+				return rc;
+			if (is_ldap && !done) {
+				if ((rc = rs_buf_printf(out, "password = %s%s",
+				    b64, eol)) != RS_OK)
+					return rc;
+				done = 1;
+			}
+		} else if (in_ldap && main_is_password(p, len)) {
+			/* Dropped: the new line is right after [ldap]. */
+		} else if ((rc = rs_buf_put(out, p, nl != NULL ?
+		    (size_t)(nl - p) + 1 : (size_t)(end - p))) != RS_OK)
+			return rc;
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	if (!done) {
+		if (out->len > 0 && out->data[out->len - 1] != '\n' &&
+		    (rc = rs_buf_put_str(out, eol)) != RS_OK)
+			return rc;
+		if ((rc = rs_buf_printf(out, "%s[ldap]%spassword = %s%s",
+		    out->len > 0 ? eol : "", eol, b64, eol)) != RS_OK)
+			return rc;
+	}
+	return RS_OK;
+}
+
+static int
+main_set_password(const char *config)
+{
+	struct rs_buf pw, text, edited, check;
+	struct cfg *c = NULL;
+	const char *why = NULL;
+	char *b64 = NULL;
+	size_t line = 0;
+	int rc, ex = AGENT_EXIT_FAIL;
+
+	rs_buf_init(&pw, MAIN_MAX_PASSWORD);
+	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
+	rs_buf_init(&edited, RS_MAX_CONFIG_BYTES);
+	rs_buf_init(&check, MAIN_MAX_PASSWORD);
+	if ((rc = sys_read_file(config, RS_MAX_CONFIG_BYTES, &text)) !=
+	    RS_OK) {
+		fprintf(stderr, "rcptsync-agent: set-password: read %s: %s\n",
+		    config, rc == RS_ERR_SYSTEM || rc == RS_ERR_NOTFOUND ?
+		    sys_errmsg() : rs_err_str(rc));
+		ex = AGENT_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = main_read_password("LDAP password: ", &pw)) != RS_OK ||
+	    pw.len == 0) {
+		fprintf(stderr, "rcptsync-agent: set-password: %s\n",
+		    rc != RS_OK ? "password too long or not valid text" :
+		    "empty password");
+		ex = AGENT_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = win_protect_password((const char *)pw.data, pw.len,
+	    &b64)) != RS_OK) {
+		fprintf(stderr, "rcptsync-agent: set-password: "
+		    "CryptProtectData: %s\n", sys_errmsg());
+		goto out;
+	}
+	if ((rc = main_edit_config(&text, b64, &edited)) != RS_OK) {
+		fprintf(stderr, "rcptsync-agent: set-password: edit %s: %s\n",
+		    config, rs_err_str(rc));
+		goto out;
+	}
+	/* Prove the result parses and decrypts before replacing the file. */
+	if ((rc = cfg_parse((const char *)edited.data, edited.len, &c, &line,
+	    &why)) != RS_OK) {
+		fprintf(stderr, "rcptsync-agent: set-password: %s:%zu: %s; "
+		    "file left unchanged\n", config, line,
+		    why != NULL ? why : rs_err_str(rc));
+		ex = AGENT_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = sys_get_password(cfg_section(c, "ldap", 0), &check)) !=
+	    RS_OK || check.len != pw.len ||
+	    memcmp(check.data, pw.data, pw.len) != 0) {
+		fprintf(stderr, "rcptsync-agent: set-password: the stored "
+		    "password does not decrypt; file left unchanged\n");
+		goto out;
+	}
+	if ((rc = sys_write_file(config, edited.data, edited.len, 1)) !=
+	    RS_OK) {
+		fprintf(stderr, "rcptsync-agent: set-password: write %s: "
+		    "%s\n", config, rc == RS_ERR_SYSTEM ? sys_errmsg() :
+		    rs_err_str(rc));
+		goto out;
+	}
+	printf("set-password: [ldap] password in %s is the new "
+	    "DPAPI-protected password\n", config);
+	ex = AGENT_EXIT_OK;
+ out:
+	if (c != NULL)
+		cfg_free(c);
+	free(b64);
+	rs_buf_free(&pw);
+	rs_buf_free(&check);
+	rs_buf_free(&text);
+	rs_buf_free(&edited);
+	return ex;
+}
+
+int
+wmain(int argc, wchar_t **wargv)
+{
+	const char *config = NULL, *cmd;
+	char **argv;
+	int i, rc;
+
+	/* Before any other OpenSSL call (see the file header). */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+		fprintf(stderr, "rcptsync-agent: OpenSSL initialization "
+		    "failed\n");
+		return AGENT_EXIT_FAIL;
+	}
+	_setmode(_fileno(stdout), _O_BINARY);
+	_setmode(_fileno(stdin), _O_BINARY);
+
+	if ((argv = calloc((size_t)argc + 1, sizeof(*argv))) == NULL)
+		return AGENT_EXIT_FAIL;
+	for (i = 0; i < argc; i++) {
+		if ((argv[i] = win_utf8(wargv[i])) == NULL) {
+			fprintf(stderr, "rcptsync-agent: argument %d is not "
+			    "valid UTF-16\n", i);
+			return AGENT_EXIT_USAGE;
+		}
+	}
+	rs_log_set_sink(win_log_sink, NULL);
+	if ((rc = sys_init()) != RS_OK) {
+		fprintf(stderr, "rcptsync-agent: initialize: %s\n",
+		    sys_errmsg());
+		return AGENT_EXIT_FAIL;
+	}
+	SetConsoleCtrlHandler(main_ctrl_handler, TRUE);
+
+	/* The global options, as agent_main parses them, to find COMMAND. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			config = argv[++i];
+		else if (strcmp(argv[i], "-v") != 0 &&
+		    strcmp(argv[i], "-q") != 0)
+			break;		/* -V, or wrong: agent_main answers */
+	}
+	if (i >= argc) {
+		main_usage();
+		return AGENT_EXIT_USAGE;
+	}
+	cmd = argv[i];
+	if (strcmp(cmd, "install") == 0)
+		return service_install(config);
+	if (strcmp(cmd, "uninstall") == 0)
+		return service_uninstall();
+	if (strcmp(cmd, "start") == 0)
+		return service_start();
+	if (strcmp(cmd, "stop") == 0)
+		return service_stop();
+	if (strcmp(cmd, "sync-now") == 0)
+		return service_sync_now();
+	if (strcmp(cmd, "reload") == 0)
+		return service_reload();
+	if (strcmp(cmd, "set-password") == 0)
+		return main_set_password(config != NULL ? config :
+		    sys_default_config());
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+		main_usage();
+		return AGENT_EXIT_OK;
+	}
+	if (config == NULL)
+		config = sys_default_config();
+	if (strcmp(cmd, "service") == 0) {
+		/* No console: the log file and the Event Log only. */
+		win_log_stderr(0);
+		if (win_log_open(main_log_path(config)) != RS_OK)
+			win_eventlog_report(SYS_EV_CONFIG, "cannot open the "
+			    "log file");
+		rc = service_dispatch(config);
+		win_log_close();
+		return rc;
+	}
+	/* A failed log file is no reason not to run in a console. */
+	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "sync") == 0) &&
+	    win_log_open(main_log_path(config)) != RS_OK)
+		fprintf(stderr, "rcptsync-agent: log file %s: %s (logging to "
+		    "the console only)\n", main_log_path(config),
+		    sys_errmsg());
+	rc = agent_main(argc, argv);
+	win_log_close();
+	return rc;
+}

@@ -1,0 +1,909 @@
+/*
+ * sys_win.c - the operating system services of sys.h on Windows.
+ *
+ * API: sys.h (files, default paths, TCP connect, waits, the DPAPI-protected
+ * LDAP password) plus the helpers of win_int.h (UTF-8 <-> UTF-16, error
+ * text, %ProgramData%\rcptsync, the stop/sync/reload events).
+ *
+ * Strings are UTF-8 inside the program; every path is converted to UTF-16
+ * at the Win32 call and only *W functions are used, so non-ASCII paths
+ * work whatever the ANSI code page.  Both '/' and '\' separate path parts.
+ *
+ * Files: sys_write_file writes a temporary file in the target's directory,
+ * flushes it (FlushFileBuffers), then MoveFileExW(REPLACE_EXISTING |
+ * WRITE_THROUGH) over the target, retried for a bounded time while another
+ * process (antivirus, backup, an editor) holds the target open.  Private
+ * files and directories get an explicit protected DACL: SYSTEM and
+ * Administrators full control, nothing inherited, nobody else.
+ *
+ * Paths: %ProgramData% comes from SHGetKnownFolderPath(FOLDERID_ProgramData),
+ * never from the environment: inside a service the variable may point
+ * elsewhere (Wine: C:\users\Public) and an attacker may set it for a
+ * process they start.
+ *
+ * Waits: three events.  stop (manual reset: once set, every later wait
+ * returns at once), sync-now and reload (auto reset).  The service control
+ * handler and the console Ctrl-C handler only set them (win_signal).
+ *
+ * Errors: RS_OK or a negative RS_ERR_*; RS_ERR_SYSTEM records the Win32
+ * error, whose text sys_errmsg() returns (per thread).
+ * Ownership: returned default paths are static; win_wide/win_utf8 results
+ * belong to the caller.
+ * Trust boundary: the DPAPI blob in the config is decrypted here; the
+ * plaintext only ever lives in the caller's rs_buf (wiped on free).
+ */
+#include "win_int.h"
+
+#include <wincrypt.h>
+#include <ws2tcpip.h>
+#include <aclapi.h>
+#include <sddl.h>
+#include <shlobj.h>
+#include <knownfolders.h>
+#include <io.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "hash.h"
+#include "log.h"
+#include "rs_err.h"
+
+/*
+ * Bounded retry of the final rename while the target is held open: 100
+ * tries 100 ms apart, as PostgreSQL's pgrename does.  Not in limits.h
+ * (requested): a timing bound, not an input limit.
+ */
+enum { SYS_RENAME_TRIES = 100, SYS_RENAME_SLEEP_MS = 100 };
+
+/* Write in chunks WriteFile can take (DWORD lengths). */
+enum { SYS_IO_CHUNK = 1 << 20 };
+
+/* The DACL of private files and directories (SDDL). */
+static const wchar_t sys_private_sddl_dir[] =
+    L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+static const wchar_t sys_private_sddl_file[] =
+    L"D:P(A;;FA;;;SY)(A;;FA;;;BA)";
+
+/*
+ * Optional entropy bound into the DPAPI blob: a blob made by another
+ * program for another purpose does not decrypt as our password.
+ */
+static const char sys_dpapi_entropy[] = "rcptsync-agent ldap password v1";
+
+static _Thread_local char sys_err[512];
+
+static HANDLE	ev_stop, ev_sync, ev_reload;
+static INIT_ONCE sys_ev_once = INIT_ONCE_STATIC_INIT;
+
+static char	sys_data_dir[MAX_PATH * 3];
+static char	sys_config[MAX_PATH * 3 + 32];
+static char	sys_state[MAX_PATH * 3 + 32];
+static char	sys_log[MAX_PATH * 3 + 32];
+static INIT_ONCE sys_path_once = INIT_ONCE_STATIC_INIT;
+
+/* --- strings and errors ------------------------------------------- */
+
+wchar_t *
+win_wide(const char *s)
+{
+	wchar_t *w;
+	int n;
+
+	if (s == NULL)
+		return NULL;
+	n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+	if (n <= 0)
+		return NULL;
+	if ((w = malloc((size_t)n * sizeof(*w))) == NULL)
+		return NULL;
+	if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w,
+	    n) != n) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+char *
+win_utf8(const wchar_t *w)
+{
+	char *s;
+	int n;
+
+	if (w == NULL)
+		return NULL;
+	n = WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, w, -1, NULL, 0,
+	    NULL, NULL);
+	if (n <= 0)
+		return NULL;
+	if ((s = malloc((size_t)n)) == NULL)
+		return NULL;
+	if (WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, w, -1, s, n,
+	    NULL, NULL) != n) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+win_strerror(DWORD err, char *out, size_t outsize)
+{
+	wchar_t wbuf[512];
+	DWORD n;
+	char *s;
+	size_t len;
+
+	n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM |
+	    FORMAT_MESSAGE_IGNORE_INSERTS | FORMAT_MESSAGE_MAX_WIDTH_MASK,
+	    NULL, err, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT), wbuf,
+	    sizeof(wbuf) / sizeof(wbuf[0]), NULL);
+	if (n == 0 || (s = win_utf8(wbuf)) == NULL) {
+		snprintf(out, outsize, "Windows error %lu", (unsigned long)err);
+		return;
+	}
+	/* Drop the trailing blank, newline and period FormatMessage adds. */
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\r' ||
+	    s[len - 1] == '\n' || s[len - 1] == '.'))
+		s[--len] = '\0';
+	snprintf(out, outsize, "%s (error %lu)", s, (unsigned long)err);
+	free(s);
+}
+
+void
+win_set_error(DWORD err)
+{
+	win_strerror(err, sys_err, sizeof(sys_err));
+}
+
+void
+win_set_errtext(const char *text)
+{
+	snprintf(sys_err, sizeof(sys_err), "%s", text);
+}
+
+const char *
+sys_errmsg(void)
+{
+	return sys_err[0] != '\0' ? sys_err : "unknown error";
+}
+
+/* Record the last error and return RS_ERR_SYSTEM (or NOTFOUND). */
+static int
+sys_fail(DWORD err)
+{
+	win_set_error(err);
+	if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
+		return RS_ERR_NOTFOUND;
+	return RS_ERR_SYSTEM;
+}
+
+/* --- events -------------------------------------------------------- */
+
+static BOOL CALLBACK
+sys_ev_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+	(void)once;
+	(void)param;
+	(void)ctx;
+	ev_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
+	ev_sync = CreateEventW(NULL, FALSE, FALSE, NULL);
+	ev_reload = CreateEventW(NULL, FALSE, FALSE, NULL);
+	return ev_stop != NULL && ev_sync != NULL && ev_reload != NULL;
+}
+
+static int
+sys_events(void)
+{
+	if (!InitOnceExecuteOnce(&sys_ev_once, sys_ev_init, NULL, NULL))
+		return sys_fail(GetLastError());
+	return RS_OK;
+}
+
+void
+win_signal(int what)
+{
+	if (sys_events() != RS_OK)
+		return;
+	switch (what) {
+	case 1:
+		SetEvent(ev_stop);
+		break;
+	case 2:
+		SetEvent(ev_sync);
+		break;
+	case 3:
+		SetEvent(ev_reload);
+		break;
+	}
+}
+
+int
+sys_wait(unsigned secs)
+{
+	HANDLE h[3];
+	DWORD ms, r;
+
+	if (sys_events() != RS_OK) {
+		Sleep(1000);
+		return 0;
+	}
+	h[0] = ev_stop;
+	h[1] = ev_sync;
+	h[2] = ev_reload;
+	/* INFINITE is 0xffffffff ms; clamp well below it (~49 days). */
+	ms = secs > 4000000u ? 4000000000u : (DWORD)secs * 1000u;
+	r = WaitForMultipleObjects(3, h, FALSE, ms);
+	switch (r) {
+	case WAIT_OBJECT_0:
+		return 1;
+	case WAIT_OBJECT_0 + 1:
+		return 2;
+	case WAIT_OBJECT_0 + 2:
+		return 3;
+	case WAIT_TIMEOUT:
+		return 0;
+	default:
+		/* Never spin on a broken wait. */
+		Sleep(1000);
+		return 0;
+	}
+}
+
+int
+sys_stop_requested(void)
+{
+	if (sys_events() != RS_OK)
+		return 0;
+	return WaitForSingleObject(ev_stop, 0) == WAIT_OBJECT_0;
+}
+
+/* --- initialization ------------------------------------------------ */
+
+int
+sys_init(void)
+{
+	WSADATA wsa;
+	int e;
+
+	/* main_win.c did this first; repeating it is harmless. */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+		win_set_errtext("OpenSSL initialization failed");
+		return RS_ERR_CRYPTO;
+	}
+	if ((e = WSAStartup(MAKEWORD(2, 2), &wsa)) != 0)
+		return sys_fail((DWORD)e);
+	return sys_events();
+}
+
+int
+sys_isatty_stderr(void)
+{
+	DWORD mode;
+
+	return GetConsoleMode(GetStdHandle(STD_ERROR_HANDLE), &mode) != 0;
+}
+
+/* --- default paths ------------------------------------------------- */
+
+static BOOL CALLBACK
+sys_path_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+	PWSTR w = NULL;
+	char *s = NULL;
+
+	(void)once;
+	(void)param;
+	(void)ctx;
+	if (SHGetKnownFolderPath(&FOLDERID_ProgramData, 0, NULL, &w) == S_OK)
+		s = win_utf8(w);
+	if (w != NULL)
+		CoTaskMemFree(w);
+	/* Without the known folder, the documented default location. */
+	snprintf(sys_data_dir, sizeof(sys_data_dir), "%s\\rcptsync",
+	    s != NULL ? s : "C:\\ProgramData");
+	free(s);
+	snprintf(sys_config, sizeof(sys_config), "%s\\agent.conf",
+	    sys_data_dir);
+	snprintf(sys_state, sizeof(sys_state), "%s\\state", sys_data_dir);
+	snprintf(sys_log, sizeof(sys_log), "%s\\log\\agent.log", sys_data_dir);
+	return TRUE;
+}
+
+const char *
+win_data_dir(void)
+{
+	InitOnceExecuteOnce(&sys_path_once, sys_path_init, NULL, NULL);
+	return sys_data_dir;
+}
+
+const char *
+sys_default_config(void)
+{
+	InitOnceExecuteOnce(&sys_path_once, sys_path_init, NULL, NULL);
+	return sys_config;
+}
+
+const char *
+sys_default_state_dir(void)
+{
+	InitOnceExecuteOnce(&sys_path_once, sys_path_init, NULL, NULL);
+	return sys_state;
+}
+
+const char *
+win_default_log(void)
+{
+	InitOnceExecuteOnce(&sys_path_once, sys_path_init, NULL, NULL);
+	return sys_log;
+}
+
+/* --- files --------------------------------------------------------- */
+
+/* A security descriptor for a private file or directory (LocalFree). */
+static int
+sys_private_sd(int dir, PSECURITY_DESCRIPTOR *sd)
+{
+	*sd = NULL;
+	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
+	    dir ? sys_private_sddl_dir : sys_private_sddl_file, SDDL_REVISION_1,
+	    sd, NULL))
+		return sys_fail(GetLastError());
+	return RS_OK;
+}
+
+/* Replace the DACL of an existing path by the private one. */
+static int
+sys_make_private(const wchar_t *wpath, int dir)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	BOOL present = FALSE, defaulted = FALSE;
+	PACL dacl = NULL;
+	DWORD e;
+	int rc;
+
+	if ((rc = sys_private_sd(dir, &sd)) != RS_OK)
+		return rc;
+	if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted)) {
+		rc = sys_fail(GetLastError());
+		goto out;
+	}
+	/* PROTECTED: stop inheriting whatever the parent grants. */
+	e = SetNamedSecurityInfoW((LPWSTR)wpath, SE_FILE_OBJECT,
+	    DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+	    NULL, NULL, dacl, NULL);
+	if (e != ERROR_SUCCESS) {
+		rc = sys_fail(e);
+		goto out;
+	}
+	rc = RS_OK;
+ out:
+	LocalFree(sd);
+	return rc;
+}
+
+int
+sys_read_file(const char *path, size_t max, struct rs_buf *out)
+{
+	HANDLE h = INVALID_HANDLE_VALUE;
+	LARGE_INTEGER size;
+	unsigned char *p;
+	wchar_t *w = NULL;
+	DWORD want, got;
+	size_t left;
+	int rc;
+
+	rs_buf_reset(out);
+	if ((w = win_wide(path)) == NULL) {
+		rc = RS_ERR_INVAL;
+		win_set_errtext("path is not valid UTF-8");
+		goto out;
+	}
+	/* Share everything: a reader must never block a writer's rename. */
+	h = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE |
+	    FILE_SHARE_DELETE, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL,
+	    NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		rc = sys_fail(GetLastError());
+		goto out;
+	}
+	if (!GetFileSizeEx(h, &size)) {
+		rc = sys_fail(GetLastError());
+		goto out;
+	}
+	if (size.QuadPart < 0 || (unsigned long long)size.QuadPart > max) {
+		rc = RS_ERR_LIMIT;
+		goto out;
+	}
+	left = (size_t)size.QuadPart;
+	if ((rc = rs_buf_reserve(out, left)) != RS_OK)
+		goto out;
+	p = out->data;
+	while (left > 0) {
+		want = left > SYS_IO_CHUNK ? SYS_IO_CHUNK : (DWORD)left;
+		if (!ReadFile(h, p, want, &got, NULL)) {
+			rc = sys_fail(GetLastError());
+			goto out;
+		}
+		if (got == 0)
+			break;		/* shrank under us: take what is there */
+		p += got;
+		left -= got;
+	}
+	out->len = (size_t)(p - out->data);
+	out->data[out->len] = '\0';
+	/* Grown under us beyond what we read: read the rest, within max. */
+	for (;;) {
+		unsigned char tmp[4096];
+
+		if (!ReadFile(h, tmp, sizeof(tmp), &got, NULL)) {
+			rc = sys_fail(GetLastError());
+			goto out;
+		}
+		if (got == 0)
+			break;
+		if ((rc = rs_buf_put(out, tmp, got)) != RS_OK)
+			goto out;
+	}
+	rc = RS_OK;
+ out:
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	free(w);
+	return rc;
+}
+
+/* Index just past the last separator of w (0 when none). */
+static size_t
+sys_dir_len(const wchar_t *w)
+{
+	size_t i, cut = 0;
+
+	for (i = 0; w[i] != L'\0'; i++)
+		if (w[i] == L'\\' || w[i] == L'/')
+			cut = i + 1;
+	return cut;
+}
+
+int
+sys_write_file(const char *path, const void *p, size_t n, int private)
+{
+	SECURITY_ATTRIBUTES sa, *psa = NULL;
+	PSECURITY_DESCRIPTOR sd = NULL;
+	HANDLE h = INVALID_HANDLE_VALUE;
+	const unsigned char *q = p;
+	wchar_t *w = NULL, *tmp = NULL;
+	unsigned char rnd[8];
+	size_t dlen, tlen, left;
+	DWORD want, done, e = 0;
+	int rc, i, created = 0;
+
+	if ((w = win_wide(path)) == NULL) {
+		win_set_errtext("path is not valid UTF-8");
+		rc = RS_ERR_INVAL;
+		goto out;
+	}
+	if ((rc = rs_random(rnd, sizeof(rnd))) != RS_OK)
+		goto out;
+	/* DIR\.NAME.RANDOM.tmp: same directory, so the rename is atomic. */
+	dlen = sys_dir_len(w);
+	tlen = wcslen(w) + 32;
+	if ((tmp = malloc(tlen * sizeof(*tmp))) == NULL) {
+		rc = RS_ERR_NOMEM;
+		goto out;
+	}
+	_snwprintf(tmp, tlen, L"%.*ls.%ls.%02x%02x%02x%02x%02x%02x%02x%02x.tmp",
+	    (int)dlen, w, w + dlen, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+	    rnd[5], rnd[6], rnd[7]);
+	tmp[tlen - 1] = L'\0';
+
+	if (private) {
+		if ((rc = sys_private_sd(0, &sd)) != RS_OK)
+			goto out;
+		sa.nLength = sizeof(sa);
+		sa.lpSecurityDescriptor = sd;
+		sa.bInheritHandle = FALSE;
+		psa = &sa;
+	}
+	h = CreateFileW(tmp, GENERIC_WRITE, 0, psa, CREATE_NEW,
+	    FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		rc = sys_fail(GetLastError());
+		goto out;
+	}
+	created = 1;
+	for (left = n; left > 0; left -= done, q += done) {
+		want = left > SYS_IO_CHUNK ? SYS_IO_CHUNK : (DWORD)left;
+		if (!WriteFile(h, q, want, &done, NULL) || done == 0) {
+			rc = sys_fail(GetLastError());
+			goto out;
+		}
+	}
+	/* On disk before the name points at it. */
+	if (!FlushFileBuffers(h)) {
+		rc = sys_fail(GetLastError());
+		goto out;
+	}
+	CloseHandle(h);
+	h = INVALID_HANDLE_VALUE;
+
+	/*
+	 * Antivirus and backup agents open new files briefly; the rename
+	 * then fails with a sharing or access error.  Retry for a bounded
+	 * time, then give up and leave the old file in place.
+	 */
+	for (i = 0; i < SYS_RENAME_TRIES; i++) {
+		if (MoveFileExW(tmp, w, MOVEFILE_REPLACE_EXISTING |
+		    MOVEFILE_WRITE_THROUGH)) {
+			created = 0;
+			rc = RS_OK;
+			goto out;
+		}
+		e = GetLastError();
+		if (e != ERROR_SHARING_VIOLATION && e != ERROR_ACCESS_DENIED &&
+		    e != ERROR_LOCK_VIOLATION)
+			break;
+		Sleep(SYS_RENAME_SLEEP_MS);
+	}
+	rc = sys_fail(e);
+ out:
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	if (created)
+		DeleteFileW(tmp);
+	if (sd != NULL)
+		LocalFree(sd);
+	free(tmp);
+	free(w);
+	return rc;
+}
+
+int
+sys_remove(const char *path)
+{
+	wchar_t *w;
+	DWORD e, attr;
+	BOOL ok;
+
+	if ((w = win_wide(path)) == NULL) {
+		win_set_errtext("path is not valid UTF-8");
+		return RS_ERR_INVAL;
+	}
+	attr = GetFileAttributesW(w);
+	if (attr != INVALID_FILE_ATTRIBUTES &&
+	    (attr & FILE_ATTRIBUTE_DIRECTORY))
+		ok = RemoveDirectoryW(w);
+	else
+		ok = DeleteFileW(w);
+	e = ok ? 0 : GetLastError();
+	free(w);
+	if (ok || e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
+		return RS_OK;
+	return sys_fail(e);
+}
+
+int
+sys_exists(const char *path)
+{
+	wchar_t *w;
+	DWORD attr;
+
+	if ((w = win_wide(path)) == NULL)
+		return 0;
+	attr = GetFileAttributesW(w);
+	free(w);
+	return attr != INVALID_FILE_ATTRIBUTES;
+}
+
+int
+sys_mkdirs(const char *path, int private)
+{
+	SECURITY_ATTRIBUTES sa, *psa = NULL;
+	PSECURITY_DESCRIPTOR sd = NULL;
+	wchar_t *w = NULL, save;
+	size_t i, len, start = 0;
+	DWORD attr, e;
+	int rc;
+
+	if ((w = win_wide(path)) == NULL) {
+		win_set_errtext("path is not valid UTF-8");
+		rc = RS_ERR_INVAL;
+		goto out;
+	}
+	len = wcslen(w);
+	while (len > 0 && (w[len - 1] == L'\\' || w[len - 1] == L'/'))
+		w[--len] = L'\0';
+	if (len == 0) {
+		rc = RS_ERR_INVAL;
+		goto out;
+	}
+	if (private) {
+		if ((rc = sys_private_sd(1, &sd)) != RS_OK)
+			goto out;
+		sa.nLength = sizeof(sa);
+		sa.lpSecurityDescriptor = sd;
+		sa.bInheritHandle = FALSE;
+		psa = &sa;
+	}
+	/* Skip what cannot be created: "C:\" and "\\server\share\". */
+	if (len >= 2 && w[1] == L':')
+		start = 3;
+	else if (len >= 2 && (w[0] == L'\\' || w[0] == L'/') &&
+	    (w[1] == L'\\' || w[1] == L'/')) {
+		int seps = 0;
+
+		for (start = 2; start < len && seps < 2; start++)
+			if (w[start] == L'\\' || w[start] == L'/')
+				seps++;
+	}
+	for (i = start; i <= len; i++) {
+		if (i < len && w[i] != L'\\' && w[i] != L'/')
+			continue;
+		if (i == 0)
+			continue;
+		save = w[i];
+		w[i] = L'\0';
+		if (!CreateDirectoryW(w, psa)) {
+			e = GetLastError();
+			attr = GetFileAttributesW(w);
+			if (e != ERROR_ALREADY_EXISTS && (attr ==
+			    INVALID_FILE_ATTRIBUTES ||
+			    !(attr & FILE_ATTRIBUTE_DIRECTORY))) {
+				rc = sys_fail(e);
+				goto out;
+			}
+		} else if (i == len) {
+			/* Created by us, with the private DACL already. */
+			rc = RS_OK;
+			goto out;
+		}
+		w[i] = save;
+	}
+	/*
+	 * The directory existed.  A private one gets the private DACL now:
+	 * an installer (or an admin) may have created it inheriting
+	 * %ProgramData%'s, which lets every user read it.
+	 */
+	if (private && (rc = sys_make_private(w, 1)) != RS_OK)
+		goto out;
+	rc = RS_OK;
+ out:
+	if (sd != NULL)
+		LocalFree(sd);
+	free(w);
+	return rc;
+}
+
+/* --- network ------------------------------------------------------- */
+
+int
+sys_tcp_connect(const char *host, unsigned port, unsigned timeout,
+    libssh2_socket_t *s, char *msg, size_t msgsize)
+{
+	ADDRINFOW hints, *res = NULL, *ai;
+	wchar_t *whost = NULL, wport[16];
+	SOCKET fd = INVALID_SOCKET;
+	ULONGLONG deadline, now;
+	char why[256] = "no address";
+	u_long nb;
+	fd_set wfds, efds;
+	struct timeval tv;
+	int e, rc = RS_ERR_SYSTEM, soerr;
+	int len;
+
+	*s = LIBSSH2_INVALID_SOCKET;
+	if (msgsize > 0)
+		msg[0] = '\0';
+	if ((whost = win_wide(host)) == NULL) {
+		snprintf(msg, msgsize, "connect %s: host name is not valid "
+		    "UTF-8", host);
+		rc = RS_ERR_INVAL;
+		goto out;
+	}
+	_snwprintf(wport, sizeof(wport) / sizeof(wport[0]), L"%u", port);
+	wport[sizeof(wport) / sizeof(wport[0]) - 1] = L'\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	if ((e = GetAddrInfoW(whost, wport, &hints, &res)) != 0) {
+		win_strerror((DWORD)e, why, sizeof(why));
+		snprintf(msg, msgsize, "resolve %s: %s", host, why);
+		win_set_error((DWORD)e);
+		goto out;
+	}
+	deadline = GetTickCount64() + (ULONGLONG)timeout * 1000;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		now = GetTickCount64();
+		if (now >= deadline) {
+			snprintf(why, sizeof(why), "timed out after %u s",
+			    timeout);
+			break;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd == INVALID_SOCKET) {
+			win_strerror((DWORD)WSAGetLastError(), why,
+			    sizeof(why));
+			continue;
+		}
+		nb = 1;
+		ioctlsocket(fd, FIONBIO, &nb);
+		if (connect(fd, ai->ai_addr, (int)ai->ai_addrlen) != 0) {
+			e = WSAGetLastError();
+			if (e != WSAEWOULDBLOCK) {
+				win_strerror((DWORD)e, why, sizeof(why));
+				goto next;
+			}
+			FD_ZERO(&wfds);
+			FD_ZERO(&efds);
+			FD_SET(fd, &wfds);
+			FD_SET(fd, &efds);
+			tv.tv_sec = (long)((deadline - now) / 1000);
+			tv.tv_usec = (long)((deadline - now) % 1000) * 1000;
+			e = select(0, NULL, &wfds, &efds, &tv);
+			if (e == 0) {
+				snprintf(why, sizeof(why),
+				    "timed out after %u s", timeout);
+				goto next;
+			}
+			if (e == SOCKET_ERROR) {
+				win_strerror((DWORD)WSAGetLastError(), why,
+				    sizeof(why));
+				goto next;
+			}
+			/* Windows reports a refused connect in efds. */
+			soerr = 0;
+			len = sizeof(soerr);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR,
+			    (char *)&soerr, &len) != 0)
+				soerr = WSAGetLastError();
+			if (soerr != 0 || FD_ISSET(fd, &efds)) {
+				win_strerror(soerr != 0 ? (DWORD)soerr :
+				    WSAECONNREFUSED, why, sizeof(why));
+				goto next;
+			}
+		}
+		/* libssh2 does its own waiting: hand it a blocking socket. */
+		nb = 0;
+		ioctlsocket(fd, FIONBIO, &nb);
+		*s = fd;
+		fd = INVALID_SOCKET;
+		rc = RS_OK;
+		goto out;
+ next:
+		closesocket(fd);
+		fd = INVALID_SOCKET;
+	}
+	snprintf(msg, msgsize, "connect %s port %u: %s", host, port, why);
+	win_set_errtext(why);
+ out:
+	if (res != NULL)
+		FreeAddrInfoW(res);
+	free(whost);
+	return rc;
+}
+
+void
+sys_tcp_close(libssh2_socket_t s)
+{
+	if (s != LIBSSH2_INVALID_SOCKET)
+		closesocket(s);
+}
+
+/* --- the DPAPI-protected password ---------------------------------- */
+
+int
+sys_get_password(const struct cfg_section *ldap, struct rs_buf *out)
+{
+	DATA_BLOB in = { 0, NULL }, plain = { 0, NULL }, ent;
+	const char *b64;
+	unsigned char *raw = NULL;
+	size_t len, pad = 0;
+	int n, rc;
+
+	rs_buf_reset(out);
+	b64 = cfg_get(ldap, "password");
+	if (b64 == NULL) {
+		rs_error("ldap password: no [ldap] password; run "
+		    "rcptsync-agent.exe set-password");
+		rc = RS_ERR_NOTFOUND;
+		goto out;
+	}
+	len = strlen(b64);
+	if (len == 0 || len % 4 != 0 || len > 64 * 1024) {
+		rs_error("ldap password: not a base64 DPAPI blob; run "
+		    "rcptsync-agent.exe set-password");
+		rc = RS_ERR_FORMAT;
+		goto out;
+	}
+	if (b64[len - 1] == '=')
+		pad = b64[len - 2] == '=' ? 2 : 1;
+	if ((raw = malloc(len / 4 * 3 + 1)) == NULL) {
+		rc = RS_ERR_NOMEM;
+		goto out;
+	}
+	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+	if (n < 0 || (size_t)n < pad) {
+		rs_error("ldap password: not a base64 DPAPI blob; run "
+		    "rcptsync-agent.exe set-password");
+		rc = RS_ERR_FORMAT;
+		goto out;
+	}
+	in.cbData = (DWORD)((size_t)n - pad);
+	in.pbData = raw;
+	ent.cbData = (DWORD)(sizeof(sys_dpapi_entropy) - 1);
+	ent.pbData = (BYTE *)sys_dpapi_entropy;
+	if (!CryptUnprotectData(&in, NULL, &ent, NULL, NULL,
+	    CRYPTPROTECT_UI_FORBIDDEN, &plain)) {
+		win_set_error(GetLastError());
+		rs_error("ldap password: cannot decrypt the DPAPI blob "
+		    "(written on another machine?): %s; run "
+		    "rcptsync-agent.exe set-password", sys_errmsg());
+		rc = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if (memchr(plain.pbData, '\0', plain.cbData) != NULL) {
+		rs_error("ldap password: contains a NUL byte");
+		rc = RS_ERR_FORMAT;
+		goto out;
+	}
+	rc = rs_buf_put(out, plain.pbData, plain.cbData);
+ out:
+	if (plain.pbData != NULL) {
+		rs_wipe(plain.pbData, plain.cbData);
+		LocalFree(plain.pbData);
+	}
+	free(raw);
+	return rc;
+}
+
+int
+win_protect_password(const char *pw, size_t n, char **b64)
+{
+	DATA_BLOB in, blob = { 0, NULL }, ent;
+	char *s = NULL;
+	int rc;
+
+	*b64 = NULL;
+	in.cbData = (DWORD)n;
+	in.pbData = (BYTE *)pw;
+	ent.cbData = (DWORD)(sizeof(sys_dpapi_entropy) - 1);
+	ent.pbData = (BYTE *)sys_dpapi_entropy;
+	/*
+	 * Machine scope: the service (LocalSystem, a gMSA, a virtual
+	 * account) must decrypt what an administrator encrypted.  The blob
+	 * is useless on another machine.
+	 */
+	if (!CryptProtectData(&in, L"rcptsync-agent LDAP password", &ent,
+	    NULL, NULL, CRYPTPROTECT_LOCAL_MACHINE | CRYPTPROTECT_UI_FORBIDDEN,
+	    &blob)) {
+		rc = sys_fail(GetLastError());
+		goto out;
+	}
+	if (blob.cbData > 48 * 1024) {
+		rc = RS_ERR_LIMIT;
+		goto out;
+	}
+	if ((s = malloc((blob.cbData + 2) / 3 * 4 + 1)) == NULL) {
+		rc = RS_ERR_NOMEM;
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)s, blob.pbData, (int)blob.cbData);
+	*b64 = s;
+	s = NULL;
+	rc = RS_OK;
+ out:
+	if (blob.pbData != NULL)
+		LocalFree(blob.pbData);
+	free(s);
+	return rc;
+}
