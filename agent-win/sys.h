@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "rs_attr.h"
+
 #include <libssh2.h>		/* libssh2_socket_t */
 
 struct rs_buf;
@@ -90,9 +92,7 @@ enum sys_event {
 	SYS_EV_NO_VERDICT	= 3006,	/* relay did not process the list in time */
 };
 void	sys_event(enum sys_event ev, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    RS_PRINTF(2, 3)
     ;
 
 #endif /* RS_SYS_H */

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rs_attr.h"
+
 struct rs_buf {
 	unsigned char	*data;
 	size_t		 len;
@@ -38,9 +40,7 @@ int	rs_buf_put_u32(struct rs_buf *b, uint32_t v);	/* big-endian */
 int	rs_buf_put_string(struct rs_buf *b, const void *p, size_t n);
 int	rs_buf_put_cstring(struct rs_buf *b, const char *s);
 int	rs_buf_printf(struct rs_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    RS_PRINTF(2, 3)
     ;
 
 struct rs_rd {

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_attr.h"
 #include "addr.h"
 #include "buf.h"
 #include "bundle.h"
@@ -578,9 +579,7 @@ out:
 
 static int
 bundle_fail(struct bundle_reader *r, int err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
+    RS_PRINTF(3, 4)
     ;
 
 static int

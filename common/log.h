@@ -10,6 +10,8 @@
 #ifndef RS_LOG_H
 #define RS_LOG_H
 
+#include "rs_attr.h"
+
 #define RS_LOG_LINE	2048
 
 enum rs_level {
@@ -24,9 +26,7 @@ typedef void rs_log_sink(enum rs_level level, const char *line, void *arg);
 void	rs_log_set_sink(rs_log_sink *sink, void *arg);
 void	rs_log_set_level(enum rs_level min);
 void	rs_log(enum rs_level level, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    RS_PRINTF(2, 3)
     ;
 
 #define rs_debug(...)	rs_log(RS_LOG_DEBUG, __VA_ARGS__)

@@ -60,7 +60,7 @@ x86_64-w64-mingw32-gcc -std=c11 -O2 -municode \
     -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
     -Wmissing-prototypes -Wvla -Werror \
     -D_WIN32_WINNT=0x0601 -DWINVER=0x0601 -DUNICODE -D_UNICODE \
-    -D__USE_MINGW_ANSI_STDIO=1 \
+    -D__USE_MINGW_ANSI_STDIO=1 -I"$top/common" \
     -static -s -Wl,--dynamicbase,--nxcompat,--high-entropy-va \
     -o "$obj/rcptsync-msiconf.exe" "$top/installer/msiconf_win.c" -ladvapi32
 

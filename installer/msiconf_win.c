@@ -49,6 +49,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "rs_attr.h"
+
 /* Limits of this program: a config file, a line, a value. */
 #define MC_MAX_FILE	(1024 * 1024)
 #define MC_MAX_VALUE	1024
@@ -89,9 +91,7 @@ static struct mc_prop mc_props[] = {
 static FILE	*mc_log;
 
 static void	mc_msg(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
+    RS_PRINTF(1, 2)
     ;
 
 static void

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rs_attr.h"
 #include "bundle.h"
 #include "hash.h"
 #include "log.h"
@@ -56,9 +57,7 @@ struct rcv_spool_ctx {
 
 static void
 rcv_spool_report(struct rcv_spool_ctx *x, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    RS_PRINTF(2, 3)
     ;
 
 static void

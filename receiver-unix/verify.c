@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rs_attr.h"
 #include "addr.h"
 #include "buf.h"
 #include "bundle.h"
@@ -45,9 +46,7 @@
 
 static int
 rcv_vfy_why(char *reason, size_t rsize, int err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
+    RS_PRINTF(4, 5)
     ;
 
 static int

@@ -30,6 +30,7 @@
 
 #include <openssl/evp.h>
 
+#include "rs_attr.h"
 #include "buf.h"
 #include "hash.h"
 #include "rs_limits.h"
@@ -182,9 +183,7 @@ out:
 
 static int
 sh(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
+    RS_PRINTF(1, 2)
     ;
 
 static int
@@ -201,9 +200,7 @@ sh(const char *fmt, ...)
 
 static int
 sh_out(struct rs_buf *out, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    RS_PRINTF(2, 3)
     ;
 
 static int
