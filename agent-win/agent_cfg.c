@@ -320,11 +320,10 @@ cfg_load_ldap(struct agent_cfg *c)
 	}
 	c->page_size = (unsigned)v;
 	/*
-	 * The Unix build defaults to simple bind; negotiate needs the
-	 * Windows service identity.  The platform default comes from
-	 * whether a DC locator exists, i.e. whether servers may be empty.
+	 * Windows defaults to negotiate (the service's own identity, no
+	 * stored password); Unix has no such identity and defaults to simple.
 	 */
-	if ((r = cfg_get_enum(c, s, "bind", cfg_binds, LDAPX_BIND_SIMPLE,
+	if ((r = cfg_get_enum(c, s, "bind", cfg_binds, sys_default_bind(),
 	    &e)) != RS_OK)
 		return r;
 	c->bind = (enum ldapx_bind)e;

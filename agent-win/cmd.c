@@ -176,12 +176,22 @@ cmd_cycle(const struct agent_cfg *c, const struct cycle_opts *o,
 	time_t now = time(NULL);
 	int r, rc = AGENT_EXIT_FAIL, uploaded, any_uploaded = 0;
 	enum push_result res;
+	void *lock = NULL;
 
 	if (retry_in != NULL)
 		*retry_in = 0;
 	rs_buf_init(&bundle, RS_DEF_BUNDLE_BYTES);
 	rs_buf_init(&sig, RS_MAX_SIG_BYTES);
 	memset(todo, 0, sizeof(todo));
+	/*
+	 * One cycle at a time per state directory: the service and a Task
+	 * Scheduler sync could otherwise take the same sequence number.
+	 */
+	if ((r = sys_lock_state(c->state_dir, RS_LOCK_WAIT_SECS,
+	    &lock)) != RS_OK) {
+		rs_error("sync: %s", sys_errmsg());
+		goto out;
+	}
 
 	for (i = 0; i < c->nrelays; i++) {
 		if (o->relay != NULL && strcmp(o->relay, c->relays[i].name))
@@ -354,6 +364,7 @@ cmd_cycle(const struct agent_cfg *c, const struct cycle_opts *o,
 	else
 		rc = AGENT_EXIT_PARTIAL;
 out:
+	sys_unlock_state(lock);
 	rs_buf_free(&bundle);
 	rs_buf_free(&sig);
 	rlist_free(list);

@@ -59,6 +59,19 @@ int	sys_wait(unsigned secs);
 /* Non-blocking check of the same: 1 when a stop is pending. */
 int	sys_stop_requested(void);
 
+/*
+ * Serialize cycles that share a state directory (the service and a Task
+ * Scheduler `sync`, or two shells): take an exclusive lock on STATE/lock,
+ * waiting up to wait_secs.  RS_ERR_LIMIT when another agent still holds
+ * it after that; the error text names the lock file.  *h is released by
+ * sys_unlock_state (NULL is fine), and by the OS if the process dies.
+ */
+int	sys_lock_state(const char *state_dir, unsigned wait_secs, void **h);
+void	sys_unlock_state(void *h);
+
+/* Default [ldap] bind: negotiate on Windows, simple on Unix. */
+int	sys_default_bind(void);		/* an enum ldapx_bind */
+
 /* Is stderr a terminal (progress output)? */
 int	sys_isatty_stderr(void);
 

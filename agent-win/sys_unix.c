@@ -11,6 +11,7 @@
  *             key files are written 0600 when private.
  */
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -29,6 +30,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "hash.h"
+#include "ldapx.h"
 #include "log.h"
 #include "rs_err.h"
 #include "sys.h"
@@ -267,6 +269,63 @@ const char *
 sys_default_config(void)
 {
 	return "/etc/rcptsync/agent.conf";
+}
+
+int
+sys_default_bind(void)
+{
+	return LDAPX_BIND_SIMPLE;
+}
+
+int
+sys_lock_state(const char *state_dir, unsigned wait_secs, void **h)
+{
+	char path[4096];
+	unsigned waited = 0;
+	int fd, *p;
+
+	*h = NULL;
+	if (snprintf(path, sizeof(path), "%s/lock", state_dir) >=
+	    (int)sizeof(path)) {
+		snprintf(sys_msg, sizeof(sys_msg), "lock %s: path too long",
+		    state_dir);
+		return RS_ERR_LIMIT;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return sys_fail(path);
+	/* flock, not fcntl: the lock belongs to this descriptor only. */
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			sys_fail(path);
+			close(fd);
+			return RS_ERR_SYSTEM;
+		}
+		if (waited++ >= wait_secs || sys_wait(1) == 1) {
+			snprintf(sys_msg, sizeof(sys_msg), "lock %.400s: "
+			    "another rcptsync-agent is running", path);
+			close(fd);
+			return RS_ERR_LIMIT;
+		}
+	}
+	if ((p = malloc(sizeof(*p))) == NULL) {
+		close(fd);
+		return RS_ERR_NOMEM;
+	}
+	*p = fd;
+	*h = p;
+	return RS_OK;
+}
+
+void
+sys_unlock_state(void *h)
+{
+	int *p = h;
+
+	if (p == NULL)
+		return;
+	close(*p);		/* drops the flock */
+	free(p);
 }
 
 const char *

@@ -53,6 +53,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "hash.h"
+#include "ldapx.h"
 #include "log.h"
 #include "rs_err.h"
 
@@ -338,6 +339,75 @@ sys_default_state_dir(void)
 {
 	InitOnceExecuteOnce(&sys_path_once, sys_path_init, NULL, NULL);
 	return sys_state;
+}
+
+int
+sys_default_bind(void)
+{
+	return LDAPX_BIND_NEGOTIATE;
+}
+
+int
+sys_lock_state(const char *state_dir, unsigned wait_secs, void **h)
+{
+	OVERLAPPED ov;
+	wchar_t *w = NULL;
+	char *path = NULL;
+	size_t n;
+	unsigned waited = 0;
+	HANDLE f = INVALID_HANDLE_VALUE;
+	int r = RS_ERR_NOMEM;
+
+	*h = NULL;
+	n = strlen(state_dir) + sizeof("\\lock");
+	if ((path = malloc(n)) == NULL)
+		goto out;
+	snprintf(path, n, "%s\\lock", state_dir);
+	if ((w = win_wide(path)) == NULL)
+		goto out;
+	f = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+	    OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (f == INVALID_HANDLE_VALUE) {
+		r = sys_fail(GetLastError());
+		goto out;
+	}
+	/* The lock dies with the handle, so a killed agent frees it. */
+	for (;;) {
+		memset(&ov, 0, sizeof(ov));
+		if (LockFileEx(f, LOCKFILE_EXCLUSIVE_LOCK |
+		    LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov))
+			break;
+		if (GetLastError() != ERROR_LOCK_VIOLATION) {
+			r = sys_fail(GetLastError());
+			goto out;
+		}
+		if (waited++ >= wait_secs || sys_wait(1) == 1) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "lock %.400s: another "
+			    "rcptsync-agent is running", path);
+			win_set_errtext(msg);
+			r = RS_ERR_LIMIT;
+			goto out;
+		}
+	}
+	*h = f;
+	f = INVALID_HANDLE_VALUE;
+	r = RS_OK;
+out:
+	if (f != INVALID_HANDLE_VALUE)
+		CloseHandle(f);
+	free(w);
+	free(path);
+	return r;
+}
+
+void
+sys_unlock_state(void *h)
+{
+	if (h != NULL)
+		CloseHandle((HANDLE)h);
 }
 
 const char *

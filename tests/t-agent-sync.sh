@@ -141,6 +141,19 @@ t_eq sync3-rcpt-added 250 "$(h_rcpt added.by-test@corp.test)"
 t_eq sync3-rcpt-removed "550 5.1.1" "$(h_rcpt "$removed")"
 t_eq sync3-rcpt-real 250 "$(h_rcpt "$real")"
 
+# --- one cycle at a time per state directory -----------------------------
+# Another holder of STATE/lock (the service, while Task Scheduler starts a
+# sync) makes sync wait for it instead of taking a sequence number too.
+state=$(sed -n 's/^state_dir *= *//p' "$T/agent.conf" | tail -n 1)
+flock "$state/lock" sleep 3 &
+holder=$!
+sleep 1
+start=$(date +%s)
+"$AGENT" -c "$T/agent.conf" sync 2>"$T/locked.err"
+t_eq lock-wait-exit 0 $?
+t_check lock-waited test $(( $(date +%s) - start )) -ge 2
+wait "$holder"
+
 # --- wrong host key pin: refused before auth, nothing uploaded -----------
 wrongpin() {	# NAME CONFIG-EDIT: run sync with a fresh state and the edit
 	sed -e "s|^state_dir = .*|state_dir = $T/state-$1|" -e "$2" \
