@@ -13,8 +13,8 @@
  *                           \Application\rcptsync-agent, EventMessageFile =
  *                           the exe (its message table), TypesSupported
  *
- * The file is rotated when it passes WIN_LOG_ROTATE bytes: agent.log ->
- * agent.log.1 -> ... -> agent.log.WIN_LOG_KEEP (the oldest is dropped).  It
+ * The file is rotated when it passes RS_WIN_LOG_ROTATE bytes: agent.log ->
+ * agent.log.1 -> ... -> agent.log.RS_WIN_LOG_KEEP (the oldest is dropped).  It
  * is opened with full sharing so that an administrator (or a test) can read
  * it while the service runs, and each line is written with one WriteFile
  * call, so readers never see half a line from us.
@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "rs_limits.h"
 #include "messages.h"
 #include "rs_err.h"
 #include "sys.h"
@@ -42,8 +43,6 @@
  * Rotation size and the number of old files kept.  Not in limits.h yet
  * (requested): they bound disk use of the log, not untrusted input.
  */
-static const LONGLONG	WIN_LOG_ROTATE = 1024 * 1024;
-enum { WIN_LOG_KEEP = 4 };
 
 static CRITICAL_SECTION	log_lock;
 static INIT_ONCE	log_once = INIT_ONCE_STATIC_INIT;
@@ -104,7 +103,7 @@ log_rotate(void)
 
 	CloseHandle(log_file);
 	log_file = INVALID_HANDLE_VALUE;
-	for (n = WIN_LOG_KEEP - 1; n >= 0; n--) {
+	for (n = RS_WIN_LOG_KEEP - 1; n >= 0; n--) {
 		from = log_numbered(log_path, n);
 		to = log_numbered(log_path, n + 1);
 		if (from != NULL && to != NULL)
@@ -235,7 +234,7 @@ win_log_sink(enum rs_level level, const char *line, void *arg)
 		log_broken = 1;
 		goto out;
 	}
-	if (GetFileSizeEx(log_file, &size) && size.QuadPart > WIN_LOG_ROTATE)
+	if (GetFileSizeEx(log_file, &size) && size.QuadPart > RS_WIN_LOG_ROTATE)
 		log_rotate();
  out:
 	LeaveCriticalSection(&log_lock);

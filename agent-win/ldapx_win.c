@@ -50,6 +50,7 @@
 #include "buf.h"
 #include "ldapx.h"
 #include "rs_err.h"
+#include "rs_limits.h"
 #include "win_int.h"
 
 /* Not in every mingw header set. */
@@ -61,7 +62,6 @@
 #endif
 
 /* Most attributes one search asks for (export uses one or two). */
-enum { LDAPX_MAX_ATTRS = 16 };
 
 struct ldapx {
 	LDAP		*ld;
@@ -315,7 +315,7 @@ ldapx_wide_attrs(const char *const *attrs, size_t *nattrs)
 	for (n = 0; attrs[n] != NULL; n++)
 		;
 	*nattrs = n;
-	if (n > LDAPX_MAX_ATTRS || (w = calloc(n + 1, sizeof(*w))) == NULL)
+	if (n > RS_MAX_LDAP_ATTRS || (w = calloc(n + 1, sizeof(*w))) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		if ((w[i] = win_wide(attrs[i])) == NULL) {
@@ -331,10 +331,10 @@ static int
 ldapx_entry(struct ldapx *c, LDAPMessage *e, wchar_t **wattrs, size_t nattrs,
     ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
 {
-	struct berval **bv[LDAPX_MAX_ATTRS];
-	struct ldapx_val *vals[LDAPX_MAX_ATTRS];
-	const struct ldapx_val *cvals[LDAPX_MAX_ATTRS];
-	size_t nvals[LDAPX_MAX_ATTRS], i, j;
+	struct berval **bv[RS_MAX_LDAP_ATTRS];
+	struct ldapx_val *vals[RS_MAX_LDAP_ATTRS];
+	const struct ldapx_val *cvals[RS_MAX_LDAP_ATTRS];
+	size_t nvals[RS_MAX_LDAP_ATTRS], i, j;
 	wchar_t *wdn;
 	char *dn = NULL;
 	int rc;

@@ -54,7 +54,6 @@
 int	wmain(int argc, wchar_t **wargv);
 
 /* Longest password set-password accepts (bytes of UTF-8). */
-enum { MAIN_MAX_PASSWORD = 1024 };
 
 static LONG main_ctrl_count;
 
@@ -127,7 +126,7 @@ static int
 main_read_password(const char *prompt, struct rs_buf *out)
 {
 	HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
-	wchar_t wbuf[MAIN_MAX_PASSWORD + 2];
+	wchar_t wbuf[RS_MAX_PASSWORD + 2];
 	char *s = NULL, c;
 	DWORD mode, got = 0, total = 0;
 	int rc;
@@ -138,7 +137,7 @@ main_read_password(const char *prompt, struct rs_buf *out)
 		fflush(stderr);
 		SetConsoleMode(in, (mode & ~(DWORD)ENABLE_ECHO_INPUT) |
 		    ENABLE_LINE_INPUT | ENABLE_PROCESSED_INPUT);
-		if (!ReadConsoleW(in, wbuf, MAIN_MAX_PASSWORD + 1, &got,
+		if (!ReadConsoleW(in, wbuf, RS_MAX_PASSWORD + 1, &got,
 		    NULL))
 			got = 0;
 		SetConsoleMode(in, mode);
@@ -161,7 +160,7 @@ main_read_password(const char *prompt, struct rs_buf *out)
 		if (!ReadFile(in, &c, 1, &got, NULL) || got == 0 ||
 		    c == '\n')
 			break;
-		if (++total > MAIN_MAX_PASSWORD) {
+		if (++total > RS_MAX_PASSWORD) {
 			rc = RS_ERR_LIMIT;
 			goto out;
 		}
@@ -278,10 +277,10 @@ main_set_password(const char *config)
 	size_t line = 0;
 	int rc, ex = AGENT_EXIT_FAIL;
 
-	rs_buf_init(&pw, MAIN_MAX_PASSWORD);
+	rs_buf_init(&pw, RS_MAX_PASSWORD);
 	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
 	rs_buf_init(&edited, RS_MAX_CONFIG_BYTES);
-	rs_buf_init(&check, MAIN_MAX_PASSWORD);
+	rs_buf_init(&check, RS_MAX_PASSWORD);
 	if ((rc = sys_read_file(config, RS_MAX_CONFIG_BYTES, &text)) !=
 	    RS_OK) {
 		fprintf(stderr, "rcptsync-agent: set-password: read %s: %s\n",

@@ -55,14 +55,9 @@
 #include "hash.h"
 #include "ldapx.h"
 #include "log.h"
+#include "rs_limits.h"
 #include "rs_err.h"
 
-/*
- * Bounded retry of the final rename while the target is held open: 100
- * tries 100 ms apart, as PostgreSQL's pgrename does.  Not in limits.h
- * (requested): a timing bound, not an input limit.
- */
-enum { SYS_RENAME_TRIES = 100, SYS_RENAME_SLEEP_MS = 100 };
 
 /* Write in chunks WriteFile can take (DWORD lengths). */
 enum { SYS_IO_CHUNK = 1 << 20 };
@@ -611,7 +606,7 @@ sys_write_file(const char *path, const void *p, size_t n, int private)
 	 * then fails with a sharing or access error.  Retry for a bounded
 	 * time, then give up and leave the old file in place.
 	 */
-	for (i = 0; i < SYS_RENAME_TRIES; i++) {
+	for (i = 0; i < RS_WIN_RENAME_TRIES; i++) {
 		if (MoveFileExW(tmp, w, MOVEFILE_REPLACE_EXISTING |
 		    MOVEFILE_WRITE_THROUGH)) {
 			created = 0;
@@ -622,7 +617,7 @@ sys_write_file(const char *path, const void *p, size_t n, int private)
 		if (e != ERROR_SHARING_VIOLATION && e != ERROR_ACCESS_DENIED &&
 		    e != ERROR_LOCK_VIOLATION)
 			break;
-		Sleep(SYS_RENAME_SLEEP_MS);
+		Sleep(RS_WIN_RENAME_SLEEP_MS);
 	}
 	rc = sys_fail(e);
  out:

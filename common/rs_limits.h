@@ -53,6 +53,19 @@
 /* LDAP paging: AD's MaxPageSize default, and the ceiling for page_size. */
 #define RS_MAX_PAGE_SIZE	1000
 
+/*
+ * Windows agent: the rotating log file (agent.log, agent.log.1 ...), the
+ * bounded retry of a rename while antivirus or an editor holds the target
+ * (as PostgreSQL's pgrename), the password set-password reads, and the
+ * attributes one LDAP search may ask for.
+ */
+#define RS_WIN_LOG_ROTATE	(1024 * 1024)
+#define RS_WIN_LOG_KEEP		4
+#define RS_WIN_RENAME_TRIES	100
+#define RS_WIN_RENAME_SLEEP_MS	100
+#define RS_MAX_PASSWORD		1024
+#define RS_MAX_LDAP_ATTRS	16
+
 /* Default shrink guard, percent. */
 #define RS_DEF_SHRINK_PCT	10
 
