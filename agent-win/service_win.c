@@ -228,6 +228,16 @@ svc_err(const char *op, DWORD e)
 		    "(administrator) prompt\n");
 }
 
+/* Close what svc_open opened (either may be NULL). */
+static void
+svc_close(SC_HANDLE s, SC_HANDLE scm)
+{
+	if (s != NULL)
+		CloseServiceHandle(s);
+	if (scm != NULL)
+		CloseServiceHandle(scm);
+}
+
 static SC_HANDLE
 svc_open(DWORD access, SC_HANDLE *scm, const char *op)
 {
@@ -408,10 +418,7 @@ service_install(const char *config)
 	    sys_default_config());
 	rc = AGENT_EXIT_OK;
  out:
-	if (s != NULL)
-		CloseServiceHandle(s);
-	if (scm != NULL)
-		CloseServiceHandle(scm);
+	svc_close(s, scm);
 	free(cmd);
 	free(wcfg);
 	return rc;
@@ -448,10 +455,7 @@ service_uninstall(void)
 	    "log) is kept\n", win_data_dir());
 	rc = AGENT_EXIT_OK;
  out:
-	if (s != NULL)
-		CloseServiceHandle(s);
-	if (scm != NULL)
-		CloseServiceHandle(scm);
+	svc_close(s, scm);
 	return rc;
 }
 
@@ -475,10 +479,7 @@ service_start(void)
 	printf("service rcptsync-agent: %s\n", svc_state_name(state));
 	rc = state == SERVICE_RUNNING ? AGENT_EXIT_OK : AGENT_EXIT_FAIL;
  out:
-	if (s != NULL)
-		CloseServiceHandle(s);
-	if (scm != NULL)
-		CloseServiceHandle(scm);
+	svc_close(s, scm);
 	return rc;
 }
 
@@ -503,71 +504,55 @@ service_stop(void)
 	printf("service rcptsync-agent: %s\n", svc_state_name(state));
 	rc = state == SERVICE_STOPPED ? AGENT_EXIT_OK : AGENT_EXIT_FAIL;
  out:
-	if (s != NULL)
-		CloseServiceHandle(s);
-	if (scm != NULL)
-		CloseServiceHandle(scm);
+	svc_close(s, scm);
+	return rc;
+}
+
+/*
+ * Send a control code to the running service: what names it in messages
+ * ("sync-now", "reload").  Windows reports the handler's answer; Wine
+ * reports success even when the handler rejects the code, so the log the
+ * service writes is the proof either way.
+ */
+static int
+svc_control(DWORD access, DWORD code, const char *what)
+{
+	SC_HANDLE scm = NULL, s;
+	SERVICE_STATUS st;
+	char op[64];
+	int rc = AGENT_EXIT_FAIL;
+
+	snprintf(op, sizeof(op), "%s rcptsync-agent", what);
+	if ((s = svc_open(access | SERVICE_QUERY_STATUS, &scm, op)) == NULL)
+		goto out;
+	if (!QueryServiceStatus(s, &st) ||
+	    st.dwCurrentState != SERVICE_RUNNING) {
+		fprintf(stderr, "rcptsync-agent: %s: the service is not "
+		    "running\n", what);
+		goto out;
+	}
+	if (!ControlService(s, code, &st)) {
+		svc_err(op, GetLastError());
+		goto out;
+	}
+	printf("%s requested; the result goes to the event log and %s\n",
+	    what, win_default_log());
+	rc = AGENT_EXIT_OK;
+ out:
+	svc_close(s, scm);
 	return rc;
 }
 
 int
 service_reload(void)
 {
-	SC_HANDLE scm = NULL, s;
-	SERVICE_STATUS st;
-	int rc = AGENT_EXIT_FAIL;
-
-	s = svc_open(SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS, &scm,
-	    "reload rcptsync-agent");
-	if (s == NULL)
-		goto out;
-	if (!ControlService(s, SERVICE_CONTROL_PARAMCHANGE, &st)) {
-		svc_err("reload rcptsync-agent", GetLastError());
-		goto out;
-	}
-	printf("reload requested; the result goes to the event log and %s\n",
-	    win_default_log());
-	rc = AGENT_EXIT_OK;
- out:
-	if (s != NULL)
-		CloseServiceHandle(s);
-	if (scm != NULL)
-		CloseServiceHandle(scm);
-	return rc;
+	return svc_control(SERVICE_PAUSE_CONTINUE, SERVICE_CONTROL_PARAMCHANGE,
+	    "reload");
 }
 
 int
 service_sync_now(void)
 {
-	SC_HANDLE scm = NULL, s;
-	SERVICE_STATUS st;
-	int rc = AGENT_EXIT_FAIL;
-
-	s = svc_open(SERVICE_USER_DEFINED_CONTROL | SERVICE_QUERY_STATUS,
-	    &scm, "sync-now rcptsync-agent");
-	if (s == NULL)
-		goto out;
-	if (!QueryServiceStatus(s, &st) ||
-	    st.dwCurrentState != SERVICE_RUNNING) {
-		fprintf(stderr, "rcptsync-agent: sync-now: the service is "
-		    "not running\n");
-		goto out;
-	}
-	/*
-	 * Windows reports the handler's answer; Wine reports success even
-	 * when the handler rejects the code, so the log is the proof.
-	 */
-	if (!ControlService(s, WIN_CONTROL_SYNC_NOW, &st)) {
-		svc_err("sync-now rcptsync-agent", GetLastError());
-		goto out;
-	}
-	printf("sync requested; the result goes to the event log and %s\n",
-	    win_default_log());
-	rc = AGENT_EXIT_OK;
- out:
-	if (s != NULL)
-		CloseServiceHandle(s);
-	if (scm != NULL)
-		CloseServiceHandle(scm);
-	return rc;
+	return svc_control(SERVICE_USER_DEFINED_CONTROL, WIN_CONTROL_SYNC_NOW,
+	    "sync-now");
 }

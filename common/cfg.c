@@ -567,12 +567,29 @@ cfg_uint(const struct cfg_section *s, const char *key, uint64_t def,
 	return RS_OK;
 }
 
-int
-cfg_duration(const struct cfg_section *s, const char *key, uint64_t def,
-    uint64_t *v)
+/* A unit suffix and its multiplier; the table ends with c == 0. */
+struct cfg_unit {
+	char		c;
+	uint64_t	m;
+};
+
+static const struct cfg_unit cfg_time_units[] = {
+	{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 0, 0 }
+};
+
+static const struct cfg_unit cfg_size_units[] = {
+	{ 'k', UINT64_C(1) << 10 }, { 'K', UINT64_C(1) << 10 },
+	{ 'm', UINT64_C(1) << 20 }, { 'M', UINT64_C(1) << 20 },
+	{ 'g', UINT64_C(1) << 30 }, { 'G', UINT64_C(1) << 30 }, { 0, 0 }
+};
+
+/* A number with at most one unit suffix from units (none: times 1). */
+static int
+cfg_scaled(const struct cfg_section *s, const char *key, uint64_t def,
+    const struct cfg_unit *units, uint64_t *v)
 {
 	const char *val = cfg_get(s, key), *end;
-	uint64_t x, m;
+	uint64_t x, m = 0;
 
 	if (val == NULL) {
 		*v = def;
@@ -580,49 +597,30 @@ cfg_duration(const struct cfg_section *s, const char *key, uint64_t def,
 	}
 	if (cfg_num(val, &x, &end) != RS_OK)
 		return RS_ERR_SYNTAX;
-	switch (*end) {
-	case '\0': case 's':	m = 1;		break;
-	case 'm':		m = 60;		break;
-	case 'h':		m = 3600;	break;
-	case 'd':		m = 86400;	break;
-	default:
-		return RS_ERR_SYNTAX;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return RS_ERR_SYNTAX;
-	if (cfg_mul(x, m, &x) != RS_OK)
+	if (*end == '\0')
+		m = 1;
+	else if (end[1] == '\0')
+		for (; units->c != 0; units++)
+			if (units->c == *end)
+				m = units->m;
+	if (m == 0 || cfg_mul(x, m, &x) != RS_OK)
 		return RS_ERR_SYNTAX;
 	*v = x;
 	return RS_OK;
 }
 
 int
+cfg_duration(const struct cfg_section *s, const char *key, uint64_t def,
+    uint64_t *v)
+{
+	return cfg_scaled(s, key, def, cfg_time_units, v);
+}
+
+int
 cfg_size(const struct cfg_section *s, const char *key, uint64_t def,
     uint64_t *v)
 {
-	const char *val = cfg_get(s, key), *end;
-	uint64_t x, m;
-
-	if (val == NULL) {
-		*v = def;
-		return RS_OK;
-	}
-	if (cfg_num(val, &x, &end) != RS_OK)
-		return RS_ERR_SYNTAX;
-	switch (*end) {
-	case '\0':		m = 1;			break;
-	case 'k': case 'K':	m = UINT64_C(1) << 10;	break;
-	case 'm': case 'M':	m = UINT64_C(1) << 20;	break;
-	case 'g': case 'G':	m = UINT64_C(1) << 30;	break;
-	default:
-		return RS_ERR_SYNTAX;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return RS_ERR_SYNTAX;
-	if (cfg_mul(x, m, &x) != RS_OK)
-		return RS_ERR_SYNTAX;
-	*v = x;
-	return RS_OK;
+	return cfg_scaled(s, key, def, cfg_size_units, v);
 }
 
 int

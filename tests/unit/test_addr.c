@@ -234,18 +234,6 @@ ref_check(const char *a, size_t len)
 	return labels >= 2;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t
-rng(void)
-{
-	/* xorshift64*: reproducible across runs and platforms. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
 int
 main(void)
 {
@@ -254,6 +242,8 @@ main(void)
 	size_t i, j, n, outlen, dlen, agree, nvalid;
 	int r, ok;
 	static const char alpha[] = "ab.@-#A z\"[]09_!\r\0\xc3";
+
+	ut_seed(0x9e3779b97f4a7c15ULL);
 
 	make_long();
 	{
@@ -403,10 +393,10 @@ main(void)
 	agree = 0;
 	nvalid = 0;
 	for (i = 0; i < 200000; i++) {
-		n = 1 + rng() % 24;
+		n = 1 + ut_rng() % 24;
 		for (j = 0; j < n; j++) {
 			/* Mostly letters, '.', '@' so that valid ones occur. */
-			uint64_t k = rng() % 64;
+			uint64_t k = ut_rng() % 64;
 
 			s[j] = k < 40 ? "aab.@-z0"[k % 8] :
 			    alpha[k % (sizeof(alpha) - 1)];
@@ -437,21 +427,21 @@ main(void)
 		static const char hostile[] = "@.-#\"[] \t\r\nA\x01\x7f\x80";
 		size_t ll, nl, k, lab;
 
-		ll = rng() % 4 == 0 ? 60 + rng() % 8 : 1 + rng() % 10;
+		ll = ut_rng() % 4 == 0 ? 60 + ut_rng() % 8 : 1 + ut_rng() % 10;
 		for (n = 0; n < ll; n++)
-			s[n] = lc[rng() % (sizeof(lc) - 1)];
+			s[n] = lc[ut_rng() % (sizeof(lc) - 1)];
 		s[n++] = '@';
-		nl = 1 + rng() % (rng() % 8 == 0 ? 5 : 3);
+		nl = 1 + ut_rng() % (ut_rng() % 8 == 0 ? 5 : 3);
 		for (k = 0; k < nl && n < sizeof(s) - 70; k++) {
-			lab = rng() % 6 == 0 ? 60 + rng() % 6 : 1 + rng() % 8;
+			lab = ut_rng() % 6 == 0 ? 60 + ut_rng() % 6 : 1 + ut_rng() % 8;
 			if (k > 0)
 				s[n++] = '.';
 			for (j = 0; j < lab; j++)
-				s[n++] = dc[rng() % (sizeof(dc) - 1)];
+				s[n++] = dc[ut_rng() % (sizeof(dc) - 1)];
 		}
-		for (k = rng() % 3; k > 0; k--) {
-			j = rng() % n;
-			s[j] = hostile[rng() % (sizeof(hostile) - 1)];
+		for (k = ut_rng() % 3; k > 0; k--) {
+			j = ut_rng() % n;
+			s[j] = hostile[ut_rng() % (sizeof(hostile) - 1)];
 		}
 		r = addr_check(s, n, &why);
 		if ((r == RS_OK) == ref_check(s, n))
@@ -468,10 +458,10 @@ main(void)
 	/* Random bytes of any length never crash and fail cleanly. */
 	ok = 1;
 	for (i = 0; i < 100000; i++) {
-		n = rng() % sizeof(s);
+		n = ut_rng() % sizeof(s);
 		for (j = 0; j < n; j++)
-			s[j] = (char)(rng() & 0xff);
-		if (rng() % 2) {
+			s[j] = (char)(ut_rng() & 0xff);
+		if (ut_rng() % 2) {
 			memcpy(s, "smtp:", n < 5 ? n : 5);
 		}
 		r = addr_check(s, n, &why);

@@ -30,17 +30,6 @@
 #define LABEL63	\
     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
-static uint64_t rng_state = 0xa4093822299f31d0ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
 static struct bundle_hdr H, G;	/* large: keep them off the stack */
 
 struct result {
@@ -205,11 +194,11 @@ rand_list(const struct bundle_hdr *h, size_t n)
 	if (rlist_new(&l) != RS_OK)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		size_t ll = 1 + rng() % 12, k;
-		const char *d = h->domains[rng() % h->ndomains];
+		size_t ll = 1 + ut_rng() % 12, k;
+		const char *d = h->domains[ut_rng() % h->ndomains];
 
 		for (k = 0; k < ll; k++) {
-			char c = cs[rng() % (sizeof(cs) - 1)];
+			char c = cs[ut_rng() % (sizeof(cs) - 1)];
 
 			if (c == '.' && (k == 0 || k == ll - 1 ||
 			    buf[k - 1] == '.'))
@@ -596,6 +585,8 @@ main(void)
 	time_t t;
 	int r, ok;
 
+	ut_seed(0xa4093822299f31d0ULL);
+
 	rs_buf_init(&gz, MAXBUF);
 	rs_buf_init(&gz2, MAXBUF);
 	rs_buf_init(&text, MAXBUF);
@@ -692,10 +683,10 @@ main(void)
 		ok = 1;
 		for (i = 0; i < 200000; i++) {
 			struct tm tm;
-			time_t x = (time_t)(rng() % INT64_C(253402300800));
+			time_t x = (time_t)(ut_rng() % INT64_C(253402300800));
 
 			if (i < 1000)
-				x = (time_t)(rng() % 4000000000u);
+				x = (time_t)(ut_rng() % 4000000000u);
 			bundle_time_fmt(x, when, sizeof(when));
 			gmtime_r(&x, &tm);
 			strftime(ref, sizeof(ref), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -717,10 +708,10 @@ main(void)
 
 	/* Writer: round trips of random lists. */
 	for (i = 0; i < 30; i++) {
-		size_t n = i < 5 ? i + 1 : (size_t)(rng() % 5000) + 1;
+		size_t n = i < 5 ? i + 1 : (size_t)(ut_rng() % 5000) + 1;
 
 		hdr_base(&H);
-		H.seq = 1 + rng() % 1000000;
+		H.seq = 1 + ut_rng() % 1000000;
 		H.flags = i % 3 == 0 ? BUNDLE_FLAG_ALLOW_SHRINK : 0;
 		list = rand_list(&H, n);
 		rs_buf_reset(&gz);
@@ -1011,12 +1002,12 @@ main(void)
 		rs_buf_reset(&text2);
 		rs_buf_put(&text2, text.data, text.len);
 		p = text2.data;
-		for (j = 1 + rng() % 2; j > 0; j--) {
-			size_t at = rng() % n;
+		for (j = 1 + ut_rng() % 2; j > 0; j--) {
+			size_t at = ut_rng() % n;
 
-			switch (rng() % 4) {
+			switch (ut_rng() % 4) {
 			case 0:		/* random byte */
-				p[at] = (unsigned char)rng();
+				p[at] = (unsigned char)ut_rng();
 				break;
 			case 1:		/* a nearby printable */
 				p[at] = (unsigned char)(p[at] + 1);
@@ -1026,7 +1017,7 @@ main(void)
 				n--;
 				break;
 			default:	/* a structural byte */
-				p[at] = (unsigned char)"\n @.:- a0"[rng() % 9];
+				p[at] = (unsigned char)"\n @.:- a0"[ut_rng() % 9];
 				break;
 			}
 		}
@@ -1072,9 +1063,9 @@ main(void)
 	for (i = 0; i < 3000 && ok; i++) {
 		rs_buf_reset(&gz2);
 		rs_buf_put(&gz2, gz.data, gz.len);
-		for (j = 1 + rng() % 3; j > 0; j--)
-			gz2.data[rng() % gz2.len] ^=
-			    (unsigned char)(1 + rng() % 255);
+		for (j = 1 + ut_rng() % 3; j > 0; j--)
+			gz2.data[ut_rng() % gz2.len] ^=
+			    (unsigned char)(1 + ut_rng() % 255);
 		read_bundle(gz2.data, gz2.len, MAXBUF, 1000000, &G, NULL, &res);
 		if (res.rc == RS_ERR_INTERNAL || res.rc > 0)
 			ok = 0;
@@ -1082,11 +1073,11 @@ main(void)
 			nrej++;
 	}
 	for (i = 0; i < 2000 && ok; i++) {
-		size_t n = rng() % 2000;
+		size_t n = ut_rng() % 2000;
 
 		rs_buf_reset(&gz2);
 		for (j = 0; j < n; j++)
-			rs_buf_put_u8(&gz2, (uint8_t)rng());
+			rs_buf_put_u8(&gz2, (uint8_t)ut_rng());
 		if (n > 3 && i % 2) {
 			gz2.data[0] = 0x1f;
 			gz2.data[1] = 0x8b;

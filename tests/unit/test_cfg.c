@@ -20,17 +20,6 @@
 
 #define L(s)	s, sizeof(s) - 1
 
-static uint64_t rng_state = 0x082efa98ec4e6c89ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
 static const char good[] =
     "\xef\xbb\xbf# rcptsync agent configuration\r\n"
     "; another comment\r\n"
@@ -161,6 +150,8 @@ main(void)
 	uint64_t u;
 	unsigned pct;
 	int r, b, ok;
+
+	ut_seed(0x082efa98ec4e6c89ULL);
 
 	/* The realistic file. */
 	r = cfg_parse(good, sizeof(good) - 1, &c, &line, &why);
@@ -340,26 +331,26 @@ main(void)
 	for (i = 0; i < 500 && ok; i++) {
 		struct rs_buf t;
 		char keys[8][32], vals[8][40], types[4][32], names[4][32];
-		size_t nsec = 1 + rng() % 4, nk[4], si, ki;
+		size_t nsec = 1 + ut_rng() % 4, nk[4], si, ki;
 
 		rs_buf_init(&t, 1 << 20);
 		for (si = 0; si < nsec; si++) {
 			snprintf(types[si], sizeof(types[si]), "t%zu", si);
 			snprintf(names[si], sizeof(names[si]), "%s",
-			    rng() % 2 ? "" : "N.a-m_e");
+			    ut_rng() % 2 ? "" : "N.a-m_e");
 			rs_buf_printf(&t, "%s[%s%s%s]%s\n",
-			    rng() % 2 ? " " : "", types[si],
+			    ut_rng() % 2 ? " " : "", types[si],
 			    names[si][0] ? " " : "", names[si],
-			    rng() % 2 ? "\r" : "");
-			nk[si] = rng() % 8;
+			    ut_rng() % 2 ? "\r" : "");
+			nk[si] = ut_rng() % 8;
 			for (ki = 0; ki < nk[si]; ki++) {
-				size_t vl = rng() % 30, q;
+				size_t vl = ut_rng() % 30, q;
 
 				snprintf(keys[ki], sizeof(keys[ki]), "k_%zu",
 				    ki);
 				for (q = 0; q < vl; q++)
 					vals[ki][q] =
-					    "ab =#;[]%,.:/\"'xyz"[rng() % 18];
+					    "ab =#;[]%,.:/\"'xyz"[ut_rng() % 18];
 				vals[ki][vl] = '\0';
 				/* Outer spaces are trimmed: avoid them. */
 				if (vl > 0 && vals[ki][0] == ' ')
@@ -367,10 +358,10 @@ main(void)
 				if (vl > 0 && vals[ki][vl - 1] == ' ')
 					vals[ki][vl - 1] = 'z';
 				rs_buf_printf(&t, "%s%s%s=%s%s%s\n",
-				    rng() % 2 ? "\t" : "", keys[ki],
-				    rng() % 2 ? " " : "", rng() % 2 ? " " : "",
-				    vals[ki], rng() % 2 ? "  " : "");
-				if (rng() % 4 == 0)
+				    ut_rng() % 2 ? "\t" : "", keys[ki],
+				    ut_rng() % 2 ? " " : "", ut_rng() % 2 ? " " : "",
+				    vals[ki], ut_rng() % 2 ? "  " : "");
+				if (ut_rng() % 4 == 0)
 					rs_buf_put_str(&t, "# c = [x]\n\n");
 			}
 			/* Check this section right after writing it. */
@@ -407,10 +398,10 @@ main(void)
 	for (i = 0; i < 20000; i++) {
 		char t[300];
 
-		n = rng() % sizeof(t);
+		n = ut_rng() % sizeof(t);
 		for (j = 0; j < n; j++)
-			t[j] = rng() % 3 ? "[]= \n\r#;ab_-.\t\xc3\xa9"[rng() %
-			    17] : (char)rng();
+			t[j] = ut_rng() % 3 ? "[]= \n\r#;ab_-.\t\xc3\xa9"[ut_rng() %
+			    17] : (char)ut_rng();
 		r = cfg_parse(t, n, &c, &line, &why);
 		if (r == RS_OK) {
 			if (c == NULL)

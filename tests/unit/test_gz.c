@@ -22,17 +22,6 @@
 #include "rs_err.h"
 #include "unit.h"
 
-static uint64_t rng_state = 0x13198a2e03707344ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
 /* Compressible pseudo-text: words from a small vocabulary. */
 static void
 fill_text(unsigned char *p, size_t n)
@@ -42,7 +31,7 @@ fill_text(unsigned char *p, size_t n)
 	size_t i = 0, k;
 
 	while (i < n) {
-		const char *s = w[rng() % 8];
+		const char *s = w[ut_rng() % 8];
 
 		for (k = 0; s[k] != '\0' && i < n; k++)
 			p[i++] = (unsigned char)s[k];
@@ -59,7 +48,7 @@ compress_buf(const void *p, size_t n, int level, struct rs_buf *out)
 		return r;
 	/* Write in uneven pieces to exercise the streaming path. */
 	while (n > 0) {
-		size_t k = 1 + rng() % 70000;
+		size_t k = 1 + ut_rng() % 70000;
 
 		if (k > n)
 			k = n;
@@ -142,10 +131,10 @@ roundtrip(size_t n, int level, int text)
 		fill_text(p, n);
 	else
 		for (i = 0; i < n; i++)
-			p[i] = (unsigned char)rng();
+			p[i] = (unsigned char)ut_rng();
 	if (compress_buf(p, n, level, &z) != RS_OK)
 		goto out;
-	if (decompress_mem(z.data, z.len, n, &d, 1 + rng() % 9000) != RS_OK)
+	if (decompress_mem(z.data, z.len, n, &d, 1 + ut_rng() % 9000) != RS_OK)
 		goto out;
 	ok = d.len == n && (n == 0 || memcmp(d.data, p, n) == 0);
 out:
@@ -210,6 +199,8 @@ main(void)
 	char name[200];
 	size_t i, j, n;
 	int r, ok, level, nrej, nsame;
+
+	ut_seed(0x13198a2e03707344ULL);
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		for (level = -1; level <= 9; level += 5) {
@@ -367,15 +358,15 @@ main(void)
 	for (i = 0; i < 3000; i++) {
 		unsigned char junk[600];
 
-		n = rng() % sizeof(junk);
+		n = ut_rng() % sizeof(junk);
 		for (j = 0; j < n; j++)
-			junk[j] = (unsigned char)rng();
+			junk[j] = (unsigned char)ut_rng();
 		if (i % 2 && n > 3) {
 			junk[0] = 0x1f;
 			junk[1] = 0x8b;
 			junk[2] = 8;
 		}
-		r = decompress_mem(junk, n, 1 << 20, NULL, 1 + rng() % 300);
+		r = decompress_mem(junk, n, 1 << 20, NULL, 1 + ut_rng() % 300);
 		if (r == RS_OK || r == RS_ERR_INTERNAL)
 			ok = 0;
 	}
@@ -387,11 +378,11 @@ main(void)
 	ok = mut != NULL;
 	for (i = 0; ok && i < 3000; i++) {
 		memcpy(mut, b.data, b.len);
-		for (j = 1 + rng() % 3; j > 0; j--)
-			mut[rng() % b.len] ^= (unsigned char)(1 + rng() % 255);
+		for (j = 1 + ut_rng() % 3; j > 0; j--)
+			mut[ut_rng() % b.len] ^= (unsigned char)(1 + ut_rng() % 255);
 		rs_buf_reset(&d);
-		r = decompress_mem(mut, b.len - (rng() % 5 == 0 ?
-		    rng() % 20 : 0), 2 * 100000, &d, 4096);
+		r = decompress_mem(mut, b.len - (ut_rng() % 5 == 0 ?
+		    ut_rng() % 20 : 0), 2 * 100000, &d, 4096);
 		if (r == RS_OK) {
 			if (d.len != 100000 || memcmp(d.data, text, d.len) != 0)
 				ok = 0;

@@ -22,29 +22,18 @@
 
 #define L(s)	s, sizeof(s) - 1
 
-static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
 /* A random canonical address from a small space, so duplicates occur. */
 static size_t
 rand_addr(char *buf, size_t space)
 {
 	static const char *doms[] = { "corp.test", "example.org",
 	    "branch.corp.test", "a.b" };
-	size_t n = 0, ll = 1 + rng() % 6, i;
-	const char *d = doms[rng() % 4];
+	size_t n = 0, ll = 1 + ut_rng() % 6, i;
+	const char *d = doms[ut_rng() % 4];
 	static const char cs[] = "abc.-_9~";
 
 	for (i = 0; i < ll; i++) {
-		char c = cs[rng() % (space < 8 ? space : 8)];
+		char c = cs[ut_rng() % (space < 8 ? space : 8)];
 
 		/* No dot first, last, or twice. */
 		if (c == '.' && (i == 0 || i == ll - 1 || buf[n - 1] == '.'))
@@ -246,6 +235,8 @@ main(void)
 	clock_t t0;
 	int r, ok;
 
+	ut_seed(0x243f6a8885a308d3ULL);
+
 	/* Basics. */
 	r = rlist_new(&l);
 	UT_CHECK("rlist_new", r == RS_OK && l != NULL);
@@ -323,7 +314,7 @@ main(void)
 		    check_sort(sizes[i], 3));
 	}
 	for (i = 0; i < 40; i++) {
-		if (!check_diff(rng() % 60, rng() % 60))
+		if (!check_diff(ut_rng() % 60, ut_rng() % 60))
 			break;
 	}
 	UT_CHECK("rlist_diff random lists", i == 40);
@@ -359,10 +350,10 @@ main(void)
 	for (i = 0; i < 2000; i++) {
 		char t[200];
 
-		n = rng() % sizeof(t);
+		n = ut_rng() % sizeof(t);
 		for (j = 0; j < n; j++)
-			t[j] = (rng() % 4) ? "ab@.c\n"[rng() % 6] :
-			    (char)(rng() & 0xff);
+			t[j] = (ut_rng() % 4) ? "ab@.c\n"[ut_rng() % 6] :
+			    (char)(ut_rng() & 0xff);
 		rlist_new(&l);
 		r = rlist_parse_text(l, t, n, &line);
 		if (r != RS_OK && r != RS_ERR_SYNTAX && r != RS_ERR_TRUNC)
@@ -380,7 +371,7 @@ main(void)
 	rlist_new(&l);
 	ok = 1;
 	for (i = 0; i < 1000000 && ok; i++) {
-		uint64_t x = rng() % 990000;
+		uint64_t x = ut_rng() % 990000;
 
 		n = (size_t)snprintf(buf, sizeof(buf),
 		    "user.%llu.%llx@%s", (unsigned long long)x,

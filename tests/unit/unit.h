@@ -7,6 +7,7 @@
 #ifndef RS_UNIT_H
 #define RS_UNIT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 static int ut_failed;
@@ -21,6 +22,27 @@ static int ut_failed;
 	}								\
 	fflush(stdout);							\
 } while (0)
+
+/*
+ * xorshift64*: a fixed, fast pseudo-random sequence for randomized tests,
+ * the same on every run (each test picks its own seed with ut_seed).
+ */
+static uint64_t ut_rng_state = 0x9e3779b97f4a7c15ULL;
+
+static inline void
+ut_seed(uint64_t seed)
+{
+	ut_rng_state = seed != 0 ? seed : 1;
+}
+
+static inline uint64_t
+ut_rng(void)
+{
+	ut_rng_state ^= ut_rng_state >> 12;
+	ut_rng_state ^= ut_rng_state << 25;
+	ut_rng_state ^= ut_rng_state >> 27;
+	return ut_rng_state * 0x2545f4914f6cdd1dULL;
+}
 
 static inline int
 ut_exit(void)
