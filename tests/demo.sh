@@ -57,14 +57,7 @@ say "agent:    $T/agent.conf"
 say "receiver: $T/receiver.conf"
 
 step "6/9  receiver: process the spool as files arrive (the .path unit)"
-(
-	while :; do
-		"$RECEIVER" -c "$T/receiver.conf" run >>"$T/receiver.log" 2>&1
-		sleep 0.5
-	done
-) &
-RLOOP=$!
-t_cleanup "kill $RLOOP"
+h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 say "rcptsync-receiver -c $T/receiver.conf run, every 0.5 s"
 
 step "7/9  rcptsync-agent check"

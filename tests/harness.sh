@@ -709,6 +709,23 @@ h_wine_init() {
 	fi
 }
 
+# h_receiver_watch CONF LOG [INTERVAL [OPTION...]]: run the receiver every
+# INTERVAL seconds (default 0.5), as its systemd .path unit would when files
+# arrive, appending to LOG, until the test ends.  The receiver binary is
+# $RECEIVER, else $RS_RECEIVER, else the one at the top of the tree.
+# Sets H_RWATCH_PID.
+h_receiver_watch() {
+	_conf=$1 _log=$2 _every=${3:-0.5}
+	shift 2; [ $# -gt 0 ] && shift
+	_bin=${RECEIVER:-${RS_RECEIVER:-$RS_TOP/rcptsync-receiver}}
+	( while :; do
+		"$_bin" -c "$_conf" "$@" run >>"$_log" 2>&1
+		sleep "$_every"
+	done ) &
+	H_RWATCH_PID=$!
+	t_cleanup "kill $H_RWATCH_PID 2>/dev/null"
+}
+
 _h_wine_stop() {
 	[ -n "${WINEPREFIX:-}" ] || return 0
 	wineserver -k 2>/dev/null

@@ -30,14 +30,7 @@ conf() {	# write the agent config for the current slapd port
 	    "$T/agent.conf.in" | grep -v '^timeout = 10s' >"$T/agent.conf"
 }
 conf
-(
-	while :; do
-		"$RECEIVER" -c "$T/receiver.conf" run >>"$T/receiver.log" 2>&1
-		sleep 0.5
-	done
-) &
-RLOOP=$!
-t_cleanup "kill $RLOOP"
+h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 
 # wait_page FILE N: until the agent logged page N (at most 60 s).
 wait_page() {

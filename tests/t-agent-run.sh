@@ -21,14 +21,8 @@ h_sshd_start || exit 1
 h_postfix_start || exit 1
 h_receiver_conf "$T/receiver.conf" || exit 1
 h_agent_conf "$T/one.conf" || exit 1
-(
-	while :; do
-		"$RECEIVER" -c "$T/receiver.conf" run >>"$T/receiver.log" 2>&1
-		sleep 0.5
-	done
-) &
-RLOOP=$!
-t_cleanup "kill $RLOOP"
+h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
+RLOOP=$H_RWATCH_PID
 
 # A second relay section: the same sshd, pinned to its other host key.
 cp "$T/one.conf" "$T/two.conf"

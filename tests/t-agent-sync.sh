@@ -42,14 +42,7 @@ h_receiver_conf "$T/receiver.conf" || exit 1
 h_agent_conf "$T/agent.conf" || exit 1
 
 # The receiver, as its systemd .path unit would run it.
-(
-	while :; do
-		"$RECEIVER" -c "$T/receiver.conf" run >>"$T/receiver.log" 2>&1
-		sleep 0.5
-	done
-) &
-RLOOP=$!
-t_cleanup "kill $RLOOP"
+h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 
 incoming() { ls -A "$SFTP_INCOMING" | sort; }
 # t_has NAME STRING FILE: a fixed string (fingerprints hold '+' and '/').

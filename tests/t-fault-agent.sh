@@ -32,12 +32,8 @@ printf 'history = 1000\n' >>"$T/receiver.conf"
 h_agent_conf "$T/agent.conf" || exit 1
 STATUS=$SFTP_STATUS_DIR/status.json
 
-( while :; do
-	"$RECEIVER" -c "$T/receiver.conf" -v run >>"$T/receiver.log" 2>&1
-	sleep 0.3
-done ) &
-RLOOP=$!
-t_cleanup "kill $RLOOP 2>/dev/null"
+h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.3 -v
+RLOOP=$H_RWATCH_PID
 
 ANCHOR_DN=$(f_anchor_dn "$T/fx")
 add_addr() { f_add_addr "$ANCHOR_DN" "$1"; }

@@ -31,12 +31,7 @@ sed -e "s|^server = .*|server = ldap://127.0.0.1:$F_PORT|" \
     -e "s|^bind = simple|bind = simple\npage_size = 100\ntimeout = 3s|" \
     "$T/agent.conf.in" | grep -v '^timeout = 10s' >"$T/agent.conf"
 
-( while :; do
-	"$RECEIVER" -c "$T/receiver.conf" run >>"$T/receiver.log" 2>&1
-	sleep 0.3
-done ) &
-RLOOP=$!
-t_cleanup "kill $RLOOP 2>/dev/null"
+h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.3
 
 "$AGENT" -c "$T/agent.conf" sync 2>"$T/sync1.err"
 t_eq "sync through the proxy: exit 0" 0 $?

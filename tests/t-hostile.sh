@@ -32,14 +32,8 @@ h_postfix_start || exit 1
 h_receiver_conf "$T/receiver.conf" || exit 1
 h_agent_conf "$T/agent.conf" || exit 1
 
-(
-	while :; do
-		"$RECEIVER" -c "$T/receiver.conf" run >>"$T/receiver.log" 2>&1
-		sleep 0.3
-	done
-) &
-RLOOP=$!
-t_cleanup "kill $RLOOP 2>/dev/null"
+h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.3
+RLOOP=$H_RWATCH_PID
 
 "$AGENT" -c "$T/agent.conf" sync 2>"$T/sync.err"
 t_eq "sync with hostile values: exit 0" 0 $?

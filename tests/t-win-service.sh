@@ -165,10 +165,7 @@ h_wine reg.exe query \
 t_grep "install-event-source" 'EventMessageFile.*rcptsync-agent\.exe' "$tmp/ev.reg"
 
 # The receiver, as the systemd path unit would run it.
-( while :; do "$receiver" -c "$tmp/receiver.conf" run >>"$tmp/receiver.log" 2>&1
-	sleep 0.5; done ) &
-rloop=$!
-t_cleanup "kill $rloop"
+RECEIVER=$receiver h_receiver_watch "$tmp/receiver.conf" "$tmp/receiver.log"
 
 h_wine sc query rcptsync-agent >&2 2>&1
 h_wine net start rcptsync-agent >&2 2>&1
