@@ -15,7 +15,7 @@ H_MAP_TYPE=lmdb
 . "$RS_TOP/tests/bundle.sh"
 
 RCV_BIN=${RCV_BIN:-$RS_TOP/rcptsync-receiver}
-if [ -n "${RS_LONG:-}" ]; then TRIALS=${TRIALS:-100}; else TRIALS=${TRIALS:-10}; fi
+if [ -n "${RS_LONG:-}" ]; then TRIALS=${TRIALS:-100}; else TRIALS=${TRIALS:-24}; fi
 N=${KILL_LIST:-50000}
 t_need "$RCV_BIN" postmap postconf ssh-keygen gzip setpriv python3 sha256sum
 
