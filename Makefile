@@ -4,6 +4,7 @@
 #   make check      every test; ends with "N passed, N failed"
 #   make check SAN=1   the same, built with ASan + UBSan
 #   make check-long the longer fault-injection runs
+#   make check-san  unit tests and a receiver/agent subset under ASan+UBSan
 #   make demo       the whole pipeline on local stand-ins
 #   make bench      benchmarks (prints ratios; never asserts times)
 #   make fuzz FUZZ_SECONDS=N
@@ -61,8 +62,8 @@ PROGS	= rcptsync-agent rcptsync-receiver
 FLAVOR	= $(if $(SAN),san,plain)
 STAMP	= $(B)/flavor.stamp
 
-.PHONY: all deps win check check-long unit demo bench fuzz install clean \
-	banned FORCE
+.PHONY: all deps win check check-long check-san unit demo bench fuzz \
+	install clean banned FORCE
 
 all: $(PROGS)
 
@@ -108,6 +109,17 @@ check: deps banned all unit win
 
 check-long: deps all unit win
 	RS_LONG=1 tests/run
+
+# The sanitizer subset CI runs after make check: the unit tests and the
+# tests that push the most hostile and most varied input through the
+# receiver and the agent, all built with ASan + UBSan (any report aborts).
+# `make check SAN=1` runs the whole suite that way.
+SAN_TESTS = tests/t-receiver.sh tests/t-receiver-kill.sh tests/t-hostile.sh \
+	    tests/t-agent-export.sh tests/t-agent-sync.sh tests/t-fault-upload.sh
+check-san: deps
+	$(MAKE) SAN=1 all unit
+	tests/run $(UNIT_BIN) $(SAN_TESTS)
+	$(MAKE) all
 
 demo: deps all
 	tests/demo.sh
