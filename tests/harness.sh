@@ -709,6 +709,18 @@ h_wine_init() {
 	fi
 }
 
+# h_receiver_local CONF: a receiver config for tests that drop bundles into
+# the spool themselves, without sshd: the spool is $H_DIR/incoming and the
+# status file lives in $H_DIR/status, both owned by the receiver's user as
+# the packaged tmpfiles.d would make them.  Sets SPOOL.
+h_receiver_local() {
+	SPOOL=$H_DIR/incoming
+	mkdir -p "$SPOOL" "$H_DIR/status" || return 1
+	h_receiver_conf "$1" || return 1
+	chown -R rcptsync:rcptsync "$SPOOL" "$H_DIR/status" "$H_RECV_STATE" &&
+	    chmod 0644 "$H_ALLOWED_SIGNERS"
+}
+
 # h_receiver_watch CONF LOG [INTERVAL [OPTION...]]: run the receiver every
 # INTERVAL seconds (default 0.5), as its systemd .path unit would when files
 # arrive, appending to LOG, until the test ends.  The receiver binary is

@@ -26,12 +26,8 @@ T=$(t_tmp)
 umask 022
 
 h_postfix_start || exit 1
-SPOOL=$H_DIR/incoming
-mkdir -p "$SPOOL" "$H_DIR/status"
 CONF=$T/receiver.conf
-h_receiver_conf "$CONF" || exit 1
-chown -R rcptsync:rcptsync "$SPOOL" "$H_DIR/status" "$H_RECV_STATE"
-chmod 0644 "$H_ALLOWED_SIGNERS"
+h_receiver_local "$CONF" || exit 1
 STATUS=$H_DIR/status/status.json
 
 b_list "$N" corp.test a >"$T/A"

@@ -18,12 +18,8 @@ t_need "$RCV_BIN" postmap postconf ssh-keygen gzip setpriv sha256sum
 T=$(t_tmp)
 umask 022
 h_postfix_start || exit 1
-SPOOL=$H_DIR/incoming
-mkdir -p "$SPOOL" "$H_DIR/status"
 CONF=$T/receiver.conf
-h_receiver_conf "$CONF" || exit 1
-chown -R rcptsync:rcptsync "$SPOOL" "$H_DIR/status" "$H_RECV_STATE"
-chmod 0644 "$H_ALLOWED_SIGNERS"
+h_receiver_local "$CONF" || exit 1
 
 b_list $((N / 2)) corp.test >"$T/list"
 b_list $((N - N / 2)) example.org >>"$T/list"
