@@ -130,8 +130,8 @@ rcv_cmd_run(const struct rcv_cfg *c, int inetd)
 {
 	int lock = -1, r;
 	char line[64];
-
 	char dir[4096];
+	uint64_t t0 = rcv_util_usec();
 
 	if (rcv_lock_acquire(c, &lock) != RS_OK) {
 		r = RCV_EXIT_SYSTEM;
@@ -143,6 +143,8 @@ rcv_cmd_run(const struct rcv_cfg *c, int inetd)
 	rcv_util_clean_tmp(c->quarantine_dir);
 	if (rcv_util_dirname(c->status_file, dir, sizeof(dir)) == RS_OK)
 		rcv_util_clean_tmp(dir);
+	if (c->metrics_file != NULL)
+		rcv_util_clean_tmp_of(c->metrics_file);
 	r = rcv_spool_run(c, inetd ? rcv_main_inetd_report : NULL, NULL);
 	if (r < 0)
 		r = RCV_EXIT_USAGE;
@@ -152,7 +154,18 @@ rcv_cmd_run(const struct rcv_cfg *c, int inetd)
 		r = RCV_EXIT_REFUSED;
 	else
 		r = RCV_EXIT_OK;
+	/*
+	 * After every run, whatever it did: the status file's "updated"
+	 * tells the agents the receiver runs at all.
+	 */
+	(void)rcv_st_status_write(c);
  out:
+	/*
+	 * The metrics too, even without the lock (both files are replaced
+	 * atomically under random temporary names, so a concurrent writer
+	 * costs nothing): a run that failed is what they must show.
+	 */
+	(void)rcv_met_write(c, r, rcv_util_usec() - t0);
 	rcv_lock_release(lock);
 	if (inetd) {
 		snprintf(line, sizeof(line), "done %d", r);
@@ -176,95 +189,6 @@ rcv_cmd_approve(const struct rcv_cfg *c, const char *file)
 	if (r == RS_OK)
 		return RCV_EXIT_OK;
 	return r == RS_ERR_SYSTEM ? RCV_EXIT_SYSTEM : RCV_EXIT_USAGE;
-}
-
-static int
-rcv_cmd_status(const struct rcv_cfg *c, int nagios)
-{
-	struct rcv_state st;
-	char **agents = NULL, t1[32], t2[32], worst_msg[RS_LOG_LINE] = "";
-	size_t n = 0, i;
-	uint64_t entries = 0;
-	time_t now = time(NULL), last;
-	int worst = 0, lvl;
-	static const char *const word[] = { "OK", "WARNING", "CRITICAL",
-	    "UNKNOWN" };
-
-	if (rcv_st_agents(c, &agents, &n) != RS_OK) {
-		if (nagios)
-			printf("RCPTSYNC UNKNOWN - cannot read %s\n",
-			    c->state_dir);
-		return nagios ? 3 : RCV_EXIT_SYSTEM;
-	}
-	(void)rcv_st_map_entries_load(c, &entries);
-	if (!nagios)
-		printf("map %s (%s): %" PRIu64 " entries\n", c->map,
-		    c->map_type, entries);
-	for (i = 0; i < n; i++) {
-		if (rcv_st_load(c, agents[i], &st) != RS_OK) {
-			worst = 3;
-			snprintf(worst_msg, sizeof(worst_msg), "%s: damaged "
-			    "state", agents[i]);
-			continue;
-		}
-		last = st.accepted_time > st.heartbeat_time ?
-		    st.accepted_time : st.heartbeat_time;
-		lvl = 0;
-		if (!st.have)
-			lvl = 2;
-		else if ((uint64_t)(now - last) > c->stale_critical)
-			lvl = 2;
-		else if ((uint64_t)(now - last) > c->stale_warning)
-			lvl = 1;
-		if (lvl == 0 && st.rej_seq != 0 && st.rej_time > last)
-			lvl = 1;
-		if (lvl > worst || (worst_msg[0] == '\0' && lvl == worst)) {
-			worst = lvl > worst ? lvl : worst;
-			if (!st.have)
-				snprintf(worst_msg, sizeof(worst_msg), "%s: "
-				    "nothing installed; last rejection: %s",
-				    agents[i], st.rej_reason);
-			else if (lvl == 1 && st.rej_time > last)
-				snprintf(worst_msg, sizeof(worst_msg), "%s: "
-				    "last bundle %" PRIu64 " refused: %s",
-				    agents[i], st.rej_seq, st.rej_reason);
-			else
-				snprintf(worst_msg, sizeof(worst_msg), "%s: "
-				    "%" PRIu64 " entries, last contact %llds "
-				    "ago", agents[i], st.count,
-				    (long long)(now - last));
-		}
-		if (nagios)
-			continue;
-		printf("agent %s:\n", agents[i]);
-		if (st.have) {
-			rcv_util_time(st.accepted_time, t1, sizeof(t1));
-			printf("  accepted  sequence %" PRIu64 " at %s, %"
-			    PRIu64 " entries, list-sha256 %s\n", st.seq, t1,
-			    st.count, st.sha256);
-			if (st.heartbeat_time != 0) {
-				rcv_util_time(st.heartbeat_time, t2,
-				    sizeof(t2));
-				printf("  heartbeat %s\n", t2);
-			}
-		}
-		if (st.rej_seq != 0) {
-			rcv_util_time(st.rej_time, t1, sizeof(t1));
-			printf("  refused   sequence %" PRIu64 " at %s: %s\n",
-			    st.rej_seq, t1, st.rej_reason);
-		}
-	}
-	if (nagios) {
-		if (n == 0) {
-			worst = 3;
-			snprintf(worst_msg, sizeof(worst_msg), "no agent has "
-			    "pushed yet");
-		}
-		printf("RCPTSYNC %s - %s | entries=%" PRIu64 "\n", word[worst],
-		    worst_msg, entries);
-	}
-	rcv_util_words_free(agents, n);
-	return nagios ? worst : RCV_EXIT_OK;
 }
 
 /* One side of a diff: a history bundle opened for streaming. */
@@ -485,6 +409,9 @@ rcv_cmd_check(const struct rcv_cfg *c)
 	ok &= rcv_check_dir("state_dir", c->state_dir, R_OK | W_OK | X_OK);
 	if (rcv_util_dirname(c->status_file, mapdir, sizeof(mapdir)) == RS_OK)
 		ok &= rcv_check_dir("status directory", mapdir, W_OK | X_OK);
+	if (c->metrics_file != NULL && rcv_util_dirname(c->metrics_file,
+	    mapdir, sizeof(mapdir)) == RS_OK)
+		ok &= rcv_check_dir("metrics directory", mapdir, W_OK | X_OK);
 	if (c->static_file != NULL) {
 		i = rcv_inst_static_check(c, &nst) == RS_OK;
 		snprintf(detail, sizeof(detail), "%s (%zu entries)",
@@ -569,7 +496,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "run") == 0)
 		r = rcv_cmd_run(&cfg, inetd);
 	else if (strcmp(cmd, "status") == 0)
-		r = rcv_cmd_status(&cfg, nagios);
+		r = rcv_fresh_status(&cfg, nagios);
 	else if (strcmp(cmd, "diff") == 0)
 		r = rcv_cmd_diff(&cfg, argc - 1, argv + 1);
 	else if (strcmp(cmd, "approve") == 0 && argc == 2)

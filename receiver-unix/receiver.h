@@ -5,7 +5,10 @@
  * Modules (one prefix each):
  *   rcv_cfg_   recv_cfg.c  configuration: [receiver] and [signer NAME]
  *   rcv_lock_  lock.c      one receiver at a time (flock on STATE/lock)
- *   rcv_st_    state.c     per-agent state, history, quarantine, status.json
+ *   rcv_st_    state.c     per-agent state, rejection counters, history,
+ *                          quarantine, status.json
+ *   rcv_met_   metrics.c   the Prometheus textfile (metrics_file)
+ *   rcv_fresh_ fresh.c     status and status --nagios: freshness verdicts
  *   rcv_spool_ spool.c     pick pending bundles, drive the decisions
  *   rcv_vfy_   verify.c    signature first, then streaming validation
  *   rcv_inst_  install.c   merge lists, postmap under a temporary name,
@@ -39,6 +42,32 @@ struct sshsig_signers;
 #define RCV_DONE	0	/* installed, heartbeat or nothing to do */
 #define RCV_REFUSED	1	/* quarantined */
 #define RCV_SYSFAIL	3	/* left in the spool, retry later */
+
+/*
+ * Why a bundle was refused or set aside: the fixed, small label set of
+ * rcptsync_receiver_rejections_total{reason=...} (docs/CONFIG.md, Metrics).
+ * Every refusal path maps to exactly one; rcv_why_name gives the label and
+ * the state file key.  Append only: the names are persisted.
+ */
+enum rcv_why {
+	RCV_WHY_SIGNATURE,	/* .sig missing, malformed, wrong namespace or
+				   algorithm, does not verify */
+	RCV_WHY_SIGNER,		/* verifies, but the key is not trusted for
+				   the agent */
+	RCV_WHY_REPLAY,		/* sequence not greater than the last one */
+	RCV_WHY_FORMAT,		/* not a regular file, gzip, header, entries,
+				   count, checksum */
+	RCV_WHY_LIMIT,		/* a size or count limit */
+	RCV_WHY_DOMAIN,		/* entry outside the header's domains */
+	RCV_WHY_EMPTY,		/* no entries (left after the domain filter) */
+	RCV_WHY_SHRINK,		/* the shrink guard */
+	RCV_WHY_HEARTBEAT,	/* heartbeat for a list that is not installed */
+	RCV_WHY_SUPERSEDED,	/* a newer bundle of the agent was pending */
+	RCV_WHY_OTHER,
+	RCV_WHY_N
+};
+
+const char *rcv_why_name(int why);
 
 /* Exit codes (docs/HACKING.md). */
 #define RCV_EXIT_OK		0
@@ -118,6 +147,11 @@ struct rcv_state {
 	time_t		rej_time;
 	char		rej_reason[RS_MAX_REASON + 1];
 	uint64_t	approved_seq;		/* one-shot admin approval */
+	uint64_t	install_seq;		/* sequence of the last install
+						   (seq moves on with heartbeats);
+						   0: before this was recorded */
+	uint64_t	install_usec;		/* how long that install took */
+	uint64_t	rejections[RCV_WHY_N];	/* counters, never reset */
 };
 
 int	rcv_st_load(const struct rcv_cfg *c, const char *agent,
@@ -144,6 +178,22 @@ int	rcv_st_history_seqs(const struct rcv_cfg *c, const char *agent,
 	    uint64_t **seqs, size_t *n);
 int	rcv_st_map_entries_save(const struct rcv_cfg *c, uint64_t n);
 int	rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n);
+/*
+ * Refusals not attributed to an agent (no state and no verified
+ * signature: the name is anyone's to choose) are counted by reason in
+ * STATE/unattributed.counts.  load: all zero when absent; RS_ERR_FORMAT
+ * (logged) when damaged.  add: never rewrites a damaged file.
+ */
+int	rcv_st_unattributed_load(const struct rcv_cfg *c,
+	    uint64_t counts[RCV_WHY_N]);
+int	rcv_st_unattributed_add(const struct rcv_cfg *c, int why);
+
+/* metrics.c: rewrite metrics_file (if set) at the end of every run. */
+int	rcv_met_write(const struct rcv_cfg *c, int exit_code,
+	    uint64_t run_usec);
+
+/* fresh.c: the status command; returns the exit code. */
+int	rcv_fresh_status(const struct rcv_cfg *c, int nagios);
 
 /* verify.c */
 struct rcv_bundle {
@@ -155,6 +205,7 @@ struct rcv_bundle {
 	size_t		 siglen;
 	char		 fpr[128];		/* signer key fingerprint */
 	int		 verified;		/* signature and signer OK */
+	int		 why;			/* RCV_WHY_* of a refusal */
 	struct bundle_hdr *hdr;			/* after rcv_vfy_header */
 };
 
@@ -219,5 +270,9 @@ int	rcv_util_mkdir(const char *dir, unsigned mode);
 /* Remove temporaries of interrupted atomic writes (lock held). */
 void	rcv_util_clean_tmp(const char *dir);
 void	rcv_util_time(time_t t, char *out, size_t outsize);
+/* Remove path.<hex>.tmp files only: for directories shared with others. */
+void	rcv_util_clean_tmp_of(const char *path);
+/* Microseconds on the monotonic clock. */
+uint64_t rcv_util_usec(void);
 
 #endif /* RCV_RECEIVER_H */

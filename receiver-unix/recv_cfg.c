@@ -505,6 +505,12 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 		goto out;
 	}
 	c->shrink_pct = pct;
+	/* Seconds are allowed (tests use them); 0 would always alarm. */
+	if (c->stale_warning == 0 || c->stale_critical < c->stale_warning) {
+		rs_error("config %s: stale_warning must be at least 1s and "
+		    "stale_critical at least stale_warning", path);
+		goto out;
+	}
 	if (c->max_bundle == 0 || c->max_list == 0) {
 		rs_error("config %s: max_bundle_size and max_list_size must "
 		    "not be 0", path);

@@ -21,6 +21,12 @@
  * A crash after the install but before the bundle left the spool is
  * recognised on the next run by "same sequence, same list-sha256" and
  * finished quietly.
+ *
+ * Every refusal (and every superseded bundle) is counted by its class,
+ * RCV_WHY_*: in the agent's state when the agent is known, otherwise in
+ * STATE/unattributed.counts.  The status file is rewritten after each
+ * decision, so that a waiting agent learns its verdict at once; the caller
+ * rewrites it, and the metrics, once more at the end of the run.
  */
 #include <sys/stat.h>
 
@@ -102,31 +108,40 @@ rcv_spool_unlink(const struct rcv_cfg *c, const char *name)
 		rs_error("remove %s: %s", path, strerror(errno));
 }
 
-/* Record a refusal: state, quarantine, status, log, report. */
+/*
+ * Record a refusal: state (with its counter), quarantine, status, log,
+ * report.  why is the RCV_WHY_* class, the metrics' reason label.
+ */
 static int
 rcv_spool_refuse(struct rcv_spool_ctx *x, struct rcv_bundle *b,
-    struct rcv_state *st, const char *reason)
+    struct rcv_state *st, int why, const char *reason)
 {
 	const struct rcv_cfg *c = x->c;
 	char src[4096];
 	const char *from = NULL;
 	int r;
 
+	if (why < 0 || why >= RCV_WHY_N)
+		why = RCV_WHY_OTHER;
 	rs_error("refuse %s: %s", b->name, reason);
 	rcv_spool_report(x, "refused %s %" PRIu64 ": %s", b->agent, b->seq,
 	    reason);
 	/*
 	 * Only agents we know get a state file: anyone can upload under any
-	 * name, and state files decide which lists make up the map.
+	 * name, and state files decide which lists make up the map.  For
+	 * the same reason the others' refusals are counted without a name:
+	 * a name per upload would let anyone grow the metrics without end.
 	 */
 	if (b->verified || st->have || st->rej_seq != 0) {
 		st->rej_seq = b->seq;
 		st->rej_time = time(NULL);
 		snprintf(st->rej_reason, sizeof(st->rej_reason), "%s",
 		    reason);
+		st->rejections[why]++;
 		if ((r = rcv_st_save(c, b->agent, st)) != RS_OK)
 			return RCV_SYSFAIL;
-	}
+	} else
+		(void)rcv_st_unattributed_add(c, why);
 	if (b->work_path[0] != '\0')
 		from = b->work_path;
 	else if (rcv_util_path(src, sizeof(src), c->spool_dir, b->name) ==
@@ -183,13 +198,13 @@ rcv_spool_heartbeat(struct rcv_spool_ctx *x, struct rcv_bundle *b,
 	if (!st->have) {
 		snprintf(reason, sizeof(reason), "heartbeat, but no list of "
 		    "agent %s is installed", b->agent);
-		return rcv_spool_refuse(x, b, st, reason);
+		return rcv_spool_refuse(x, b, st, RCV_WHY_HEARTBEAT, reason);
 	}
 	if (strcmp(sha, st->sha256) != 0) {
 		snprintf(reason, sizeof(reason), "heartbeat for list "
 		    "%.16s..., but the installed list is %.16s...", sha,
 		    st->sha256);
-		return rcv_spool_refuse(x, b, st, reason);
+		return rcv_spool_refuse(x, b, st, RCV_WHY_HEARTBEAT, reason);
 	}
 	st->seq = b->seq;
 	st->heartbeat_time = time(NULL);
@@ -215,7 +230,7 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 	char reason[RS_MAX_REASON], sha[2 * RS_SHA256_LEN + 1],
 	    list_new[4096], list_cur[4096], fname[RS_MAX_AGENT_ID + 16],
 	    qpath[4096];
-	uint64_t entries = 0;
+	uint64_t entries = 0, t0 = rcv_util_usec();
 	int r, ret = RCV_SYSFAIL;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -249,7 +264,7 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 		goto out;
 	}
 	if (r != RS_OK) {
-		ret = rcv_spool_refuse(x, b, &st, reason);
+		ret = rcv_spool_refuse(x, b, &st, b->why, reason);
 		goto out;
 	}
 
@@ -282,7 +297,7 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 		snprintf(reason, sizeof(reason), "sequence %" PRIu64 " is not "
 		    "greater than the last accepted %" PRIu64 " (replay or "
 		    "rollback)", seq, st.seq);
-		ret = rcv_spool_refuse(x, b, &st, reason);
+		ret = rcv_spool_refuse(x, b, &st, RCV_WHY_REPLAY, reason);
 		goto out;
 	}
 
@@ -291,7 +306,7 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 	if (rcv_spool_is_sys(r))
 		goto out;
 	if (r != RS_OK) {
-		ret = rcv_spool_refuse(x, b, &st, reason);
+		ret = rcv_spool_refuse(x, b, &st, b->why, reason);
 		goto out;
 	}
 	rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, sha);
@@ -313,7 +328,7 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 		unlink(list_new);
 		snprintf(reason, sizeof(reason), "empty: no entries in the "
 		    "accepted domains (%" PRIu64 " dropped)", res.dropped);
-		ret = rcv_spool_refuse(x, b, &st, reason);
+		ret = rcv_spool_refuse(x, b, &st, RCV_WHY_EMPTY, reason);
 		goto out;
 	}
 	if (st.have && res.accepted * 100 < st.count * (100 - c->shrink_pct)) {
@@ -333,7 +348,8 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 			snprintf(reason, sizeof(reason), "shrink: %" PRIu64
 			    " entries, installed %" PRIu64 ", threshold %u%%",
 			    res.accepted, st.count, c->shrink_pct);
-			ret = rcv_spool_refuse(x, b, &st, reason);
+			ret = rcv_spool_refuse(x, b, &st, RCV_WHY_SHRINK,
+			    reason);
 			if (rcv_util_path(qpath, sizeof(qpath),
 			    c->quarantine_dir, b->name) == RS_OK)
 				rs_error("shrink %s: if the shrink is "
@@ -368,6 +384,9 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 	memcpy(st.sha256, sha, sizeof(st.sha256));
 	st.accepted_time = time(NULL);
 	st.approved_seq = 0;
+	/* From the signature check to the new map in place. */
+	st.install_seq = seq;
+	st.install_usec = rcv_util_usec() - t0;
 	if (rcv_st_save(c, agent, &st) != RS_OK ||
 	    rcv_st_map_entries_save(c, entries) != RS_OK)
 		goto out;
@@ -495,6 +514,7 @@ rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
 	const struct rcv_cfg *c = x->c;
 	char name[RS_MAX_BUNDLE_NAME], src[4096], sig[4096], dst[4096],
 	    reason[RS_MAX_REASON];
+	struct rcv_state st;
 	int r;
 
 	if (bundle_name(e->agent, e->seq, name, sizeof(name)) != RS_OK ||
@@ -510,6 +530,18 @@ rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
 	r = rcv_st_quarantine(c, e->agent, e->seq, src, NULL, 0, reason);
 	if (r != RS_OK)
 		return RCV_SYSFAIL;
+	/*
+	 * Counted like a refusal, under the agent's name only when it has
+	 * state (never verified: the bundle is not even opened).  A damaged
+	 * state file is left alone; its load already logged why.
+	 */
+	if (rcv_st_load(c, e->agent, &st) == RS_OK) {
+		if (st.have || st.rej_seq != 0) {
+			st.rejections[RCV_WHY_SUPERSEDED]++;
+			(void)rcv_st_save(c, e->agent, &st);
+		} else
+			(void)rcv_st_unattributed_add(c, RCV_WHY_SUPERSEDED);
+	}
 	rs_info("skip %s: %s", name, reason);
 	rcv_spool_report(x, "superseded %s %" PRIu64 ": %s", e->agent, e->seq,
 	    reason);
@@ -572,15 +604,9 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 		if (r == RCV_SYSFAIL || (r == RCV_REFUSED && worst == RCV_DONE))
 			worst = r;
 	}
-	if (n == 0) {
+	/* The caller rewrites the status file after every run. */
+	if (n == 0)
 		rs_debug("scan %s: nothing pending", c->spool_dir);
-		/*
-		 * Keep the status file fresh (and present after a fresh
-		 * install): its "updated" time tells the agents the receiver
-		 * runs at all.
-		 */
-		(void)rcv_st_status_write(c);
-	}
  out:
 	free(v);
 	sshsig_signers_free(trusted);

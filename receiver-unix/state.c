@@ -1,15 +1,17 @@
 /*
- * state.c - what the receiver remembers: per-agent state (STATE/AGENT.state),
- * the history of accepted bundles, the quarantine of refused ones, and the
- * status file the agents read over SFTP.
+ * state.c - what the receiver remembers: per-agent state (STATE/AGENT.state)
+ * with its rejection counters, the counters of refusals no agent can be
+ * blamed for (STATE/unattributed.counts), the history of accepted bundles,
+ * the quarantine of refused ones, and the status file the agents read over
+ * SFTP.
  *
- * API:        rcv_st_* (receiver.h).
+ * API:        rcv_st_*, rcv_why_name (receiver.h).
  * Ownership:  rcv_st_agents returns a malloc'd array of strings
  *             (rcv_util_words_free); everything else fills caller memory.
  * Errors:     RS_ERR_SYSTEM (logged with the path) for file system
- *             failures; RS_ERR_FORMAT for a damaged state file, which is
- *             never silently reset: the sequence in it is what stops
- *             replays.
+ *             failures; RS_ERR_FORMAT for a damaged state or counts file,
+ *             which is never silently reset: the sequence in a state file
+ *             is what stops replays, and counters must never go back.
  * Trust:      STATE is the receiver's own; the status file is written for
  *             the untrusted upload account to read, so every string in it
  *             is JSON-escaped and it carries nothing but the decisions.
@@ -35,6 +37,50 @@
 #include "rs_limits.h"
 
 #define RCV_ST_SUFFIX	".state"
+#define RCV_ST_UNATTRIBUTED	"unattributed.counts"
+#define RCV_ST_REJ_PREFIX	"rejections_"
+
+/* Indexed by enum rcv_why; persisted (state keys, metric labels). */
+static const char *const rcv_st_why[RCV_WHY_N] = {
+	"signature", "signer", "replay", "format", "limit", "domain", "empty",
+	"shrink", "heartbeat", "superseded", "other"
+};
+
+const char *
+rcv_why_name(int why)
+{
+	if (why < 0 || why >= RCV_WHY_N)
+		why = RCV_WHY_OTHER;
+	return rcv_st_why[why];
+}
+
+/* "rejections_NAME" -> its index, or -1. */
+static int
+rcv_st_why_key(const char *key)
+{
+	size_t pl = strlen(RCV_ST_REJ_PREFIX);
+	int i;
+
+	if (strncmp(key, RCV_ST_REJ_PREFIX, pl) != 0)
+		return -1;
+	for (i = 0; i < RCV_WHY_N; i++)
+		if (strcmp(key + pl, rcv_st_why[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The nonzero counters as "rejections_NAME N" lines. */
+static int
+rcv_st_put_counts(struct rs_buf *b, const uint64_t counts[RCV_WHY_N])
+{
+	int i, r = RS_OK;
+
+	for (i = 0; r == RS_OK && i < RCV_WHY_N; i++)
+		if (counts[i] != 0)
+			r = rs_buf_printf(b, "%s%s %" PRIu64 "\n",
+			    RCV_ST_REJ_PREFIX, rcv_st_why[i], counts[i]);
+	return r;
+}
 
 static int
 rcv_st_path(const struct rcv_cfg *c, const char *agent, char *out,
@@ -63,17 +109,22 @@ rcv_st_u64(const char *v, uint64_t *out)
 	return RS_OK;
 }
 
-int
-rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
+/*
+ * Read a small "key value" file and hand each line to fn, which returns
+ * RS_OK or RS_ERR_FORMAT.  A missing file is RS_OK with no lines.  On a
+ * damaged file (no final newline, a NUL, a line without a space, or fn's
+ * refusal) *lineno names the line.
+ */
+typedef int rcv_st_kv_fn(void *arg, const char *key, const char *val);
+
+static int
+rcv_st_kv_read(const char *path, rcv_st_kv_fn *fn, void *arg, size_t *lineno)
 {
-	char path[4096], *text = NULL, *line, *next, *val;
-	size_t len, lineno = 0;
-	uint64_t v;
+	char *text = NULL, *line, *next, *val;
+	size_t len;
 	int r;
 
-	memset(st, 0, sizeof(*st));
-	if ((r = rcv_st_path(c, agent, path, sizeof(path))) != RS_OK)
-		return r;
+	*lineno = 0;
 	r = rcv_util_read_small(path, RS_MAX_STATE_BYTES, &text, &len);
 	if (r == RS_ERR_NOTFOUND)
 		return RS_OK;
@@ -81,52 +132,84 @@ rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
 		return RS_ERR_SYSTEM;
 	r = RS_ERR_FORMAT;
 	if (strlen(text) != len)
-		goto bad;
+		goto out;
 	for (line = text; *line != '\0'; line = next) {
-		lineno++;
+		++*lineno;
 		if ((next = strchr(line, '\n')) == NULL)
-			goto bad;
+			goto out;
 		*next++ = '\0';
 		if ((val = strchr(line, ' ')) == NULL)
-			goto bad;
+			goto out;
 		*val++ = '\0';
-		if (strcmp(line, "rejected_reason") == 0) {
-			snprintf(st->rej_reason, sizeof(st->rej_reason), "%s",
-			    val);
-			continue;
-		}
-		if (strcmp(line, "sha256") == 0) {
-			if (strlen(val) != 2 * RS_SHA256_LEN)
-				goto bad;
-			memcpy(st->sha256, val, sizeof(st->sha256));
-			continue;
-		}
-		if (rcv_st_u64(val, &v) != RS_OK)
-			goto bad;
-		if (strcmp(line, "seq") == 0) {
-			st->seq = v;
-			st->have = 1;
-		} else if (strcmp(line, "count") == 0)
-			st->count = v;
-		else if (strcmp(line, "accepted_time") == 0)
-			st->accepted_time = (time_t)v;
-		else if (strcmp(line, "heartbeat_time") == 0)
-			st->heartbeat_time = (time_t)v;
-		else if (strcmp(line, "rejected_seq") == 0)
-			st->rej_seq = v;
-		else if (strcmp(line, "rejected_time") == 0)
-			st->rej_time = (time_t)v;
-		else if (strcmp(line, "approved_seq") == 0)
-			st->approved_seq = v;
-		else
-			goto bad;
+		if (fn(arg, line, val) != RS_OK)
+			goto out;
 	}
+	r = RS_OK;
+out:
 	free(text);
+	return r;
+}
+
+static int
+rcv_st_load_kv(void *arg, const char *key, const char *val)
+{
+	struct rcv_state *st = arg;
+	uint64_t v;
+	int w;
+
+	if (strcmp(key, "rejected_reason") == 0) {
+		snprintf(st->rej_reason, sizeof(st->rej_reason), "%s", val);
+		return RS_OK;
+	}
+	if (strcmp(key, "sha256") == 0) {
+		if (strlen(val) != 2 * RS_SHA256_LEN)
+			return RS_ERR_FORMAT;
+		memcpy(st->sha256, val, sizeof(st->sha256));
+		return RS_OK;
+	}
+	if (rcv_st_u64(val, &v) != RS_OK)
+		return RS_ERR_FORMAT;
+	if (strcmp(key, "seq") == 0) {
+		st->seq = v;
+		st->have = 1;
+	} else if (strcmp(key, "count") == 0)
+		st->count = v;
+	else if (strcmp(key, "accepted_time") == 0)
+		st->accepted_time = (time_t)v;
+	else if (strcmp(key, "heartbeat_time") == 0)
+		st->heartbeat_time = (time_t)v;
+	else if (strcmp(key, "rejected_seq") == 0)
+		st->rej_seq = v;
+	else if (strcmp(key, "rejected_time") == 0)
+		st->rej_time = (time_t)v;
+	else if (strcmp(key, "approved_seq") == 0)
+		st->approved_seq = v;
+	else if (strcmp(key, "install_seq") == 0)
+		st->install_seq = v;
+	else if (strcmp(key, "install_usec") == 0)
+		st->install_usec = v;
+	else if ((w = rcv_st_why_key(key)) >= 0)
+		st->rejections[w] = v;
+	else
+		return RS_ERR_FORMAT;
 	return RS_OK;
- bad:
-	rs_error("read %s line %zu: damaged state file; fix or remove it "
-	    "(removing it forgets the last accepted sequence)", path, lineno);
-	free(text);
+}
+
+int
+rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
+{
+	char path[4096];
+	size_t lineno;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = rcv_st_path(c, agent, path, sizeof(path))) != RS_OK)
+		return r;
+	r = rcv_st_kv_read(path, rcv_st_load_kv, st, &lineno);
+	if (r == RS_ERR_FORMAT)
+		rs_error("read %s line %zu: damaged state file; fix or remove "
+		    "it (removing it forgets the last accepted sequence)", path,
+		    lineno);
 	return r;
 }
 
@@ -149,6 +232,10 @@ rcv_st_save(const struct rcv_cfg *c, const char *agent,
 		if (r == RS_OK && st->heartbeat_time != 0)
 			r = rs_buf_printf(&b, "heartbeat_time %lld\n",
 			    (long long)st->heartbeat_time);
+		if (r == RS_OK && st->install_seq != 0)
+			r = rs_buf_printf(&b, "install_seq %" PRIu64
+			    "\ninstall_usec %" PRIu64 "\n", st->install_seq,
+			    st->install_usec);
 		if (r != RS_OK)
 			goto out;
 	}
@@ -168,6 +255,8 @@ rcv_st_save(const struct rcv_cfg *c, const char *agent,
 	}
 	if (st->approved_seq != 0 && (r = rs_buf_printf(&b, "approved_seq %"
 	    PRIu64 "\n", st->approved_seq)) != RS_OK)
+		goto out;
+	if ((r = rcv_st_put_counts(&b, st->rejections)) != RS_OK)
 		goto out;
 	r = rcv_util_write_atomic(path, b.data, b.len, 0600);
  out:
@@ -324,64 +413,27 @@ rcv_st_json_agent(struct rs_buf *b, const char *agent,
 	return r;
 }
 
-/* One agent's lines of the Prometheus textfile (ids need no escaping). */
-static int
-rcv_st_metrics_agent(struct rs_buf *m, const char *agent,
-    const struct rcv_state *st)
-{
-	int r = RS_OK;
-
-	if (st->have)
-		r = rs_buf_printf(m,
-		    "rcptsync_receiver_accepted_sequence{agent=\"%s\"} %"
-		    PRIu64 "\n"
-		    "rcptsync_receiver_accepted_timestamp_seconds{agent=\"%s\"}"
-		    " %lld\n"
-		    "rcptsync_receiver_accepted_entries{agent=\"%s\"} %" PRIu64
-		    "\n"
-		    "rcptsync_receiver_heartbeat_timestamp_seconds{agent=\"%s\"}"
-		    " %lld\n", agent, st->seq, agent,
-		    (long long)st->accepted_time, agent, st->count, agent,
-		    (long long)st->heartbeat_time);
-	if (r == RS_OK && st->rej_seq != 0)
-		r = rs_buf_printf(m,
-		    "rcptsync_receiver_rejected_sequence{agent=\"%s\"} %"
-		    PRIu64 "\n"
-		    "rcptsync_receiver_rejected_timestamp_seconds{agent=\"%s\"}"
-		    " %lld\n", agent, st->rej_seq, agent,
-		    (long long)st->rej_time);
-	return r;
-}
-
 int
 rcv_st_status_write(const struct rcv_cfg *c)
 {
 	struct rcv_state st;
-	struct rs_buf b, m;
+	struct rs_buf b;
 	char **agents = NULL, ts[32];
 	size_t n = 0, i;
 	uint64_t entries = 0;
 	int r;
 
 	rs_buf_init(&b, RS_MAX_STATUS_BYTES);
-	rs_buf_init(&m, RS_MAX_STATUS_BYTES);
 	if ((r = rcv_st_agents(c, &agents, &n)) != RS_OK)
 		goto out;
 	(void)rcv_st_map_entries_load(c, &entries);
 	rcv_util_time(time(NULL), ts, sizeof(ts));
 	r = rs_buf_printf(&b, "{\n  \"version\": 1,\n  \"updated\": \"%s\",\n"
 	    "  \"map_entries\": %" PRIu64 ",\n  \"agents\": {", ts, entries);
-	if (r == RS_OK)
-		r = rs_buf_printf(&m, "# rcptsync-receiver, written %s\n"
-		    "rcptsync_receiver_map_entries %" PRIu64 "\n"
-		    "rcptsync_receiver_status_timestamp_seconds %lld\n", ts,
-		    entries, (long long)time(NULL));
 	for (i = 0; r == RS_OK && i < n; i++) {
 		if ((r = rcv_st_load(c, agents[i], &st)) != RS_OK)
 			goto out;
 		r = rcv_st_json_agent(&b, agents[i], &st, i == 0);
-		if (r == RS_OK)
-			r = rcv_st_metrics_agent(&m, agents[i], &st);
 	}
 	if (r == RS_OK)
 		r = rs_buf_put_str(&b, n > 0 ? "\n  }\n}\n" : "}\n}\n");
@@ -390,15 +442,10 @@ rcv_st_status_write(const struct rcv_cfg *c)
 		goto out;
 	}
 	/* 0644: the upload account reads it to learn its verdict. */
-	if ((r = rcv_util_write_atomic(c->status_file, b.data, b.len, 0644)) !=
-	    RS_OK)
-		goto out;
-	if (c->metrics_file != NULL)
-		r = rcv_util_write_atomic(c->metrics_file, m.data, m.len, 0644);
+	r = rcv_util_write_atomic(c->status_file, b.data, b.len, 0644);
  out:
 	rcv_util_words_free(agents, n);
 	rs_buf_free(&b);
-	rs_buf_free(&m);
 	return r;
 }
 
@@ -432,6 +479,62 @@ rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n)
 		*nl = '\0';
 	r = rcv_st_u64(text, n);
 	free(text);
+	return r;
+}
+
+static int
+rcv_st_counts_kv(void *arg, const char *key, const char *val)
+{
+	uint64_t *counts = arg, v;
+	int w;
+
+	if ((w = rcv_st_why_key(key)) < 0 || rcv_st_u64(val, &v) != RS_OK)
+		return RS_ERR_FORMAT;
+	counts[w] = v;
+	return RS_OK;
+}
+
+int
+rcv_st_unattributed_load(const struct rcv_cfg *c, uint64_t counts[RCV_WHY_N])
+{
+	char path[4096];
+	size_t lineno;
+	int r;
+
+	memset(counts, 0, RCV_WHY_N * sizeof(counts[0]));
+	if (rcv_util_path(path, sizeof(path), c->state_dir,
+	    RCV_ST_UNATTRIBUTED) != RS_OK)
+		return RS_ERR_LIMIT;
+	r = rcv_st_kv_read(path, rcv_st_counts_kv, counts, &lineno);
+	if (r == RS_ERR_FORMAT) {
+		rs_error("read %s line %zu: damaged counts file; fix or remove "
+		    "it (removing it resets these counters)", path, lineno);
+		memset(counts, 0, RCV_WHY_N * sizeof(counts[0]));
+	}
+	return r;
+}
+
+int
+rcv_st_unattributed_add(const struct rcv_cfg *c, int why)
+{
+	uint64_t counts[RCV_WHY_N];
+	struct rs_buf b;
+	char path[4096];
+	int r;
+
+	if (why < 0 || why >= RCV_WHY_N)
+		why = RCV_WHY_OTHER;
+	if (rcv_util_path(path, sizeof(path), c->state_dir,
+	    RCV_ST_UNATTRIBUTED) != RS_OK)
+		return RS_ERR_LIMIT;
+	/* Damaged: keep it for the admin to look at; count nothing. */
+	if ((r = rcv_st_unattributed_load(c, counts)) != RS_OK)
+		return r;
+	counts[why]++;
+	rs_buf_init(&b, RS_MAX_STATE_BYTES);
+	if ((r = rcv_st_put_counts(&b, counts)) == RS_OK)
+		r = rcv_util_write_atomic(path, b.data, b.len, 0600);
+	rs_buf_free(&b);
 	return r;
 }
 

@@ -1,6 +1,7 @@
 /*
  * util.c - small file helpers of rcptsync-receiver: path joining, atomic
- * replace (temporary name, fsync, rename, directory fsync), bounded reads.
+ * replace (temporary name, fsync, rename, directory fsync), bounded reads,
+ * cleaning up after killed writers, a monotonic clock.
  *
  * API:        rcv_util_* (receiver.h).
  * Ownership:  rcv_util_read_small returns a malloc'd NUL-terminated copy
@@ -264,6 +265,7 @@ rcv_util_is_atomic_tmp(const char *name)
 /*
  * Remove what a receiver killed inside rcv_util_write_atomic left in dir.
  * Only called with the lock held, so no live writer owns such a file.
+ * Only for the receiver's own directories: see rcv_util_clean_tmp_of.
  */
 void
 rcv_util_clean_tmp(const char *dir)
@@ -282,4 +284,45 @@ rcv_util_clean_tmp(const char *dir)
 			rs_info("clean %s: left by an interrupted run", path);
 	}
 	closedir(d);
+}
+
+/*
+ * The same for one file in a directory shared with other programs (the
+ * node_exporter textfile directory): only "path.<hex>.tmp" goes, never
+ * another program's temporary that happens to look like ours.
+ */
+void
+rcv_util_clean_tmp_of(const char *path)
+{
+	char dir[4096], full[4096];
+	const char *base = strrchr(path, '/');
+	struct dirent *e;
+	size_t bl;
+	DIR *d;
+
+	base = base != NULL ? base + 1 : path;
+	bl = strlen(base);
+	if (rcv_util_dirname(path, dir, sizeof(dir)) != RS_OK ||
+	    (d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, base, bl) != 0 ||
+		    strlen(e->d_name) != bl + 1 + 16 + 4 ||
+		    !rcv_util_is_atomic_tmp(e->d_name) ||
+		    rcv_util_path(full, sizeof(full), dir, e->d_name) != RS_OK)
+			continue;
+		if (unlink(full) == 0)
+			rs_info("clean %s: left by an interrupted run", full);
+	}
+	closedir(d);
+}
+
+uint64_t
+rcv_util_usec(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

@@ -9,7 +9,8 @@
  * Errors:     RS_ERR_SYSTEM means a local failure (disk full, permissions):
  *             the bundle is not at fault and stays in the spool.  Every
  *             other negative code is a refusal, with a one-line reason for
- *             the log, the quarantine and the status file.
+ *             the log, the quarantine and the status file, and its class
+ *             in b->why (RCV_WHY_*, the metrics' reason label).
  * Trust:      the spool is writable by the upload account, which could
  *             rewrite a file after it was verified.  So the bundle is first
  *             copied into STATE/work (hashing the bytes as they are copied)
@@ -58,6 +59,27 @@ rcv_vfy_why(char *reason, size_t rsize, int err, const char *fmt, ...)
 	vsnprintf(reason, rsize, fmt, ap);
 	va_end(ap);
 	return err;
+}
+
+/* The class of a content refusal, from the reader's error code. */
+static int
+rcv_vfy_class(int err)
+{
+	switch (err) {
+	case RS_ERR_LIMIT:
+		return RCV_WHY_LIMIT;
+	case RS_ERR_DOMAIN:
+		return RCV_WHY_DOMAIN;
+	case RS_ERR_EMPTY:
+		return RCV_WHY_EMPTY;
+	case RS_ERR_SYSTEM:
+	case RS_ERR_NOMEM:
+	case RS_ERR_INTERNAL:
+	case RS_ERR_CRYPTO:
+		return RCV_WHY_OTHER;
+	default:
+		return RCV_WHY_FORMAT;
+	}
 }
 
 void
@@ -273,6 +295,8 @@ rcv_vfy_signature(const struct rcv_cfg *c,
 
 	b->work_path[0] = '\0';
 	b->fpr[0] = '\0';
+	/* Everything about the .sig file and its check is "signature". */
+	b->why = RCV_WHY_SIGNATURE;
 	rs_buf_init(&fpr, sizeof(b->fpr) - 1);
 	if ((r = rcv_vfy_read_sig(c, b, reason, rsize)) != RS_OK)
 		goto out;
@@ -298,8 +322,13 @@ rcv_vfy_signature(const struct rcv_cfg *c,
 	if (sshsig_fingerprint(sig, &fpr) == RS_OK)
 		snprintf(b->fpr, sizeof(b->fpr), "%.*s", (int)fpr.len,
 		    (const char *)fpr.data);
-	if ((r = rcv_vfy_copy(c, b, alg, md, &mdlen, reason, rsize)) != RS_OK)
+	if ((r = rcv_vfy_copy(c, b, alg, md, &mdlen, reason, rsize)) !=
+	    RS_OK) {
+		/* The bundle file itself: a symlink, not regular, too big. */
+		b->why = r == RS_ERR_LIMIT ? RCV_WHY_LIMIT : r ==
+		    RS_ERR_FORMAT ? RCV_WHY_FORMAT : RCV_WHY_OTHER;
 		goto out;
+	}
 	if ((r = sshsig_verify(sig, SSHSIG_NAMESPACE, md, mdlen)) != RS_OK) {
 		r = rcv_vfy_why(reason, rsize, r, "signature does not verify "
 		    "(%s)", rs_err_str(r));
@@ -309,6 +338,7 @@ rcv_vfy_signature(const struct rcv_cfg *c,
 	r = sshsig_signers_check(trusted, sshsig_pubkey(sig), b->agent,
 	    SSHSIG_NAMESPACE, time(NULL));
 	if (r != RS_OK) {
+		b->why = RCV_WHY_SIGNER;
 		r = rcv_vfy_why(reason, rsize, r, "signer key %s is not "
 		    "trusted for agent %s (%s)", b->fpr[0] ? b->fpr : "?",
 		    b->agent, rs_err_str(r));
@@ -375,6 +405,7 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 
 	if (res != NULL)
 		memset(res, 0, sizeof(*res));
+	b->why = RCV_WHY_FORMAT;
 	if (b->hdr == NULL && (b->hdr = calloc(1, sizeof(*b->hdr))) == NULL)
 		return RS_ERR_NOMEM;
 	if ((in = fopen(b->work_path, "rbe")) == NULL) {
@@ -492,8 +523,11 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
  out:
 	if (out != NULL)
 		fclose(out);
-	if (r != RS_OK && list_out != NULL)
-		unlink(list_out);
+	if (r != RS_OK) {
+		b->why = rcv_vfy_class(r);
+		if (list_out != NULL)
+			unlink(list_out);
+	}
 	free(eff);
 	free(dropped);
 	bundle_reader_free(br);
