@@ -28,13 +28,14 @@ static const char *const cfg_sections[] = { "agent", "ldap", "relay", NULL };
 
 static const char *const cfg_agent_keys[] = {
 	"id", "domains", "signing_key", "state_dir", "interval",
-	"shrink_threshold", "audit_file", "log_file", NULL
+	"full_interval", "heartbeat_interval", "stale_warning",
+	"stale_critical", "shrink_threshold", "audit_file", "log_file", NULL
 };
 
 static const char *const cfg_ldap_keys[] = {
 	"server", "base", "filter", "page_size", "bind", "bind_dn",
 	"password_file", "password", "sasl_mech", "tls", "ca_file", "timeout",
-	NULL
+	"change_detection", NULL
 };
 
 static const char *const cfg_relay_keys[] = {
@@ -221,8 +222,31 @@ cfg_load_agent(struct agent_cfg *c)
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = cfg_secs(c, s, "interval", 300, 10, &c->interval)) != RS_OK)
+	/*
+	 * interval is the poll: with change detection a poll costs one read
+	 * of the root DSE, so it can be short.  The full export that catches
+	 * deletions runs every full_interval.
+	 */
+	if ((r = cfg_secs(c, s, "interval", 60, 2, &c->interval)) != RS_OK ||
+	    (r = cfg_secs(c, s, "full_interval", 3600, 2,
+	    &c->full_interval)) != RS_OK ||
+	    (r = cfg_secs(c, s, "heartbeat_interval", 3600, 2,
+	    &c->heartbeat_interval)) != RS_OK ||
+	    (r = cfg_secs(c, s, "stale_warning", 3 * 3600, 1,
+	    &c->stale_warning)) != RS_OK ||
+	    (r = cfg_secs(c, s, "stale_critical", 24 * 3600, 1,
+	    &c->stale_critical)) != RS_OK)
 		goto out;
+	if (c->full_interval < c->interval) {
+		cfg_err(c, s, "full_interval", "shorter than interval");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if (c->stale_critical < c->stale_warning) {
+		cfg_err(c, s, "stale_critical", "shorter than stale_warning");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
 	if (cfg_percent(s, "shrink_threshold", RS_DEF_SHRINK_PCT,
 	    &c->shrink_pct) != RS_OK) {
 		cfg_err(c, s, "shrink_threshold", "not a percentage");
@@ -345,6 +369,11 @@ cfg_load_ldap(struct agent_cfg *c)
 		return r;
 	c->tls = (enum ldapx_tls)e;
 	c->ca_file = cfg_get(s, "ca_file");
+	if (cfg_bool(s, "change_detection", 1, &c->change_detection) !=
+	    RS_OK) {
+		cfg_err(c, s, "change_detection", "not yes or no");
+		return RS_ERR_SYNTAX;
+	}
 	return cfg_secs(c, s, "timeout", 30, 1, &c->timeout);
 }
 

@@ -71,7 +71,11 @@ struct agent_cfg {
 	char		*domains_str;	/* "a.test b.test" for the bundle */
 	char		*signing_key;
 	const char	*state_dir;
-	unsigned	 interval;
+	unsigned	 interval;		/* poll */
+	unsigned	 full_interval;		/* full export at least */
+	unsigned	 heartbeat_interval;	/* contact each relay at least */
+	unsigned	 stale_warning;		/* relay unconfirmed this long */
+	unsigned	 stale_critical;
 	unsigned	 shrink_pct;
 	const char	*audit_file;
 
@@ -89,6 +93,7 @@ struct agent_cfg {
 	enum ldapx_tls	 tls;
 	const char	*ca_file;
 	unsigned	 timeout;
+	int		 change_detection;	/* use highestCommittedUSN */
 
 	/* [relay NAME] */
 	size_t		 nrelays;
@@ -147,6 +152,88 @@ int	export_check(const struct agent_cfg *c);
 /* Count of list entries in domain d (for the summary). */
 size_t	export_count_domain(const struct rlist *l, const char *d);
 
+/* The parts of an export that change detection (dirsync.c) drives. */
+struct dircache;
+int	export_open(const struct agent_cfg *c, struct ldapx **out);
+/* st->server and st->source (the bundle's) for connection ld. */
+void	export_source(const struct agent_cfg *c, struct ldapx *ld,
+	    struct export_stats *st);
+/* Full export into list (no cache) or into dc (objects by GUID). */
+int	export_full(const struct agent_cfg *c, struct ldapx *ld,
+	    struct rlist *list, struct dircache *dc, int progress,
+	    struct export_stats *st);
+/*
+ * The objects changed at or above usn: those matching the filter replace
+ * their cache entry, the others leave the cache.  *changed counts the
+ * objects whose addresses changed.
+ */
+int	export_delta(const struct agent_cfg *c, struct ldapx *ld, uint64_t usn,
+	    struct dircache *dc, struct export_stats *st, uint64_t *changed);
+
+/*
+ * The directory as last read, per objectGUID (dircache.c).  addrs
+ * arguments are canonical addresses, each followed by a NUL, sorted and
+ * unique (dircache_norm makes them so).
+ */
+struct dircache_src {
+	char		 query[2 * RS_SHA256_LEN + 1];	/* bases, filter,
+							   domains: hash */
+	char		 server[RS_MAX_DSNAME + 1];	/* dsServiceName */
+	unsigned char	 invocation[RS_GUID_LEN];	/* its invocationId */
+	uint64_t	 usn;		/* complete up to this USN */
+	int64_t		 full_time;	/* last full export, Unix time */
+};
+int	dircache_new(struct dircache **out);
+void	dircache_free(struct dircache *d);
+struct dircache_src *dircache_src(struct dircache *d);
+size_t	dircache_count(const struct dircache *d);
+/* Full export: add objects in any order, then seal (returns duplicates). */
+int	dircache_add(struct dircache *d, const unsigned char *guid,
+	    const char *addrs, size_t len);
+size_t	dircache_seal(struct dircache *d);
+/* Delta: set an object's addresses (len 0 removes it). */
+int	dircache_set(struct dircache *d, const unsigned char *guid,
+	    const char *addrs, size_t len, int *changed);
+int	dircache_norm(struct rs_buf *addrs);
+int	dircache_list(const struct dircache *d, struct rlist **out);
+int	dircache_save(const struct dircache *d, const char *path);
+/* RS_ERR_NOTFOUND: no file; RS_ERR_FORMAT: damaged at *lineno. */
+int	dircache_load(const char *path, struct dircache **out,
+	    size_t *lineno);
+
+/*
+ * One poll of the directory (dirsync.c): the root DSE says whether
+ * anything changed; then a delta, a full export, or nothing.
+ */
+enum poll_kind {
+	POLL_FULL,		/* full export; list set */
+	POLL_DELTA,		/* changes applied; list set */
+	POLL_SAME,		/* nothing changed; list NULL */
+};
+struct poll_result {
+	enum poll_kind	 kind;
+	struct rlist	*list;		/* owned by the caller */
+	char		 sha[2 * RS_SHA256_LEN + 1];	/* of the list now */
+	uint64_t	 entries;	/* read, root DSE included */
+	uint64_t	 bytes;		/* value bytes read */
+	uint64_t	 usn_from;	/* delta: changes at or above */
+	uint64_t	 usn;		/* highestCommittedUSN; 0: none */
+	uint64_t	 changed;	/* delta: objects whose addresses changed */
+	char		 why[256];	/* full: why */
+};
+struct dirsync;
+int	dirsync_new(struct dirsync **out);
+void	dirsync_free(struct dirsync *d);
+int	dirsync_poll(struct dirsync *d, const struct agent_cfg *c,
+	    int force_full, int progress, struct poll_result *res,
+	    struct export_stats *st);
+/* Close the kept LDAP connection (a reload may have changed [ldap]). */
+void	dirsync_disconnect(struct dirsync *d);
+/* `check`: says whether the server offers change detection. */
+void	dirsync_check(const struct agent_cfg *c, struct ldapx *ld);
+/* The current list again, rebuilt from the cache (after POLL_SAME). */
+int	dirsync_list(struct dirsync *d, struct rlist **out);
+
 /* State directory files. */
 int	state_init(const struct agent_cfg *c);
 /* The next sequence number, persisted before it is returned. */
@@ -156,6 +243,8 @@ int	state_load_last(const struct agent_cfg *c, struct rlist **out);
 int	state_save_last(const struct agent_cfg *c, const struct rlist *l);
 /* Write the list as plaintext lines into out. */
 int	state_list_text(const struct rlist *l, struct rs_buf *out);
+/* SHA-256 of those lines (the bundle's list-sha256), in hex. */
+int	state_list_sha(const struct rlist *l, char hex[2 * RS_SHA256_LEN + 1]);
 /* Keep the pushed bundle and signature (audit). */
 int	state_save_bundle(const struct agent_cfg *c, const char *name,
 	    const struct rs_buf *bundle, const struct rs_buf *sig);
@@ -165,6 +254,12 @@ struct relay_state {
 	uint64_t	accepted_seq;
 	unsigned	failures;	/* consecutive failed cycles */
 	int64_t		next_attempt;	/* unix time; 0: now */
+	int64_t		confirmed;	/* last install or heartbeat verdict */
+	int64_t		since;		/* first cycle for this relay */
+	unsigned	stale_level;	/* 0 ok, 1 warning, 2 critical: told */
+	int64_t		stale_told;	/* when the last stale event went out */
+	char		refused_sha[2 * RS_SHA256_LEN + 1];	/* or "" */
+	int64_t		refused_time;	/* that list's refusal */
 };
 int	state_relay_load(const struct agent_cfg *c, const char *relay,
 	    struct relay_state *rs);
@@ -198,6 +293,28 @@ enum push_result push_relay(const struct agent_cfg *c,
 
 /* `check` for one relay: prints OK/FAIL lines; returns failures. */
 int	push_check(const struct agent_cfg *c, const struct agent_relay *r);
+
+/* The signing key ([agent] signing_key); logs and reports failures. */
+struct sshsig_key;
+int	agent_load_key(const struct agent_cfg *c, struct sshsig_key **out);
+
+/* One sync cycle (cycle.c). */
+struct cycle_opts {
+	int		 allow_shrink;
+	const char	*relay;		/* only this relay, or NULL */
+	int		 scheduled;	/* `run`: honour per-relay backoff */
+	int		 progress;
+	int		 full;		/* full export, whatever changed */
+	int		 full_first;	/* full until one poll succeeded */
+};
+struct cycle_ctx;
+int	cycle_ctx_new(struct cycle_ctx **out);
+void	cycle_ctx_free(struct cycle_ctx *cx);
+/* The configuration was reloaded: reconnect to LDAP at the next poll. */
+void	cycle_ctx_reload(struct cycle_ctx *cx);
+/* Returns an exit code (agent.h); *retry_in as for the `run` loop. */
+int	cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
+	    struct cycle_ctx *cx, unsigned *retry_in);
 
 /* Print one check line on stdout: "OK   what" or "FAIL what: why (hint)". */
 void	agent_check_line(int ok, const char *what, const char *why,

@@ -34,20 +34,13 @@
 #include "sshsig.h"
 #include "sys.h"
 
-struct cycle_opts {
-	int		 allow_shrink;
-	const char	*relay;		/* only this relay, or NULL */
-	int		 scheduled;	/* `run`: honour per-relay backoff */
-	int		 progress;
-};
-
 static const char cmd_usage[] =
     "usage: rcptsync-agent [-c FILE] [-v] [-q] [-e] COMMAND [ARGS]\n"
     "commands:\n"
     "  keygen [-f FILE] [-I ID]   create an Ed25519 key, print the\n"
     "                             allowed_signers line\n"
     "  export [-o FILE]           audit export; pushes nothing\n"
-    "  sync [--allow-shrink] [--relay NAME]   one cycle\n"
+    "  sync [--full] [--allow-shrink] [--relay NAME]   one cycle\n"
     "  run                        sync every interval until SIGTERM\n"
     "  check                      configuration, LDAP and relay checks\n"
     "  diff                       directory now vs. the last pushed list\n";
@@ -58,8 +51,8 @@ cmd_why(int r)
 	return r == RS_ERR_SYSTEM ? sys_errmsg() : rs_err_str(r);
 }
 
-static int
-cmd_load_key(const struct agent_cfg *c, struct sshsig_key **out)
+int
+agent_load_key(const struct agent_cfg *c, struct sshsig_key **out)
 {
 	struct rs_buf b;
 	int r;
@@ -81,297 +74,6 @@ cmd_load_key(const struct agent_cfg *c, struct sshsig_key **out)
 out:
 	rs_buf_free(&b);
 	return r;
-}
-
-/* SHA-256 of the list as it will appear in the bundle, in hex. */
-static int
-cmd_list_sha(const struct rlist *l, char hex[2 * RS_SHA256_LEN + 1])
-{
-	unsigned char md[RS_SHA256_LEN];
-	struct rs_buf b;
-	int r;
-
-	rs_buf_init(&b, RS_DEF_LIST_BYTES);
-	if ((r = state_list_text(l, &b)) == RS_OK &&
-	    (r = rs_sha256(b.data, b.len, md)) == RS_OK)
-		rs_hex(md, sizeof(md), hex);
-	rs_buf_free(&b);
-	return r;
-}
-
-/* Bundle and signature for list under seq. */
-static int
-cmd_make_bundle(const struct agent_cfg *c, const struct sshsig_key *key,
-    const struct rlist *l, uint64_t seq, unsigned flags, const char *source,
-    struct rs_buf *bundle, struct rs_buf *sig)
-{
-	struct bundle_hdr *h = NULL;
-	struct rs_hash *hs = NULL;
-	unsigned char md[RS_HASH_MAX];
-	size_t mdlen = 0, i;
-	int r;
-
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		r = RS_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(h->agent, sizeof(h->agent), "%s", c->id);
-	h->seq = seq;
-	h->created = time(NULL);
-	h->kind = BUNDLE_FULL;
-	snprintf(h->source, sizeof(h->source), "%s", source);
-	h->ndomains = c->ndomains;
-	for (i = 0; i < c->ndomains; i++)
-		snprintf(h->domains[i], sizeof(h->domains[i]), "%s",
-		    c->domains[i]);
-	h->flags = flags;
-	if ((r = bundle_write(h, l, bundle)) != RS_OK) {
-		rs_error("write bundle %s.%" PRIu64 ": %s", c->id, seq,
-		    rs_err_str(r));
-		goto out;
-	}
-	/* The signature covers the gzip file's bytes, as uploaded. */
-	if ((r = rs_hash_new("sha512", &hs)) != RS_OK ||
-	    (r = rs_hash_update(hs, bundle->data, bundle->len)) != RS_OK ||
-	    (r = rs_hash_final(hs, md, &mdlen)) != RS_OK ||
-	    (r = sshsig_sign(key, SSHSIG_NAMESPACE, "sha512", md, mdlen,
-	    sig)) != RS_OK)
-		rs_error("sign bundle %s.%" PRIu64 ": %s", c->id, seq,
-		    rs_err_str(r));
-out:
-	rs_hash_free(hs);
-	free(h);
-	return r;
-}
-
-/* Does the shrink guard refuse going from last to now entries? */
-static int
-cmd_shrinks(size_t last, size_t now, unsigned pct)
-{
-	if (now >= last)
-		return 0;
-	return (uint64_t)(last - now) * 100 >= (uint64_t)pct * last;
-}
-
-/*
- * One sync cycle.  *retry_in (may be NULL) gets the seconds until a
- * failed relay is due again under its backoff, 0 when none failed.
- */
-static int
-cmd_cycle(const struct agent_cfg *c, const struct cycle_opts *o,
-    unsigned *retry_in)
-{
-	struct sshsig_key *key = NULL;
-	struct rlist *list = NULL, *last = NULL;
-	struct export_stats *st = NULL;
-	struct relay_state rs[AGENT_MAX_RELAYS];
-	int todo[AGENT_MAX_RELAYS];
-	struct rs_buf bundle, sig;
-	struct push_item it;
-	char sha[2 * RS_SHA256_LEN + 1], name[RS_MAX_BUNDLE_NAME];
-	char reason[RS_MAX_REASON + 256];
-	size_t i, nlast = 0, ntodo = 0, nok = 0, nref = 0, nfail = 0, nsel = 0;
-	unsigned flags = 0, wait = 0, d;
-	uint64_t seq = 0;
-	time_t now = time(NULL);
-	int r, rc = AGENT_EXIT_FAIL, uploaded, any_uploaded = 0;
-	enum push_result res;
-	void *lock = NULL;
-
-	if (retry_in != NULL)
-		*retry_in = 0;
-	rs_buf_init(&bundle, RS_DEF_BUNDLE_BYTES);
-	rs_buf_init(&sig, RS_MAX_SIG_BYTES);
-	memset(todo, 0, sizeof(todo));
-	/*
-	 * One cycle at a time per state directory: the service and a Task
-	 * Scheduler sync could otherwise take the same sequence number.
-	 */
-	if ((r = sys_lock_state(c->state_dir, RS_LOCK_WAIT_SECS,
-	    &lock)) != RS_OK) {
-		rs_error("sync: %s", sys_errmsg());
-		goto out;
-	}
-
-	for (i = 0; i < c->nrelays; i++) {
-		if (o->relay != NULL && strcmp(o->relay, c->relays[i].name))
-			continue;
-		if (state_relay_load(c, c->relays[i].name, &rs[i]) != RS_OK)
-			goto out;
-		nsel++;
-		if (o->scheduled && rs[i].next_attempt > (int64_t)now) {
-			rs_debug("sync %s: backing off until %" PRId64,
-			    c->relays[i].name, rs[i].next_attempt);
-			d = (unsigned)(rs[i].next_attempt - (int64_t)now);
-			if (retry_in != NULL && (*retry_in == 0 ||
-			    d < *retry_in))
-				*retry_in = d;
-			continue;
-		}
-		todo[i] = 1;
-	}
-	if (nsel == 0) {
-		rs_error("sync: no relay named %s in %s", o->relay, c->path);
-		rc = AGENT_EXIT_USAGE;
-		goto out;
-	}
-	for (i = 0; i < c->nrelays; i++)
-		ntodo += (size_t)todo[i];
-	if (ntodo == 0) {
-		rc = AGENT_EXIT_OK;
-		goto out;
-	}
-	/* The key first: a missing key is a config error, found at once. */
-	if (cmd_load_key(c, &key) != RS_OK) {
-		rc = AGENT_EXIT_USAGE;
-		goto out;
-	}
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		goto out;
-	if (export_run(c, o->progress, &list, st) != RS_OK) {
-		rs_error("sync: export failed; nothing pushed, the relays keep "
-		    "the last list");
-		goto out;
-	}
-	if (rlist_count(list) == 0) {
-		/* Installing it would reject all mail for the domains. */
-		sys_event(SYS_EV_SHRINK, "sync: the export found no addresses "
-		    "in %s; refusing to push an empty list", c->domains_str);
-		rc = AGENT_EXIT_GUARD;
-		goto out;
-	}
-	r = state_load_last(c, &last);
-	if (r != RS_OK && r != RS_ERR_NOTFOUND)
-		goto out;
-	if (last != NULL)
-		nlast = rlist_count(last);
-	if (last != NULL && cmd_shrinks(nlast, rlist_count(list),
-	    c->shrink_pct)) {
-		if (!o->allow_shrink) {
-			sys_event(SYS_EV_SHRINK, "sync: list shrank from %zu to "
-			    "%zu entries (more than shrink_threshold %u%%); "
-			    "refusing to push.  Check the directory; if the "
-			    "change is intended, run: rcptsync-agent sync "
-			    "--allow-shrink", nlast, rlist_count(list),
-			    c->shrink_pct);
-			rc = AGENT_EXIT_GUARD;
-			goto out;
-		}
-		sys_event(SYS_EV_SHRINK, "sync: ALLOW-SHRINK: the "
-		    "administrator approved a list of %zu entries after %zu "
-		    "(beyond shrink_threshold %u%%); pushing it with the "
-		    "allow-shrink flag", rlist_count(list), nlast,
-		    c->shrink_pct);
-		flags |= BUNDLE_FLAG_ALLOW_SHRINK;
-	}
-	if (cmd_list_sha(list, sha) != RS_OK)
-		goto out;
-
-	for (i = 0; i < c->nrelays; i++) {
-		if (!todo[i] || strcmp(rs[i].accepted_sha, sha) != 0)
-			continue;
-		todo[i] = 0;
-		nok++;
-		rs[i].failures = 0;
-		rs[i].next_attempt = 0;
-		state_relay_save(c, c->relays[i].name, &rs[i]);
-		sys_event(SYS_EV_UNCHANGED, "sync %s: unchanged (%zu entries, "
-		    "sequence %" PRIu64 " installed); nothing pushed",
-		    c->relays[i].name, rlist_count(list), rs[i].accepted_seq);
-	}
-	if (nok == ntodo) {
-		rc = AGENT_EXIT_OK;
-		goto out;
-	}
-
-	if (state_next_seq(c, &seq) != RS_OK)
-		goto out;
-	if (cmd_make_bundle(c, key, list, seq, flags, st->source, &bundle,
-	    &sig) != RS_OK)
-		goto out;
-	if (bundle_name(c->id, seq, name, sizeof(name)) != RS_OK)
-		goto out;
-	if (state_save_bundle(c, name, &bundle, &sig) != RS_OK)
-		goto out;
-	memset(&it, 0, sizeof(it));
-	it.agent = c->id;
-	it.seq = seq;
-	it.bundle_name = name;
-	it.bundle = &bundle;
-	it.sig = &sig;
-
-	for (i = 0; i < c->nrelays; i++) {
-		if (!todo[i])
-			continue;
-		res = push_relay(c, &c->relays[i], &it, &uploaded, reason,
-		    sizeof(reason));
-		if (uploaded && !any_uploaded) {
-			/* The list has left: it is now the guard's base. */
-			any_uploaded = 1;
-			if (state_save_last(c, list) != RS_OK)
-				rs_warn("sync: could not record the pushed "
-				    "list; the next shrink check uses the "
-				    "previous one");
-		}
-		switch (res) {
-		case PUSH_INSTALLED:
-		case PUSH_UNCHANGED:
-			nok++;
-			memcpy(rs[i].accepted_sha, sha, sizeof(sha));
-			rs[i].accepted_seq = seq;
-			rs[i].failures = 0;
-			rs[i].next_attempt = 0;
-			sys_event(SYS_EV_SYNC_OK, "sync %s: installed sequence "
-			    "%" PRIu64 " (%zu entries)%s%s", c->relays[i].name,
-			    seq, rlist_count(list), reason[0] ? "; " : "",
-			    reason);
-			break;
-		case PUSH_REFUSED:
-			nref++;
-			rs[i].failures = 0;
-			rs[i].next_attempt = 0;
-			sys_event(SYS_EV_REFUSED, "sync %s: the receiver refused "
-			    "sequence %" PRIu64 ": %s", c->relays[i].name, seq,
-			    reason);
-			break;
-		case PUSH_FAILED:
-			nfail++;
-			if (rs[i].failures < 30)
-				rs[i].failures++;
-			/* Across cycles: backoff doubling, up to interval. */
-			d = c->relays[i].backoff;
-			for (r = 1; r < (int)rs[i].failures && d < c->interval;
-			    r++)
-				d *= 2;
-			if (d > c->interval || d == 0)
-				d = c->interval;
-			rs[i].next_attempt = (int64_t)now + d;
-			if (wait == 0 || d < wait)
-				wait = d;
-			rs_error("sync %s: sequence %" PRIu64 " not installed: "
-			    "%s", c->relays[i].name, seq, reason);
-			break;
-		}
-		state_relay_save(c, c->relays[i].name, &rs[i]);
-	}
-	if (retry_in != NULL && wait > 0 && (*retry_in == 0 ||
-	    wait < *retry_in))
-		*retry_in = wait;
-	if (nfail == 0 && nref == 0)
-		rc = AGENT_EXIT_OK;
-	else if (nok == 0)
-		rc = nref > 0 ? AGENT_EXIT_REFUSED : AGENT_EXIT_FAIL;
-	else
-		rc = AGENT_EXIT_PARTIAL;
-out:
-	sys_unlock_state(lock);
-	rs_buf_free(&bundle);
-	rs_buf_free(&sig);
-	rlist_free(list);
-	rlist_free(last);
-	free(st);
-	sshsig_key_free(key);
-	return rc;
 }
 
 static void
@@ -519,7 +221,7 @@ cmd_check(const char *path)
 		fails++;
 	} else
 		agent_check_line(1, "state directory", c->state_dir, NULL);
-	if (cmd_load_key(c, &key) != RS_OK) {
+	if (agent_load_key(c, &key) != RS_OK) {
 		agent_check_line(0, "signing key", c->signing_key,
 		    "rcptsync-agent keygen creates it");
 		fails++;
@@ -646,13 +348,16 @@ static int
 cmd_sync(const struct agent_cfg *c, const struct agent_opts *g, int argc,
     char **argv)
 {
+	struct cycle_ctx *cx = NULL;
 	struct cycle_opts o;
-	int i;
+	int i, rc;
 
 	memset(&o, 0, sizeof(o));
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--allow-shrink") == 0)
 			o.allow_shrink = 1;
+		else if (strcmp(argv[i], "--full") == 0)
+			o.full = 1;
 		else if (strcmp(argv[i], "--relay") == 0 && i + 1 < argc)
 			o.relay = argv[++i];
 		else {
@@ -661,15 +366,19 @@ cmd_sync(const struct agent_cfg *c, const struct agent_opts *g, int argc,
 		}
 	}
 	o.progress = !g->quiet && sys_isatty_stderr();
-	if (state_init(c) != RS_OK)
+	if (state_init(c) != RS_OK || cycle_ctx_new(&cx) != RS_OK)
 		return AGENT_EXIT_FAIL;
-	return cmd_cycle(c, &o, NULL);
+	/* A one-shot sync continues from the cache the last one left. */
+	rc = cycle_run(c, &o, cx, NULL);
+	cycle_ctx_free(cx);
+	return rc;
 }
 
 int
 agent_run(const char *config_path)
 {
 	struct agent_cfg *c = NULL, *nc = NULL;
+	struct cycle_ctx *cx = NULL;
 	struct cycle_opts o;
 	unsigned retry = 0, delay;
 	int w, rc;
@@ -685,18 +394,20 @@ agent_run(const char *config_path)
 		libssh2_exit();
 		return AGENT_EXIT_USAGE;
 	}
-	if (state_init(c) != RS_OK) {
+	if (state_init(c) != RS_OK || cycle_ctx_new(&cx) != RS_OK) {
 		agent_cfg_free(c);
 		libssh2_exit();
 		return AGENT_EXIT_FAIL;
 	}
 	memset(&o, 0, sizeof(o));
 	o.scheduled = 1;
+	/* Start from a full export: the cache may be older than we know. */
+	o.full_first = 1;
 	sys_event(SYS_EV_STARTED, "run: started (agent %s, %zu relay(s), "
 	    "every %us)", c->id, c->nrelays, c->interval);
 	for (;;) {
 		/* A failed cycle never ends the loop: log, back off, retry. */
-		rc = cmd_cycle(c, &o, &retry);
+		rc = cycle_run(c, &o, cx, &retry);
 		rs_debug("run: cycle ended with %d", rc);
 		delay = retry > 0 && retry < c->interval ? retry : c->interval;
 		w = sys_wait(delay);
@@ -707,6 +418,7 @@ agent_run(const char *config_path)
 				agent_cfg_free(c);
 				c = nc;
 				nc = NULL;
+				cycle_ctx_reload(cx);
 				sys_event(SYS_EV_RELOADED, "run: configuration "
 				    "%s reloaded", config_path);
 			} else
@@ -716,6 +428,7 @@ agent_run(const char *config_path)
 		}
 	}
 	sys_event(SYS_EV_STOPPED, "run: stopped");
+	cycle_ctx_free(cx);
 	agent_cfg_free(c);
 	libssh2_exit();
 	return AGENT_EXIT_OK;

@@ -14,6 +14,7 @@
  *             and anything not canonical) before it can enter the list, and
  *             DNs and values are escaped before they reach a log line.
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +36,16 @@ static const char *const export_attrs[] = {
 /* How much of a DN or value a warning shows. */
 static const size_t export_show_max = 300;
 
+/* Indexes into export_attrs, as the entry callback sees the values. */
+enum { EXPORT_PROXY, EXPORT_CLASS, EXPORT_GUID };
+
 struct export_ctx {
 	const struct agent_cfg	*cfg;
-	struct rlist		*list;
+	struct rlist		*list;		/* no cache: the list itself */
+	struct dircache		*dc;		/* or the objects, by GUID */
+	int			 delta;		/* dc: set, not add */
+	uint64_t		 changed;	/* delta: objects changed */
+	struct rs_buf		 addrs;		/* one object's addresses */
 	struct export_stats	*st;
 	int			 progress;
 };
@@ -115,6 +123,64 @@ export_domain_ok(const struct agent_cfg *c, const char *a, size_t len)
 	return 0;
 }
 
+/* The entry's objectGUID, which change detection keys the cache by. */
+static int
+export_guid(const char *dn, const struct ldapx_val *v, size_t n,
+    const unsigned char **guid)
+{
+	char edn[4 * 300 + 8];
+
+	if (n == 1 && v[0].len == RS_GUID_LEN) {
+		*guid = (const unsigned char *)v[0].p;
+		return RS_OK;
+	}
+	export_escape(dn, strlen(dn), edn, sizeof(edn));
+	rs_error("export %s: no usable objectGUID (%zu values); change "
+	    "detection needs one per object: set [ldap] change_detection = no "
+	    "for this directory", edn, n);
+	return RS_ERR_FORMAT;
+}
+
+/* Record the object's addresses (x->addrs) in the cache. */
+static int
+export_cache_put(struct export_ctx *x, const char *dn,
+    const struct ldapx_val *v, size_t n)
+{
+	const unsigned char *guid = NULL;
+	int r, changed;
+
+	if ((r = export_guid(dn, v, n, &guid)) != RS_OK)
+		return r;
+	if ((r = dircache_norm(&x->addrs)) != RS_OK)
+		return r;
+	if (!x->delta)
+		return dircache_add(x->dc, guid, (const char *)x->addrs.data,
+		    x->addrs.len);
+	if ((r = dircache_set(x->dc, guid, (const char *)x->addrs.data,
+	    x->addrs.len, &changed)) != RS_OK)
+		return r;
+	x->changed += (uint64_t)changed;
+	return RS_OK;
+}
+
+/* Delta: a changed object that no longer matches the filter. */
+static int
+export_gone(void *arg, const char *dn, const struct ldapx_val *const *vals,
+    const size_t *nvals)
+{
+	struct export_ctx *x = arg;
+	const unsigned char *guid = NULL;
+	int r, changed;
+
+	x->st->entries++;
+	if ((r = export_guid(dn, vals[0], nvals[0], &guid)) != RS_OK)
+		return r;
+	if ((r = dircache_set(x->dc, guid, "", 0, &changed)) != RS_OK)
+		return r;
+	x->changed += (uint64_t)changed;
+	return RS_OK;
+}
+
 static int
 export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
     const size_t *nvals)
@@ -128,12 +194,14 @@ export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 	int r;
 
 	st->entries++;
-	export_count_class(st, vals[1], nvals[1]);
-	for (i = 0; i < nvals[0]; i++) {
+	export_count_class(st, vals[EXPORT_CLASS], nvals[EXPORT_CLASS]);
+	rs_buf_reset(&x->addrs);
+	for (i = 0; i < nvals[EXPORT_PROXY]; i++) {
 		st->values++;
 		why = NULL;
-		r = addr_from_proxy(vals[0][i].p, vals[0][i].len, addr,
-		    sizeof(addr), &alen, &why);
+		r = addr_from_proxy(vals[EXPORT_PROXY][i].p,
+		    vals[EXPORT_PROXY][i].len, addr, sizeof(addr), &alen,
+		    &why);
 		if (r == RS_ERR_NOT_SMTP) {
 			st->not_smtp++;
 			continue;
@@ -141,8 +209,8 @@ export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 		if (r != RS_OK) {
 			st->invalid++;
 			export_escape(dn, strlen(dn), edn, sizeof(edn));
-			export_escape(vals[0][i].p, vals[0][i].len, ev,
-			    sizeof(ev));
+			export_escape(vals[EXPORT_PROXY][i].p,
+			    vals[EXPORT_PROXY][i].len, ev, sizeof(ev));
 			rs_warn("export %s: skipped proxyAddresses \"%s\": %s",
 			    edn, ev, why != NULL ? why : rs_err_str(r));
 			continue;
@@ -151,11 +219,18 @@ export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 			st->foreign++;
 			continue;
 		}
-		if ((r = rlist_add(x->list, addr, alen)) != RS_OK) {
+		if (x->dc != NULL)
+			r = rs_buf_put(&x->addrs, addr, alen + 1);
+		else
+			r = rlist_add(x->list, addr, alen);
+		if (r != RS_OK) {
 			rs_error("export: %s", rs_err_str(r));
 			return r;
 		}
 	}
+	if (x->dc != NULL && (r = export_cache_put(x, dn, vals[EXPORT_GUID],
+	    nvals[EXPORT_GUID])) != RS_OK)
+		return r;
 	if (x->progress && st->entries % 1000 == 0)
 		fprintf(stderr, "\rexport: %llu entries",
 		    (unsigned long long)st->entries);
@@ -178,7 +253,7 @@ export_count_domain(const struct rlist *l, const char *d)
 }
 
 /* Connect to the first server that answers and binds. */
-static int
+int
 export_open(const struct agent_cfg *c, struct ldapx **out)
 {
 	struct ldapx_opts o;
@@ -223,34 +298,22 @@ out:
 	return r;
 }
 
-int
-export_run(const struct agent_cfg *c, int progress, struct rlist **out,
-    struct export_stats *st)
+/*
+ * Page through every base with filter, handing entries to fn.  A failed
+ * page abandons the whole search: the caller pushes nothing and keeps the
+ * last good state.
+ */
+static int
+export_pages(const struct agent_cfg *c, struct ldapx *ld, const char *filter,
+    const char *const *attrs, ldapx_entry_fn *fn, struct export_ctx *x)
 {
-	struct export_ctx x;
-	struct ldapx *ld = NULL;
+	struct export_stats *st = x->st;
 	struct rs_buf cookie;
 	uint64_t pages = 0;
 	size_t b;
-	int r;
+	int r = RS_OK;
 
-	*out = NULL;
-	memset(st, 0, sizeof(*st));
-	memset(&x, 0, sizeof(x));
 	rs_buf_init(&cookie, 64 * 1024);
-	x.cfg = c;
-	x.st = st;
-	x.progress = progress;
-	if ((r = rlist_new(&x.list)) != RS_OK)
-		goto out;
-	if ((r = export_open(c, &ld)) != RS_OK)
-		goto out;
-	snprintf(st->server, sizeof(st->server), "%s", ldapx_server(ld));
-	if (snprintf(st->source, sizeof(st->source), "%s/%s", st->server,
-	    c->bases[0]) >= (int)sizeof(st->source))
-		memcpy(st->source + sizeof(st->source) - 4, "...", 4);
-	rs_info("export: connected to %s", st->server);
-
 	for (b = 0; b < c->nbases; b++) {
 		rs_buf_reset(&cookie);
 		do {
@@ -259,16 +322,11 @@ export_run(const struct agent_cfg *c, int progress, struct rlist **out,
 				r = RS_ERR_SYSTEM;
 				goto out;
 			}
-			r = ldapx_search_page(ld, c->bases[b], c->filter,
-			    export_attrs, c->page_size, &cookie,
-			    export_entry, &x, &st->bytes);
+			r = ldapx_search_page(ld, c->bases[b], filter, attrs,
+			    c->page_size, &cookie, fn, x, &st->bytes);
 			if (r != RS_OK) {
-				if (progress)
+				if (x->progress)
 					fputc('\n', stderr);
-				/*
-				 * Abandon the whole cycle: the caller pushes
-				 * nothing and keeps the last good state.
-				 */
 				sys_event(SYS_EV_LDAP, "export %s from %s: "
 				    "page %llu failed after %llu entries: %s",
 				    c->bases[b], st->server,
@@ -284,25 +342,139 @@ export_run(const struct agent_cfg *c, int progress, struct rlist **out,
 			    (unsigned long long)st->entries);
 		} while (cookie.len > 0);
 	}
+out:
+	rs_buf_free(&cookie);
+	return r;
+}
+
+static void
+export_ctx_init(struct export_ctx *x, const struct agent_cfg *c,
+    struct export_stats *st, int progress)
+{
+	memset(x, 0, sizeof(*x));
+	x->cfg = c;
+	x->st = st;
+	x->progress = progress;
+	/* One object's addresses: AD sends at most 1500 values at once. */
+	rs_buf_init(&x->addrs, 1500 * (RS_MAX_ADDR_LEN + 1));
+}
+
+void
+export_source(const struct agent_cfg *c, struct ldapx *ld,
+    struct export_stats *st)
+{
+	snprintf(st->server, sizeof(st->server), "%s", ldapx_server(ld));
+	if (snprintf(st->source, sizeof(st->source), "%s/%s", st->server,
+	    c->bases[0]) >= (int)sizeof(st->source))
+		memcpy(st->source + sizeof(st->source) - 4, "...", 4);
+}
+
+int
+export_full(const struct agent_cfg *c, struct ldapx *ld, struct rlist *list,
+    struct dircache *dc, int progress, struct export_stats *st)
+{
+	struct export_ctx x;
+	size_t twice;
+	int r;
+
+	export_ctx_init(&x, c, st, progress);
+	x.list = list;
+	x.dc = dc;
+	export_source(c, ld, st);
+	rs_info("export: full export of %zu base(s) from %s", c->nbases,
+	    st->server);
+	r = export_pages(c, ld, c->filter, export_attrs, export_entry, &x);
+	rs_buf_free(&x.addrs);
+	if (r != RS_OK)
+		return r;
 	if (progress)
 		fprintf(stderr, "\rexport: %llu entries\n",
 		    (unsigned long long)st->entries);
-	st->dups = rlist_finish(x.list);
+	if (dc != NULL) {
+		twice = dircache_seal(dc);
+		rs_info("export: %llu entries, %llu values, %zu objects with "
+		    "addresses (%llu other types, %llu invalid, %llu outside "
+		    "the domains, %zu objects seen twice) from %s",
+		    (unsigned long long)st->entries,
+		    (unsigned long long)st->values, dircache_count(dc),
+		    (unsigned long long)st->not_smtp,
+		    (unsigned long long)st->invalid,
+		    (unsigned long long)st->foreign, twice, st->server);
+		return RS_OK;
+	}
+	st->dups = rlist_finish(list);
 	rs_info("export: %llu entries, %llu values, %zu addresses "
 	    "(%llu other types, %llu invalid, %llu outside the domains, "
 	    "%llu duplicates) from %s",
 	    (unsigned long long)st->entries, (unsigned long long)st->values,
-	    rlist_count(x.list), (unsigned long long)st->not_smtp,
+	    rlist_count(list), (unsigned long long)st->not_smtp,
 	    (unsigned long long)st->invalid, (unsigned long long)st->foreign,
 	    (unsigned long long)st->dups, st->server);
-	*out = x.list;
-	x.list = NULL;
-	r = RS_OK;
+	return RS_OK;
+}
+
+int
+export_delta(const struct agent_cfg *c, struct ldapx *ld, uint64_t usn,
+    struct dircache *dc, struct export_stats *st, uint64_t *changed)
+{
+	static const char *const gone_attrs[] = { "objectGUID", NULL };
+	struct export_ctx x;
+	struct rs_buf f;
+	int r;
+
+	*changed = 0;
+	export_ctx_init(&x, c, st, 0);
+	x.dc = dc;
+	x.delta = 1;
+	rs_buf_init(&f, 2 * strlen(c->filter) + 128);
+	export_source(c, ld, st);
+	/*
+	 * Two searches over the changed objects: those that match the
+	 * filter (their addresses now), and those that do not (any more):
+	 * an object whose proxyAddresses were cleared, or that was hidden,
+	 * must leave the list too.
+	 */
+	if ((r = rs_buf_printf(&f, "(&(uSNChanged>=%" PRIu64 ")%s)", usn,
+	    c->filter)) != RS_OK ||
+	    (r = export_pages(c, ld, (const char *)f.data, export_attrs,
+	    export_entry, &x)) != RS_OK)
+		goto out;
+	rs_buf_reset(&f);
+	if ((r = rs_buf_printf(&f, "(&(uSNChanged>=%" PRIu64 ")(!%s))", usn,
+	    c->filter)) != RS_OK ||
+	    (r = export_pages(c, ld, (const char *)f.data, gone_attrs,
+	    export_gone, &x)) != RS_OK)
+		goto out;
+	*changed = x.changed;
 out:
-	rs_buf_free(&cookie);
+	rs_buf_free(&x.addrs);
+	rs_buf_free(&f);
+	return r;
+}
+
+int
+export_run(const struct agent_cfg *c, int progress, struct rlist **out,
+    struct export_stats *st)
+{
+	struct ldapx *ld = NULL;
+	struct rlist *list = NULL;
+	int r;
+
+	*out = NULL;
+	memset(st, 0, sizeof(*st));
+	if ((r = rlist_new(&list)) != RS_OK)
+		goto out;
+	if ((r = export_open(c, &ld)) != RS_OK)
+		goto out;
+	rs_info("export: connected to %s", ldapx_server(ld));
+	if ((r = export_full(c, ld, list, NULL, progress, st)) != RS_OK)
+		goto out;
+	*out = list;
+	list = NULL;
+out:
 	if (ld != NULL)
 		ldapx_close(ld);
-	rlist_free(x.list);
+	rlist_free(list);
 	return r;
 }
 
@@ -343,6 +515,7 @@ export_check(const struct agent_cfg *c)
 	snprintf(what, sizeof(what), "ldap: connect and bind to %s",
 	    ldapx_server(ld));
 	agent_check_line(1, what, NULL, NULL);
+	dirsync_check(c, ld);
 	for (b = 0; b < c->nbases; b++) {
 		n = 0;
 		rs_buf_reset(&cookie);

@@ -76,11 +76,12 @@ int	ldapx_search_page(struct ldapx *c, const char *base,
 	    uint64_t *bytes);
 
 /*
- * Read one attribute of the root DSE (e.g. highestCommittedUSN,
- * dnsHostName).  RS_ERR_NOTFOUND when the server does not publish it.
+ * Read the one entry dn (a base-scope search, no paging); dn "" is the
+ * root DSE.  fn is called once, as for ldapx_search_page.  RS_ERR_NOTFOUND
+ * when the entry does not exist (or is not visible to us).
  */
-int	ldapx_rootdse(struct ldapx *c, const char *attr, char *out,
-	    size_t outsize);
+int	ldapx_read(struct ldapx *c, const char *dn, const char *const *attrs,
+	    ldapx_entry_fn *fn, void *arg, uint64_t *bytes);
 
 /* The server actually connected to (for logs and the bundle's source). */
 const char *ldapx_server(const struct ldapx *c);

@@ -256,61 +256,45 @@ ldapx_check_ranges(struct ldapx *c, LDAPMessage *e, const char *dn,
 	return r;
 }
 
-int
-ldapx_search_page(struct ldapx *c, const char *base, const char *filter,
-    const char *const *attrs, unsigned page_size, struct rs_buf *cookie,
-    ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
+/* Attributes in attrs; 0 when there are too many for one search. */
+static size_t
+ldapx_nattrs(const char *const *attrs)
+{
+	size_t na;
+
+	for (na = 0; attrs[na] != NULL; na++)
+		if (na + 1 >= LDAPX_MAX_ATTRS)
+			return 0;
+	return na;
+}
+
+/*
+ * Hand every entry of res to fn (continuation references, which AD sends
+ * for other partitions under a base, are not entries and are skipped).
+ */
+static int
+ldapx_entries(struct ldapx *c, LDAPMessage *res, const char *const *attrs,
+    size_t na, ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
 {
 	struct ldapx_val *vals[LDAPX_MAX_ATTRS];
-	size_t nvals[LDAPX_MAX_ATTRS], na, i, j;
 	struct berval **bv[LDAPX_MAX_ATTRS];
-	struct berval ck, newck;
-	LDAPControl *pc = NULL, *ctrls[2], **sctrls = NULL, *rctl;
-	LDAPMessage *res = NULL, *e;
-	struct timeval tv;
-	char *dn, *diag = NULL, *matched = NULL;
-	ber_int_t count;
-	int rc, err, r = RS_OK;
+	size_t nvals[LDAPX_MAX_ATTRS], i, j;
+	LDAPMessage *e;
+	char *dn;
+	int r = RS_OK;
 
 	memset(vals, 0, sizeof(vals));
 	memset(bv, 0, sizeof(bv));
-	memset(&newck, 0, sizeof(newck));
-	for (na = 0; attrs[na] != NULL; na++)
-		if (na + 1 >= LDAPX_MAX_ATTRS)
-			return RS_ERR_LIMIT;
-	c->msg[0] = '\0';
-	ck.bv_val = (char *)cookie->data;
-	ck.bv_len = cookie->len;
-	/* Critical: a server without paging must refuse, not truncate. */
-	if ((rc = ldap_create_page_control(c->ld, (ber_int_t)page_size,
-	    cookie->len > 0 ? &ck : NULL, 1, &pc)) != LDAP_SUCCESS) {
-		ldapx_set_msg(c, "paged results control", rc, NULL);
-		return RS_ERR_SYSTEM;
-	}
-	ctrls[0] = pc;
-	ctrls[1] = NULL;
-	tv.tv_sec = (time_t)c->timeout;
-	tv.tv_usec = 0;
-	rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter,
-	    (char **)attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT, &res);
-	if (rc != LDAP_SUCCESS && res == NULL) {
-		ldapx_set_ld_msg(c, "search", rc);
-		r = rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED ||
-		    rc == LDAP_SIZELIMIT_EXCEEDED ? RS_ERR_LIMIT :
-		    RS_ERR_SYSTEM;
-		goto out;
-	}
 	for (e = ldap_first_entry(c->ld, res); e != NULL;
 	    e = ldap_next_entry(c->ld, e)) {
 		if ((dn = ldap_get_dn(c->ld, e)) == NULL) {
 			snprintf(c->msg, sizeof(c->msg), "search: entry "
 			    "without a DN");
-			r = RS_ERR_FORMAT;
-			goto out;
+			return RS_ERR_FORMAT;
 		}
 		if ((r = ldapx_check_ranges(c, e, dn, attrs)) != RS_OK) {
 			ldap_memfree(dn);
-			goto out;
+			return r;
 		}
 		for (i = 0; i < na; i++) {
 			bv[i] = ldap_get_values_len(c->ld, e, attrs[i]);
@@ -344,9 +328,53 @@ ldapx_search_page(struct ldapx *c, const char *base, const char *filter,
 			if (c->msg[0] == '\0')
 				snprintf(c->msg, sizeof(c->msg), "search: %s",
 				    rs_err_str(r));
-			goto out;
+			return r;
 		}
 	}
+	return RS_OK;
+}
+
+int
+ldapx_search_page(struct ldapx *c, const char *base, const char *filter,
+    const char *const *attrs, unsigned page_size, struct rs_buf *cookie,
+    ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
+{
+	struct berval ck, newck;
+	LDAPControl *pc = NULL, *ctrls[2], **sctrls = NULL, *rctl;
+	LDAPMessage *res = NULL;
+	struct timeval tv;
+	char *diag = NULL, *matched = NULL;
+	ber_int_t count;
+	size_t na;
+	int rc, err, r = RS_OK;
+
+	memset(&newck, 0, sizeof(newck));
+	if ((na = ldapx_nattrs(attrs)) == 0)
+		return RS_ERR_LIMIT;
+	c->msg[0] = '\0';
+	ck.bv_val = (char *)cookie->data;
+	ck.bv_len = cookie->len;
+	/* Critical: a server without paging must refuse, not truncate. */
+	if ((rc = ldap_create_page_control(c->ld, (ber_int_t)page_size,
+	    cookie->len > 0 ? &ck : NULL, 1, &pc)) != LDAP_SUCCESS) {
+		ldapx_set_msg(c, "paged results control", rc, NULL);
+		return RS_ERR_SYSTEM;
+	}
+	ctrls[0] = pc;
+	ctrls[1] = NULL;
+	tv.tv_sec = (time_t)c->timeout;
+	tv.tv_usec = 0;
+	rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter,
+	    (char **)attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT, &res);
+	if (rc != LDAP_SUCCESS && res == NULL) {
+		ldapx_set_ld_msg(c, "search", rc);
+		r = rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED ||
+		    rc == LDAP_SIZELIMIT_EXCEEDED ? RS_ERR_LIMIT :
+		    RS_ERR_SYSTEM;
+		goto out;
+	}
+	if ((r = ldapx_entries(c, res, attrs, na, fn, arg, bytes)) != RS_OK)
+		goto out;
 	if ((rc = ldap_parse_result(c->ld, res, &err, &matched, &diag, NULL,
 	    &sctrls, 0)) != LDAP_SUCCESS) {
 		ldapx_set_ld_msg(c, "search result", rc);
@@ -399,42 +427,54 @@ out:
 }
 
 int
-ldapx_rootdse(struct ldapx *c, const char *attr, char *out, size_t outsize)
+ldapx_read(struct ldapx *c, const char *dn, const char *const *attrs,
+    ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
 {
-	char *attrs[2];
-	LDAPMessage *res = NULL, *e;
-	struct berval **bv = NULL;
+	LDAPMessage *res = NULL;
 	struct timeval tv;
-	int rc, r;
+	char *diag = NULL;
+	size_t na;
+	int rc, err, r;
 
-	attrs[0] = (char *)attr;
-	attrs[1] = NULL;
+	c->msg[0] = '\0';
+	if ((na = ldapx_nattrs(attrs)) == 0)
+		return RS_ERR_LIMIT;
 	tv.tv_sec = (time_t)c->timeout;
 	tv.tv_usec = 0;
-	rc = ldap_search_ext_s(c->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
-	    attrs, 0, NULL, NULL, &tv, 1, &res);
-	if (rc != LDAP_SUCCESS) {
-		ldapx_set_ld_msg(c, "root DSE", rc);
-		r = RS_ERR_SYSTEM;
-		goto out;
-	}
-	if ((e = ldap_first_entry(c->ld, res)) == NULL ||
-	    (bv = ldap_get_values_len(c->ld, e, attr)) == NULL ||
-	    bv[0] == NULL) {
+	rc = ldap_search_ext_s(c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+	    (char **)attrs, 0, NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_NO_SUCH_OBJECT) {
 		r = RS_ERR_NOTFOUND;
 		goto out;
 	}
-	if (bv[0]->bv_len >= outsize ||
-	    memchr(bv[0]->bv_val, '\0', bv[0]->bv_len) != NULL) {
-		r = RS_ERR_LIMIT;
+	if (rc != LDAP_SUCCESS && res == NULL) {
+		ldapx_set_ld_msg(c, "read", rc);
+		r = RS_ERR_SYSTEM;
 		goto out;
 	}
-	memcpy(out, bv[0]->bv_val, bv[0]->bv_len);
-	out[bv[0]->bv_len] = '\0';
-	r = RS_OK;
+	if ((rc = ldap_parse_result(c->ld, res, &err, NULL, &diag, NULL, NULL,
+	    0)) != LDAP_SUCCESS) {
+		ldapx_set_ld_msg(c, "read result", rc);
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if (err == LDAP_NO_SUCH_OBJECT) {
+		r = RS_ERR_NOTFOUND;
+		goto out;
+	}
+	if (err != LDAP_SUCCESS) {
+		ldapx_set_msg(c, "read", err, diag);
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if (ldap_first_entry(c->ld, res) == NULL) {
+		r = RS_ERR_NOTFOUND;
+		goto out;
+	}
+	r = ldapx_entries(c, res, attrs, na, fn, arg, bytes);
 out:
-	if (bv != NULL)
-		ldap_value_free_len(bv);
+	if (diag != NULL)
+		ldap_memfree(diag);
 	if (res != NULL)
 		ldap_msgfree(res);
 	return r;

@@ -483,52 +483,71 @@ ldapx_search_page(struct ldapx *c, const char *base, const char *filter,
 }
 
 int
-ldapx_rootdse(struct ldapx *c, const char *attr, char *out, size_t outsize)
+ldapx_read(struct ldapx *c, const char *dn, const char *const *attrs,
+    ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
 {
 	LDAPMessage *res = NULL, *e;
-	wchar_t *wattrs[2] = { NULL, NULL }, **v = NULL;
 	struct l_timeval tv;
-	char *s = NULL;
-	ULONG lrc;
+	wchar_t *wdn = NULL, **wattrs = NULL, *srvmsg = NULL;
+	size_t nattrs = 0;
+	ULONG lrc, code = LDAP_SUCCESS;
 	int rc;
 
-	if (outsize > 0)
-		out[0] = '\0';
-	if ((wattrs[0] = win_wide(attr)) == NULL) {
+	c->err[0] = '\0';
+	if ((wdn = win_wide(dn)) == NULL ||
+	    (wattrs = ldapx_wide_attrs(attrs, &nattrs)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "read %s: DN or attributes "
+		    "not valid UTF-8 (or too many)", dn);
 		rc = RS_ERR_INVAL;
 		goto out;
 	}
 	tv.tv_sec = (LONG)c->timeout;
 	tv.tv_usec = 0;
-	lrc = ldap_search_ext_sW(c->ld, L"", LDAP_SCOPE_BASE,
-	    L"(objectClass=*)", wattrs, 0, NULL, NULL, &tv, 0, &res);
-	if (lrc != LDAP_SUCCESS) {
-		ldapx_seterr(c, "read root DSE", lrc, NULL);
-		rc = RS_ERR_SYSTEM;
-		goto out;
-	}
-	if ((e = ldap_first_entry(c->ld, res)) == NULL ||
-	    (v = ldap_get_valuesW(c->ld, e, wattrs[0])) == NULL ||
-	    v[0] == NULL) {
+	lrc = ldap_search_ext_sW(c->ld, wdn, LDAP_SCOPE_BASE,
+	    L"(objectClass=*)", wattrs, 0, NULL, NULL, &tv, 1, &res);
+	if (lrc == LDAP_NO_SUCH_OBJECT) {
 		rc = RS_ERR_NOTFOUND;
 		goto out;
 	}
-	if ((s = win_utf8(v[0])) == NULL) {
-		rc = RS_ERR_FORMAT;
+	if (res == NULL) {
+		ldapx_seterr(c, "read", lrc != LDAP_SUCCESS ? lrc :
+		    LdapGetLastError(), NULL);
+		rc = RS_ERR_SYSTEM;
 		goto out;
 	}
-	if (snprintf(out, outsize, "%s", s) >= (int)outsize) {
-		rc = RS_ERR_LIMIT;
+	lrc = ldap_parse_resultW(c->ld, res, &code, NULL, &srvmsg, NULL, NULL,
+	    FALSE);
+	if (lrc != LDAP_SUCCESS) {
+		ldapx_seterr(c, "read result", lrc, NULL);
+		rc = RS_ERR_SYSTEM;
 		goto out;
 	}
-	rc = RS_OK;
+	if (code == LDAP_NO_SUCH_OBJECT) {
+		rc = RS_ERR_NOTFOUND;
+		goto out;
+	}
+	/*
+	 * The result code before the entry: a busy or unwilling DC sends an
+	 * error and no entry, and that is a failed read, not an absent
+	 * entry (a root DSE "not found" would turn change detection off).
+	 */
+	if (code != LDAP_SUCCESS) {
+		ldapx_seterr(c, "read", code, srvmsg);
+		rc = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if ((e = ldap_first_entry(c->ld, res)) == NULL) {
+		rc = RS_ERR_NOTFOUND;
+		goto out;
+	}
+	rc = ldapx_entry(c, e, wattrs, nattrs, fn, arg, bytes);
  out:
-	free(s);
-	if (v != NULL)
-		ldap_value_freeW(v);
+	if (srvmsg != NULL)
+		ldap_memfreeW(srvmsg);
 	if (res != NULL)
 		ldap_msgfree(res);
-	free(wattrs[0]);
+	ldapx_free_attrs(wattrs);
+	free(wdn);
 	return rc;
 }
 

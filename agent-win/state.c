@@ -5,7 +5,11 @@
  *   last.list            the last list uploaded to a relay (plaintext),
  *                        for the shrink guard and `diff`
  *   relay-NAME.state     per relay: last accepted list hash and sequence,
- *                        consecutive failed cycles, next attempt time
+ *                        consecutive failed cycles, next attempt time,
+ *                        last confirmation (install or heartbeat) and
+ *                        the staleness already reported
+ *   dircache             the directory by objectGUID, for change
+ *                        detection (dircache.c)
  *   last.rcpt.gz(.sig)   the last bundle and signature pushed (audit)
  *
  * API:        state_init, state_next_seq, state_load_last, state_save_last,
@@ -25,6 +29,7 @@
 
 #include "agent_int.h"
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "rlist.h"
 #include "rs_err.h"
@@ -141,6 +146,21 @@ state_list_text(const struct rlist *l, struct rs_buf *out)
 			return r;
 	}
 	return RS_OK;
+}
+
+int
+state_list_sha(const struct rlist *l, char hex[2 * RS_SHA256_LEN + 1])
+{
+	unsigned char md[RS_SHA256_LEN];
+	struct rs_buf b;
+	int r;
+
+	rs_buf_init(&b, RS_DEF_LIST_BYTES);
+	if ((r = state_list_text(l, &b)) == RS_OK &&
+	    (r = rs_sha256(b.data, b.len, md)) == RS_OK)
+		rs_hex(md, sizeof(md), hex);
+	rs_buf_free(&b);
+	return r;
 }
 
 int
@@ -282,15 +302,29 @@ state_relay_load(const struct agent_cfg *c, const char *relay,
 		if (strcmp(line, "accepted_sha256") == 0 &&
 		    strlen(sp) == 2 * RS_SHA256_LEN)
 			memcpy(rs->accepted_sha, sp, 2 * RS_SHA256_LEN + 1);
+		else if (strcmp(line, "refused_sha256") == 0 &&
+		    strlen(sp) == 2 * RS_SHA256_LEN)
+			memcpy(rs->refused_sha, sp, 2 * RS_SHA256_LEN + 1);
 		else if (state_parse_u64(sp, strlen(sp), &v) != RS_OK)
 			continue;
 		else if (strcmp(line, "accepted_sequence") == 0)
 			rs->accepted_seq = v;
 		else if (strcmp(line, "failures") == 0 && v < 64)
 			rs->failures = (unsigned)v;
-		else if (strcmp(line, "next_attempt") == 0 &&
-		    v <= (uint64_t)INT64_MAX)
+		else if (v > (uint64_t)INT64_MAX)
+			continue;
+		else if (strcmp(line, "next_attempt") == 0)
 			rs->next_attempt = (int64_t)v;
+		else if (strcmp(line, "confirmed") == 0)
+			rs->confirmed = (int64_t)v;
+		else if (strcmp(line, "since") == 0)
+			rs->since = (int64_t)v;
+		else if (strcmp(line, "stale_level") == 0 && v <= 2)
+			rs->stale_level = (unsigned)v;
+		else if (strcmp(line, "stale_told") == 0)
+			rs->stale_told = (int64_t)v;
+		else if (strcmp(line, "refused_time") == 0)
+			rs->refused_time = (int64_t)v;
 	}
 out:
 	free(path);
@@ -313,9 +347,14 @@ state_relay_save(const struct agent_cfg *c, const char *relay,
 	}
 	if ((r = rs_buf_printf(&b, "accepted_sha256 %s\n"
 	    "accepted_sequence %" PRIu64 "\nfailures %u\n"
-	    "next_attempt %" PRId64 "\n", rs->accepted_sha[0] != '\0' ?
-	    rs->accepted_sha : "-", rs->accepted_seq, rs->failures,
-	    rs->next_attempt)) != RS_OK ||
+	    "next_attempt %" PRId64 "\nconfirmed %" PRId64 "\n"
+	    "since %" PRId64 "\nstale_level %u\nstale_told %" PRId64 "\n"
+	    "refused_sha256 %s\nrefused_time %" PRId64 "\n",
+	    rs->accepted_sha[0] != '\0' ? rs->accepted_sha : "-",
+	    rs->accepted_seq, rs->failures, rs->next_attempt, rs->confirmed,
+	    rs->since, rs->stale_level, rs->stale_told,
+	    rs->refused_sha[0] != '\0' ? rs->refused_sha : "-",
+	    rs->refused_time)) != RS_OK ||
 	    (r = sys_write_file(path, b.data, b.len, 0)) != RS_OK)
 		rs_error("write %s: %s", path, state_why(r));
 out:

@@ -95,7 +95,7 @@ enum sys_event {
 	SYS_EV_STOPPED		= 1003,	/* service stopped */
 	SYS_EV_RELOADED		= 1004,	/* configuration reloaded */
 	SYS_EV_SHRINK		= 2001,	/* agent's shrink guard refused the list */
-	SYS_EV_RELAY_STALE	= 2002,	/* relay reports an old list */
+	SYS_EV_RELAY_STALE	= 2002,	/* relay unconfirmed past stale_warning */
 	SYS_EV_RETRY		= 2003,	/* a step failed, will retry */
 	SYS_EV_LDAP		= 3001,	/* LDAP connect, bind or search failed */
 	SYS_EV_SFTP		= 3002,	/* SSH or SFTP failed */
@@ -103,6 +103,7 @@ enum sys_event {
 	SYS_EV_REFUSED		= 3004,	/* relay refused the list (reason given) */
 	SYS_EV_CONFIG		= 3005,	/* configuration error */
 	SYS_EV_NO_VERDICT	= 3006,	/* relay did not process the list in time */
+	SYS_EV_RELAY_STALE_CRIT	= 3007,	/* relay unconfirmed past stale_critical */
 };
 void	sys_event(enum sys_event ev, const char *fmt, ...)
     RS_PRINTF(2, 3)

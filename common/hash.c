@@ -140,6 +140,31 @@ rs_hex(const unsigned char *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+static int
+rs_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int
+rs_unhex(const char *s, size_t n, unsigned char *out)
+{
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if ((hi = rs_hexval(s[2 * i])) < 0 ||
+		    (lo = rs_hexval(s[2 * i + 1])) < 0)
+			return RS_ERR_FORMAT;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return RS_OK;
+}
+
 int
 rs_random(void *p, size_t n)
 {

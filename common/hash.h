@@ -24,6 +24,11 @@ void	rs_hash_free(struct rs_hash *h);
 int	rs_sha256(const void *p, size_t n, unsigned char md[RS_SHA256_LEN]);
 /* Lowercase hex of p[0..n) into out, which has room for 2n+1 bytes. */
 void	rs_hex(const unsigned char *p, size_t n, char *out);
+/*
+ * The n bytes written as 2n lowercase hex digits at s (as rs_hex writes
+ * them), into out.  RS_ERR_FORMAT for any other character.
+ */
+int	rs_unhex(const char *s, size_t n, unsigned char *out);
 /* Cryptographically strong random bytes (OpenSSL RAND_bytes). */
 int	rs_random(void *p, size_t n);
 

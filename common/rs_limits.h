@@ -66,6 +66,15 @@
 #define RS_MAX_PASSWORD		1024
 #define RS_MAX_LDAP_ATTRS	16
 
+/*
+ * Agent change detection: the object cache file (STATE/dircache) and the
+ * DC identity kept in it (dsServiceName, a DN).  A cache that does not fit
+ * is dropped and the agent does a full export every cycle.
+ */
+#define RS_MAX_CACHE_BYTES	(1024UL * 1024 * 1024)
+#define RS_MAX_DSNAME		1024
+#define RS_GUID_LEN		16
+
 /* Default shrink guard, percent. */
 #define RS_DEF_SHRINK_PCT	10
 

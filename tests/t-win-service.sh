@@ -218,9 +218,9 @@ fi
 
 # STOP in the middle of a cycle: start a third sync, stop it while the
 # export runs (Wine's LDAP reads 20,000 entries in about 11 s).
-n=$(grep -c 'export: connected' "$log")
+n=$(grep -c 'export: full export of' "$log")
 h_wine "$exe" sync-now >&2 2>&1
-wait_log "$log" 'export: connected' $((n + 1)) 60 ||
+wait_log "$log" 'export: full export of' $((n + 1)) 60 ||
     t_fail "stop-mid-cycle-started" "the third cycle did not start"
 # Wine's `net stop` may return while the service is still STOP_PENDING,
 # so the time counts until the SCM reports STOPPED.

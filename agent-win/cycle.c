@@ -1,0 +1,608 @@
+/*
+ * cycle.c - one sync cycle: poll the directory, guard the list, push it to
+ * the relays that need it, prove to the others that the agent is alive,
+ * and say so when a relay has not confirmed our list for too long.
+ *
+ *   poll       dirsync_poll: nothing changed (one root DSE read), a delta,
+ *              or a full export
+ *   guards     a list is never pushed when it is empty, or when it shrank
+ *              by more than shrink_threshold (unless the administrator
+ *              said --allow-shrink for this one run, which is logged
+ *              loudly and travels in the signed bundle)
+ *   push       relays whose accepted list differs get the full bundle
+ *   heartbeat  relays that have it, but have not confirmed it for
+ *              heartbeat_interval, get a heartbeat bundle: no entries,
+ *              the list's hash, a new sequence (docs/FORMAT.md 2.3)
+ *   staleness  a relay that has confirmed nothing for stale_warning
+ *              (stale_critical) raises a warning (error) event
+ *
+ * API:        cycle_ctx_new, cycle_ctx_free, cycle_run (agent_int.h).
+ * Ownership:  struct cycle_ctx is what `run` keeps from one cycle to the
+ *             next (the directory cache, the counters).
+ * Errors:     cycle_run returns an exit code (agent.h): 0 ok, 1 runtime
+ *             failure, 2 usage/config, 3 own guard, 4 relay refused,
+ *             5 partial.
+ * Trust:      as the rest of the core: LDAP and relay data are untrusted
+ *             and have been checked where they were read.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "agent_int.h"
+#include "buf.h"
+#include "bundle.h"
+#include "hash.h"
+#include "log.h"
+#include "rlist.h"
+#include "rs_err.h"
+#include "sshsig.h"
+#include "sys.h"
+
+struct cycle_ctx {
+	struct dirsync	*ds;
+	int		 polled;	/* a poll has run since start */
+	uint64_t	 cycles;
+	uint64_t	 entries;	/* read from the directory */
+	uint64_t	 bytes;
+	uint64_t	 list_bytes;	/* full bundles uploaded */
+	uint64_t	 heartbeats;	/* heartbeats uploaded */
+};
+
+/* One cycle's working set. */
+struct cycle {
+	const struct agent_cfg	*c;
+	const struct cycle_opts	*o;
+	struct cycle_ctx	*cx;
+	time_t			 now;
+	struct sshsig_key	*key;
+	struct relay_state	 rs[AGENT_MAX_RELAYS];
+	int			 todo[AGENT_MAX_RELAYS];
+	const char		*source;	/* for the bundle header */
+	size_t			 nok, nref, nfail;
+	unsigned		 wait;		/* shortest backoff set */
+	uint64_t		 list_bytes;
+	unsigned		 heartbeats;
+};
+
+int
+cycle_ctx_new(struct cycle_ctx **out)
+{
+	struct cycle_ctx *cx;
+
+	*out = NULL;
+	if ((cx = calloc(1, sizeof(*cx))) == NULL)
+		return RS_ERR_NOMEM;
+	if (dirsync_new(&cx->ds) != RS_OK) {
+		free(cx);
+		return RS_ERR_NOMEM;
+	}
+	*out = cx;
+	return RS_OK;
+}
+
+void
+cycle_ctx_reload(struct cycle_ctx *cx)
+{
+	dirsync_disconnect(cx->ds);
+}
+
+void
+cycle_ctx_free(struct cycle_ctx *cx)
+{
+	if (cx == NULL)
+		return;
+	dirsync_free(cx->ds);
+	free(cx);
+}
+
+/*
+ * Bundle and signature: the full list, or (list NULL) a heartbeat for the
+ * list whose hash is sha.
+ */
+static int
+cycle_bundle(const struct cycle *cy, const struct rlist *list,
+    const char *sha, uint64_t seq, unsigned flags, struct rs_buf *bundle,
+    struct rs_buf *sig)
+{
+	const struct agent_cfg *c = cy->c;
+	struct bundle_hdr *h = NULL;
+	struct rs_hash *hs = NULL;
+	unsigned char md[RS_HASH_MAX];
+	size_t mdlen = 0, i;
+	int r;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(h->agent, sizeof(h->agent), "%s", c->id);
+	h->seq = seq;
+	h->created = time(NULL);
+	h->kind = list != NULL ? BUNDLE_FULL : BUNDLE_HEARTBEAT;
+	snprintf(h->source, sizeof(h->source), "%s", cy->source);
+	h->ndomains = c->ndomains;
+	for (i = 0; i < c->ndomains; i++)
+		snprintf(h->domains[i], sizeof(h->domains[i]), "%s",
+		    c->domains[i]);
+	h->flags = flags;
+	if (list == NULL &&
+	    (r = rs_unhex(sha, RS_SHA256_LEN, h->list_sha256)) != RS_OK)
+		goto out;
+	if ((r = bundle_write(h, list, bundle)) != RS_OK) {
+		rs_error("write bundle %s.%" PRIu64 ": %s", c->id, seq,
+		    rs_err_str(r));
+		goto out;
+	}
+	/* The signature covers the gzip file's bytes, as uploaded. */
+	if ((r = rs_hash_new("sha512", &hs)) != RS_OK ||
+	    (r = rs_hash_update(hs, bundle->data, bundle->len)) != RS_OK ||
+	    (r = rs_hash_final(hs, md, &mdlen)) != RS_OK ||
+	    (r = sshsig_sign(cy->key, SSHSIG_NAMESPACE, "sha512", md, mdlen,
+	    sig)) != RS_OK)
+		rs_error("sign bundle %s.%" PRIu64 ": %s", c->id, seq,
+		    rs_err_str(r));
+out:
+	rs_hash_free(hs);
+	free(h);
+	return r;
+}
+
+/* Does the shrink guard refuse going from last to now entries? */
+static int
+cycle_shrinks(size_t last, size_t now, unsigned pct)
+{
+	if (now >= last)
+		return 0;
+	return (uint64_t)(last - now) * 100 >= (uint64_t)pct * last;
+}
+
+/*
+ * The guards, before a list leaves: RS_OK with *flags, or an exit code
+ * in *rc.
+ */
+static int
+cycle_guard(const struct cycle *cy, const struct rlist *list,
+    unsigned *flags, int *rc)
+{
+	const struct agent_cfg *c = cy->c;
+	struct rlist *last = NULL;
+	size_t nlast;
+	int r;
+
+	*flags = 0;
+	*rc = AGENT_EXIT_FAIL;
+	if (rlist_count(list) == 0) {
+		/* Installing it would reject all mail for the domains. */
+		sys_event(SYS_EV_SHRINK, "sync: the export found no addresses "
+		    "in %s; refusing to push an empty list", c->domains_str);
+		*rc = AGENT_EXIT_GUARD;
+		return RS_ERR_INVAL;
+	}
+	r = state_load_last(c, &last);
+	if (r == RS_ERR_NOTFOUND)
+		return RS_OK;
+	if (r != RS_OK)
+		return r;
+	nlast = rlist_count(last);
+	rlist_free(last);
+	if (!cycle_shrinks(nlast, rlist_count(list), c->shrink_pct))
+		return RS_OK;
+	if (!cy->o->allow_shrink) {
+		sys_event(SYS_EV_SHRINK, "sync: list shrank from %zu to %zu "
+		    "entries (more than shrink_threshold %u%%); refusing to "
+		    "push.  Check the directory; if the change is intended, "
+		    "run: rcptsync-agent sync --allow-shrink", nlast,
+		    rlist_count(list), c->shrink_pct);
+		*rc = AGENT_EXIT_GUARD;
+		return RS_ERR_INVAL;
+	}
+	sys_event(SYS_EV_SHRINK, "sync: ALLOW-SHRINK: the administrator "
+	    "approved a list of %zu entries after %zu (beyond "
+	    "shrink_threshold %u%%); pushing it with the allow-shrink flag",
+	    rlist_count(list), nlast, c->shrink_pct);
+	*flags |= BUNDLE_FLAG_ALLOW_SHRINK;
+	return RS_OK;
+}
+
+/* A relay failed this cycle: back off, doubling, up to interval. */
+static void
+cycle_backoff(struct cycle *cy, size_t i)
+{
+	struct relay_state *rs = &cy->rs[i];
+	unsigned d = cy->c->relays[i].backoff, k;
+
+	if (rs->failures < 30)
+		rs->failures++;
+	for (k = 1; k < rs->failures && d < cy->c->interval; k++)
+		d *= 2;
+	if (d > cy->c->interval || d == 0)
+		d = cy->c->interval;
+	rs->next_attempt = (int64_t)cy->now + d;
+	if (cy->wait == 0 || d < cy->wait)
+		cy->wait = d;
+}
+
+/*
+ * Push one bundle (the list, or a heartbeat when list is NULL) to every
+ * relay in mask, and record what each said.
+ */
+static int
+cycle_push(struct cycle *cy, const int *mask, const struct rlist *list,
+    const char *sha, unsigned flags)
+{
+	const struct agent_cfg *c = cy->c;
+	const struct agent_relay *r;
+	struct relay_state *rs;
+	struct rs_buf bundle, sig;
+	struct push_item it;
+	char name[RS_MAX_BUNDLE_NAME], reason[RS_MAX_REASON + 256];
+	const char *what = list != NULL ? "sequence" : "heartbeat";
+	uint64_t seq = 0;
+	enum push_result res;
+	int uploaded, saved = 0, ret = RS_ERR_SYSTEM;
+	size_t i;
+
+	rs_buf_init(&bundle, RS_DEF_BUNDLE_BYTES);
+	rs_buf_init(&sig, RS_MAX_SIG_BYTES);
+	if (state_next_seq(c, &seq) != RS_OK ||
+	    cycle_bundle(cy, list, sha, seq, flags, &bundle, &sig) != RS_OK ||
+	    bundle_name(c->id, seq, name, sizeof(name)) != RS_OK)
+		goto out;
+	/* The audit copy is of the last list; a heartbeat has none. */
+	if (list != NULL && state_save_bundle(c, name, &bundle, &sig) != RS_OK)
+		goto out;
+	memset(&it, 0, sizeof(it));
+	it.agent = c->id;
+	it.seq = seq;
+	it.bundle_name = name;
+	it.bundle = &bundle;
+	it.sig = &sig;
+
+	for (i = 0; i < c->nrelays; i++) {
+		if (!mask[i])
+			continue;
+		r = &c->relays[i];
+		rs = &cy->rs[i];
+		res = push_relay(c, r, &it, &uploaded, reason, sizeof(reason));
+		if (uploaded && list != NULL) {
+			cy->list_bytes += bundle.len;
+			/* The list has left: it is now the guard's base. */
+			if (!saved++ && state_save_last(c, list) != RS_OK)
+				rs_warn("sync: could not record the pushed "
+				    "list; the next shrink check uses the "
+				    "previous one");
+		}
+		if (uploaded && list == NULL)
+			cy->heartbeats++;
+		switch (res) {
+		case PUSH_INSTALLED:
+		case PUSH_UNCHANGED:
+			cy->nok++;
+			memcpy(rs->accepted_sha, sha, sizeof(rs->accepted_sha));
+			rs->accepted_seq = seq;
+			rs->failures = 0;
+			rs->next_attempt = 0;
+			rs->confirmed = (int64_t)time(NULL);
+			if (list != NULL)
+				sys_event(SYS_EV_SYNC_OK, "sync %s: installed "
+				    "sequence %" PRIu64 " (%zu entries)%s%s",
+				    r->name, seq, rlist_count(list),
+				    reason[0] ? "; " : "", reason);
+			else
+				sys_event(SYS_EV_UNCHANGED, "sync %s: "
+				    "heartbeat %" PRIu64 " confirmed: the "
+				    "relay has our list %.16s...", r->name,
+				    seq, sha);
+			break;
+		case PUSH_REFUSED:
+			cy->nref++;
+			rs->failures = 0;
+			rs->next_attempt = 0;
+			/*
+			 * A refused heartbeat: the relay has another list.
+			 * A refused list is not offered again for a while:
+			 * the receiver would refuse it again.
+			 */
+			if (list == NULL)
+				rs->accepted_sha[0] = '\0';
+			else {
+				memcpy(rs->refused_sha, sha,
+				    sizeof(rs->refused_sha));
+				rs->refused_time = (int64_t)time(NULL);
+			}
+			sys_event(SYS_EV_REFUSED, "sync %s: the receiver refused "
+			    "%s %" PRIu64 ": %s", r->name, what, seq, reason);
+			break;
+		case PUSH_FAILED:
+			cy->nfail++;
+			cycle_backoff(cy, i);
+			rs_error("sync %s: %s %" PRIu64 " not %s: %s",
+			    r->name, what, seq, list != NULL ? "installed" :
+			    "confirmed", reason);
+			break;
+		}
+		state_relay_save(c, r->name, rs);
+	}
+	ret = RS_OK;
+out:
+	rs_buf_free(&bundle);
+	rs_buf_free(&sig);
+	return ret;
+}
+
+/*
+ * Has relay i confirmed our list (an install or a heartbeat) recently
+ * enough?  Tell the administrator when it crosses stale_warning or
+ * stale_critical, and again every heartbeat_interval while it stays so.
+ */
+static void
+cycle_stale(struct cycle *cy, size_t i)
+{
+	const struct agent_cfg *c = cy->c;
+	struct relay_state *rs = &cy->rs[i];
+	int64_t base = rs->confirmed > 0 ? rs->confirmed : rs->since;
+	int64_t age = (int64_t)cy->now - base;
+	char when[32];
+	unsigned lvl = 0;
+
+	if (age > (int64_t)c->stale_critical)
+		lvl = 2;
+	else if (age > (int64_t)c->stale_warning)
+		lvl = 1;
+	if (lvl == 0) {
+		if (rs->stale_level > 0)
+			rs_info("sync %s: the relay confirmed our list again",
+			    c->relays[i].name);
+		rs->stale_level = 0;
+		return;
+	}
+	if (lvl <= rs->stale_level && (int64_t)cy->now - rs->stale_told <
+	    (int64_t)c->heartbeat_interval)
+		return;
+	if (rs->confirmed > 0)
+		bundle_time_fmt((time_t)rs->confirmed, when, sizeof(when));
+	else
+		snprintf(when, sizeof(when), "never");
+	sys_event(lvl == 2 ? SYS_EV_RELAY_STALE_CRIT : SYS_EV_RELAY_STALE,
+	    "sync %s: the relay has not confirmed our list for %llds (more "
+	    "than %s %us; last confirmed: %s); Postfix there answers from "
+	    "an old list.  See the events above for why", c->relays[i].name,
+	    (long long)age, lvl == 2 ? "stale_critical" : "stale_warning",
+	    lvl == 2 ? c->stale_critical : c->stale_warning, when);
+	rs->stale_level = lvl;
+	rs->stale_told = (int64_t)cy->now;
+}
+
+/*
+ * The relay refused this very list: offer it again only after
+ * heartbeat_interval (the receiver's guard or domains may have been fixed
+ * meanwhile; `sync` from the command line always offers it).
+ */
+static int
+cycle_held_back(const struct cycle *cy, size_t i, const char *sha)
+{
+	const struct relay_state *rs = &cy->rs[i];
+	char when[32];
+
+	if (!cy->o->scheduled || strcmp(rs->refused_sha, sha) != 0 ||
+	    strcmp(rs->accepted_sha, sha) == 0 ||
+	    (int64_t)cy->now - rs->refused_time >=
+	    (int64_t)cy->c->heartbeat_interval)
+		return 0;
+	bundle_time_fmt((time_t)(rs->refused_time +
+	    (int64_t)cy->c->heartbeat_interval), when, sizeof(when));
+	rs_info("sync %s: the relay refused this list; offering it again at "
+	    "%s (or run sync)", cy->c->relays[i].name, when);
+	return 1;
+}
+
+/* Which relays this cycle is for; RS_OK, or an exit code in *rc. */
+static int
+cycle_select(struct cycle *cy, unsigned *retry_in, int *rc)
+{
+	const struct agent_cfg *c = cy->c;
+	size_t i, nsel = 0;
+	unsigned d;
+
+	for (i = 0; i < c->nrelays; i++) {
+		if (cy->o->relay != NULL &&
+		    strcmp(cy->o->relay, c->relays[i].name) != 0)
+			continue;
+		if (state_relay_load(c, c->relays[i].name, &cy->rs[i]) !=
+		    RS_OK) {
+			*rc = AGENT_EXIT_FAIL;
+			return RS_ERR_SYSTEM;
+		}
+		nsel++;
+		if (cy->rs[i].since == 0)
+			cy->rs[i].since = (int64_t)cy->now;
+		if (cy->o->scheduled &&
+		    cy->rs[i].next_attempt > (int64_t)cy->now) {
+			rs_debug("sync %s: backing off until %" PRId64,
+			    c->relays[i].name, cy->rs[i].next_attempt);
+			d = (unsigned)(cy->rs[i].next_attempt -
+			    (int64_t)cy->now);
+			if (retry_in != NULL && (*retry_in == 0 ||
+			    d < *retry_in))
+				*retry_in = d;
+			continue;
+		}
+		cy->todo[i] = 1;
+	}
+	if (nsel == 0) {
+		rs_error("sync: no relay named %s in %s", cy->o->relay,
+		    c->path);
+		*rc = AGENT_EXIT_USAGE;
+		return RS_ERR_NOTFOUND;
+	}
+	return RS_OK;
+}
+
+/* The cycle's one summary line: what was read, what was pushed. */
+static void
+cycle_log(const struct cycle *cy, const struct poll_result *pr)
+{
+	struct cycle_ctx *cx = cy->cx;
+	char what[512];
+
+	switch (pr->kind) {
+	case POLL_SAME:
+		if (pr->usn_from > 0)
+			snprintf(what, sizeof(what), "changes from USN %"
+			    PRIu64 " to %" PRIu64 ": none for the list",
+			    pr->usn_from, pr->usn);
+		else
+			snprintf(what, sizeof(what), "no change (USN %" PRIu64
+			    ")", pr->usn);
+		break;
+	case POLL_DELTA:
+		snprintf(what, sizeof(what), "changes from USN %" PRIu64
+		    " to %" PRIu64 ": %" PRIu64 " object(s)", pr->usn_from,
+		    pr->usn, pr->changed);
+		break;
+	default:
+		snprintf(what, sizeof(what), "full export (%s)", pr->why);
+		break;
+	}
+	rs_info("cycle %" PRIu64 ": %s; read %" PRIu64 " entries, %" PRIu64
+	    " bytes; pushed %" PRIu64 " list bytes, %u heartbeats; since "
+	    "start: read %" PRIu64 " entries, %" PRIu64 " bytes in %" PRIu64
+	    " cycles, pushed %" PRIu64 " list bytes, %" PRIu64 " heartbeats",
+	    cx->cycles, what, pr->entries, pr->bytes, cy->list_bytes,
+	    cy->heartbeats, cx->entries, cx->bytes, cx->cycles,
+	    cx->list_bytes, cx->heartbeats);
+}
+
+int
+cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
+    struct cycle_ctx *cx, unsigned *retry_in)
+{
+	struct cycle *cy = NULL;
+	struct export_stats *st = NULL;
+	struct poll_result pr;
+	struct rlist *list = NULL;
+	int push[AGENT_MAX_RELAYS], beat[AGENT_MAX_RELAYS];
+	size_t i, ntodo = 0, npush = 0, nbeat = 0;
+	unsigned flags = 0;
+	int rc = AGENT_EXIT_FAIL, polled = 0;
+	void *lock = NULL;
+
+	if (retry_in != NULL)
+		*retry_in = 0;
+	memset(&pr, 0, sizeof(pr));
+	memset(push, 0, sizeof(push));
+	memset(beat, 0, sizeof(beat));
+	if ((cy = calloc(1, sizeof(*cy))) == NULL ||
+	    (st = calloc(1, sizeof(*st))) == NULL)
+		goto out;
+	cy->c = c;
+	cy->o = o;
+	cy->cx = cx;
+	cy->now = time(NULL);
+	/*
+	 * One cycle at a time per state directory: the service and a Task
+	 * Scheduler sync could otherwise take the same sequence number.
+	 */
+	if (sys_lock_state(c->state_dir, RS_LOCK_WAIT_SECS, &lock) != RS_OK) {
+		rs_error("sync: %s", sys_errmsg());
+		goto out;
+	}
+	if (cycle_select(cy, retry_in, &rc) != RS_OK)
+		goto out;
+	for (i = 0; i < c->nrelays; i++)
+		ntodo += (size_t)cy->todo[i];
+	if (ntodo == 0) {
+		rc = AGENT_EXIT_OK;
+		goto out;
+	}
+	/* The key first: a missing key is a config error, found at once. */
+	if (agent_load_key(c, &cy->key) != RS_OK) {
+		rc = AGENT_EXIT_USAGE;
+		goto out;
+	}
+	cx->cycles++;
+	if (dirsync_poll(cx->ds, c, o->full || (o->full_first && !cx->polled),
+	    o->progress, &pr,
+	    st) != RS_OK) {
+		cx->entries += pr.entries;
+		cx->bytes += pr.bytes;
+		rs_error("sync: export failed; nothing pushed, the relays keep "
+		    "the last list");
+		goto out;
+	}
+	polled = 1;
+	cx->polled = 1;
+	cx->entries += pr.entries;
+	cx->bytes += pr.bytes;
+	cy->source = st->source[0] != '\0' ? st->source : st->server;
+
+	for (i = 0; i < c->nrelays; i++) {
+		if (!cy->todo[i])
+			continue;
+		if (cycle_held_back(cy, i, pr.sha)) {
+			cy->nref++;
+		} else if (strcmp(cy->rs[i].accepted_sha, pr.sha) != 0) {
+			push[i] = 1;
+			npush++;
+		} else if ((int64_t)cy->now - cy->rs[i].confirmed >=
+		    (int64_t)c->heartbeat_interval) {
+			beat[i] = 1;
+			nbeat++;
+		} else {
+			cy->nok++;
+			cy->rs[i].failures = 0;
+			cy->rs[i].next_attempt = 0;
+			rs_info("sync %s: unchanged (sequence %" PRIu64
+			    " installed); nothing pushed", c->relays[i].name,
+			    cy->rs[i].accepted_seq);
+		}
+	}
+	if (npush > 0) {
+		list = pr.list;
+		pr.list = NULL;
+		if (list == NULL && dirsync_list(cx->ds, &list) != RS_OK)
+			goto out;
+		/* A refused list is no list to vouch for: no heartbeats. */
+		if (cycle_guard(cy, list, &flags, &rc) != RS_OK)
+			goto out;
+		if (cycle_push(cy, push, list, pr.sha, flags) != RS_OK)
+			goto out;
+	}
+	if (nbeat > 0 && cycle_push(cy, beat, NULL, pr.sha, 0) != RS_OK)
+		goto out;
+
+	if (retry_in != NULL && cy->wait > 0 && (*retry_in == 0 ||
+	    cy->wait < *retry_in))
+		*retry_in = cy->wait;
+	if (cy->nfail == 0 && cy->nref == 0)
+		rc = AGENT_EXIT_OK;
+	else if (cy->nok == 0)
+		rc = cy->nref > 0 ? AGENT_EXIT_REFUSED : AGENT_EXIT_FAIL;
+	else
+		rc = AGENT_EXIT_PARTIAL;
+out:
+	if (cy != NULL && polled) {
+		cx->list_bytes += cy->list_bytes;
+		cx->heartbeats += cy->heartbeats;
+		cycle_log(cy, &pr);
+	}
+	/* Every selected relay, whatever happened: is it going stale? */
+	for (i = 0; cy != NULL && i < c->nrelays; i++)
+		if (cy->rs[i].since != 0) {
+			cycle_stale(cy, i);
+			state_relay_save(c, c->relays[i].name, &cy->rs[i]);
+		}
+	sys_unlock_state(lock);
+	rlist_free(pr.list);
+	rlist_free(list);
+	if (cy != NULL)
+		sshsig_key_free(cy->key);
+	free(cy);
+	free(st);
+	return rc;
+}
