@@ -884,6 +884,10 @@ EOF
 #   h_samba_stop        SIGTERM, wait until gone
 #   h_samba_modify [FILE]
 #                       ldapmodify as Administrator, LDIF from FILE or stdin
+#   h_samba_add_user LOGIN VALUE...
+#                       a mail-enabled user CN=LOGIN,OU=Engineering,OU=Corp:
+#                       the first address VALUE becomes SMTP:, the others
+#                       smtp:; a VALUE with a ':' (X500:...) is kept as is
 #   h_samba_search ARG...
 #                       ldapsearch as the service account below
 #                       H_SAMBA_BASE, paged (1000), unwrapped LDIF; ARG...
@@ -1086,6 +1090,21 @@ h_samba_stop() { _h_stop "${H_SAMBA_PID:-}" samba TERM; }
 h_samba_modify() {
 	ldapmodify -x -H "$H_SAMBA_URI" -D "$H_SAMBA_ADMIN_DN" \
 	    -y "$H_SAMBA_ADMIN_PWFILE" ${1:+-f "$1"} >&2
+}
+
+h_samba_add_user() {
+	_u=$1; shift
+	{
+		printf 'dn: CN=%s,OU=Engineering,OU=Corp,%s\n' "$_u" "$H_SAMBA_BASE"
+		printf 'changetype: add\nobjectClass: user\nsAMAccountName: %s\n' "$_u"
+		_p=SMTP:
+		for _a in "$@"; do
+			case $_a in
+			*:*)	printf 'proxyAddresses: %s\n' "$_a" ;;
+			*)	printf 'proxyAddresses: %s%s\n' "$_p" "$_a"; _p=smtp: ;;
+			esac
+		done
+	} | h_samba_modify
 }
 
 h_samba_search() {

@@ -38,6 +38,20 @@ t_grep() {
 		t_fail "$1" "no line matching '$2' in $3"; sed 's/^/  | /' "$3" | tail -n 20 >&2; fi
 }
 
+# t_wait_log FILE ERE SECS [COUNT]: wait until at least COUNT (default 1)
+# lines of FILE match; 1 after SECS seconds.  For logs a program is
+# still writing.
+t_wait_log() {
+	_w=0
+	while :; do
+		_c=$(grep -Ec -- "$2" "$1" 2>/dev/null)
+		[ "${_c:-0}" -ge "${4:-1}" ] && return 0
+		_w=$((_w + 1))
+		[ "$_w" -gt $(($3 * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+
 t_cleanup() { T_CLEANUP="$1
 $T_CLEANUP"; }
 

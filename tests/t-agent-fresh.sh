@@ -49,22 +49,6 @@ conf_with() {
 	done
 	sed "s/^\[agent\]\$/[agent]$_add/" "$T/agent.conf" >"$_out"
 }
-# wait_log FILE ERE SECS: until a line matches.
-wait_log() {
-	_i=0
-	while ! grep -Eq -- "$2" "$1" 2>/dev/null; do
-		_i=$((_i + 1))
-		[ "$_i" -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-# wait_more FILE RE N: until more than N lines match (40 s at most).
-wait_more() {
-	_i=0
-	while [ "$(grep -c "$2" "$1")" -le "$3" ]; do
-		_i=$((_i + 1)); [ "$_i" -gt 400 ] && return 1; sleep 0.1
-	done
-}
 # wait_rcpt ADDR WANT SECS: until Postfix answers WANT; prints seconds.
 wait_rcpt() {
 	_s=$(date +%s)
@@ -99,9 +83,9 @@ sum_of() {
 
 # --- defaults: a new user and a cleared user within 90 s -----------------
 agent_start "$T/agent.conf" "$T/run1.err"
-t_check defaults-first-full wait_log "$T/run1.err" \
+t_check defaults-first-full t_wait_log "$T/run1.err" \
     'cycle 1: full export \(first poll since start\)' 60
-t_check defaults-installed wait_log "$T/run1.err" \
+t_check defaults-installed t_wait_log "$T/run1.err" \
     'sync mx1: installed sequence' 60
 t_grep defaults-interval 'every 60s' "$T/run1.err"
 known=$(head -n 1 "$H_SAMBA_EXPECTED")
@@ -109,21 +93,15 @@ t_eq defaults-known-250 250 "$(h_rcpt "$known")"
 
 new=fresh.hire@corp.test
 t_eq new-user-absent "550 5.1.1" "$(h_rcpt "$new")"
-h_samba_modify <<EOF >"$T/add.out" 2>&1
-dn: CN=Fresh Hire,OU=Engineering,OU=Corp,$H_SAMBA_BASE
-changetype: add
-objectClass: user
-sAMAccountName: fresh.hire
-proxyAddresses: SMTP:$new
-proxyAddresses: X500:/o=Corp/ou=Exchange/cn=Recipients/cn=fresh.hire
-EOF
+h_samba_add_user fresh.hire "$new" \
+    X500:/o=Corp/ou=Exchange/cn=Recipients/cn=fresh.hire >"$T/add.out" 2>&1
 t_eq new-user-added 0 $?
 if secs=$(wait_rcpt "$new" 250 90); then
 	t_ok "new mailbox: 250 from Postfix ${secs}s after it was created (limit 90s, poll 60s)"
 else
 	t_fail new-user-within-90s "still $(h_rcpt "$new") after ${secs}s"
 fi
-t_check new-user-delta wait_log "$T/run1.err" \
+t_check new-user-delta t_wait_log "$T/run1.err" \
     'cycle [0-9]+: changes from USN [0-9]+ to [0-9]+: 1 object' 5
 
 gone=$(grep '^user\.[0-9]*@corp\.test$' "$H_SAMBA_EXPECTED" | head -n 1)
@@ -145,19 +123,20 @@ agent_stop
 # --- idle: 10 polls, <= 10 entries, no list bytes -------------------------
 conf_with "$T/fast.conf" interval=2s full_interval=1h
 agent_start "$T/fast.conf" "$T/run2.err"
-t_check idle-cycles wait_log "$T/run2.err" 'cycle 11: ' 60
+t_check idle-cycles t_wait_log "$T/run2.err" 'cycle 11: ' 60
 # One connection (one bind, one logon on the DC) for all the polls.
 t_eq idle-one-connection 1 "$(grep -c 'poll: connected to ' "$T/run2.err")"
 # The DC restarts: the kept connection fails once, the agent connects
 # again and goes on incrementally (same DC, same invocationId).
 h_samba_stop
 h_samba_start || exit 1
-t_check dc-restart-reconnect wait_log "$T/run2.err" \
+t_check dc-restart-reconnect t_wait_log "$T/run2.err" \
     'the kept connection failed .*; connecting again' 30
-t_check dc-restart-connected-again wait_more "$T/run2.err" \
-    'poll: connected to ' 1
+t_check dc-restart-connected-again t_wait_log "$T/run2.err" \
+    'poll: connected to ' 40 2
 ncyc=$(grep -c 'cycle [0-9]*: ' "$T/run2.err")
-t_check dc-restart-next-cycle wait_more "$T/run2.err" 'cycle [0-9]*: ' "$ncyc"
+t_check dc-restart-next-cycle t_wait_log "$T/run2.err" 'cycle [0-9]*: ' 40 \
+    $((ncyc + 1))
 agent_stop
 grep 'cycle [0-9]*: ' "$T/run2.err" | tail -n 1 >"$T/last.txt"
 t_grep dc-restart-incremental 'no change \(USN' "$T/last.txt"
@@ -184,13 +163,13 @@ del=$(grep '^user\.[0-9]*@corp\.test$' "$H_SAMBA_EXPECTED" | tail -n 1)
 del_dn=$(h_samba_search "(proxyAddresses=smtp:$del)" dn | sed -n 's/^dn: //p')
 conf_with "$T/full.conf" interval=2s full_interval=20s
 agent_start "$T/full.conf" "$T/run3.err"
-t_check delete-start wait_log "$T/run3.err" 'cycle 1: full export' 30
+t_check delete-start t_wait_log "$T/run3.err" 'cycle 1: full export' 30
 h_samba_modify <<EOF >"$T/del.out" 2>&1
 dn: $del_dn
 changetype: delete
 EOF
 t_eq delete-done 0 $?
-t_check delete-delta-seen wait_log "$T/run3.err" \
+t_check delete-delta-seen t_wait_log "$T/run3.err" \
     'cycle [0-9]+: changes from USN [0-9]+ to [0-9]+: none for the list' 10
 sleep 3
 t_eq "deleted object: still 250 before the full export (tombstones are not returned)" \
@@ -200,7 +179,7 @@ if secs=$(wait_rcpt "$del" "550 5.1.1" 60); then
 else
 	t_fail delete-full-export "still $(h_rcpt "$del") after ${secs}s"
 fi
-t_check delete-by-full wait_log "$T/run3.err" \
+t_check delete-by-full t_wait_log "$T/run3.err" \
     'full export \(full_interval passed\); read [0-9]+ entries, [0-9]+ bytes; pushed [1-9]' 30
 agent_stop
 
@@ -208,11 +187,11 @@ agent_stop
 map_db=$(ls "$H_MAP".* 2>/dev/null | head -n 1)
 conf_with "$T/beat.conf" interval=2s heartbeat_interval=2s
 agent_start "$T/beat.conf" "$T/run4.err"
-t_check heartbeat-start wait_log "$T/run4.err" 'cycle 1: ' 30
+t_check heartbeat-start t_wait_log "$T/run4.err" 'cycle 1: ' 30
 before=$(stat -c '%i %Y %s' "$map_db")
 beats0=$(grep -c 'heartbeat [0-9]* confirmed' "$T/run4.err")
-t_check heartbeat-sent wait_more "$T/run4.err" 'heartbeat [0-9]* confirmed' \
-    "$beats0"
+t_check heartbeat-sent t_wait_log "$T/run4.err" 'heartbeat [0-9]* confirmed' \
+    40 $((beats0 + 1))
 agent_stop
 t_grep heartbeat-cycle-line 'pushed 0 list bytes, 1 heartbeats' "$T/run4.err"
 t_eq heartbeat-map-not-rebuilt "$before" "$(stat -c '%i %Y %s' "$map_db")"
@@ -249,21 +228,15 @@ kill "$H_RWATCH_PID" 2>/dev/null
 sed 's/^relay_domains = .*/relay_domains = elsewhere.test/' \
     "$T/receiver.conf" >"$T/refuse.conf"
 h_receiver_watch "$T/refuse.conf" "$T/receiver2.log" 0.5
-h_samba_modify <<EOF >/dev/null 2>&1
-dn: CN=Second Hire,OU=Engineering,OU=Corp,$H_SAMBA_BASE
-changetype: add
-objectClass: user
-sAMAccountName: second.hire
-proxyAddresses: SMTP:second.hire@corp.test
-EOF
+h_samba_add_user second.hire second.hire@corp.test >/dev/null 2>&1
 conf_with "$T/stale.conf" interval=2s stale_warning=4s stale_critical=8s \
     heartbeat_interval=1h
 agent_start "$T/stale.conf" "$T/run5.err"
-t_check feedback-refused wait_log "$T/run5.err" \
+t_check feedback-refused t_wait_log "$T/run5.err" \
     'the receiver refused sequence [0-9]+: .*\(event 3004\)|the receiver refused sequence' 40
-t_check feedback-stale-warning wait_log "$T/run5.err" \
+t_check feedback-stale-warning t_wait_log "$T/run5.err" \
     'has not confirmed our list for [0-9]+s \(more than stale_warning 4s' 40
-t_check feedback-stale-critical wait_log "$T/run5.err" \
+t_check feedback-stale-critical t_wait_log "$T/run5.err" \
     'has not confirmed our list for [0-9]+s \(more than stale_critical 8s' 40
 sleep 4
 agent_stop

@@ -66,32 +66,23 @@ t_grep down-gives-up 'giving up after 3 attempts' "$T/down.err"
 t_check down-backoff-waited test $(( $(date +%s) - start )) -ge 3
 
 # --- run ---------------------------------------------------------------
-# wait_log FILE ERE [SECS]: until a line matches.
-wait_log() {
-	_i=0
-	while ! grep -Eq -- "$2" "$1" 2>/dev/null; do
-		_i=$((_i + 1))
-		[ "$_i" -gt $((${3:-30} * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 sed 's/^interval = .*//; s/^\[agent\]/[agent]\ninterval = 1h/' "$T/one.conf" \
     >"$T/run.conf"
 "$AGENT" -e -c "$T/run.conf" run 2>"$T/run.err" &
 apid=$!
 t_cleanup "kill $apid 2>/dev/null"
-wait_log "$T/run.err" 'run: started' 10
-t_check run-started wait_log "$T/run.err" 'sync mx1: (unchanged|installed)' 30
+t_wait_log "$T/run.err" 'run: started' 10
+t_check run-started t_wait_log "$T/run.err" 'sync mx1: (unchanged|installed)' 30
 
 printf 'dn: %s\nchangetype: modify\nadd: proxyAddresses\nproxyAddresses: smtp:run.loop@corp.test\n' \
     "$(sed -n 's/^dn: //p' "$T/fx/fixture.ldif" | grep -m1 '^CN=User')" >"$T/add.ldif"
 t_check run-ldap-change h_ldap_modify "$T/add.ldif"
 kill -USR1 "$apid"
-t_check run-usr1-syncs wait_log "$T/run.err" 'sync mx1: installed sequence' 60
+t_check run-usr1-syncs t_wait_log "$T/run.err" 'sync mx1: installed sequence' 60
 t_eq run-usr1-rcpt 250 "$(h_rcpt run.loop@corp.test)"
 
 kill -HUP "$apid"
-t_check run-hup-reloads wait_log "$T/run.err" 'run: configuration .* reloaded' 10
+t_check run-hup-reloads t_wait_log "$T/run.err" 'run: configuration .* reloaded' 10
 
 kill -TERM "$apid"
 wait "$apid"

@@ -153,14 +153,8 @@ t_grep no-change-unchanged 'sync mx1: unchanged \(sequence [0-9]+ installed\); n
 
 new=win.hire@corp.test
 t_eq new-user-absent "550 5.1.1" "$(h_rcpt "$new")"
-h_samba_modify <<EOF >"$T/add.out" 2>&1
-dn: CN=Win Hire,OU=Engineering,OU=Corp,$H_SAMBA_BASE
-changetype: add
-objectClass: user
-sAMAccountName: win.hire
-proxyAddresses: SMTP:$new
-proxyAddresses: X500:/o=Corp/ou=Exchange/cn=Recipients/cn=win.hire
-EOF
+h_samba_add_user win.hire "$new" \
+    X500:/o=Corp/ou=Exchange/cn=Recipients/cn=win.hire >"$T/add.out" 2>&1
 t_eq new-user-added 0 $?
 usn2=$(h_samba_usn)
 wsync sync3
@@ -200,7 +194,7 @@ gone=$(grep '^user\.[0-9]*@corp\.test$' "$H_SAMBA_EXPECTED" | head -n 1)
 gone_dn=$(h_samba_search "(proxyAddresses=smtp:$gone)" dn | sed -n 's/^dn: //p')
 t_eq "cleared-user-250-before ($gone)" 250 "$(h_rcpt "$gone")"
 h_samba_modify <<EOF >"$T/mod.out" 2>&1
-dn: CN=Win Hire,OU=Engineering,OU=Corp,$H_SAMBA_BASE
+dn: CN=win.hire,OU=Engineering,OU=Corp,$H_SAMBA_BASE
 changetype: modify
 replace: proxyAddresses
 proxyAddresses: SMTP:$renamed
@@ -237,13 +231,7 @@ t_check other-dc-cache-restored grep -qxF "server $dsname" "$cache"
 # refreshes the relay's confirmation just before the refusal below.
 sed -i '4s/^invocation .*/invocation 00000000000000000000000000000000/' "$cache"
 probe=restore.probe@corp.test
-h_samba_modify <<EOF >"$T/add3.out" 2>&1
-dn: CN=Restore Probe,OU=Engineering,OU=Corp,$H_SAMBA_BASE
-changetype: add
-objectClass: user
-sAMAccountName: restore.probe
-proxyAddresses: SMTP:$probe
-EOF
+h_samba_add_user restore.probe "$probe" >"$T/add3.out" 2>&1
 t_eq restore-user-added 0 $?
 wsync sync4b
 t_eq restored-dc-exit 0 "$rc"
@@ -261,13 +249,8 @@ sed 's/^relay_domains = .*/relay_domains = elsewhere.test/' \
     "$T/receiver.conf" >"$T/refuse.conf"
 h_receiver_watch "$T/refuse.conf" "$T/receiver2.log" 0.5
 nmap=$(map_snap "$T/map.before")
-h_samba_modify <<EOF >"$T/add2.out" 2>&1
-dn: CN=Second Win Hire,OU=Engineering,OU=Corp,$H_SAMBA_BASE
-changetype: add
-objectClass: user
-sAMAccountName: second.win.hire
-proxyAddresses: SMTP:second.win.hire@corp.test
-EOF
+h_samba_add_user second.win.hire second.win.hire@corp.test \
+    >"$T/add2.out" 2>&1
 t_eq refusal-user-added 0 $?
 wsync sync5
 t_eq "refused: exit status 4" 4 "$rc"

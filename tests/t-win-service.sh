@@ -30,16 +30,6 @@ N=${RS_WIN_N:-20000}
 
 t_need "$exe" "$lagent" "$receiver" base64 awk
 
-# wait_log FILE PATTERN COUNT SECS: until FILE has COUNT lines matching.
-wait_log() {
-	_w=0
-	while [ "$_w" -lt $(($4 * 2)) ]; do
-		_c=$(grep -Ec -- "$2" "$1" 2>/dev/null)
-		[ "${_c:-0}" -ge "$3" ] && return 0
-		sleep 0.5; _w=$((_w + 1))
-	done
-	return 1
-}
 b64() { printf '%s' "$1" | base64 -w0; }
 
 # --- servers and fixture ---------------------------------------------------
@@ -171,7 +161,7 @@ h_wine sc query rcptsync-agent >&2 2>&1
 h_wine net start rcptsync-agent >&2 2>&1
 t_eq "net-start" 0 $?
 h_wine sc query rcptsync-agent >&2 2>&1
-if wait_log "$log" 'installed sequence' 1 180; then
+if t_wait_log "$log" 'installed sequence' 180 1; then
 	t_ok "service-first-sync"
 else
 	t_fail "service-first-sync" "no 'installed sequence' in $log"
@@ -199,7 +189,7 @@ h_ldap_modify "$tmp/syncnow.ldif" || t_fail "ldap-add-syncnow" "ldapmodify faile
 t_eq "postfix-before-sync-now-550" "550 5.1.1" "$(h_rcpt sync.now@corp.test)"
 h_wine "$exe" sync-now >&2 2>&1
 t_eq "sync-now-exit" 0 $?
-if wait_log "$log" 'installed sequence' 2 180; then
+if t_wait_log "$log" 'installed sequence' 180 2; then
 	t_ok "service-sync-now"
 else
 	t_fail "service-sync-now" "no second 'installed sequence' in $log"
@@ -210,7 +200,7 @@ t_eq "postfix-after-sync-now-250" "250" "$(h_rcpt sync.now@corp.test)"
 # PARAMCHANGE (rcptsync-agent.exe reload) re-reads the configuration.
 h_wine "$exe" reload >&2 2>&1
 t_eq "reload-exit" 0 $?
-if wait_log "$log" 'configuration .* reloaded' 1 60; then
+if t_wait_log "$log" 'configuration .* reloaded' 60 1; then
 	t_ok "service-reload"
 else
 	t_fail "service-reload" "no 'reloaded' in $log"
@@ -220,7 +210,7 @@ fi
 # export runs (Wine's LDAP reads 20,000 entries in about 11 s).
 n=$(grep -c 'export: full export of' "$log")
 h_wine "$exe" sync-now >&2 2>&1
-wait_log "$log" 'export: full export of' $((n + 1)) 60 ||
+t_wait_log "$log" 'export: full export of' 60 $((n + 1)) ||
     t_fail "stop-mid-cycle-started" "the third cycle did not start"
 # Wine's `net stop` may return while the service is still STOP_PENDING,
 # so the time counts until the SCM reports STOPPED.
