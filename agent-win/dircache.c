@@ -161,13 +161,25 @@ dc_cmp(const void *a, const void *b)
 	    ((const struct dc_obj *)b)->guid, RS_GUID_LEN);
 }
 
+/* By GUID, then by arena offset: the order they were added in. */
+static int
+dc_cmp_seal(const void *a, const void *b)
+{
+	const struct dc_obj *x = a, *y = b;
+	int c = dc_cmp(a, b);
+
+	if (c != 0)
+		return c;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
 size_t
 dircache_seal(struct dircache *d)
 {
 	size_t i, j, dups = 0;
 
 	if (d->n > 1)
-		qsort(d->obj, d->n, sizeof(*d->obj), dc_cmp);
+		qsort(d->obj, d->n, sizeof(*d->obj), dc_cmp_seal);
 	/*
 	 * Overlapping bases return an object twice; keep the first copy
 	 * (the same object read in one export has the same values).
@@ -452,7 +464,7 @@ dircache_load(const char *path, struct dircache **out, size_t *lineno)
 {
 	struct dircache *d = NULL;
 	struct rs_buf b, scratch;
-	unsigned char prev[RS_GUID_LEN];
+	unsigned char prev[RS_GUID_LEN], qmd[RS_SHA256_LEN];
 	char *line, *nl;
 	uint64_t v, nobj = 0, seen = 0;
 	size_t ln = 0;
@@ -467,8 +479,16 @@ dircache_load(const char *path, struct dircache **out, size_t *lineno)
 	if ((r = dircache_new(&d)) != RS_OK)
 		goto out;
 	r = RS_ERR_FORMAT;
-	if (memchr(b.data, '\0', b.len) != NULL)
+	/* Empty: no header (and b.data is still NULL). */
+	if (b.len == 0)
 		goto out;
+	/* A NUL byte: report the line it is on. */
+	if ((nl = memchr(b.data, '\0', b.len)) != NULL) {
+		for (line = (char *)b.data; line < nl; line++)
+			ln += *line == '\n';
+		ln++;
+		goto out;
+	}
 	for (line = (char *)b.data; *line != '\0'; line = nl) {
 		ln++;
 		if ((nl = strchr(line, '\n')) == NULL)
@@ -477,7 +497,8 @@ dircache_load(const char *path, struct dircache **out, size_t *lineno)
 		if (ln == 1 && strcmp(line, DC_MAGIC) != 0)
 			goto out;
 		if (ln == 2 && (strncmp(line, "query ", 6) != 0 ||
-		    strlen(line + 6) != 2 * RS_SHA256_LEN))
+		    strlen(line + 6) != 2 * RS_SHA256_LEN ||
+		    rs_unhex(line + 6, RS_SHA256_LEN, qmd) != RS_OK))
 			goto out;
 		if (ln == 2)
 			memcpy(d->src.query, line + 6, 2 * RS_SHA256_LEN + 1);
