@@ -49,12 +49,12 @@ conf_with() {
 	done
 	sed "s/^\[agent\]\$/[agent]$_add/" "$T/agent.conf" >"$_out"
 }
-# wait_rcpt ADDR WANT SECS: until Postfix answers WANT; prints seconds.
+# wait_rcpt ADDR WANT SECS START: until Postfix answers WANT, at most
+# SECS after START (Unix time); prints the seconds since START.
 wait_rcpt() {
-	_s=$(date +%s)
 	while :; do
 		_got=$(h_rcpt "$1")
-		_n=$(($(date +%s) - _s))
+		_n=$(($(date +%s) - $4))
 		[ "$_got" = "$2" ] && { echo "$_n"; return 0; }
 		[ "$_n" -ge "$3" ] && { echo "$_n"; return 1; }
 		sleep 1
@@ -91,33 +91,37 @@ t_grep defaults-interval 'every 60s' "$T/run1.err"
 known=$(head -n 1 "$H_SAMBA_EXPECTED")
 t_eq defaults-known-250 250 "$(h_rcpt "$known")"
 
+# Both changes in the same minute: a new mailbox, and one whose
+# proxyAddresses are cleared; each is timed from its own change.
 new=fresh.hire@corp.test
-t_eq new-user-absent "550 5.1.1" "$(h_rcpt "$new")"
-h_samba_add_user fresh.hire "$new" \
-    X500:/o=Corp/ou=Exchange/cn=Recipients/cn=fresh.hire >"$T/add.out" 2>&1
-t_eq new-user-added 0 $?
-if secs=$(wait_rcpt "$new" 250 90); then
-	t_ok "new mailbox: 250 from Postfix ${secs}s after it was created (limit 90s, poll 60s)"
-else
-	t_fail new-user-within-90s "still $(h_rcpt "$new") after ${secs}s"
-fi
-t_check new-user-delta t_wait_log "$T/run1.err" \
-    'cycle [0-9]+: changes from USN [0-9]+ to [0-9]+: 1 object' 5
-
 gone=$(grep '^user\.[0-9]*@corp\.test$' "$H_SAMBA_EXPECTED" | head -n 1)
 gone_dn=$(h_samba_search "(proxyAddresses=smtp:$gone)" dn | sed -n 's/^dn: //p')
 [ -n "$gone_dn" ] || t_fail cleared-user-found "no object has $gone"
+t_eq new-user-absent "550 5.1.1" "$(h_rcpt "$new")"
+t_eq cleared-user-present 250 "$(h_rcpt "$gone")"
+t_new=$(date +%s)
+h_samba_add_user fresh.hire "$new" \
+    X500:/o=Corp/ou=Exchange/cn=Recipients/cn=fresh.hire >"$T/add.out" 2>&1
+t_eq new-user-added 0 $?
+t_gone=$(date +%s)
 h_samba_modify <<EOF >"$T/clear.out" 2>&1
 dn: $gone_dn
 changetype: modify
 delete: proxyAddresses
 EOF
 t_eq cleared-user-modified 0 $?
-if secs=$(wait_rcpt "$gone" "550 5.1.1" 90); then
-	t_ok "cleared proxyAddresses: 550 5.1.1 from Postfix ${secs}s later (limit 90s)"
+if secs=$(wait_rcpt "$new" 250 90 "$t_new"); then
+	t_ok "new mailbox: 250 from Postfix ${secs}s after it was created (limit 90s, poll 60s)"
+else
+	t_fail new-user-within-90s "still $(h_rcpt "$new") after ${secs}s"
+fi
+if secs=$(wait_rcpt "$gone" "550 5.1.1" 90 "$t_gone"); then
+	t_ok "cleared proxyAddresses: 550 5.1.1 from Postfix ${secs}s after the change (limit 90s)"
 else
 	t_fail cleared-within-90s "still $(h_rcpt "$gone") after ${secs}s"
 fi
+t_check changes-one-delta t_wait_log "$T/run1.err" \
+    'cycle [0-9]+: changes from USN [0-9]+ to [0-9]+: [12] object' 5
 agent_stop
 
 # --- idle: 10 polls, <= 10 entries, no list bytes -------------------------
@@ -169,12 +173,13 @@ dn: $del_dn
 changetype: delete
 EOF
 t_eq delete-done 0 $?
+t_del=$(date +%s)
 t_check delete-delta-seen t_wait_log "$T/run3.err" \
     'cycle [0-9]+: changes from USN [0-9]+ to [0-9]+: none for the list' 10
 sleep 3
 t_eq "deleted object: still 250 before the full export (tombstones are not returned)" \
     250 "$(h_rcpt "$del")"
-if secs=$(wait_rcpt "$del" "550 5.1.1" 60); then
+if secs=$(wait_rcpt "$del" "550 5.1.1" 60 "$t_del"); then
 	t_ok "deleted object: 550 5.1.1 after the next full export (${secs}s, full_interval 20s)"
 else
 	t_fail delete-full-export "still $(h_rcpt "$del") after ${secs}s"
