@@ -489,7 +489,7 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 	int push[AGENT_MAX_RELAYS], beat[AGENT_MAX_RELAYS];
 	size_t i, ntodo = 0, npush = 0, nbeat = 0;
 	unsigned flags = 0;
-	int rc = AGENT_EXIT_FAIL, polled = 0;
+	int rc = AGENT_EXIT_FAIL, polled = 0, full;
 	void *lock = NULL;
 
 	if (retry_in != NULL)
@@ -526,9 +526,8 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 		goto out;
 	}
 	cx->cycles++;
-	if (dirsync_poll(cx->ds, c, o->full || (o->full_first && !cx->polled),
-	    o->progress, &pr,
-	    st) != RS_OK) {
+	full = o->full || (o->full_first && !cx->polled);
+	if (dirsync_poll(cx->ds, c, full, o->progress, &pr, st) != RS_OK) {
 		cx->entries += pr.entries;
 		cx->bytes += pr.bytes;
 		rs_error("sync: export failed; nothing pushed, the relays keep "

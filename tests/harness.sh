@@ -726,6 +726,17 @@ h_receiver_local() {
 # arrive, appending to LOG, until the test ends.  The receiver binary is
 # $RECEIVER, else $RS_RECEIVER, else the one at the top of the tree.
 # Sets H_RWATCH_PID.
+# h_agent_conf_with SRC OUT KEY=VALUE...: SRC (an h_agent_conf file) with
+# more [agent] keys, into OUT.
+h_agent_conf_with() {
+	_src=$1 _out=$2; shift 2
+	_add=
+	for _kv in "$@"; do
+		_add="$_add\\n${_kv%%=*} = ${_kv#*=}"
+	done
+	sed "s/^\\[agent\\]\$/[agent]$_add/" "$_src" >"$_out"
+}
+
 h_receiver_watch() {
 	_conf=$1 _log=$2 _every=${3:-0.5}
 	shift 2; [ $# -gt 0 ] && shift

@@ -40,15 +40,6 @@ h_receiver_conf "$T/receiver.conf" || exit 1
 h_agent_conf "$T/agent.conf" || exit 1
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 
-# conf_with FILE KEY=VALUE...: agent.conf with extra [agent] keys.
-conf_with() {
-	_out=$1; shift
-	_add=
-	for _kv in "$@"; do
-		_add="$_add\\n${_kv%%=*} = ${_kv#*=}"
-	done
-	sed "s/^\[agent\]\$/[agent]$_add/" "$T/agent.conf" >"$_out"
-}
 # wait_rcpt ADDR WANT SECS START: until Postfix answers WANT, at most
 # SECS after START (Unix time); prints the seconds since START.
 wait_rcpt() {
@@ -125,7 +116,7 @@ t_check changes-one-delta t_wait_log "$T/run1.err" \
 agent_stop
 
 # --- idle: 10 polls, <= 10 entries, no list bytes -------------------------
-conf_with "$T/fast.conf" interval=2s full_interval=1h
+h_agent_conf_with "$T/agent.conf" "$T/fast.conf" interval=2s full_interval=1h
 agent_start "$T/fast.conf" "$T/run2.err"
 t_check idle-cycles t_wait_log "$T/run2.err" 'cycle 11: ' 60
 # One connection (one bind, one logon on the DC) for all the polls.
@@ -165,7 +156,7 @@ fi
 # --- delete: only a full export notices -----------------------------------
 del=$(grep '^user\.[0-9]*@corp\.test$' "$H_SAMBA_EXPECTED" | tail -n 1)
 del_dn=$(h_samba_search "(proxyAddresses=smtp:$del)" dn | sed -n 's/^dn: //p')
-conf_with "$T/full.conf" interval=2s full_interval=20s
+h_agent_conf_with "$T/agent.conf" "$T/full.conf" interval=2s full_interval=20s
 agent_start "$T/full.conf" "$T/run3.err"
 t_check delete-start t_wait_log "$T/run3.err" 'cycle 1: full export' 30
 h_samba_modify <<EOF >"$T/del.out" 2>&1
@@ -190,7 +181,8 @@ agent_stop
 
 # --- heartbeat: recorded by the receiver, the map not rebuilt -------------
 map_db=$(ls "$H_MAP".* 2>/dev/null | head -n 1)
-conf_with "$T/beat.conf" interval=2s heartbeat_interval=2s
+h_agent_conf_with "$T/agent.conf" "$T/beat.conf" interval=2s \
+    heartbeat_interval=2s
 agent_start "$T/beat.conf" "$T/run4.err"
 t_check heartbeat-start t_wait_log "$T/run4.err" 'cycle 1: ' 30
 before=$(stat -c '%i %Y %s' "$map_db")
@@ -234,7 +226,8 @@ sed 's/^relay_domains = .*/relay_domains = elsewhere.test/' \
     "$T/receiver.conf" >"$T/refuse.conf"
 h_receiver_watch "$T/refuse.conf" "$T/receiver2.log" 0.5
 h_samba_add_user second.hire second.hire@corp.test >/dev/null 2>&1
-conf_with "$T/stale.conf" interval=2s stale_warning=4s stale_critical=8s \
+h_agent_conf_with "$T/agent.conf" "$T/stale.conf" interval=2s \
+    stale_warning=4s stale_critical=8s \
     heartbeat_interval=1h
 agent_start "$T/stale.conf" "$T/run5.err"
 t_check feedback-refused t_wait_log "$T/run5.err" \

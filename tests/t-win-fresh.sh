@@ -80,15 +80,6 @@ else
 	exit 1
 fi
 
-# conf_with FILE KEY=VALUE...: agent.conf with extra [agent] keys.
-conf_with() {
-	_out=$1; shift
-	_add=
-	for _kv in "$@"; do
-		_add="$_add\\n${_kv%%=*} = ${_kv#*=}"
-	done
-	sed "s/^\[agent\]\$/[agent]$_add/" "$T/agent.conf" >"$_out"
-}
 # wsync NAME [CONF [ARG...]]: one `sync` of the .exe; stderr to
 # $T/NAME.err, the exit status in $rc, the milliseconds in $ms.
 wsync() {
@@ -271,7 +262,8 @@ W=2
 [ "$age" -gt 3 ] && W=$((age - 1))
 C=$((W + 2))
 echo "confirmed $confirmed, $age s ago; stale_warning ${W}s, stale_critical ${C}s" >&2
-conf_with "$T/stale.conf" stale_warning=${W}s stale_critical=${C}s
+h_agent_conf_with "$T/agent.conf" "$T/stale.conf" \
+    stale_warning=${W}s stale_critical=${C}s
 # wait_until EPOCH: sleep until the clock reaches EPOCH.
 wait_until() { while [ "$(date +%s)" -lt "$1" ]; do sleep 0.1; done; }
 wait_until $((confirmed + W + 1))
