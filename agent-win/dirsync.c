@@ -202,6 +202,8 @@ dirsync_load(struct dirsync *d, const struct agent_cfg *c)
 	d->loaded = 1;
 	if ((path = agent_path(c->state_dir, DIRSYNC_FILE)) == NULL)
 		return;
+	dircache_free(d->dc);
+	d->dc = NULL;
 	r = dircache_load(path, &d->dc, &line);
 	if (r == RS_ERR_FORMAT)
 		rs_warn("read %s: damaged at line %zu; doing a full export",
@@ -407,7 +409,8 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 		goto out;
 	}
 	res->usn = dse.usn;
-	if (!d->loaded && !force_full)
+	/* Once, and only when this process has no cache of its own yet. */
+	if (!d->loaded && d->dc == NULL && !force_full)
 		dirsync_load(d, c);
 	why = dirsync_why_full(d, c, &dse, force_full, now, buf, sizeof(buf));
 	if (why == NULL && dse.usn == dircache_src(d->dc)->usn) {
