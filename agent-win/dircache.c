@@ -406,23 +406,11 @@ static int
 dc_u64(const char *line, const char *key, uint64_t *v)
 {
 	size_t k = strlen(key);
-	const char *p;
-	uint64_t x = 0;
 
 	if (strncmp(line, key, k) != 0 || line[k] != ' ')
 		return RS_ERR_FORMAT;
-	p = line + k + 1;
-	if (*p < '0' || *p > '9' || (*p == '0' && p[1] != '\0'))
-		return RS_ERR_FORMAT;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (x > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return RS_ERR_FORMAT;
-		x = x * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p != '\0')
-		return RS_ERR_FORMAT;
-	*v = x;
-	return RS_OK;
+	return rs_parse_dec(line + k + 1, strlen(line + k + 1), 1,
+	    UINT64_MAX, v);
 }
 
 /* One object line: GUID, then its addresses, ascending. */

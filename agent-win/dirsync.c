@@ -88,25 +88,6 @@ dirsync_free(struct dirsync *d)
 	free(d);
 }
 
-/* A USN as AD writes it: decimal, no sign, no leading zeros. */
-static int
-dirsync_parse_usn(const struct ldapx_val *v, uint64_t *usn)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (v->len == 0 || v->len > 20 || (v->p[0] == '0' && v->len > 1))
-		return RS_ERR_FORMAT;
-	for (i = 0; i < v->len; i++) {
-		if (v->p[i] < '0' || v->p[i] > '9' ||
-		    x > (UINT64_MAX - (uint64_t)(v->p[i] - '0')) / 10)
-			return RS_ERR_FORMAT;
-		x = x * 10 + (uint64_t)(v->p[i] - '0');
-	}
-	*usn = x;
-	return RS_OK;
-}
-
 static int
 dirsync_dse_entry(void *arg, const char *dn,
     const struct ldapx_val *const *vals, const size_t *nvals)
@@ -115,8 +96,9 @@ dirsync_dse_entry(void *arg, const char *dn,
 	size_t i;
 
 	(void)dn;
-	if (nvals[0] == 1 && dirsync_parse_usn(&vals[0][0], &dse->usn) ==
-	    RS_OK)
+	/* AD writes a USN as a plain decimal. */
+	if (nvals[0] == 1 && rs_parse_dec(vals[0][0].p, vals[0][0].len, 1,
+	    UINT64_MAX, &dse->usn) == RS_OK)
 		dse->have_usn = 1;
 	if (nvals[1] != 1 || vals[1][0].len == 0 ||
 	    vals[1][0].len > RS_MAX_DSNAME)

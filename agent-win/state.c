@@ -55,26 +55,6 @@ state_init(const struct agent_cfg *c)
 	return r;
 }
 
-/* Parse a decimal uint64 that fills s[0..n) exactly, no leading zeros. */
-static int
-state_parse_u64(const char *s, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (n == 0 || n > 20 || (s[0] == '0' && n > 1))
-		return RS_ERR_SYNTAX;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return RS_ERR_SYNTAX;
-		if (x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return RS_ERR_SYNTAX;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	*v = x;
-	return RS_OK;
-}
-
 int
 state_next_seq(const struct agent_cfg *c, uint64_t *seq)
 {
@@ -95,7 +75,8 @@ state_next_seq(const struct agent_cfg *c, uint64_t *seq)
 		n = b.len;
 		while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
 			n--;
-		if ((r = state_parse_u64((const char *)b.data, n, &last)) !=
+		if ((r = rs_parse_dec((const char *)b.data, n, 1, UINT64_MAX,
+		    &last)) !=
 		    RS_OK) {
 			/* Never guess: a reused number would be refused. */
 			rs_error("read %s: not a sequence number; fix or "
@@ -305,7 +286,7 @@ state_relay_load(const struct agent_cfg *c, const char *relay,
 		else if (strcmp(line, "refused_sha256") == 0 &&
 		    strlen(sp) == 2 * RS_SHA256_LEN)
 			memcpy(rs->refused_sha, sp, 2 * RS_SHA256_LEN + 1);
-		else if (state_parse_u64(sp, strlen(sp), &v) != RS_OK)
+		else if (rs_parse_dec(sp, strlen(sp), 1, UINT64_MAX, &v) != RS_OK)
 			continue;
 		else if (strcmp(line, "accepted_sequence") == 0)
 			rs->accepted_seq = v;

@@ -261,3 +261,33 @@ rs_rd_done(const struct rs_rd *r)
 {
 	return rs_rd_left(r) == 0 ? RS_OK : RS_ERR_TRAILING;
 }
+
+/*
+ * Decimal without leading zeros (a lone "0" only when zero_ok), at most
+ * max.  Returns RS_OK or RS_ERR_SYNTAX.
+ */
+int
+rs_parse_dec(const char *s, size_t len, int zero_ok, uint64_t max,
+    uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+	unsigned d;
+
+	if (len == 0 || len > 20)
+		return RS_ERR_SYNTAX;
+	if (s[0] == '0' && !(len == 1 && zero_ok))
+		return RS_ERR_SYNTAX;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return RS_ERR_SYNTAX;
+		d = (unsigned)(s[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return RS_ERR_SYNTAX;
+		x = x * 10 + d;
+	}
+	if (x > max)
+		return RS_ERR_SYNTAX;
+	*v = x;
+	return RS_OK;
+}

@@ -1,6 +1,6 @@
 /*
  * buf.h - growable byte buffer with a hard maximum, and a length-checked
- * reader over bytes.
+ * reader over bytes, and a strict decimal parser.
  *
  * struct rs_buf owns its memory (rs_buf_free releases it).  It never grows
  * past the maximum given to rs_buf_init: a write that would returns
@@ -61,6 +61,14 @@ int	rs_rd_string_eq(struct rs_rd *r, const char *want);
 int	rs_rd_sub(struct rs_rd *r, struct rs_rd *sub);
 /* RS_OK when all bytes were consumed, RS_ERR_TRAILING otherwise. */
 int	rs_rd_done(const struct rs_rd *r);
+
+/*
+ * Parse s[0..len), untrusted, as a decimal that fills it exactly: digits
+ * only, no leading zeros (a lone "0" only when zero_ok), at most max.
+ * RS_OK with *v, or RS_ERR_SYNTAX.
+ */
+int	rs_parse_dec(const char *s, size_t len, int zero_ok, uint64_t max,
+	    uint64_t *v);
 
 /* Zero memory in a way the compiler does not remove. */
 void	rs_wipe(void *p, size_t n);

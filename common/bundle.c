@@ -129,36 +129,6 @@ bundle_agent_id_ok(const char *id)
 	return bundle_agent_id_okn(id, len);
 }
 
-/*
- * Decimal without leading zeros (a lone "0" only when zero_ok), at most
- * max.  Returns RS_OK or RS_ERR_SYNTAX.
- */
-static int
-bundle_parse_dec(const char *s, size_t len, int zero_ok, uint64_t max,
-    uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-	unsigned d;
-
-	if (len == 0 || len > 20)
-		return RS_ERR_SYNTAX;
-	if (s[0] == '0' && !(len == 1 && zero_ok))
-		return RS_ERR_SYNTAX;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return RS_ERR_SYNTAX;
-		d = (unsigned)(s[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return RS_ERR_SYNTAX;
-		x = x * 10 + d;
-	}
-	if (x > max)
-		return RS_ERR_SYNTAX;
-	*v = x;
-	return RS_OK;
-}
-
 int
 bundle_name_parse(const char *name, char *agent, uint64_t *seq)
 {
@@ -189,7 +159,7 @@ bundle_name_parse(const char *name, char *agent, uint64_t *seq)
 	if (!bundle_agent_id_okn(name, alen))
 		return RS_ERR_FORMAT;
 	if (len - dot > 19 ||
-	    bundle_parse_dec(name + dot, len - dot, 0, BUNDLE_SEQ_MAX, &v) !=
+	    rs_parse_dec(name + dot, len - dot, 0, BUNDLE_SEQ_MAX, &v) !=
 	    RS_OK)
 		return RS_ERR_FORMAT;
 	if (agent != NULL) {
@@ -793,7 +763,7 @@ bundle_parse_field(struct bundle_reader *r, int f, const char *v,
 		h->agent[len] = '\0';
 		break;
 	case F_SEQUENCE:
-		if (bundle_parse_dec(v, len, 0, BUNDLE_SEQ_MAX, &x) != RS_OK)
+		if (rs_parse_dec(v, len, 0, BUNDLE_SEQ_MAX, &x) != RS_OK)
 			return bundle_fail(r, RS_ERR_FORMAT,
 			    "sequence: not a number from 1 to 2^63-1");
 		h->seq = x;
@@ -823,7 +793,7 @@ bundle_parse_field(struct bundle_reader *r, int f, const char *v,
 	case F_DOMAINS:
 		return bundle_parse_domains(r, v, len);
 	case F_COUNT:
-		if (bundle_parse_dec(v, len, 1, UINT64_MAX, &x) != RS_OK)
+		if (rs_parse_dec(v, len, 1, UINT64_MAX, &x) != RS_OK)
 			return bundle_fail(r, RS_ERR_FORMAT,
 			    "count: not a number");
 		if (x > r->max_entries)

@@ -264,19 +264,16 @@ rcv_inst_static_check(const struct rcv_cfg *c, size_t *n)
 static const char *
 rcv_inst_line_dom(const char *l, size_t n, size_t *dlen)
 {
-	const char *at = NULL;
+	const char *dom;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if ((unsigned char)l[i] <= 0x20 || (unsigned char)l[i] >= 0x7f)
 			return NULL;
-		if (l[i] == '@')
-			at = l + i;
-	}
-	if (at == NULL || at == l || at + 1 == l + n)
+	dom = addr_domain(l, n, dlen);
+	if (dom == NULL || dom == l + 1 || *dlen == 0)
 		return NULL;
-	*dlen = (size_t)(l + n - at - 1);
-	return at + 1;
+	return dom;
 }
 
 /* Advance a source to its next line that belongs in the map. */
