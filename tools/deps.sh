@@ -9,19 +9,27 @@
 #         into build/win-deps.
 #
 # Sources come only from Debian: `apt-get source` of trixie's libssh2 and
-# openssl.  If no deb-src entry names trixie, one is added in its own file.
-# Every step leaves a stamp, so a second run costs a few dpkg queries.
+# openssl, with deb-src entries added in a file of their own.  The index
+# may list versions whose files are not downloadable (a new upload not yet
+# in the pool, or a removed one), so each acceptable version is tried,
+# newest first, until one downloads; OpenSSL falls back to bookworm-security's
+# 3.0, loudly, when no 3.5 can be had.  Each prefix records the versions it
+# was built from in PREFIX/VERSIONS (tests/run prints them); a prefix built
+# from other versions is rebuilt.  Every step leaves a stamp, so a second
+# run costs a few dpkg queries and no network.
+#
+# Test hooks (tests/t-deps.sh): RS_DEPS_BUILD replaces build/, and
+# "tools/deps.sh fetch NAME" only fetches and unpacks NAME's source.
 # Must run as root for the apt part (the tests need root anyway).
 
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build="$top/build"
+build=${RS_DEPS_BUILD:-"$top/build"}
 src="$build/src"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 LIBSSH2_VER=1.11.1
-OPENSSL_SUITE=trixie
 
 # Packages the build, the tests, `make demo` and `make bench` use.  Listed
 # once here; a missing one is installed, never silently skipped.
@@ -33,7 +41,7 @@ APT_PKGS="build-essential pkg-config autoconf automake libtool
  dpkg-dev xz-utils ca-certificates python3 procps psmisc iproute2
  groff man-db systemd clang llvm libclang-rt-14-dev
  samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba
- ldb-tools prometheus"
+ ldb-tools prometheus debootstrap"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -77,39 +85,154 @@ do_apt() {
 	return $rc
 }
 
+# Sources come from trixie, and from bookworm-security for the OpenSSL
+# 3.0 fallback: one file of our own names both, on the mirrors this
+# machine's apt already uses for bookworm and bookworm-security
+# (apt-get indextargets), so a local mirror keeps being used.
+DEB_SRC=/etc/apt/sources.list.d/rcptsync-src.sources
+apt_site() {	# apt_site RELEASE: the mirror of the first deb entry for it
+	apt-get indextargets --format '$(SITE) $(RELEASE) $(TARGET_OF)' |
+	    awk -v r="$1" '$2 == r && $3 == "deb" { print $1; exit }'
+}
 add_deb_src() {
-	if grep -rqsE '^(Types:.*deb-src|deb-src)' /etc/apt/sources.list \
-	    /etc/apt/sources.list.d/ 2>/dev/null &&
-	    apt-cache showsrc "libssh2=$LIBSSH2_VER-1+deb13u2" >/dev/null 2>&1 ||
-	    apt-cache showsrc libssh2 2>/dev/null | grep -q "^Version: $LIBSSH2_VER"; then
-		return 0
-	fi
+	[ -f "$DEB_SRC" ] && grep -q bookworm-security "$DEB_SRC" && return 0
 	need_root "adding a deb-src entry"
-	say "adding deb-src entry /etc/apt/sources.list.d/rcptsync-src.sources"
-	cat >/etc/apt/sources.list.d/rcptsync-src.sources <<-EOF
+	main=$(apt_site bookworm) sec=$(apt_site bookworm-security)
+	if [ -z "$main" ] || [ -z "$sec" ]; then
+		say "no apt entry for bookworm and bookworm-security to take the mirrors from (apt-get indextargets)"
+		exit 1
+	fi
+	say "adding deb-src entries for trixie ($main) and bookworm-security ($sec) in $DEB_SRC"
+	cat >"$DEB_SRC" <<-EOF
 	Types: deb-src
-	URIs: http://deb.debian.org/debian
+	URIs: $main
 	Suites: trixie
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+	Types: deb-src
+	URIs: $sec
+	Suites: bookworm-security
 	Components: main
 	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 	EOF
 	apt-get update -q
 }
 
-# fetch NAME: download and unpack Debian's source of NAME/trixie into
-# $src/NAME, once.  Patches listed in debian/patches/series are applied in
-# order, except those named in $skip_patches.
+# Which source versions are acceptable, newest first within each rung:
+#   want_NAME prints "SUITE-REGEX VERSION-GLOB NOTE" lines, best rung first.
+# A rung whose NOTE is not "-" is a fallback, said loudly when it is used.
+want_openssl() {
+	echo 'trixie 3.5.* -'
+	echo 'bookworm-security 3.0.* FALLBACK: OpenSSL 3.0 from bookworm-security, not 3.5 from trixie (no 3.5 could be downloaded; 3.0 upstream support ended in September 2026)'
+}
+want_libssh2() {
+	echo "trixie $LIBSSH2_VER-* -"
+}
+
+# candidates NAME: the source versions the deb-src index lists, as
+# "VERSION SUITE" lines, in the order they are to be tried: rung by rung
+# (want_NAME), newest first within a rung.  The index can list a version
+# whose files the pool does not have (yet, or any more), so the caller
+# tries each in turn.
+candidates() {
+	apt-cache madison "$1" 2>/dev/null |
+	    awk -F'|' '$3 ~ /Sources[[:space:]]*$/ {
+		gsub(/[[:space:]]/, "", $2)
+		n = split($3, w, " "); split(w[n - 1], s, "/")
+		print $2, s[1] }' | sort -u >"$src/$1.madison"
+	"want_$1" | while read -r suite glob _; do
+		while read -r v s; do
+			# shellcheck disable=SC2254
+			case $s in $suite) ;; *) continue ;; esac
+			# shellcheck disable=SC2254
+			case $v in $glob) echo "$v $s" ;; esac
+		done <"$src/$1.madison" | newest_first
+	done
+}
+
+# newest_first: "VERSION SUITE" lines, sorted newest first in dpkg's
+# order (sort -V gets "~" wrong).  Each line's rank is the number of
+# lines newer than it; a handful of lines, so n^2 comparisons are fine.
+newest_first() {
+	lines=$(cat)
+	printf '%s\n' "$lines" | while read -r v s; do
+		[ -n "$v" ] || continue
+		printf '%s\n' "$lines" | while read -r o _; do
+			dpkg --compare-versions "$o" gt "$v" && echo
+		done | wc -l | tr -d ' \n'
+		echo " $v $s"
+	done | sort -n -s | cut -d' ' -f2-
+}
+
+# note_of NAME SUITE: the fallback note of the rung SUITE belongs to, or "-".
+note_of() {
+	"want_$1" | while read -r suite _ note; do
+		# shellcheck disable=SC2254
+		case $2 in $suite) echo "$note"; return ;; esac
+	done
+}
+
+# fetch NAME: download and unpack Debian's source of NAME into $src/NAME,
+# once per version.  The versions candidates() lists are tried newest
+# first; each one that fails to download is reported with apt's reason,
+# and the first that downloads is used (apt checks the signed .dsc).
+# $src/NAME.stamp records "NAME VERSION SUITE"; an unpacked tree of a
+# version the want_NAME rungs no longer accept is fetched again.  Patches
+# listed in debian/patches/series are applied in order, except those
+# named in $skip_patches.
 fetch() {
 	name=$1
-	[ -f "$src/$name.stamp" ] && return 0
+	if [ -f "$src/$name.stamp" ]; then
+		read -r _ v s <"$src/$name.stamp"
+		if accepted "$name" "$v" "$s" && [ "$(note_of "$name" "$s")" = - ]; then
+			return 0
+		fi
+		if accepted "$name" "$v" "$s"; then
+			say "$name: the unpacked source $v ($s) is a fallback; trying the preferred versions again"
+		else
+			say "$name: the unpacked source $v ($s) is no longer accepted; fetching again"
+		fi
+		rm -f "$src/$name.stamp"
+	fi
 	add_deb_src
 	mkdir -p "$src/dl"
-	(cd "$src/dl" && apt-get source -q --download-only "$name/$OPENSSL_SUITE")
+	candidates "$name" >"$src/$name.try"
+	if [ ! -s "$src/$name.try" ]; then
+		say "$name: the deb-src index lists no acceptable version ($(want_"$name" | awk '{printf "%s%s %s", NR > 1 ? "; " : "", $1, $2}'))"
+		exit 1
+	fi
+	used= tried=
+	while read -r v s; do
+		rm -rf "$src/dl/$name" && mkdir -p "$src/dl/$name"
+		if (cd "$src/dl/$name" &&
+		    apt-get source -q --download-only "$name=$v") \
+		    >"$src/dl/$name.out" 2>&1; then
+			used="$v $s"
+			break
+		fi
+		# apt's reason: the HTTP status ("404  Not Found") if it gave
+		# one, else its last error line.
+		why=$(grep -m 1 -E '^ +[45][0-9][0-9] ' "$src/dl/$name.out" |
+		    sed 's/^ *//; s/ *\[IP:.*//')
+		[ -n "$why" ] || why=$(grep '^E:' "$src/dl/$name.out" | tail -n 1)
+		say "$name $v ($s): download failed, trying the next version: ${why:-see $src/dl/$name.out}"
+		tried="$tried $v"
+	done <"$src/$name.try"
+	if [ -z "$used" ]; then
+		say "$name: no version could be downloaded; tried:$tried"
+		exit 1
+	fi
+	set -- $used
+	note=$(note_of "$name" "$2")
+	[ "$note" != - ] && say "$name: *** $note ***"
+	say "$name: using $1 ($2)${tried:+, after$tried failed}"
 	rm -rf "$src/$name"
 	mkdir -p "$src/$name"
-	tar xf "$(ls "$src/dl/${name}_"*.orig.tar.* | grep -v '\.asc$' | head -n 1)" \
+	d="$src/dl/$name"
+	tar xf "$(ls "$d/${name}_"*.orig.tar.* | grep -v '\.asc$' | head -n 1)" \
 	    -C "$src/$name" --strip-components=1
-	tar xf "$(ls "$src/dl/${name}_"*.debian.tar.* | head -n 1)" -C "$src/$name"
+	tar xf "$(ls "$d/${name}_"*.debian.tar.* | head -n 1)" -C "$src/$name"
 	series="$src/$name/debian/patches/series"
 	if [ -f "$series" ]; then
 		grep -v '^[[:space:]]*#' "$series" | while read -r p _; do
@@ -118,8 +241,21 @@ fetch() {
 			patch -s -d "$src/$name" -p1 <"$src/$name/debian/patches/$p"
 		done
 	fi
-	touch "$src/$name.stamp"
+	echo "$name $1 $2" >"$src/$name.stamp"
 }
+
+# accepted NAME VERSION SUITE: whether a want_NAME rung accepts it.
+accepted() {
+	"want_$1" | while read -r suite glob _; do
+		# shellcheck disable=SC2254
+		case $3 in $suite) ;; *) continue ;; esac
+		# shellcheck disable=SC2254
+		case $2 in $glob) echo yes; return ;; esac
+	done | grep -q yes
+}
+
+# source_version NAME: "NAME VERSION SUITE" of the unpacked source.
+source_version() { cat "$src/$1.stamp"; }
 
 # The -lgpg-error patch only matters for libgcrypt builds; it breaks the
 # mingw pkg-config data, so it is left out (shared/NOTES.md).
@@ -127,8 +263,6 @@ skip_patches="0001-Add-lgpg-error-to-.pc-to-facilitate-static-linking.patch"
 
 build_libssh2() {	# build_libssh2 PREFIX HOST SSL_PREFIX ZLIB_PREFIX EXTRA_LIBS
 	prefix=$1 host=$2 ssl=$3 zlib=$4 libs=$5
-	[ -f "$prefix/lib/libssh2.a" ] && return 0
-	fetch libssh2
 	b="$build/obj-libssh2-$(basename "$prefix")"
 	rm -rf "$b"
 	cp -a "$src/libssh2" "$b"
@@ -147,29 +281,58 @@ build_libssh2() {	# build_libssh2 PREFIX HOST SSL_PREFIX ZLIB_PREFIX EXTRA_LIBS
 	rm -rf "$b"
 }
 
+build_openssl_win() {	# build_openssl_win PREFIX
+	b="$build/obj-openssl-win"
+	rm -rf "$b"
+	cp -a "$src/openssl" "$b"
+	say "cross-building OpenSSL (several minutes, once) into $1"
+	(cd "$b" && ./Configure mingw64 no-shared no-tests no-legacy \
+	    no-engine no-dso no-apps \
+	    --cross-compile-prefix=x86_64-w64-mingw32- \
+	    --prefix="$1" --libdir=lib >configure.out 2>&1 &&
+	    make -j"$jobs" build_libs >make.out 2>&1 &&
+	    make install_dev >>make.out 2>&1) ||
+	    { tail -n 30 "$b/make.out" "$b/configure.out" 2>/dev/null; exit 1; }
+	rm -rf "$b"
+}
+
+# cached PREFIX VERSIONS: whether PREFIX was built from exactly these
+# source versions (PREFIX/VERSIONS).  A prefix built from others, or
+# without that record, is removed: it is rebuilt, never silently reused.
+cached() {
+	if [ -f "$1/VERSIONS" ] && [ "$(cat "$1/VERSIONS")" = "$2" ]; then
+		return 0
+	fi
+	if [ -d "$1" ]; then
+		say "$1 was built from other versions; rebuilding"
+		say "  it has: $(tr '\n' ';' <"$1/VERSIONS" 2>/dev/null || echo 'no VERSIONS record')"
+		say "  wanted: $(printf '%s' "$2" | tr '\n' ';')"
+		rm -rf "$1"
+	fi
+	return 1
+}
+
 do_unix() {
-	build_libssh2 "$build/unix-deps" "" "" "" ""
+	p="$build/unix-deps"
+	fetch libssh2
+	v="$(source_version libssh2)
+openssl $(dpkg-query -W -f='${Version}' libssl-dev) system"
+	cached "$p" "$v" && return 0
+	build_libssh2 "$p" "" "" "" ""
+	printf '%s\n' "$v" >"$p/VERSIONS"
 }
 
 do_win() {
 	p="$build/win-deps"
-	if [ ! -f "$p/lib/libcrypto.a" ]; then
-		fetch openssl
-		b="$build/obj-openssl-win"
-		rm -rf "$b"
-		cp -a "$src/openssl" "$b"
-		say "cross-building OpenSSL (several minutes, once) into $p"
-		(cd "$b" && ./Configure mingw64 no-shared no-tests no-legacy \
-		    no-engine no-dso no-apps \
-		    --cross-compile-prefix=x86_64-w64-mingw32- \
-		    --prefix="$p" --libdir=lib >configure.out 2>&1 &&
-		    make -j"$jobs" build_libs >make.out 2>&1 &&
-		    make install_dev >>make.out 2>&1) ||
-		    { tail -n 30 "$b/make.out" "$b/configure.out" 2>/dev/null; exit 1; }
-		rm -rf "$b"
-	fi
+	fetch openssl
+	fetch libssh2
+	v="$(source_version openssl)
+$(source_version libssh2)"
+	cached "$p" "$v" && return 0
+	build_openssl_win "$p"
 	build_libssh2 "$p" x86_64-w64-mingw32 "$p" /usr/x86_64-w64-mingw32 \
 	    "-lws2_32 -lgdi32 -lcrypt32"
+	printf '%s\n' "$v" >"$p/VERSIONS"
 }
 
 [ $# -eq 0 ] && set -- apt unix win
@@ -178,6 +341,7 @@ for what in "$@"; do
 	apt) do_apt ;;
 	unix) do_unix ;;
 	win) do_win ;;
+	fetch) shift; fetch "$1"; exit 0 ;;
 	*) say "unknown part: $what"; exit 2 ;;
 	esac
 done
