@@ -18,7 +18,8 @@
 # from other versions is rebuilt.  Every step leaves a stamp, so a second
 # run costs a few dpkg queries and no network.
 #
-# Test hooks (tests/t-deps.sh): RS_DEPS_BUILD replaces build/, and
+# Test hooks (tests/t-deps.sh): RS_DEPS_BUILD replaces build/,
+# RS_DEPS_SOURCES the deb-src file, and
 # "tools/deps.sh fetch NAME" only fetches and unpacks NAME's source.
 # Must run as root for the apt part (the tests need root anyway).
 
@@ -89,7 +90,7 @@ do_apt() {
 # 3.0 fallback: one file of our own names both, on the mirrors this
 # machine's apt already uses for bookworm and bookworm-security
 # (apt-get indextargets), so a local mirror keeps being used.
-DEB_SRC=/etc/apt/sources.list.d/rcptsync-src.sources
+DEB_SRC=${RS_DEPS_SOURCES:-/etc/apt/sources.list.d/rcptsync-src.sources}
 apt_site() {	# apt_site RELEASE: the mirror of the first deb entry for it
 	apt-get indextargets --format '$(SITE) $(RELEASE) $(TARGET_OF)' |
 	    awk -v r="$1" '$2 == r && $3 == "deb" { print $1; exit }'
