@@ -14,8 +14,9 @@
 #   - no 3.5 downloadable: bookworm-security's 3.0 is used, loudly;
 #   - nothing downloadable: exit 1, naming every version tried;
 #   - a second run uses the unpacked source without asking apt;
-#   - a prefix whose VERSIONS differ from the sources is removed and
-#     rebuilt, never reused; the real build/*-deps record what they hold.
+#   - a prefix built from another OpenSSL is removed and rebuilt, never
+#     reused; a part whose own version differs is rebuilt alone; the real
+#     build/*-deps record what they hold.
 . "$(dirname "$0")/lib.sh"
 t_need dpkg tar gzip xz
 
@@ -71,6 +72,7 @@ cat >"$T/index" <<'EOF'
    openssl | 3.0.15-1~deb12u1 | http://mirror.invalid/debian bookworm/main Sources
    libssh2 | 1.11.1-1+deb13u2 | http://mirror.invalid/debian trixie/main Sources
    libssh2 | 1.10.0-3 | http://mirror.invalid/debian bookworm/main Sources
+   openldap | 2.6.10+dfsg-1 | http://mirror.invalid/debian trixie/main Sources
 EOF
 
 # deps ARGS...: tools/deps.sh against the stubs, in build dir $T/b$RUN.
@@ -146,8 +148,8 @@ STUB_404= deps fetch libssh2
 t_eq "libssh2: trixie's 1.11.1" "libssh2 1.11.1-1+deb13u2 trixie" \
     "$(cat "$B/src/libssh2.stamp")"
 
-# 6. A prefix built from other versions is removed and rebuilt.  The stub
-# sources cannot really build, so the rebuild fails right after the
+# 6. A prefix built from another OpenSSL is removed and rebuilt.  The
+# stub sources cannot really build, so the rebuild fails right after the
 # stale prefix is gone, which is all this checks.
 mkdir -p "$first/win-deps/lib"
 printf 'openssl 3.5.7-1~deb13u2 trixie\nlibssh2 1.11.1-1+deb13u2 trixie\n' \
@@ -157,10 +159,23 @@ PATH=$T/bin:$PATH RS_DEPS_BUILD=$first RS_DEPS_SOURCES=$T/sources \
     STUB_INDEX=$T/index STUB_CALLS=$T/calls-win STUB_404= \
     sh "$DEPS" win >"$T/out-win" 2>&1
 sed 's/^/  win| /' "$T/out-win" >&2
-t_grep "stale prefix: said" "win-deps was built from other versions; rebuilding" "$T/out-win"
 t_grep "stale prefix: what it had and what is wanted" \
-    'wanted: openssl 3\.5\.9-1~deb13u1 trixie;libssh2 1\.11\.1-1\+deb13u2 trixie' "$T/out-win"
+    'win-deps: openssl was built from 3\.5\.7-1~deb13u2 trixie; rebuilding it from 3\.5\.9-1~deb13u1 trixie$' "$T/out-win"
 t_check "stale prefix: removed, not reused" test ! -e "$first/win-deps/lib/libcrypto.a"
+
+# 6b. Only a part's own line differs: that part alone is rebuilt.
+rm -rf "$first/win-deps"
+mkdir -p "$first/win-deps/lib"
+printf '%s\n' "$(cat "$first/src/openssl.stamp")" \
+    'libssh2 1.11.1-1+deb13u1 trixie' >"$first/win-deps/VERSIONS"
+: >"$first/win-deps/lib/libcrypto.a"
+PATH=$T/bin:$PATH RS_DEPS_BUILD=$first RS_DEPS_SOURCES=$T/sources \
+    STUB_INDEX=$T/index STUB_CALLS=$T/calls-win2 STUB_404= \
+    sh "$DEPS" win >"$T/out-win2" 2>&1
+sed 's/^/  win2| /' "$T/out-win2" >&2
+t_grep "stale libssh2: said" \
+    'win-deps: libssh2 was built from 1\.11\.1-1\+deb13u1 trixie; rebuilding it from 1\.11\.1-1\+deb13u2 trixie$' "$T/out-win2"
+t_check "stale libssh2: OpenSSL kept" test -e "$first/win-deps/lib/libcrypto.a"
 
 # 7. The real prefixes say what they were built from.
 for p in unix-deps win-deps; do
@@ -172,4 +187,5 @@ for p in unix-deps win-deps; do
 	fi
 done
 t_grep "build/win-deps/VERSIONS names OpenSSL" '^openssl 3\.' "$RS_TOP/build/win-deps/VERSIONS"
+t_grep "build/win-deps/VERSIONS names OpenLDAP" '^openldap 2\.' "$RS_TOP/build/win-deps/VERSIONS"
 t_done
