@@ -1,0 +1,307 @@
+# tests/harness/samba.sh - Samba AD DC, the Active Directory stand-in,
+# in the test's own network namespace.
+#
+# Part of the test harness: sourced by tests/harness.sh, whose common
+# helpers (_h_port, _h_wait_port, _h_stop, _h_fail, h_alive, H_DIR,
+# t_cleanup registration) it uses.  POSIX sh.  Call the start functions
+# directly, never inside $(...), or the variables and the cleanup
+# registration are lost.
+
+# --- Samba AD DC (the Active Directory stand-in for freshness tests) -------
+#
+# Debian's Samba AD DC keeps what change detection relies on and slapd
+# cannot fake:
+# highestCommittedUSN and dsServiceName in the rootDSE, uSNChanged on every
+# object, objectGUID, the invocationId of the NTDS Settings object,
+# tombstones.  docs/HACKING.md ("Samba AD DC as the directory") says what
+# is faithful and what is not.  Samba always listens on port 389 (and 636),
+# which a system slapd may hold: it runs in the test's own network
+# namespace, and so does everything else the test starts.
+#
+#   h_netns_enter "$@"
+#       call first, right after sourcing this file and before starting
+#       anything: re-executes the test script (same PID, stdout, stderr)
+#       under "unshare -n" and brings lo up; a no-op inside the namespace
+#       (also for child scripts).  Sets H_NETNS (the namespace's
+#       /proc/self/ns/net).  Without unshare/ip or the privilege for a
+#       namespace the test fails ("not ok - harness-netns") and exits.
+#
+#   h_samba_start [N]
+#       a domain controller for realm CORP.TEST, base DC=corp,DC=test
+#       (LDAP_BASE's), on ldap://127.0.0.1:389 and ldaps://127.0.0.1:636,
+#       only the LDAP service, simple binds allowed without TLS.  The
+#       provisioned domain is made once per tests/run invocation in
+#       build/tests/samba/RUNID (samba-tool domain provision, about 8 s;
+#       the templates of finished runs are deleted) and copied into
+#       $H_DIR/samba.  Then, before Samba starts, ldbadd loads the service
+#       account and the fixture of tests/fixture/samba-gen.py (N objects,
+#       default 1200, hostile values included; H_FIXTURE_SEED picks
+#       another variant) into sam.ldb.  The service account has bound once
+#       when this returns (its first logon writes lastLogonTimestamp and
+#       moves highestCommittedUSN; later binds do not).  Without N and
+#       with an instance stopped by h_samba_stop: a restart on the same
+#       data.  One Samba per test.  Sets
+#         H_SAMBA_URI        ldap://127.0.0.1:389
+#         H_SAMBA_LDAPS_URI  ldaps://127.0.0.1:636, certificate for
+#                            dc1.corp.test and IP 127.0.0.1
+#         H_SAMBA_CAFILE     that certificate (self-signed, the trust anchor)
+#         H_SAMBA_BASE       DC=corp,DC=test
+#         H_SAMBA_BINDDN     CN=svc-rcpt,CN=Users,DC=corp,DC=test, a plain
+#                            Domain User (UPN svc-rcpt@corp.test)
+#         H_SAMBA_PWFILE     its password, no newline, mode 0600
+#         H_SAMBA_ADMIN_DN   CN=Administrator,CN=Users,DC=corp,DC=test
+#         H_SAMBA_ADMIN_PWFILE
+#         H_SAMBA_FIXTURE    samba-gen.py's output directory (summary ...)
+#         H_SAMBA_EXPECTED   ground truth: sorted addresses, as h_fixture's
+#         H_SAMBA_DIR H_SAMBA_CONF (for samba-tool -s, with
+#                            -H $H_SAMBA_DIR/private/sam.ldb) H_SAMBA_LOG
+#         H_SAMBA_PID
+#   h_samba_stop        SIGTERM, wait until gone
+#   h_samba_modify [FILE]
+#                       ldapmodify as Administrator, LDIF from FILE or stdin
+#   h_samba_add_user LOGIN VALUE...
+#                       a mail-enabled user CN=LOGIN,OU=Engineering,OU=Corp:
+#                       the first address VALUE becomes SMTP:, the others
+#                       smtp:; a VALUE with a ':' (X500:...) is kept as is
+#   h_samba_search ARG...
+#                       ldapsearch as the service account below
+#                       H_SAMBA_BASE, paged (1000), unwrapped LDIF; ARG...
+#                       are more options, the filter and attributes
+#   h_samba_usn         print highestCommittedUSN (anonymous rootDSE read:
+#                       no account logs on, nothing is written)
+#   h_samba_use         point LDAP_URI LDAP_HOST LDAP_PORT LDAP_BASE
+#                       LDAP_BINDDN LDAP_PWFILE LDAP_PASSWORD LDAP_ROOTDN
+#                       LDAP_ROOTPW at Samba, so that h_agent_conf and
+#                       h_ldap_modify work against it
+
+H_SAMBA_BASE="DC=corp,DC=test"
+H_SAMBA_BINDDN="CN=svc-rcpt,CN=Users,$H_SAMBA_BASE"
+H_SAMBA_ADMIN_DN="CN=Administrator,CN=Users,$H_SAMBA_BASE"
+H_SAMBA_URI="ldap://127.0.0.1:389"
+H_SAMBA_LDAPS_URI="ldaps://127.0.0.1:636"
+export H_SAMBA_BASE H_SAMBA_BINDDN H_SAMBA_ADMIN_DN H_SAMBA_URI H_SAMBA_LDAPS_URI
+
+h_netns_enter() {
+	t_need unshare ip
+	_ns=$(readlink /proc/self/ns/net) ||
+	    { _h_fail netns "cannot read /proc/self/ns/net"; exit 1; }
+	# Inside already: this script after the re-exec, or a child of it.
+	[ "${H_NETNS:-}" = "$_ns" ] && return 0
+	if [ -n "${H_NETNS_OUTER:-}" ]; then
+		[ "$H_NETNS_OUTER" != "$_ns" ] ||
+		    { _h_fail netns "unshare -n kept the old network namespace"; exit 1; }
+		ip link set lo up ||
+		    { _h_fail netns "ip link set lo up failed"; exit 1; }
+		H_NETNS=$_ns
+		unset H_NETNS_OUTER
+		export H_NETNS
+		return 0
+	fi
+	# Try first: after exec there is nobody left to report the failure.
+	_e=$(unshare -n true 2>&1) ||
+	    { _h_fail netns "unshare -n: ${_e:-failed} (needs root)"; exit 1; }
+	H_NETNS_OUTER=$_ns
+	export H_NETNS_OUTER
+	# Nothing to clean up yet (the caller started nothing), and exec
+	# skips the EXIT trap: the new script registers its own.
+	exec unshare -n -- /bin/sh "$0" "$@"
+}
+
+# _h_samba_template: a provisioned domain in H_SAMBA_TEMPLATE, made once
+# per tests/run invocation (like the Wine prefix): provisioning costs about
+# 8 s, a copy a fraction of a second.  Holds p/ (the provisioned tree, TLS
+# key and certificate in p/private/tls) and admin.pw.
+_h_samba_template() {
+	_sroot=$RS_TOP/build/tests/samba
+	H_SAMBA_TEMPLATE=$_sroot/$(_h_run_id)
+	for _old in "$_sroot"/*/.rs-owner; do
+		[ -f "$_old" ] || continue
+		_old=${_old%/.rs-owner}
+		[ "$_old" != "$H_SAMBA_TEMPLATE" ] || continue
+		_h_run_alive "$(cat "$_old/.rs-owner")" || rm -rf "$_old"
+	done
+	[ -f "$H_SAMBA_TEMPLATE/.rs-ready" ] && return 0
+	# Built under a temporary name, renamed when complete: an interrupted
+	# provision never passes for a template.
+	_tt=$H_SAMBA_TEMPLATE.tmp.$$
+	rm -rf "$_tt" && mkdir -p "$_tt" && chmod 0700 "$_tt" || return 1
+	_apw="Adm-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')-9"
+	printf '%s' "$_apw" >"$_tt/admin.pw" && chmod 0600 "$_tt/admin.pw" || return 1
+	samba-tool domain provision --targetdir="$_tt/p" --realm=CORP.TEST \
+	    --domain=CORP --server-role=dc --dns-backend=NONE \
+	    --host-name=dc1 --adminpass="$_apw" \
+	    --option="interfaces=lo" --option="bind interfaces only=yes" \
+	    >"$_tt/provision.log" 2>&1 ||
+	    { tail -n 20 "$_tt/provision.log" >&2; rm -rf "$_tt"; return 1; }
+	# Our own key and certificate, so that Samba need not make its own at
+	# every start (a second each), and with 127.0.0.1 in it for ldaps.
+	_tls=$_tt/p/private/tls
+	mkdir -p "$_tls" && rm -f "$_tls"/*.pem &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$_tls/key.pem" -out "$_tls/cert.pem" -days 60 \
+	    -subj "/CN=dc1.corp.test" \
+	    -addext "subjectAltName=DNS:dc1.corp.test,DNS:localhost,IP:127.0.0.1" \
+	    >"$_tt/openssl.log" 2>&1 && chmod 0600 "$_tls/key.pem" ||
+	    { cat "$_tt/openssl.log" >&2; rm -rf "$_tt"; return 1; }
+	# The owner is tests/run, our parent: when it is gone, so is this.
+	echo "$PPID.$(awk '{print $22}' "/proc/$PPID/stat")" >"$_tt/.rs-owner"
+	: >"$_tt/.rs-ready"
+	rm -rf "$H_SAMBA_TEMPLATE"
+	mv "$_tt" "$H_SAMBA_TEMPLATE"
+}
+
+# _h_samba_conf DIR: the smb.conf this instance runs with.  Only the LDAP
+# service: no KDC, no DNS, no replication, no SMB; nothing of Samba's runs
+# in the background that would write to the directory.
+_h_samba_conf() {
+	cat >"$1/min.conf" <<EOF
+# written by tests/harness.sh: Samba AD DC, LDAP only
+[global]
+	netbios name = DC1
+	realm = CORP.TEST
+	workgroup = CORP
+	server role = active directory domain controller
+	server services = ldap
+	ldap server require strong auth = no
+	interfaces = 127.0.0.1
+	bind interfaces only = yes
+	private dir = $1/private
+	state directory = $1/state
+	cache directory = $1/cache
+	lock directory = $1
+	pid directory = $1
+	ncalrpc dir = $1/ncalrpc
+	binddns dir = $1/bind-dns
+	tls enabled = yes
+	tls keyfile = $1/private/tls/key.pem
+	tls certfile = $1/private/tls/cert.pem
+	tls cafile = $1/private/tls/cert.pem
+	log level = 1
+EOF
+}
+
+# _h_samba_load N: a fresh copy of the template, the service account and
+# the fixture loaded offline.  ldbadd into sam.ldb runs the same dsdb
+# modules as an LDAP add (objectGUID, USNs, SIDs, password hashing, schema
+# checks) in a quarter of the time of ldapadd.
+_h_samba_load() {
+	_d=$H_DIR/samba
+	_t0=$(date +%s)
+	_h_samba_template || { _h_fail samba-start "samba-tool domain provision failed"; return 1; }
+	_t1=$(date +%s)
+	rm -rf "$_d" && cp -a "$H_SAMBA_TEMPLATE/p" "$_d" && chmod 0700 "$_d" &&
+	    mkdir -p "$_d/cache" "$_d/ncalrpc" || return 1
+	_h_samba_conf "$_d"
+	install -m 0600 "$H_SAMBA_TEMPLATE/admin.pw" "$H_DIR/samba-admin.pw" || return 1
+	rm -rf "$H_DIR/samba-fixture"
+	"$H_PY" "$RS_TOP/tests/fixture/samba-gen.py" --seed "${H_FIXTURE_SEED:-1}" \
+	    --hostile "$1" "$H_DIR/samba-fixture" >&2 ||
+	    { _h_fail samba-start "samba-gen.py $1 failed"; return 1; }
+	# A password Samba's default policy takes (length, three classes).
+	_spw="Svc-rcpt-$$-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+	printf '%s' "$_spw" >"$H_DIR/samba-svc.pw" && chmod 0600 "$H_DIR/samba-svc.pw"
+	# unicodePwd: the password in double quotes, UTF-16LE, base64.
+	cat >"$H_DIR/samba-svc.ldif" <<EOF
+dn: $H_SAMBA_BINDDN
+objectClass: user
+sAMAccountName: svc-rcpt
+userPrincipalName: svc-rcpt@corp.test
+displayName: rcptsync service account
+userAccountControl: 66048
+unicodePwd:: $(printf '"%s"' "$_spw" | iconv -f UTF-8 -t UTF-16LE | base64 -w0)
+
+EOF
+	ldbadd -H "$_d/private/sam.ldb" "$H_DIR/samba-svc.ldif" \
+	    "$H_DIR/samba-fixture/fixture.ldif" >"$_d/ldbadd.log" 2>&1 ||
+	    { tail -n 5 "$_d/ldbadd.log" >&2;
+	      _h_fail samba-start "ldbadd of the fixture failed"; return 1; }
+	echo "harness: samba template $((_t1 - _t0))s, copy and load $(( $(date +%s) - _t1 ))s" >&2
+}
+
+h_samba_start() {
+	t_need samba samba-tool ldbadd ldapsearch ldapmodify openssl iconv base64 od
+	[ -n "${H_NETNS:-}" ] ||
+	    { _h_fail samba-start "call h_netns_enter first (Samba needs port 389)"; return 1; }
+	h_alive "${H_SAMBA_PID:-}" && h_samba_stop
+	if [ -n "${1:-}" ] || [ ! -f "$H_DIR/samba/min.conf" ]; then
+		_h_samba_load "${1:-1200}" || return 1
+	fi
+	H_SAMBA_DIR=$H_DIR/samba
+	H_SAMBA_CONF=$H_SAMBA_DIR/min.conf
+	H_SAMBA_LOG=$H_SAMBA_DIR/samba.log
+	H_SAMBA_CAFILE=$H_SAMBA_DIR/private/tls/cert.pem
+	H_SAMBA_PWFILE=$H_DIR/samba-svc.pw
+	H_SAMBA_ADMIN_PWFILE=$H_DIR/samba-admin.pw
+	H_SAMBA_FIXTURE=$H_DIR/samba-fixture
+	H_SAMBA_EXPECTED=$H_SAMBA_FIXTURE/expected.txt
+	_t0=$(date +%s)
+	# -F: no daemon, so $! is Samba; stdin stays /dev/null (-i would end
+	# Samba at EOF); --no-process-group: a ^C reaches it too.
+	samba -F -M single --no-process-group --debug-stdout -s "$H_SAMBA_CONF" \
+	    </dev/null >>"$H_SAMBA_LOG" 2>&1 &
+	H_SAMBA_PID=$!
+	t_cleanup "_h_stop $H_SAMBA_PID samba TERM"
+	# Ready when the service account binds and reads the rootDSE.
+	_i=0
+	while [ $_i -lt 300 ] && h_alive "$H_SAMBA_PID"; do
+		if ldapsearch -x -LLL -H "$H_SAMBA_URI" -D "$H_SAMBA_BINDDN" \
+		    -y "$H_SAMBA_PWFILE" -b '' -s base highestCommittedUSN \
+		    >/dev/null 2>&1; then
+			echo "harness: samba answers after $(( $(date +%s) - _t0 ))s" >&2
+			export H_SAMBA_DIR H_SAMBA_CONF H_SAMBA_LOG H_SAMBA_CAFILE \
+			    H_SAMBA_PWFILE H_SAMBA_ADMIN_PWFILE H_SAMBA_FIXTURE \
+			    H_SAMBA_EXPECTED H_SAMBA_PID
+			return 0
+		fi
+		sleep 0.1; _i=$((_i + 1))
+	done
+	tail -n 20 "$H_SAMBA_LOG" >&2
+	_h_stop "$H_SAMBA_PID" samba KILL
+	_h_fail samba-start "samba did not answer (see $H_SAMBA_LOG)"
+}
+
+h_samba_stop() { _h_stop "${H_SAMBA_PID:-}" samba TERM; }
+
+h_samba_modify() {
+	ldapmodify -x -H "$H_SAMBA_URI" -D "$H_SAMBA_ADMIN_DN" \
+	    -y "$H_SAMBA_ADMIN_PWFILE" ${1:+-f "$1"} >&2
+}
+
+h_samba_add_user() {
+	_u=$1; shift
+	{
+		printf 'dn: CN=%s,OU=Engineering,OU=Corp,%s\n' "$_u" "$H_SAMBA_BASE"
+		printf 'changetype: add\nobjectClass: user\nsAMAccountName: %s\n' "$_u"
+		_p=SMTP:
+		for _a in "$@"; do
+			case $_a in
+			*:*)	printf 'proxyAddresses: %s\n' "$_a" ;;
+			*)	printf 'proxyAddresses: %s%s\n' "$_p" "$_a"; _p=smtp: ;;
+			esac
+		done
+	} | h_samba_modify
+}
+
+h_samba_search() {
+	ldapsearch -x -LLL -o ldif-wrap=no -E pr=1000/noprompt -H "$H_SAMBA_URI" \
+	    -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" -b "$H_SAMBA_BASE" "$@"
+}
+
+h_samba_usn() {
+	ldapsearch -x -LLL -H "$H_SAMBA_URI" -b '' -s base highestCommittedUSN |
+	    sed -n 's/^highestCommittedUSN: //p'
+}
+
+h_samba_use() {
+	LDAP_URI=$H_SAMBA_URI
+	LDAP_HOST=127.0.0.1
+	LDAP_PORT=389
+	LDAP_BASE=$H_SAMBA_BASE
+	LDAP_BINDDN=$H_SAMBA_BINDDN
+	LDAP_PWFILE=$H_SAMBA_PWFILE
+	LDAP_PASSWORD=$(cat "$H_SAMBA_PWFILE")
+	LDAP_ROOTDN=$H_SAMBA_ADMIN_DN
+	LDAP_ROOTPW=$(cat "$H_SAMBA_ADMIN_PWFILE")
+	export LDAP_URI LDAP_HOST LDAP_PORT LDAP_BASE LDAP_BINDDN LDAP_PWFILE \
+	    LDAP_PASSWORD LDAP_ROOTDN LDAP_ROOTPW
+}
