@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/t-samba.sh - the Samba AD DC stand-in behaves like Active Directory
-# where rcptsync relies on it (issue 9: incremental change detection).
+# where rcptsync's incremental change detection relies on it.
 #
 # Runs in its own network namespace (h_netns_enter; Samba takes port 389).
 # Proves, against a real Samba AD DC with the samba-gen.py fixture: paged
