@@ -155,7 +155,7 @@ rcv_inst_static_load(const struct rcv_cfg *c, struct rcv_inst_static **out,
 	*nout = 0;
 	if (c->static_file == NULL)
 		return RS_OK;
-	r = rcv_util_read_small(c->static_file, (size_t)RS_MAX_STATIC_LINES *
+	r = rcv_util_read_admin(c->static_file, (size_t)RS_MAX_STATIC_LINES *
 	    RS_MAX_STATIC_LINE, &text, &len);
 	if (r == RS_ERR_NOTFOUND) {
 		rs_error("read static_file %s: no such file",
@@ -378,24 +378,6 @@ rcv_inst_merge(const struct rcv_cfg *c, struct rcv_inst_src *src, size_t k,
 }
 
 static int
-rcv_inst_fsync_path(const char *path)
-{
-	int fd, r = RS_OK;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		rs_error("open %s: %s", path, strerror(errno));
-		return RS_ERR_SYSTEM;
-	}
-	if (fsync(fd) == -1) {
-		rs_error("fsync %s: %s", path, strerror(errno));
-		r = RS_ERR_SYSTEM;
-	}
-	close(fd);
-	return r;
-}
-
-static int
 rcv_inst_postmap(const struct rcv_cfg *c, const char *src)
 {
 	char arg[4200], msg[RS_MAX_POSTMAP_OUT], *p, *nl;
@@ -413,9 +395,11 @@ rcv_inst_postmap(const struct rcv_cfg *c, const char *src)
 	}
 	argv[n++] = arg;
 	argv[n] = NULL;
-	if (rcv_cfg_exec_capture(argv, 1, msg, sizeof(msg), &len, &status) !=
-	    RS_OK)
+	if (rcv_cfg_exec_capture(argv, 1, c->postmap_timeout, msg,
+	    sizeof(msg), &len, &status) != RS_OK) {
+		rs_error("postmap %s: failed; the live map is unchanged", arg);
 		return RS_ERR_SYSTEM;
+	}
 	for (p = msg; *p != '\0'; p = nl) {
 		if ((nl = strchr(p, '\n')) != NULL)
 			*nl++ = '\0';
@@ -544,7 +528,7 @@ rcv_inst_map(const struct rcv_cfg *c, const char *agent, const char *new_list,
 		goto out;
 	}
 	if ((r = rcv_inst_postmap(c, newsrc)) != RS_OK ||
-	    (r = rcv_inst_fsync_path(newtab)) != RS_OK)
+	    (r = rcv_util_fsync_path(newtab)) != RS_OK)
 		goto out;
 	if (rename(newtab, livetab) == -1) {
 		rs_error("rename %s to %s: %s", newtab, livetab,

@@ -392,8 +392,8 @@ rcv_cmd_check(const struct rcv_cfg *c)
 	argv[k++] = "-m";
 	argv[k] = NULL;
 	if ((out = malloc(RS_MAX_POSTCONF_OUT)) != NULL &&
-	    rcv_cfg_exec_capture(argv, 0, out, RS_MAX_POSTCONF_OUT, &len,
-	    &status) == RS_OK && WIFEXITED(status) &&
+	    rcv_cfg_exec_capture(argv, 0, c->postmap_timeout, out,
+	    RS_MAX_POSTCONF_OUT, &len, &status) == RS_OK && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0) {
 		for (p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n"))
 			if (strcmp(p, c->map_type) == 0)
@@ -476,9 +476,6 @@ main(int argc, char **argv)
 	openlog("rcptsync-receiver", LOG_PID, LOG_MAIL);
 	rs_log_set_sink(rcv_main_sink, NULL);
 	rs_log_set_level(verbose ? RS_LOG_DEBUG : RS_LOG_INFO);
-	if (geteuid() == 0 && strcmp(cmd, "status") != 0)
-		rs_warn("running as root; run rcptsync-receiver as its own "
-		    "unprivileged user");
 
 	if (rcv_cfg_load(conf, &cfg) != RS_OK) {
 		r = RCV_EXIT_USAGE;
@@ -493,6 +490,19 @@ main(int argc, char **argv)
 	}
 	cfg.verbose = verbose;
 	cfg.inetd = inetd;
+	/* Started as root: become the owner of the state first (priv.c). */
+	if ((r = rcv_priv_drop(&cfg, cmd)) != RS_OK) {
+		r = r == RS_ERR_SYNTAX ? RCV_EXIT_USAGE : RCV_EXIT_SYSTEM;
+		if (nagios) {
+			printf("RCPTSYNC UNKNOWN - cannot switch to the "
+			    "receiver's user\n");
+			r = 3;
+		}
+		if (inetd)
+			rcv_main_inetd_report(NULL, r == RCV_EXIT_USAGE ?
+			    "done 2" : "done 3");
+		goto out;
+	}
 	if (strcmp(cmd, "run") == 0)
 		r = rcv_cmd_run(&cfg, inetd);
 	else if (strcmp(cmd, "status") == 0)

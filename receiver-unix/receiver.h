@@ -107,6 +107,9 @@ struct rcv_cfg {
 	uint64_t	  max_entries;
 	uint64_t	  stale_warning;
 	uint64_t	  stale_critical;
+	uint64_t	  postmap_timeout;	/* seconds, for postmap and
+						   postconf */
+	char		 *user;			/* NULL: owner of state_dir */
 	struct rcv_signer *signers;
 	size_t		  nsigners;
 	int		  verbose;
@@ -126,10 +129,18 @@ long	rcv_cfg_word_find(char *const *w, size_t n, const char *d, size_t len);
  * Run argv[0] (an absolute path: no shell, no PATH lookup) with stdin from
  * /dev/null.  Its stdout (and stderr too when merge is set) is captured
  * into out, NUL-terminated, at most outsize - 1 bytes (the rest is read
- * and dropped).  *status gets the waitpid status.
+ * and dropped).  *status gets the waitpid status.  Still running after
+ * timeout seconds: killed (SIGKILL), logged, RS_ERR_LIMIT.
  */
-int	rcv_cfg_exec_capture(const char *const *argv, int merge, char *out,
-	    size_t outsize, size_t *outlen, int *status);
+int	rcv_cfg_exec_capture(const char *const *argv, int merge,
+	    uint64_t timeout, char *out, size_t outsize, size_t *outlen,
+	    int *status);
+
+/*
+ * priv.c: as root, switch to c->user (default: the owner of state_dir);
+ * stays root with a warning when that is root.  cmd names the command.
+ */
+int	rcv_priv_drop(const struct rcv_cfg *c, const char *cmd);
 
 /* lock.c */
 int	rcv_lock_acquire(const struct rcv_cfg *c, int *fd);
@@ -265,6 +276,15 @@ int	rcv_util_write_atomic(const char *path, const void *data, size_t len,
 /* Read a whole small file, at most max bytes, refusing non-regular. */
 int	rcv_util_read_small(const char *path, size_t max, char **out,
 	    size_t *len);
+/* The same, following symbolic links: the admin's files only. */
+int	rcv_util_read_admin(const char *path, size_t max, char **out,
+	    size_t *len);
+int	rcv_util_fsync_path(const char *path);
+/*
+ * Remove dir/name whatever it is; a directory with its contents.  Never
+ * follows a link.  What could not be removed is logged: RS_ERR_SYSTEM.
+ */
+int	rcv_util_remove(const char *dir, const char *name);
 void	rcv_util_words_free(char **w, size_t n);
 int	rcv_util_mkdir(const char *dir, unsigned mode);
 /* Remove temporaries of interrupted atomic writes (lock held). */

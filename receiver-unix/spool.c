@@ -91,21 +91,18 @@ rcv_spool_ent_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Remove the spool's copy of a bundle and its signature. */
+/*
+ * Remove the spool's copy of a bundle and its signature, whatever they are
+ * (a directory with its contents too): nothing in the spool is followed.
+ */
 static void
 rcv_spool_unlink(const struct rcv_cfg *c, const char *name)
 {
-	char path[4096];
-	int n;
+	char sig[RS_MAX_BUNDLE_NAME + 8];
 
-	n = snprintf(path, sizeof(path), "%s/%s", c->spool_dir, name);
-	if (n < 0 || (size_t)n >= sizeof(path) - 4)
-		return;
-	if (unlink(path) == -1 && errno != ENOENT)
-		rs_error("remove %s: %s", path, strerror(errno));
-	memcpy(path + n, ".sig", 5);
-	if (unlink(path) == -1 && errno != ENOENT)
-		rs_error("remove %s: %s", path, strerror(errno));
+	(void)rcv_util_remove(c->spool_dir, name);
+	if (snprintf(sig, sizeof(sig), "%s.sig", name) < (int)sizeof(sig))
+		(void)rcv_util_remove(c->spool_dir, sig);
 }
 
 /*
@@ -220,8 +217,13 @@ rcv_spool_heartbeat(struct rcv_spool_ctx *x, struct rcv_bundle *b,
 	return RCV_DONE;
 }
 
+/*
+ * Decide about one bundle.  *verified tells whether its signature
+ * verified for its agent: only such a bundle supersedes older ones.
+ */
 static int
-rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
+rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
+    int *verified)
 {
 	const struct rcv_cfg *c = x->c;
 	struct rcv_bundle *b = NULL;
@@ -233,6 +235,7 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 	uint64_t entries = 0, t0 = rcv_util_usec();
 	int r, ret = RCV_SYSFAIL;
 
+	*verified = 0;
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return RCV_SYSFAIL;
 	snprintf(b->agent, sizeof(b->agent), "%s", agent);
@@ -267,13 +270,17 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 		ret = rcv_spool_refuse(x, b, &st, b->why, reason);
 		goto out;
 	}
+	*verified = b->verified;
 
 	/* 2. Replay and rollback. */
 	if (st.have && seq <= st.seq) {
 		/*
-		 * Same sequence and list, not yet in history: we installed
-		 * it and died before it left the spool.  Already in history:
-		 * a replay, refused like any other.
+		 * Same sequence and list as the last install, not yet in
+		 * history: we installed it and died before it left the
+		 * spool.  Anything else is a replay, refused like any other:
+		 * a list already in history, and a heartbeat, which is never
+		 * kept there (so "not in history" proves nothing for it).
+		 * install_seq 0 is a state file from before it was kept.
 		 */
 		if (seq == st.seq && rcv_util_path(qpath, sizeof(qpath),
 		    c->history_dir, b->name) == RS_OK &&
@@ -284,7 +291,10 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
 				goto out;
 			if (r == RS_OK) {
 				rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, sha);
-				if (strcmp(sha, st.sha256) == 0) {
+				if (b->hdr->kind != BUNDLE_HEARTBEAT &&
+				    (st.install_seq == seq ||
+				    st.install_seq == 0) &&
+				    strcmp(sha, st.sha256) == 0) {
 					rs_info("finish %s: already installed "
 					    "(sequence %" PRIu64 ")", b->name,
 					    seq);
@@ -447,17 +457,61 @@ rcv_spool_orphan_sig(const struct rcv_cfg *c, const char *name, time_t now)
 	    lstat(path, &st) == 0)
 		return;
 	if (rcv_util_path(path, sizeof(path), c->spool_dir, name) != RS_OK ||
-	    lstat(path, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    now - st.st_mtime <= RS_STALE_UPLOAD_SECS)
+	    lstat(path, &st) == -1 || now - st.st_mtime <= RS_STALE_UPLOAD_SECS)
 		return;
-	if (unlink(path) == 0)
+	/* Whatever it is: a directory named *.sig is no upload either. */
+	if (rcv_util_remove(c->spool_dir, name) == RS_OK)
 		rs_info("clean %s: signature without bundle removed", path);
 }
 
+/*
+ * A name of FORMAT.md's pattern whose sequence is above 2^63-1: no valid
+ * bundle, but it looks like one to anyone reading the spool.  Refused and
+ * removed with the rule named, rather than left there for ever.
+ */
 static int
-rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
-    size_t *nout)
+rcv_spool_overflow(struct rcv_spool_ctx *x, const char *name)
 {
+	static const char sfx[] = ".rcpt.gz";
+	char agent[RS_MAX_AGENT_ID + 1];
+	size_t l = strlen(name), end, dot, i;
+
+	if (l <= sizeof(sfx) - 1 || strcmp(name + l - (sizeof(sfx) - 1),
+	    sfx) != 0)
+		return 0;
+	end = l - (sizeof(sfx) - 1);
+	for (dot = end; dot > 0 && name[dot - 1] != '.'; dot--)
+		;
+	/* 19 digits, no leading zero: the only lengths above 2^63-1. */
+	if (dot < 2 || dot - 1 > RS_MAX_AGENT_ID || end - dot != 19 ||
+	    name[dot] == '0')
+		return 0;
+	for (i = dot; i < end; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+	memcpy(agent, name, dot - 1);
+	agent[dot - 1] = '\0';
+	if (!bundle_agent_id_ok(agent))
+		return 0;
+	rs_error("refuse %s: sequence %.19s is above 9223372036854775807 "
+	    "(2^63-1), the largest docs/FORMAT.md allows; removed", name,
+	    name + dot);
+	rcv_spool_report(x, "refused %s %.19s: sequence above 2^63-1", agent,
+	    name + dot);
+	(void)rcv_st_unattributed_add(x->c, RCV_WHY_FORMAT);
+	rcv_spool_unlink(x->c, name);
+	return 1;
+}
+
+/*
+ * The pending bundles, sorted by agent and sequence.  *refused counts the
+ * names refused on sight (sequence out of range).
+ */
+static int
+rcv_spool_scan(struct rcv_spool_ctx *x, struct rcv_spool_ent **out,
+    size_t *nout, size_t *refused)
+{
+	const struct rcv_cfg *c = x->c;
 	struct rcv_spool_ent *v = NULL, *nv;
 	struct dirent *e;
 	size_t n = 0, cap = 0;
@@ -466,6 +520,7 @@ rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
 
 	*out = NULL;
 	*nout = 0;
+	*refused = 0;
 	if ((d = opendir(c->spool_dir)) == NULL) {
 		rs_error("open %s: %s", c->spool_dir, strerror(errno));
 		return RS_ERR_SYSTEM;
@@ -495,6 +550,8 @@ rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
 		if (bundle_name_parse(e->d_name, v[n].agent, &v[n].seq) ==
 		    RS_OK)
 			n++;
+		else if (rcv_spool_overflow(x, e->d_name))
+			++*refused;
 		else
 			rcv_spool_orphan_sig(c, e->d_name, now);
 	}
@@ -506,15 +563,19 @@ rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
 	return RS_OK;
 }
 
-/* An older pending bundle of an agent: never installed, kept a while. */
+/*
+ * An older pending bundle of an agent, displaced by a newer one whose
+ * signature verified: never installed, kept a while.
+ */
 static int
 rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
     uint64_t newer)
 {
 	const struct rcv_cfg *c = x->c;
-	char name[RS_MAX_BUNDLE_NAME], src[4096], sig[4096], dst[4096],
-	    reason[RS_MAX_REASON];
+	char name[RS_MAX_BUNDLE_NAME], signame[RS_MAX_BUNDLE_NAME + 8],
+	    src[4096], sig[4096], dst[4096], reason[RS_MAX_REASON];
 	struct rcv_state st;
+	struct stat sst;
 	int r;
 
 	if (bundle_name(e->agent, e->seq, name, sizeof(name)) != RS_OK ||
@@ -522,17 +583,23 @@ rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
 		return RCV_SYSFAIL;
 	snprintf(reason, sizeof(reason), "superseded by sequence %" PRIu64,
 	    newer);
-	/* The signature travels too (unverified: the bundle never is). */
-	if (snprintf(sig, sizeof(sig), "%s.sig", src) < (int)sizeof(sig) &&
-	    snprintf(dst, sizeof(dst), "%s/%s.sig", c->quarantine_dir, name) <
-	    (int)sizeof(dst) && rename(sig, dst) == -1 && errno != ENOENT)
-		unlink(sig);
+	/*
+	 * The signature travels too (unverified: the bundle never is), when
+	 * it is a regular file; anything else is removed.
+	 */
+	if (snprintf(signame, sizeof(signame), "%s.sig", name) <
+	    (int)sizeof(signame) && rcv_util_path(sig, sizeof(sig),
+	    c->spool_dir, signame) == RS_OK && rcv_util_path(dst, sizeof(dst),
+	    c->quarantine_dir, signame) == RS_OK && lstat(sig, &sst) == 0 &&
+	    (!S_ISREG(sst.st_mode) || rename(sig, dst) == -1))
+		(void)rcv_util_remove(c->spool_dir, signame);
 	r = rcv_st_quarantine(c, e->agent, e->seq, src, NULL, 0, reason);
 	if (r != RS_OK)
 		return RCV_SYSFAIL;
 	/*
 	 * Counted like a refusal, under the agent's name only when it has
-	 * state (never verified: the bundle is not even opened).  A damaged
+	 * state (never verified: the bundle is not even opened; the newer
+	 * one that displaced it was).  A damaged
 	 * state file is left alone; its load already logged why.
 	 */
 	if (rcv_st_load(c, e->agent, &st) == RS_OK) {
@@ -556,8 +623,8 @@ rcv_spool_dirs(const struct rcv_cfg *c)
 	DIR *d;
 
 	if (rcv_util_mkdir(c->work_dir, 0700) != RS_OK ||
-	    rcv_util_mkdir(c->history_dir, 0750) != RS_OK ||
-	    rcv_util_mkdir(c->quarantine_dir, 0750) != RS_OK)
+	    rcv_util_mkdir(c->history_dir, 0700) != RS_OK ||
+	    rcv_util_mkdir(c->quarantine_dir, 0700) != RS_OK)
 		return RS_ERR_SYSTEM;
 	/* We hold the lock: whatever is in work/ a killed run left behind. */
 	if ((d = opendir(c->work_dir)) == NULL) {
@@ -581,8 +648,8 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	struct rcv_spool_ctx x;
 	struct sshsig_signers *trusted = NULL;
 	struct rcv_spool_ent *v = NULL;
-	size_t n = 0, i;
-	int r, worst = RCV_DONE;
+	size_t n = 0, i, j, k, bad = 0;
+	int r, worst = RCV_DONE, newer, verified;
 
 	x.c = c;
 	x.report = report;
@@ -592,17 +659,40 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	if ((r = rcv_cfg_signers_load(c, &trusted)) != RS_OK)
 		return r;
 	x.trusted = trusted;
-	if (rcv_spool_scan(c, &v, &n) != RS_OK) {
+	if (rcv_spool_scan(&x, &v, &n, &bad) != RS_OK) {
 		worst = RCV_SYSFAIL;
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		if (i + 1 < n && strcmp(v[i].agent, v[i + 1].agent) == 0)
-			r = rcv_spool_supersede(&x, &v[i], v[i + 1].seq);
-		else
-			r = rcv_spool_one(&x, v[i].agent, v[i].seq);
-		if (r == RCV_SYSFAIL || (r == RCV_REFUSED && worst == RCV_DONE))
-			worst = r;
+	if (bad > 0)
+		worst = RCV_REFUSED;
+	/*
+	 * Per agent, newest first, until one bundle's signature verifies:
+	 * it is the agent's latest word, and the older ones are superseded.
+	 * A bundle that does not verify is anyone's upload and displaces
+	 * nothing (issue 18: 5 bytes of junk named corp.9000... must not
+	 * push a signed corp.200 aside).
+	 */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && strcmp(v[i].agent, v[j].agent) == 0;
+		    j++)
+			;
+		newer = 0;
+		for (k = j; k-- > i; ) {
+			if (newer)
+				r = rcv_spool_supersede(&x, &v[k],
+				    v[newer - 1].seq);
+			else {
+				r = rcv_spool_one(&x, v[k].agent, v[k].seq,
+				    &verified);
+				if (verified)
+					newer = (int)k + 1;
+				else if (r == RCV_SYSFAIL)
+					break;	/* leave the rest for later */
+			}
+			if (r == RCV_SYSFAIL || (r == RCV_REFUSED &&
+			    worst == RCV_DONE))
+				worst = r;
+		}
 	}
 	/* The caller rewrites the status file after every run. */
 	if (n == 0)
@@ -611,6 +701,56 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	free(v);
 	sshsig_signers_free(trusted);
 	return worst;
+}
+
+/*
+ * Only what the shrink guard refused can be approved: every other refusal
+ * would be refused again by the next run (a bad signature, an invalid
+ * entry), so re-queueing it would only promise an install that never
+ * comes.  The quarantine's .reason file says which guard refused it.
+ */
+static int
+rcv_spool_approvable(const struct rcv_cfg *c, const char *agent,
+    uint64_t seq, const char *name, const char *src)
+{
+	char rpath[4096], sig[4096], *text = NULL, *nl;
+	struct stat st, sst;
+	size_t len;
+	int r;
+
+	if (lstat(src, &st) == -1) {
+		rs_error("approve %s: not in the quarantine %s", name,
+		    c->quarantine_dir);
+		return RS_ERR_NOTFOUND;
+	}
+	if (snprintf(sig, sizeof(sig), "%s.sig", src) >= (int)sizeof(sig) ||
+	    snprintf(rpath, sizeof(rpath), "%s/%s.%" PRIu64 ".reason",
+	    c->quarantine_dir, agent, seq) >= (int)sizeof(rpath))
+		return RS_ERR_LIMIT;
+	if (!S_ISREG(st.st_mode) || lstat(sig, &sst) == -1 ||
+	    !S_ISREG(sst.st_mode)) {
+		rs_error("approve %s: the quarantine holds no regular bundle "
+		    "and signature under this name; nothing to approve",
+		    name);
+		return RS_ERR_INVAL;
+	}
+	r = rcv_util_read_small(rpath, RS_MAX_REASON + 2, &text, &len);
+	if (r != RS_OK) {
+		rs_error("approve %s: no reason file %s; only a bundle refused "
+		    "by the shrink guard can be approved", name, rpath);
+		return RS_ERR_INVAL;
+	}
+	if ((nl = strchr(text, '\n')) != NULL)
+		*nl = '\0';
+	r = RS_OK;
+	if (strncmp(text, "shrink: ", 8) != 0) {
+		rs_error("approve %s: refused for \"%s\", not by the shrink "
+		    "guard; only a shrink can be approved (fix the list on "
+		    "the agent and push again)", name, text);
+		r = RS_ERR_INVAL;
+	}
+	free(text);
+	return r;
 }
 
 int
@@ -632,11 +772,8 @@ rcv_spool_approve(const struct rcv_cfg *c, const char *file)
 	    RS_OK || rcv_util_path(dst, sizeof(dst), c->spool_dir, name) !=
 	    RS_OK)
 		return RS_ERR_LIMIT;
-	if (access(src, F_OK) == -1) {
-		rs_error("approve %s: not in the quarantine %s", name,
-		    c->quarantine_dir);
-		return RS_ERR_NOTFOUND;
-	}
+	if ((r = rcv_spool_approvable(c, agent, seq, name, src)) != RS_OK)
+		return r;
 	if ((r = rcv_st_load(c, agent, &st)) != RS_OK)
 		return RS_ERR_SYSTEM;
 	if (st.have && seq <= st.seq) {

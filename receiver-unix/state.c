@@ -538,16 +538,38 @@ rcv_st_unattributed_add(const struct rcv_cfg *c, int why)
 	return r;
 }
 
+/*
+ * A name in history or quarantine that is not a regular file (a directory
+ * an older receiver moved there) would make every rename onto it fail,
+ * and with it every later run: it goes first.
+ */
+static int
+rcv_st_clear_slot(const char *dir, const char *name)
+{
+	char path[4096];
+	struct stat st;
+
+	if (rcv_util_path(path, sizeof(path), dir, name) != RS_OK)
+		return RS_ERR_LIMIT;
+	if (lstat(path, &st) == -1 || S_ISREG(st.st_mode))
+		return RS_OK;
+	rs_warn("remove %s: not a regular file, in the way", path);
+	return rcv_util_remove(dir, name);
+}
+
 static int
 rcv_st_write_sig(const char *dir, const char *name, const char *sig,
     size_t siglen)
 {
-	char path[4096];
+	char path[4096], base[RS_MAX_BUNDLE_NAME + 8];
 	int n;
 
 	n = snprintf(path, sizeof(path), "%s/%s.sig", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return RS_ERR_LIMIT;
+	snprintf(base, sizeof(base), "%s.sig", name);
+	if ((n = rcv_st_clear_slot(dir, base)) != RS_OK)
+		return n;
 	return rcv_util_write_atomic(path, sig, siglen, 0640);
 }
 
@@ -618,6 +640,9 @@ rcv_st_history_add(const struct rcv_cfg *c, const char *agent, uint64_t seq,
 	if ((r = rcv_st_write_sig(c->history_dir, name, sig, siglen)) !=
 	    RS_OK)
 		return r;
+	/* The copy is the audit record: on disk before its name is. */
+	if ((r = rcv_util_fsync_path(work_path)) != RS_OK)
+		return r;
 	if (rename(work_path, dst) == -1) {
 		rs_error("rename %s to %s: %s", work_path, dst,
 		    strerror(errno));
@@ -641,6 +666,53 @@ rcv_st_history_add(const struct rcv_cfg *c, const char *agent, uint64_t seq,
 	}
 	free(seqs);
 	return RS_OK;
+}
+
+/*
+ * Move src into the quarantine as dst.  Only a regular file is ever moved:
+ * anything else (a directory, a symlink, a FIFO) is hostile, carries
+ * nothing worth keeping and is removed where it is.
+ */
+static int
+rcv_st_quarantine_move(const struct rcv_cfg *c, const char *name,
+    const char *src, const char *dst)
+{
+	char dir[4096];
+	const char *base = strrchr(src, '/');
+	struct stat st;
+	int r;
+
+	if (lstat(src, &st) == -1) {
+		if (errno == ENOENT)
+			return RS_OK;
+		rs_error("stat %s: %s", src, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rs_warn("quarantine %s: %s, not a regular file; removed, not "
+		    "kept", src, S_ISDIR(st.st_mode) ? "a directory" :
+		    S_ISLNK(st.st_mode) ? "a symbolic link" : "a special file");
+		if ((r = rcv_util_dirname(src, dir, sizeof(dir))) != RS_OK)
+			return r;
+		(void)rcv_util_remove(dir, base != NULL ? base + 1 : src);
+		return RS_OK;
+	}
+	if ((r = rcv_st_clear_slot(c->quarantine_dir, name)) != RS_OK ||
+	    (r = rcv_util_fsync_path(src)) != RS_OK)
+		return r;
+	if (rename(src, dst) == -1 && errno != ENOENT) {
+		if (errno != EXDEV) {
+			rs_error("rename %s to %s: %s", src, dst,
+			    strerror(errno));
+			return RS_ERR_SYSTEM;
+		}
+		/* Spool on another file system: keep the reason only. */
+		if (unlink(src) == -1 && errno != ENOENT) {
+			rs_error("remove %s: %s", src, strerror(errno));
+			return RS_ERR_SYSTEM;
+		}
+	}
+	return rcv_util_fsync_dir(c->quarantine_dir);
 }
 
 int
@@ -668,27 +740,19 @@ rcv_st_quarantine(const struct rcv_cfg *c, const char *agent, uint64_t seq,
 	    (r = rcv_st_write_sig(c->quarantine_dir, name, sig, siglen)) !=
 	    RS_OK)
 		return r;
-	if (src != NULL && rename(src, dst) == -1 && errno != ENOENT) {
-		if (errno != EXDEV) {
-			rs_error("rename %s to %s: %s", src, dst,
-			    strerror(errno));
-			return RS_ERR_SYSTEM;
-		}
-		/* Spool on another file system: keep the reason only. */
-		if (unlink(src) == -1 && errno != ENOENT) {
-			rs_error("remove %s: %s", src, strerror(errno));
-			return RS_ERR_SYSTEM;
-		}
-	}
+	if (src != NULL && (r = rcv_st_quarantine_move(c, name, src, dst)) !=
+	    RS_OK)
+		return r;
 	if ((r = rcv_util_write_atomic(rpath, text, (size_t)n, 0640)) != RS_OK)
 		return r;
 	rcv_st_quarantine_prune(c);
 	return RS_OK;
 }
 
+/* One refusal in the quarantine: all names sharing the stem AGENT.SEQ. */
 struct rcv_st_qent {
-	char	name[RS_MAX_AGENT_ID + 32];
-	time_t	mtime;
+	char	*stem;
+	time_t	 mtime;		/* the newest of its files */
 };
 
 static int
@@ -698,63 +762,120 @@ rcv_st_qcmp(const void *a, const void *b)
 
 	if (x->mtime != y->mtime)
 		return x->mtime < y->mtime ? -1 : 1;
-	return strcmp(x->name, y->name);
+	return strcmp(x->stem, y->stem);
 }
 
-/*
- * Keep the newest RS_QUARANTINE_KEEP refused bundles.  A hostile uploader
- * can refill the quarantine at will; bounding it keeps the disk safe, and
- * the log keeps the record of every refusal.
- */
-void
-rcv_st_quarantine_prune(const struct rcv_cfg *c)
+/* "corp.5.rcpt.gz", "corp.5.rcpt.gz.sig", "corp.5.reason": "corp.5". */
+static size_t
+rcv_st_qstem(const char *name)
+{
+	static const char *const sfx[] = { ".rcpt.gz.sig", ".rcpt.gz",
+	    ".reason" };
+	size_t l = strlen(name), i, k;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		k = strlen(sfx[i]);
+		if (l > k && strcmp(name + l - k, sfx[i]) == 0)
+			return l - k;
+	}
+	return l;	/* anything else is a refusal of its own */
+}
+
+/* Read the quarantine's names into refusals (v sorted by stem). */
+static int
+rcv_st_qscan(const struct rcv_cfg *c, struct rcv_st_qent **out, size_t *nout)
 {
 	struct rcv_st_qent *v = NULL, *nv;
 	struct dirent *e;
 	struct stat st;
-	char path[4096], stem[RS_MAX_AGENT_ID + 32];
+	char path[4096];
 	size_t n = 0, cap = 0, i, l;
 	DIR *d;
-	int k;
+	int r = RS_ERR_NOMEM;
 
-	if ((d = opendir(c->quarantine_dir)) == NULL)
-		return;
+	*out = NULL;
+	*nout = 0;
+	if ((d = opendir(c->quarantine_dir)) == NULL) {
+		rs_warn("open %s: %s", c->quarantine_dir, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
 	while ((e = readdir(d)) != NULL) {
-		l = strlen(e->d_name);
-		if (l < 8 || l >= sizeof(v->name) ||
-		    strcmp(e->d_name + l - 7, ".reason") != 0)
-			continue;
-		if (rcv_util_path(path, sizeof(path), c->quarantine_dir,
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") ==
+		    0 || rcv_util_path(path, sizeof(path), c->quarantine_dir,
 		    e->d_name) != RS_OK || lstat(path, &st) == -1)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+		l = rcv_st_qstem(e->d_name);
+		for (i = 0; i < n; i++)
+			if (strlen(v[i].stem) == l &&
+			    memcmp(v[i].stem, e->d_name, l) == 0)
 				break;
-			v = nv;
-		}
-		memcpy(v[n].name, e->d_name, l + 1);
-		v[n].mtime = st.st_mtime;
-		n++;
+		if (i == n) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				if ((nv = realloc(v, cap * sizeof(*v))) ==
+				    NULL)
+					goto out;
+				v = nv;
+			}
+			if ((v[n].stem = strndup(e->d_name, l)) == NULL)
+				goto out;
+			v[n++].mtime = st.st_mtime;
+		} else if (st.st_mtime > v[i].mtime)
+			v[i].mtime = st.st_mtime;
 	}
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	r = RS_OK;
+ out:
+	for (i = 0; i < n; i++)
+		free(v[i].stem);
+	free(v);
 	closedir(d);
+	return r;
+}
+
+/*
+ * Keep the newest RS_QUARANTINE_KEEP refusals.  A hostile uploader can
+ * refill the quarantine at will; bounding it keeps the disk safe, and
+ * the log keeps the record of every refusal.  Everything in the
+ * quarantine counts, whatever its name or type (a directory an older
+ * receiver moved there included), and what cannot be removed is logged.
+ */
+void
+rcv_st_quarantine_prune(const struct rcv_cfg *c)
+{
+	struct rcv_st_qent *v = NULL;
+	struct dirent *e;
+	size_t n = 0, i, l;
+	DIR *d;
+
+	if (rcv_st_qscan(c, &v, &n) != RS_OK)
+		return;
 	if (n > RS_QUARANTINE_KEEP) {
 		qsort(v, n, sizeof(*v), rcv_st_qcmp);
-		for (i = 0; i < n - RS_QUARANTINE_KEEP; i++) {
-			l = strlen(v[i].name) - 7;
-			memcpy(stem, v[i].name, l);
-			stem[l] = '\0';
-			k = snprintf(path, sizeof(path), "%s/%s.rcpt.gz",
-			    c->quarantine_dir, stem);
-			if (k > 0 && (size_t)k < sizeof(path) - 4) {
-				unlink(path);
-				memcpy(path + k, ".sig", 5);
-				unlink(path);
-			}
-			if (rcv_util_path(path, sizeof(path),
-			    c->quarantine_dir, v[i].name) == RS_OK)
-				unlink(path);
+		if ((d = opendir(c->quarantine_dir)) == NULL)
+			rs_warn("open %s: %s", c->quarantine_dir,
+			    strerror(errno));
+		/* One pass: each name is removed if its refusal is old. */
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			l = rcv_st_qstem(e->d_name);
+			for (i = 0; i < n - RS_QUARANTINE_KEEP; i++)
+				if (strlen(v[i].stem) == l &&
+				    memcmp(v[i].stem, e->d_name, l) == 0)
+					break;
+			if (i < n - RS_QUARANTINE_KEEP)
+				(void)rcv_util_remove(c->quarantine_dir,
+				    e->d_name);
 		}
+		if (d != NULL)
+			closedir(d);
 	}
+	for (i = 0; i < n; i++)
+		free(v[i].stem);
 	free(v);
 }
