@@ -6,6 +6,7 @@
  *     status [--nagios]         last install, heartbeat, rejection
  *     diff AGENT [SEQ1 [SEQ2]]  added/removed between two kept versions
  *     approve FILE              re-queue a shrink-guarded bundle, once
+ *     retire [--yes] AGENT      take a departed agent's list out of the map
  *     check                     configuration, signers, postmap, dirs
  *
  * Exit codes (run): 0 nothing pending or all installed; 1 a bundle was
@@ -67,7 +68,8 @@ rcv_main_usage(void)
 {
 	fprintf(stderr, "usage: rcptsync-receiver [-c FILE] [-v] COMMAND\n"
 	    "  run [--inetd]\n  status [--nagios]\n"
-	    "  diff AGENT [SEQ1 [SEQ2]]\n  approve FILE\n  check\n");
+	    "  diff AGENT [SEQ1 [SEQ2]]\n  approve FILE\n"
+	    "  retire [--yes] AGENT\n  check\n");
 }
 
 static void
@@ -189,6 +191,22 @@ rcv_cmd_approve(const struct rcv_cfg *c, const char *file)
 	if (r == RS_OK)
 		return RCV_EXIT_OK;
 	return r == RS_ERR_SYSTEM ? RCV_EXIT_SYSTEM : RCV_EXIT_USAGE;
+}
+
+static int
+rcv_cmd_retire(const struct rcv_cfg *c, int argc, char **argv)
+{
+	int lock = -1, r, yes = argc == 2 && strcmp(argv[0], "--yes") == 0;
+
+	if (argc != 1 + yes) {
+		rcv_main_usage();
+		return RCV_EXIT_USAGE;
+	}
+	if (rcv_lock_acquire(c, &lock) != RS_OK)
+		return RCV_EXIT_SYSTEM;
+	r = rcv_retire(c, argv[yes], yes);
+	rcv_lock_release(lock);
+	return r;
 }
 
 /* One side of a diff: a history bundle opened for streaming. */
@@ -511,6 +529,8 @@ main(int argc, char **argv)
 		r = rcv_cmd_diff(&cfg, argc - 1, argv + 1);
 	else if (strcmp(cmd, "approve") == 0 && argc == 2)
 		r = rcv_cmd_approve(&cfg, argv[1]);
+	else if (strcmp(cmd, "retire") == 0)
+		r = rcv_cmd_retire(&cfg, argc - 1, argv + 1);
 	else if (strcmp(cmd, "check") == 0)
 		r = rcv_cmd_check(&cfg);
 	else {

@@ -187,6 +187,36 @@ void	rcv_st_quarantine_prune(const struct rcv_cfg *c);
 /* Sequences of agent's bundles kept in history, ascending (malloc'd). */
 int	rcv_st_history_seqs(const struct rcv_cfg *c, const char *agent,
 	    uint64_t **seqs, size_t *n);
+/*
+ * The install journal, STATE/install.pending: what an install commits to,
+ * written before the new table is renamed into place (the commit point)
+ * and removed once the source, the list and the state have followed.
+ * While it is committed (the live table is the very file it names),
+ * rcv_st_load and rcv_st_map_entries_load report its values, so that
+ * status always describes the table Postfix reads, even after a kill
+ * between the renames.
+ */
+struct rcv_journal {
+	char		agent[RS_MAX_AGENT_ID + 1];
+	int		retire;			/* the agent's list goes */
+	uint64_t	seq;
+	uint64_t	count;
+	char		sha256[2 * RS_SHA256_LEN + 1];
+	uint64_t	entries;		/* map entries after it */
+	uint64_t	usec;			/* install time so far */
+	time_t		time;
+	uint64_t	dev;			/* identity of the new table */
+	uint64_t	ino;
+};
+int	rcv_st_journal_save(const struct rcv_cfg *c,
+	    const struct rcv_journal *j);
+/* RS_ERR_NOTFOUND when there is none; *committed: the table is live. */
+int	rcv_st_journal_load(const struct rcv_cfg *c, struct rcv_journal *j,
+	    int *committed);
+int	rcv_st_journal_clear(const struct rcv_cfg *c);
+/* Apply a committed install to st (also used when finishing it). */
+void	rcv_st_journal_apply(const struct rcv_journal *j,
+	    struct rcv_state *st);
 int	rcv_st_map_entries_save(const struct rcv_cfg *c, uint64_t n);
 int	rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n);
 /*
@@ -247,12 +277,26 @@ int	rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 void	rcv_bundle_clear(struct rcv_bundle *b);
 
 /* install.c */
+/* One change of the map: an agent's new list, or an agent retired. */
+struct rcv_inst_req {
+	const char	*agent;
+	int		 retire;	/* the agent's list leaves the map */
+	int		 dry;		/* merge and count only, change nothing */
+	uint64_t	 seq;		/* of the new list (not for retire) */
+	uint64_t	 count;
+	const char	*sha256;
+	uint64_t	 t0;		/* rcv_util_usec() at the start */
+};
 /*
- * Build the map from every agent's list (agent's own from new_list),
- * run postmap, rename into place.  *entries gets the map's line count.
+ * Build the map from every agent's list (the request's agent from
+ * STATE/AGENT.list.new, or without it when retired), run postmap, and
+ * commit: journal, table, source, AGENT.list, AGENT.state, map.entries.
+ * *entries gets the map's line count.
  */
-int	rcv_inst_map(const struct rcv_cfg *c, const char *agent,
-	    const char *new_list, uint64_t *entries);
+int	rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
+	    uint64_t *entries);
+/* Finish or discard what a killed install left (lock held). */
+int	rcv_inst_recover(const struct rcv_cfg *c);
 /* Validate the static file (used by check and by the install). */
 int	rcv_inst_static_check(const struct rcv_cfg *c, size_t *n);
 /* The table file name postmap builds for src ("src.db" etc.). */
@@ -264,6 +308,8 @@ typedef void rcv_report_fn(void *arg, const char *line);
 int	rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report,
 	    void *arg);
 int	rcv_spool_approve(const struct rcv_cfg *c, const char *file);
+/* retire.c: take an agent's list out of the map (lock held); exit code. */
+int	rcv_retire(const struct rcv_cfg *c, const char *agent, int yes);
 
 /* util.c */
 int	rcv_util_path(char *out, size_t outsize, const char *dir,

@@ -162,6 +162,16 @@ rcv_spool_drop_work(struct rcv_bundle *b)
 	}
 }
 
+/* Is an install journal waiting for its finish (rcv_inst_recover)? */
+static int
+rcv_spool_committed(const struct rcv_cfg *c)
+{
+	struct rcv_journal j;
+	int committed;
+
+	return rcv_st_journal_load(c, &j, &committed) == RS_OK && committed;
+}
+
 static int
 rcv_spool_is_sys(int r)
 {
@@ -229,9 +239,9 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
 	struct rcv_bundle *b = NULL;
 	struct rcv_state st;
 	struct rcv_listres res;
+	struct rcv_inst_req q;
 	char reason[RS_MAX_REASON], sha[2 * RS_SHA256_LEN + 1],
-	    list_new[4096], list_cur[4096], fname[RS_MAX_AGENT_ID + 16],
-	    qpath[4096];
+	    list_new[4096], fname[RS_MAX_AGENT_ID + 16], qpath[4096];
 	uint64_t entries = 0, t0 = rcv_util_usec();
 	int r, ret = RCV_SYSFAIL;
 
@@ -244,10 +254,6 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
 		goto out;
 	snprintf(fname, sizeof(fname), "%s.list.new", agent);
 	if (rcv_util_path(list_new, sizeof(list_new), c->state_dir, fname) !=
-	    RS_OK)
-		goto out;
-	snprintf(fname, sizeof(fname), "%s.list", agent);
-	if (rcv_util_path(list_cur, sizeof(list_cur), c->state_dir, fname) !=
 	    RS_OK)
 		goto out;
 	if (rcv_st_load(c, agent, &st) != RS_OK)
@@ -371,9 +377,18 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
 		}
 	}
 
-	/* 5. Install, then record. */
-	r = rcv_inst_map(c, agent, list_new, &entries);
+	/* 5. Install and record (install.c commits through its journal). */
+	q.agent = agent;
+	q.retire = 0;
+	q.dry = 0;
+	q.seq = seq;
+	q.count = res.accepted;
+	q.sha256 = sha;
+	q.t0 = t0;
+	r = rcv_inst_map(c, &q, &entries);
 	if (r != RS_OK) {
+		if (rcv_spool_committed(c))
+			goto out;	/* the next run finishes it */
 		unlink(list_new);
 		rs_error("install %s: failed; the live map is unchanged, the "
 		    "bundle stays in the spool for the next run", b->name);
@@ -381,25 +396,6 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
 		    "will retry", agent, seq);
 		goto out;
 	}
-	if (rename(list_new, list_cur) == -1) {
-		rs_error("rename %s to %s: %s", list_new, list_cur,
-		    strerror(errno));
-		goto out;
-	}
-	if (rcv_util_fsync_dir(c->state_dir) != RS_OK)
-		goto out;
-	st.have = 1;
-	st.seq = seq;
-	st.count = res.accepted;
-	memcpy(st.sha256, sha, sizeof(st.sha256));
-	st.accepted_time = time(NULL);
-	st.approved_seq = 0;
-	/* From the signature check to the new map in place. */
-	st.install_seq = seq;
-	st.install_usec = rcv_util_usec() - t0;
-	if (rcv_st_save(c, agent, &st) != RS_OK ||
-	    rcv_st_map_entries_save(c, entries) != RS_OK)
-		goto out;
 	rs_info("install %s: %" PRIu64 " entries accepted, %" PRIu64
 	    " dropped, map %s now %" PRIu64 " entries (key %s)", b->name,
 	    res.accepted, res.dropped, c->map, entries, b->fpr);
@@ -410,7 +406,9 @@ rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
 	ret = RCV_DONE;
  out:
 	if (ret == RCV_SYSFAIL) {
-		unlink(list_new);
+		/* A committed install still needs its list: recovery. */
+		if (!rcv_spool_committed(c))
+			unlink(list_new);
 		rcv_spool_drop_work(b);
 	}
 	if (b != NULL)
@@ -654,7 +652,7 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	x.c = c;
 	x.report = report;
 	x.arg = arg;
-	if (rcv_spool_dirs(c) != RS_OK)
+	if (rcv_spool_dirs(c) != RS_OK || rcv_inst_recover(c) != RS_OK)
 		return RCV_SYSFAIL;
 	if ((r = rcv_cfg_signers_load(c, &trusted)) != RS_OK)
 		return r;

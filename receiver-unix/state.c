@@ -39,6 +39,7 @@
 #define RCV_ST_SUFFIX	".state"
 #define RCV_ST_UNATTRIBUTED	"unattributed.counts"
 #define RCV_ST_REJ_PREFIX	"rejections_"
+#define RCV_ST_JOURNAL		"install.pending"
 
 /* Indexed by enum rcv_why; persisted (state keys, metric labels). */
 static const char *const rcv_st_why[RCV_WHY_N] = {
@@ -198,9 +199,10 @@ rcv_st_load_kv(void *arg, const char *key, const char *val)
 int
 rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
 {
+	struct rcv_journal j;
 	char path[4096];
 	size_t lineno;
-	int r;
+	int r, committed;
 
 	memset(st, 0, sizeof(*st));
 	if ((r = rcv_st_path(c, agent, path, sizeof(path))) != RS_OK)
@@ -210,7 +212,139 @@ rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
 		rs_error("read %s line %zu: damaged state file; fix or remove "
 		    "it (removing it forgets the last accepted sequence)", path,
 		    lineno);
+	/* A committed install not yet recorded: the table already has it. */
+	if (r == RS_OK && rcv_st_journal_load(c, &j, &committed) == RS_OK &&
+	    committed && strcmp(j.agent, agent) == 0)
+		rcv_st_journal_apply(&j, st);
 	return r;
+}
+
+void
+rcv_st_journal_apply(const struct rcv_journal *j, struct rcv_state *st)
+{
+	if (j->retire) {
+		st->have = 0;
+		st->approved_seq = 0;
+		return;
+	}
+	st->have = 1;
+	st->seq = j->seq;
+	st->count = j->count;
+	memcpy(st->sha256, j->sha256, sizeof(st->sha256));
+	st->accepted_time = j->time;
+	st->approved_seq = 0;
+	st->install_seq = j->seq;
+	st->install_usec = j->usec;
+}
+
+static int
+rcv_st_journal_kv(void *arg, const char *key, const char *val)
+{
+	struct rcv_journal *j = arg;
+	uint64_t v;
+
+	if (strcmp(key, "agent") == 0) {
+		if (!bundle_agent_id_ok(val))
+			return RS_ERR_FORMAT;
+		snprintf(j->agent, sizeof(j->agent), "%s", val);
+		return RS_OK;
+	}
+	if (strcmp(key, "sha256") == 0) {
+		if (strlen(val) != 2 * RS_SHA256_LEN)
+			return RS_ERR_FORMAT;
+		memcpy(j->sha256, val, sizeof(j->sha256));
+		return RS_OK;
+	}
+	if (rcv_st_u64(val, &v) != RS_OK)
+		return RS_ERR_FORMAT;
+	if (strcmp(key, "retire") == 0)
+		j->retire = v != 0;
+	else if (strcmp(key, "seq") == 0)
+		j->seq = v;
+	else if (strcmp(key, "count") == 0)
+		j->count = v;
+	else if (strcmp(key, "entries") == 0)
+		j->entries = v;
+	else if (strcmp(key, "usec") == 0)
+		j->usec = v;
+	else if (strcmp(key, "time") == 0)
+		j->time = (time_t)v;
+	else if (strcmp(key, "dev") == 0)
+		j->dev = v;
+	else if (strcmp(key, "ino") == 0)
+		j->ino = v;
+	else
+		return RS_ERR_FORMAT;
+	return RS_OK;
+}
+
+int
+rcv_st_journal_save(const struct rcv_cfg *c, const struct rcv_journal *j)
+{
+	struct rs_buf b;
+	char path[4096];
+	int r;
+
+	if (rcv_util_path(path, sizeof(path), c->state_dir, RCV_ST_JOURNAL) !=
+	    RS_OK)
+		return RS_ERR_LIMIT;
+	rs_buf_init(&b, RS_MAX_STATE_BYTES);
+	r = rs_buf_printf(&b, "agent %s\nretire %d\nseq %" PRIu64 "\ncount %"
+	    PRIu64 "\nsha256 %s\nentries %" PRIu64 "\nusec %" PRIu64
+	    "\ntime %lld\ndev %" PRIu64 "\nino %" PRIu64 "\n", j->agent,
+	    j->retire, j->seq, j->count, j->retire ? "0000000000000000000000"
+	    "000000000000000000000000000000000000000000" : j->sha256,
+	    j->entries, j->usec, (long long)j->time, j->dev, j->ino);
+	if (r == RS_OK)
+		r = rcv_util_write_atomic(path, b.data, b.len, 0600);
+	rs_buf_free(&b);
+	return r;
+}
+
+int
+rcv_st_journal_load(const struct rcv_cfg *c, struct rcv_journal *j,
+    int *committed)
+{
+	char path[4096], tab[4096];
+	struct stat st;
+	size_t lineno;
+	int r;
+
+	memset(j, 0, sizeof(*j));
+	*committed = 0;
+	if (rcv_util_path(path, sizeof(path), c->state_dir, RCV_ST_JOURNAL) !=
+	    RS_OK || rcv_inst_table_path(c, c->map, tab, sizeof(tab)) != RS_OK)
+		return RS_ERR_LIMIT;
+	if (lstat(path, &st) == -1 && errno == ENOENT)
+		return RS_ERR_NOTFOUND;
+	r = rcv_st_kv_read(path, rcv_st_journal_kv, j, &lineno);
+	if (r == RS_OK && j->agent[0] == '\0')
+		r = RS_ERR_FORMAT;
+	if (r != RS_OK) {
+		if (r == RS_ERR_FORMAT)
+			rs_error("read %s line %zu: damaged install journal",
+			    path, lineno);
+		return r;
+	}
+	/* Committed: the live table is the file postmap built for it. */
+	*committed = stat(tab, &st) == 0 && (uint64_t)st.st_dev == j->dev &&
+	    (uint64_t)st.st_ino == j->ino;
+	return RS_OK;
+}
+
+int
+rcv_st_journal_clear(const struct rcv_cfg *c)
+{
+	char path[4096];
+
+	if (rcv_util_path(path, sizeof(path), c->state_dir, RCV_ST_JOURNAL) !=
+	    RS_OK)
+		return RS_ERR_LIMIT;
+	if (unlink(path) == -1 && errno != ENOENT) {
+		rs_error("remove %s: %s", path, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	return rcv_util_fsync_dir(c->state_dir);
 }
 
 int
@@ -465,11 +599,16 @@ rcv_st_map_entries_save(const struct rcv_cfg *c, uint64_t n)
 int
 rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n)
 {
+	struct rcv_journal j;
 	char path[4096], *text = NULL, *nl;
 	size_t len;
-	int r;
+	int r, committed;
 
 	*n = 0;
+	if (rcv_st_journal_load(c, &j, &committed) == RS_OK && committed) {
+		*n = j.entries;
+		return RS_OK;
+	}
 	if (rcv_util_path(path, sizeof(path), c->state_dir, "map.entries") !=
 	    RS_OK)
 		return RS_ERR_LIMIT;

@@ -557,6 +557,44 @@ t_eq "run as root: exit 0" 0 $?
 t_grep "run as root: switched to the owner of state_dir" "started as root, now running as rcptsync" "$T/log"
 t_eq "run as root: no root-owned file in STATE" "" "$(find "$STATE" "$STATUS_DIR" -maxdepth 1 -user root | tr '\n' ' ')"
 
+# --- retiring an agent (item 15) ---------------------------------------------
+rcv retire nosuch >"$T/out"
+t_eq "retire an unknown agent: exit 2" 2 $?
+t_grep "retire an unknown agent: says so" "retire nosuch: no such agent" "$T/log"
+b_key "$T/branchkey"
+{ cat "$H_ALLOWED_SIGNERS"; b_signer_line branch "$T/branchkey"; } >"$T/signers2"
+chmod 0644 "$T/signers2"
+sed "s|^allowed_signers = .*|allowed_signers = $T/signers2|" "$CONF" >"$T/two.conf"
+b_list 60 branch.corp.test >"$T/lb"
+_f=$(b_make "$SPOOL" branch 5 "$T/lb") && b_sign "$T/branchkey" "$_f" && chown rcptsync "$_f" "$_f.sig"
+RCONF=$T/two.conf rcv run >"$T/out"
+t_eq "retire: a second agent installed" 0 $?
+_lines=$(wc -l <"$H_MAP" | tr -d ' ')
+t_eq "retire: its address is served" 250 "$(h_rcpt u0000007@branch.corp.test)"
+snap
+RCONF=$T/two.conf rcv retire branch >"$T/out"
+t_eq "retire within the shrink threshold: exit 0" 0 $?
+t_eq "retire: map lines" $((_lines - 60)) "$(wc -l <"$H_MAP" | tr -d ' ')"
+t_eq "retire: its address is gone" "550 5.1.1" "$(h_rcpt u0000007@branch.corp.test)"
+t_check "retire: list and state removed" test ! -e "$STATE/branch.list" -a ! -e "$STATE/branch.state"
+t_check "retire: history kept" test -f "$STATE/history/branch.5.rcpt.gz"
+t_check "retire: status.json no longer lists it" python3 -c '
+import json, sys
+assert "branch" not in json.load(open(sys.argv[1]))["agents"]
+' "$STATUS_DIR/status.json"
+t_grep "retire: reminds of allowed_signers" "Remove its line from $T/signers2" "$T/log"
+snap
+rcv retire corp >"$T/out"
+t_eq "retire beyond the shrink threshold: exit 1" 1 $?
+t_grep "retire beyond the threshold: names the numbers and --yes" "retire corp: shrink: the map would go from [0-9]+ to 1 entries, threshold 10% .*retire --yes corp" "$T/log"
+map_unchanged "retire refused"
+t_check "retire refused: state kept" test -f "$STATE/corp.state" -a -f "$STATE/corp.list"
+rcv retire --yes corp >"$T/out"
+t_eq "retire --yes: exit 0" 0 $?
+t_grep "retire --yes: logged loudly" "APPROVED by the administrator \(retire --yes\)" "$T/log"
+t_eq "retire --yes: only the static entry is left" "postmaster@corp.test	OK" "$(cat "$H_MAP")"
+t_eq "retire --yes: smtpd" "550 5.1.1 250" "$(h_rcpt u0000001@corp.test postmaster@corp.test | tr '\n' ' ' | sed 's/ $//')"
+
 # --- configuration errors ---------------------------------------------------
 printf '[receiver]\nspool_dirr = /x\n' >"$T/typo.conf"
 RCONF=$T/typo.conf rcv run >"$T/out"
