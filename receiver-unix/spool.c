@@ -12,15 +12,25 @@
  *             for a configuration problem (allowed_signers).
  * Trust:      names in the spool are matched against FORMAT.md section 1
  *             and nothing else is touched, except upload temporaries
- *             (".*") older than RS_STALE_UPLOAD_SECS.
+ *             (".*") older than RS_STALE_UPLOAD_SECS, old orphaned .sig
+ *             names, and names of the pattern whose sequence is above
+ *             2^63-1 (refused and removed).  Nothing is followed, and
+ *             only regular files reach the quarantine (state.c): a
+ *             directory, link or FIFO under a bundle's name is removed.
+ *
+ * Per agent, the pending bundles are taken newest first until one's
+ * signature verifies; the older ones are then superseded unopened.  A
+ * bundle that does not verify is anyone's upload and displaces nothing.
  *
  * Order per bundle (docs/FORMAT.md, issue 3):
  *   signature (verify.c) -> sequence (replay/rollback) -> content,
  *   streamed into STATE/AGENT.list.new -> empty and shrink guards ->
- *   install (install.c) -> AGENT.list, AGENT.state -> history.
+ *   install (install.c: map, AGENT.list, AGENT.state, via its journal)
+ *   -> history.
  * A crash after the install but before the bundle left the spool is
- * recognised on the next run by "same sequence, same list-sha256" and
- * finished quietly.
+ * recognised on the next run by "the last install's sequence and
+ * list-sha256, a list, not in history" and finished quietly; a heartbeat
+ * or a bundle already in history with that sequence is a replay.
  *
  * Every refusal (and every superseded bundle) is counted by its class,
  * RCV_WHY_*: in the agent's state when the agent is known, otherwise in
@@ -647,7 +657,8 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	struct sshsig_signers *trusted = NULL;
 	struct rcv_spool_ent *v = NULL;
 	size_t n = 0, i, j, k, bad = 0;
-	int r, worst = RCV_DONE, newer, verified;
+	uint64_t top = 0;
+	int r, worst = RCV_DONE, verified;
 
 	x.c = c;
 	x.report = report;
@@ -674,18 +685,16 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 		for (j = i + 1; j < n && strcmp(v[i].agent, v[j].agent) == 0;
 		    j++)
 			;
-		newer = 0;
+		verified = 0;
 		for (k = j; k-- > i; ) {
-			if (newer)
-				r = rcv_spool_supersede(&x, &v[k],
-				    v[newer - 1].seq);
+			if (verified)
+				r = rcv_spool_supersede(&x, &v[k], top);
 			else {
 				r = rcv_spool_one(&x, v[k].agent, v[k].seq,
 				    &verified);
-				if (verified)
-					newer = (int)k + 1;
-				else if (r == RCV_SYSFAIL)
-					break;	/* leave the rest for later */
+				top = v[k].seq;
+				if (!verified && r == RCV_SYSFAIL)
+					k = i;	/* the rest waits as well */
 			}
 			if (r == RCV_SYSFAIL || (r == RCV_REFUSED &&
 			    worst == RCV_DONE))

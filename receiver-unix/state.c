@@ -1,7 +1,8 @@
 /*
  * state.c - what the receiver remembers: per-agent state (STATE/AGENT.state)
  * with its rejection counters, the counters of refusals no agent can be
- * blamed for (STATE/unattributed.counts), the history of accepted bundles,
+ * blamed for (STATE/unattributed.counts), the install journal
+ * (STATE/install.pending, see install.c), the history of accepted bundles,
  * the quarantine of refused ones, and the status file the agents read over
  * SFTP.
  *
@@ -17,7 +18,9 @@
  *             is JSON-escaped and it carries nothing but the decisions.
  *
  * Every file is replaced atomically (rcv_util_write_atomic): a crash leaves
- * the old or the new version, never a mixture.
+ * the old or the new version, never a mixture.  Copies renamed into
+ * history or quarantine are fsynced first.  Only regular files are ever
+ * moved into the quarantine, and its pruning counts every name there.
  */
 #include <sys/stat.h>
 
