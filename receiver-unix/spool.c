@@ -678,8 +678,8 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	 * Per agent, newest first, until one bundle's signature verifies:
 	 * it is the agent's latest word, and the older ones are superseded.
 	 * A bundle that does not verify is anyone's upload and displaces
-	 * nothing (issue 18: 5 bytes of junk named corp.9000... must not
-	 * push a signed corp.200 aside).
+	 * nothing: 5 bytes of junk named corp.9000... must not push a
+	 * signed corp.200 aside.
 	 */
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && strcmp(v[i].agent, v[j].agent) == 0;

@@ -134,7 +134,7 @@ else
 fi
 t_eq "after trials: smtpd answers from the last list" "$(if [ "$CUR" = A ]; then echo '250 550 5.1.1'; else echo '550 5.1.1 250'; fi)" \
     "$(h_rcpt a0000007@corp.test b0000007@corp.test | tr '\n' ' ' | sed 's/ $//')"
-# --- a kill exactly between the two renames (issue 18, item 16) -------------
+# --- a kill exactly between the two renames -------------
 # strace kills the receiver on its rename of MAP.new over MAP, just after
 # the new table went live: status must already report the new list.
 if [ "$CUR" = A ]; then NEXT=B; else NEXT=A; fi

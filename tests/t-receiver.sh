@@ -83,7 +83,7 @@ refused() {
 
 # refused_gone NAME PATTERN: like refused, for a corp.$SEQ that is no
 # regular file: the reason is kept, the thing itself never enters the
-# quarantine (issue 18, item 6).
+# quarantine.
 refused_gone() {
 	snap
 	rcv run >"$T/out"
@@ -253,15 +253,14 @@ SHRINK_SEQ=$SEQ
 refused "shrink beyond threshold" "shrink: 2500 entries, installed 3001, threshold 10%"
 t_grep "shrink: log names the approve command" "rcptsync-receiver approve $Q/corp\.$SEQ\.rcpt\.gz" "$T/log"
 t_grep "shrink: status.json has the reason" '"rejected_reason": "shrink: 2500 entries' "$STATUS_DIR/status.json"
-# Only shrink refusals can be approved (issue 18, item 13).
+# Only shrink refusals can be approved.
 rcv approve "$Q/corp.$UNSORTED_SEQ.rcpt.gz"
 t_eq "approve an invalid list: exit 2" 2 $?
 t_grep "approve an invalid list: says why" "approve corp\.$UNSORTED_SEQ\.rcpt\.gz: refused for \"line 1[0-9].*not by the shrink guard" "$T/log"
 t_check "approve an invalid list: stays in the quarantine" \
     test -f "$Q/corp.$UNSORTED_SEQ.rcpt.gz" -a -f "$Q/corp.$UNSORTED_SEQ.reason" -a ! -e "$SPOOL/corp.$UNSORTED_SEQ.rcpt.gz"
 # As root, as ADMIN.md shows it: the receiver becomes the owner of
-# state_dir first, so the next run as rcptsync can still read its state
-# (issue 18, item 2).
+# state_dir first, so the next run as rcptsync can still read its state.
 "$RCV_BIN" -c "$CONF" -v approve "$Q/corp.$SEQ.rcpt.gz" 2>"$T/log"
 t_eq "approve as root: exit 0" 0 $?
 sed 's/^/  root| /' "$T/log" >&2
@@ -295,7 +294,7 @@ map_unchanged "heartbeat"
 t_grep "heartbeat: status.json" '"heartbeat_time"' "$STATUS_DIR/status.json"
 
 # The same heartbeat again: a replay, not an interrupted install, and it
-# must not push a real list out of history (issue 18, item 3).
+# must not push a real list out of history.
 ls "$STATE/history" >"$T/hist.before"
 cp -p "$T/corp.$SEQ.rcpt.gz" "$T/corp.$SEQ.rcpt.gz.sig" "$SPOOL/"
 refused "replayed heartbeat" "not greater than the last accepted .*replay"
@@ -370,7 +369,7 @@ rcv check >"$T/out"
 t_eq "check: exit 0" 0 $?
 t_eq "check: no FAIL" 0 "$(grep -c '^FAIL' "$T/out")"
 
-# --- unsigned junk with a higher sequence displaces nothing (item 5) ------
+# --- unsigned junk with a higher sequence displaces nothing ------
 next_seq
 put "$T/l3"
 printf 'junk\n' >"$SPOOL/corp.9000000000000000000.rcpt.gz"
@@ -392,7 +391,7 @@ t_check "sequence above 2^63-1: removed with its .sig" \
     test ! -e "$SPOOL/corp.9999999999999999999.rcpt.gz" -a ! -e "$SPOOL/corp.9999999999999999999.rcpt.gz.sig"
 cp "$T/l3" "$T/installed"
 
-# --- directories and other non-regular files in the spool (item 6) --------
+# --- directories and other non-regular files in the spool --------
 next_seq
 mkdir -p "$SPOOL/corp.$SEQ.rcpt.gz/sub" && head -c 100000 /dev/urandom >"$SPOOL/corp.$SEQ.rcpt.gz/sub/payload"
 cp "$(ls "$STATE"/history/*.sig | head -n 1)" "$SPOOL/corp.$SEQ.rcpt.gz.sig"
@@ -446,7 +445,7 @@ map_unchanged "postmap failure"
 t_check "postmap failure: bundle stays in the spool" test -f "$SPOOL/corp.$SEQ.rcpt.gz"
 t_check "postmap failure: not quarantined" test ! -e "$Q/corp.$SEQ.rcpt.gz"
 t_check "postmap failure: no leftovers" test ! -e "$H_MAP.new" -a ! -e "$H_MAP.new.db"
-# A postmap that hangs is killed at postmap_timeout (item 10).
+# A postmap that hangs is killed at postmap_timeout.
 printf '#!/bin/sh\nsleep 600\n' >"$T/hang-postmap" && chmod 755 "$T/hang-postmap"
 sed "s|^postmap = .*|postmap = $T/hang-postmap|" "$CONF" >"$T/hang.conf"
 printf 'postmap_timeout = 2s\n' >>"$T/hang.conf"
@@ -535,7 +534,7 @@ RCONF=$T/pfref.conf rcv run >"$T/out"
 t_eq "relay_domains with \$references: exit 2" 2 $?
 t_grep "relay_domains with \$references: asks for an explicit setting" "set relay_domains in \[receiver\] explicitly" "$T/log"
 
-# --- the admin's files may be symbolic links (item 8) ---------------------
+# --- the admin's files may be symbolic links ---------------------
 cp "$T/static" "$T/static.real" && ln -sf "$T/static.real" "$T/static.link"
 sed "s|^static_file = .*|static_file = $T/static.link|" "$CONF" >"$T/real.conf"
 ln -sf "$T/real.conf" "$T/link.conf"
@@ -545,7 +544,7 @@ t_eq "symlinked config: no FAIL" 0 "$(grep -c '^FAIL' "$T/out")"
 RCONF=$T/link.conf rcv run >"$T/out"
 t_eq "symlinked config: run exit 0" 0 $?
 
-# --- the user setting (item 2) ----------------------------------------------
+# --- the user setting ----------------------------------------------
 cp "$CONF" "$T/user.conf" && printf 'user = no-such-user-x\n' >>"$T/user.conf"
 "$RCV_BIN" -c "$T/user.conf" -v status >"$T/out" 2>"$T/log"
 t_eq "user = unknown, as root: exit 2" 2 $?
@@ -557,7 +556,7 @@ t_eq "run as root: exit 0" 0 $?
 t_grep "run as root: switched to the owner of state_dir" "started as root, now running as rcptsync" "$T/log"
 t_eq "run as root: no root-owned file in STATE" "" "$(find "$STATE" "$STATUS_DIR" -maxdepth 1 -user root | tr '\n' ' ')"
 
-# --- retiring an agent (item 15) ---------------------------------------------
+# --- retiring an agent ---------------------------------------------
 rcv retire nosuch >"$T/out"
 t_eq "retire an unknown agent: exit 2" 2 $?
 t_grep "retire an unknown agent: says so" "retire nosuch: no such agent" "$T/log"
