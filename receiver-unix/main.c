@@ -147,15 +147,21 @@ rcv_cmd_run(const struct rcv_cfg *c, int inetd)
 		rcv_util_clean_tmp(dir);
 	if (c->metrics_file != NULL)
 		rcv_util_clean_tmp_of(c->metrics_file);
-	r = rcv_spool_run(c, inetd ? rcv_main_inetd_report : NULL, NULL);
-	if (r < 0)
-		r = RCV_EXIT_USAGE;
-	else if (r == RCV_SYSFAIL)
-		r = RCV_EXIT_SYSTEM;
-	else if (r == RCV_REFUSED)
-		r = RCV_EXIT_REFUSED;
-	else
+	switch (rcv_spool_run(c, inetd ? rcv_main_inetd_report : NULL,
+	    NULL)) {
+	case RCV_DONE:
 		r = RCV_EXIT_OK;
+		break;
+	case RCV_REFUSED:
+		r = RCV_EXIT_REFUSED;
+		break;
+	case RCV_CONFIG:
+		r = RCV_EXIT_USAGE;
+		break;
+	default:
+		r = RCV_EXIT_SYSTEM;
+		break;
+	}
 	/*
 	 * After every run, whatever it did: the status file's "updated"
 	 * tells the agents the receiver runs at all.

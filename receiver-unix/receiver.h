@@ -38,10 +38,19 @@
 
 struct sshsig_signers;
 
-/* Decision outcomes of processing one bundle (rcv_spool_run). */
-#define RCV_DONE	0	/* installed, heartbeat or nothing to do */
-#define RCV_REFUSED	1	/* quarantined */
-#define RCV_SYSFAIL	3	/* left in the spool, retry later */
+/*
+ * What the spool did with a bundle, and the worst of a run: the one
+ * result vocabulary of spool.c and its stages (the layers below return
+ * RS_ERR_*).  Ordered by severity for a run: SYSFAIL over REFUSED over
+ * DONE; CONFIG stops a run before any bundle.
+ */
+enum rcv_outcome {
+	RCV_DONE,		/* installed, heartbeat or nothing to do */
+	RCV_REFUSED,		/* quarantined */
+	RCV_SYSFAIL,		/* left in the spool, retry later */
+	RCV_CONFIG,		/* configuration problem (allowed_signers) */
+	RCV_NEXT		/* a stage passed the bundle on (spool.c) */
+};
 
 /*
  * Why a bundle was refused or set aside: the fixed, small label set of
@@ -305,8 +314,8 @@ int	rcv_inst_table_path(const struct rcv_cfg *c, const char *src,
 
 /* spool.c */
 typedef void rcv_report_fn(void *arg, const char *line);
-int	rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report,
-	    void *arg);
+enum rcv_outcome rcv_spool_run(const struct rcv_cfg *c,
+	    rcv_report_fn *report, void *arg);
 int	rcv_spool_approve(const struct rcv_cfg *c, const char *file);
 /* retire.c: take an agent's list out of the map (lock held); exit code. */
 int	rcv_retire(const struct rcv_cfg *c, const char *agent, int yes);

@@ -6,10 +6,12 @@
  *             by the caller), rcv_spool_approve.
  * Ownership:  all memory is local; decisions are reported through the
  *             caller's callback as one line each.
- * Errors:     rcv_spool_run returns the worst outcome: RCV_DONE,
+ * Errors:     rcv_spool_run returns the worst enum rcv_outcome: RCV_DONE,
  *             RCV_REFUSED (something was quarantined) or RCV_SYSFAIL
- *             (left in the spool for the next run), or a negative RS_ERR_*
- *             for a configuration problem (allowed_signers).
+ *             (left in the spool for the next run), or RCV_CONFIG for a
+ *             configuration problem (allowed_signers).  Each stage of
+ *             rcv_spool_one returns the same type, RCV_NEXT to pass the
+ *             bundle on; RS_ERR_* stays with the layers below.
  * Trust:      names in the spool are matched against FORMAT.md section 1
  *             and nothing else is touched, except upload temporaries
  *             (".*") older than RS_STALE_UPLOAD_SECS, old orphaned .sig
@@ -119,7 +121,7 @@ rcv_spool_unlink(const struct rcv_cfg *c, const char *name)
  * Record a refusal: state (with its counter), quarantine, status, log,
  * report.  why is the RCV_WHY_* class, the metrics' reason label.
  */
-static int
+static enum rcv_outcome
 rcv_spool_refuse(struct rcv_spool_ctx *x, struct rcv_bundle *b,
     struct rcv_state *st, int why, const char *reason)
 {
@@ -205,7 +207,7 @@ rcv_spool_to_history(const struct rcv_cfg *c, struct rcv_bundle *b)
 	rcv_spool_drop_work(b);
 }
 
-static int
+static enum rcv_outcome
 rcv_spool_heartbeat(struct rcv_spool_ctx *x, struct rcv_bundle *b,
     struct rcv_state *st, const char *sha)
 {
@@ -237,194 +239,258 @@ rcv_spool_heartbeat(struct rcv_spool_ctx *x, struct rcv_bundle *b,
 	return RCV_DONE;
 }
 
+/* One bundle on its way through the stages of rcv_spool_one. */
+struct rcv_spool_job {
+	struct rcv_spool_ctx	*x;
+	struct rcv_bundle	*b;
+	struct rcv_state	 st;		/* the agent's, as loaded */
+	struct rcv_listres	 res;		/* after the content stage */
+	char			 reason[RS_MAX_REASON];
+	char			 sha[2 * RS_SHA256_LEN + 1];	/* header's */
+	char			 list_new[4096];	/* STATE/AGENT.list.new */
+	uint64_t		 t0;
+};
+
+/* 1. The signature, over a private copy, before anything else. */
+static enum rcv_outcome
+rcv_spool_signature(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	char path[4096];
+	int r;
+
+	snprintf(j->reason, sizeof(j->reason), "internal error");
+	r = rcv_vfy_signature(c, j->x->trusted, b, j->reason,
+	    sizeof(j->reason));
+	if (rcv_spool_is_sys(r))
+		return RCV_SYSFAIL;
+	if (r == RS_ERR_NOTFOUND && b->work_path[0] == '\0' &&
+	    rcv_util_path(path, sizeof(path), c->spool_dir, b->name) ==
+	    RS_OK && access(path, F_OK) == -1 && errno == ENOENT) {
+		/* Removed since the scan (by its uploader): nothing to do. */
+		rs_info("skip %s: gone from the spool", b->name);
+		return RCV_DONE;
+	}
+	if (r != RS_OK)
+		return rcv_spool_refuse(j->x, b, &j->st, b->why, j->reason);
+	return RCV_NEXT;
+}
+
 /*
- * Decide about one bundle.  *verified tells whether its signature
- * verified for its agent: only such a bundle supersedes older ones.
+ * Is this our own install, interrupted before the bundle left the spool?
+ * The list of the last install (its sequence and list-sha256), not yet in
+ * history.  A heartbeat never is: it is never kept in history, so "not in
+ * history" proves nothing for it.  install_seq 0 is a state file from
+ * before it was kept.  RCV_DONE: finished; RCV_NEXT: not ours.
  */
-static int
+static enum rcv_outcome
+rcv_spool_unfinished(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	char path[4096], sha[2 * RS_SHA256_LEN + 1];
+	int r;
+
+	if (b->seq != j->st.seq || rcv_util_path(path, sizeof(path),
+	    c->history_dir, b->name) != RS_OK || access(path, F_OK) == 0 ||
+	    errno != ENOENT)
+		return RCV_NEXT;
+	r = rcv_vfy_content(c, b, NULL, NULL, j->reason, sizeof(j->reason));
+	if (rcv_spool_is_sys(r))
+		return RCV_SYSFAIL;
+	if (r != RS_OK)
+		return RCV_NEXT;
+	rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, sha);
+	if (b->hdr->kind == BUNDLE_HEARTBEAT || (j->st.install_seq != b->seq &&
+	    j->st.install_seq != 0) || strcmp(sha, j->st.sha256) != 0)
+		return RCV_NEXT;
+	rs_info("finish %s: already installed (sequence %" PRIu64 ")",
+	    b->name, b->seq);
+	rcv_spool_to_history(c, b);
+	return RCV_DONE;
+}
+
+/* 2. Replay and rollback. */
+static enum rcv_outcome
+rcv_spool_sequence(struct rcv_spool_job *j)
+{
+	struct rcv_bundle *b = j->b;
+	enum rcv_outcome o;
+
+	if (!j->st.have || b->seq > j->st.seq)
+		return RCV_NEXT;
+	if ((o = rcv_spool_unfinished(j)) != RCV_NEXT)
+		return o;
+	snprintf(j->reason, sizeof(j->reason), "sequence %" PRIu64 " is not "
+	    "greater than the last accepted %" PRIu64 " (replay or "
+	    "rollback)", b->seq, j->st.seq);
+	return rcv_spool_refuse(j->x, b, &j->st, RCV_WHY_REPLAY, j->reason);
+}
+
+/* 3. Content, streamed into the new list file; a heartbeat ends here. */
+static enum rcv_outcome
+rcv_spool_content(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	const struct rcv_signer *sg;
+	struct rcv_bundle *b = j->b;
+	int r;
+
+	r = rcv_vfy_content(c, b, j->list_new, &j->res, j->reason,
+	    sizeof(j->reason));
+	if (rcv_spool_is_sys(r))
+		return RCV_SYSFAIL;
+	if (r != RS_OK)
+		return rcv_spool_refuse(j->x, b, &j->st, b->why, j->reason);
+	rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, j->sha);
+	if (b->hdr->kind == BUNDLE_HEARTBEAT) {
+		unlink(j->list_new);
+		return rcv_spool_heartbeat(j->x, b, &j->st, j->sha);
+	}
+	if (j->res.dropped > 0) {
+		sg = rcv_cfg_signer(c, b->agent);
+		rs_info("filter %s: dropped %" PRIu64 " entries outside the "
+		    "accepted domains (%s): not in relay_domains%s",
+		    b->name, j->res.dropped, j->res.dropped_domains,
+		    sg != NULL && sg->domains != NULL ?
+		    " or [signer] domains" : "");
+	}
+	return RCV_NEXT;
+}
+
+/* 4. Guards: never an empty list, never a silent large shrink. */
+static enum rcv_outcome
+rcv_spool_guards(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	const struct rcv_state *st = &j->st;
+	uint64_t n = j->res.accepted;
+	enum rcv_outcome o;
+	char path[4096];
+
+	if (n == 0) {
+		unlink(j->list_new);
+		snprintf(j->reason, sizeof(j->reason), "empty: no entries in "
+		    "the accepted domains (%" PRIu64 " dropped)",
+		    j->res.dropped);
+		return rcv_spool_refuse(j->x, b, &j->st, RCV_WHY_EMPTY,
+		    j->reason);
+	}
+	if (!st->have || n * 100 >= st->count * (100 - c->shrink_pct))
+		return RCV_NEXT;
+	if (b->hdr->flags & BUNDLE_FLAG_ALLOW_SHRINK) {
+		rs_warn("shrink %s: %" PRIu64 " entries, installed %" PRIu64
+		    ", threshold %u%%: APPROVED by the signed flag "
+		    "allow-shrink in %s (key %s)", b->name, n, st->count,
+		    c->shrink_pct, b->name, b->fpr);
+		return RCV_NEXT;
+	}
+	if (st->approved_seq == b->seq) {
+		rs_warn("shrink %s: %" PRIu64 " entries, installed %" PRIu64
+		    ", threshold %u%%: APPROVED by the administrator "
+		    "(rcptsync-receiver approve)", b->name, n, st->count,
+		    c->shrink_pct);
+		return RCV_NEXT;
+	}
+	unlink(j->list_new);
+	snprintf(j->reason, sizeof(j->reason), "shrink: %" PRIu64 " entries, "
+	    "installed %" PRIu64 ", threshold %u%%", n, st->count,
+	    c->shrink_pct);
+	o = rcv_spool_refuse(j->x, b, &j->st, RCV_WHY_SHRINK, j->reason);
+	if (rcv_util_path(path, sizeof(path), c->quarantine_dir, b->name) ==
+	    RS_OK)
+		rs_error("shrink %s: if the shrink is intended, approve it "
+		    "with 'rcptsync-receiver approve %s', or push again with "
+		    "'rcptsync-agent sync --allow-shrink'", b->name, path);
+	return o;
+}
+
+/* 5. Install and record (install.c commits through its journal). */
+static enum rcv_outcome
+rcv_spool_install(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	struct rcv_inst_req q;
+	uint64_t entries = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.agent = b->agent;
+	q.seq = b->seq;
+	q.count = j->res.accepted;
+	q.sha256 = j->sha;
+	q.t0 = j->t0;
+	if (rcv_inst_map(c, &q, &entries) != RS_OK) {
+		if (rcv_spool_committed(c))
+			return RCV_SYSFAIL;	/* the next run finishes it */
+		unlink(j->list_new);
+		rs_error("install %s: failed; the live map is unchanged, the "
+		    "bundle stays in the spool for the next run", b->name);
+		rcv_spool_report(j->x, "error %s %" PRIu64 ": install failed, "
+		    "will retry", b->agent, b->seq);
+		return RCV_SYSFAIL;
+	}
+	rs_info("install %s: %" PRIu64 " entries accepted, %" PRIu64
+	    " dropped, map %s now %" PRIu64 " entries (key %s)", b->name,
+	    j->res.accepted, j->res.dropped, c->map, entries, b->fpr);
+	rcv_spool_report(j->x, "installed %s %" PRIu64 ": %" PRIu64
+	    " entries", b->agent, b->seq, j->res.accepted);
+	rcv_spool_to_history(c, b);
+	(void)rcv_st_status_write(c);
+	return RCV_DONE;
+}
+
+/*
+ * Decide about one bundle: the stages in the order of docs/FORMAT.md,
+ * each passing it on (RCV_NEXT) or deciding.  *verified tells whether its
+ * signature verified for its agent: only such a bundle supersedes older
+ * ones.
+ */
+static enum rcv_outcome
 rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
     int *verified)
 {
 	const struct rcv_cfg *c = x->c;
-	struct rcv_bundle *b = NULL;
-	struct rcv_state st;
-	struct rcv_listres res;
-	struct rcv_inst_req q;
-	char reason[RS_MAX_REASON], sha[2 * RS_SHA256_LEN + 1],
-	    list_new[4096], fname[RS_MAX_AGENT_ID + 16], qpath[4096];
-	uint64_t entries = 0, t0 = rcv_util_usec();
-	int r, ret = RCV_SYSFAIL;
+	struct rcv_spool_job *j;
+	char fname[RS_MAX_AGENT_ID + 16];
+	enum rcv_outcome o = RCV_SYSFAIL;
 
 	*verified = 0;
-	if ((b = calloc(1, sizeof(*b))) == NULL)
+	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return RCV_SYSFAIL;
-	snprintf(b->agent, sizeof(b->agent), "%s", agent);
-	b->seq = seq;
-	if (bundle_name(agent, seq, b->name, sizeof(b->name)) != RS_OK)
-		goto out;
+	if ((j->b = calloc(1, sizeof(*j->b))) == NULL) {
+		free(j);
+		return RCV_SYSFAIL;
+	}
+	j->x = x;
+	j->t0 = rcv_util_usec();
+	snprintf(j->b->agent, sizeof(j->b->agent), "%s", agent);
+	j->b->seq = seq;
 	snprintf(fname, sizeof(fname), "%s.list.new", agent);
-	if (rcv_util_path(list_new, sizeof(list_new), c->state_dir, fname) !=
-	    RS_OK)
+	if (bundle_name(agent, seq, j->b->name, sizeof(j->b->name)) !=
+	    RS_OK || rcv_util_path(j->list_new, sizeof(j->list_new),
+	    c->state_dir, fname) != RS_OK ||
+	    rcv_st_load(c, agent, &j->st) != RS_OK)
 		goto out;
-	if (rcv_st_load(c, agent, &st) != RS_OK)
-		goto out;
-
-	/* 1. The signature, over a private copy, before anything else. */
-	snprintf(reason, sizeof(reason), "internal error");
-	r = rcv_vfy_signature(c, x->trusted, b, reason, sizeof(reason));
-	if (rcv_spool_is_sys(r))
-		goto out;
-	if (r == RS_ERR_NOTFOUND && b->work_path[0] == '\0' &&
-	    rcv_util_path(qpath, sizeof(qpath), c->spool_dir, b->name) ==
-	    RS_OK && access(qpath, F_OK) == -1 && errno == ENOENT) {
-		/* Removed since the scan (by its uploader): nothing to do. */
-		rs_info("skip %s: gone from the spool", b->name);
-		ret = RCV_DONE;
-		goto out;
-	}
-	if (r != RS_OK) {
-		ret = rcv_spool_refuse(x, b, &st, b->why, reason);
-		goto out;
-	}
-	*verified = b->verified;
-
-	/* 2. Replay and rollback. */
-	if (st.have && seq <= st.seq) {
-		/*
-		 * Same sequence and list as the last install, not yet in
-		 * history: we installed it and died before it left the
-		 * spool.  Anything else is a replay, refused like any other:
-		 * a list already in history, and a heartbeat, which is never
-		 * kept there (so "not in history" proves nothing for it).
-		 * install_seq 0 is a state file from before it was kept.
-		 */
-		if (seq == st.seq && rcv_util_path(qpath, sizeof(qpath),
-		    c->history_dir, b->name) == RS_OK &&
-		    access(qpath, F_OK) == -1 && errno == ENOENT) {
-			r = rcv_vfy_content(c, b, NULL, NULL, reason,
-			    sizeof(reason));
-			if (rcv_spool_is_sys(r))
-				goto out;
-			if (r == RS_OK) {
-				rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, sha);
-				if (b->hdr->kind != BUNDLE_HEARTBEAT &&
-				    (st.install_seq == seq ||
-				    st.install_seq == 0) &&
-				    strcmp(sha, st.sha256) == 0) {
-					rs_info("finish %s: already installed "
-					    "(sequence %" PRIu64 ")", b->name,
-					    seq);
-					rcv_spool_to_history(c, b);
-					ret = RCV_DONE;
-					goto out;
-				}
-			}
-		}
-		snprintf(reason, sizeof(reason), "sequence %" PRIu64 " is not "
-		    "greater than the last accepted %" PRIu64 " (replay or "
-		    "rollback)", seq, st.seq);
-		ret = rcv_spool_refuse(x, b, &st, RCV_WHY_REPLAY, reason);
-		goto out;
-	}
-
-	/* 3. Content, streamed into the new list file. */
-	r = rcv_vfy_content(c, b, list_new, &res, reason, sizeof(reason));
-	if (rcv_spool_is_sys(r))
-		goto out;
-	if (r != RS_OK) {
-		ret = rcv_spool_refuse(x, b, &st, b->why, reason);
-		goto out;
-	}
-	rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, sha);
-	if (b->hdr->kind == BUNDLE_HEARTBEAT) {
-		unlink(list_new);
-		ret = rcv_spool_heartbeat(x, b, &st, sha);
-		goto out;
-	}
-	if (res.dropped > 0)
-		rs_info("filter %s: dropped %" PRIu64 " entries outside the "
-		    "accepted domains (%s): not in relay_domains%s",
-		    b->name, res.dropped, res.dropped_domains,
-		    rcv_cfg_signer(c, agent) != NULL &&
-		    rcv_cfg_signer(c, agent)->domains != NULL ?
-		    " or [signer] domains" : "");
-
-	/* 4. Guards: never an empty list, never a silent large shrink. */
-	if (res.accepted == 0) {
-		unlink(list_new);
-		snprintf(reason, sizeof(reason), "empty: no entries in the "
-		    "accepted domains (%" PRIu64 " dropped)", res.dropped);
-		ret = rcv_spool_refuse(x, b, &st, RCV_WHY_EMPTY, reason);
-		goto out;
-	}
-	if (st.have && res.accepted * 100 < st.count * (100 - c->shrink_pct)) {
-		if (b->hdr->flags & BUNDLE_FLAG_ALLOW_SHRINK) {
-			rs_warn("shrink %s: %" PRIu64 " entries, installed %"
-			    PRIu64 ", threshold %u%%: APPROVED by the signed "
-			    "flag allow-shrink in %s (key %s)", b->name,
-			    res.accepted, st.count, c->shrink_pct, b->name,
-			    b->fpr);
-		} else if (st.approved_seq == seq) {
-			rs_warn("shrink %s: %" PRIu64 " entries, installed %"
-			    PRIu64 ", threshold %u%%: APPROVED by the "
-			    "administrator (rcptsync-receiver approve)",
-			    b->name, res.accepted, st.count, c->shrink_pct);
-		} else {
-			unlink(list_new);
-			snprintf(reason, sizeof(reason), "shrink: %" PRIu64
-			    " entries, installed %" PRIu64 ", threshold %u%%",
-			    res.accepted, st.count, c->shrink_pct);
-			ret = rcv_spool_refuse(x, b, &st, RCV_WHY_SHRINK,
-			    reason);
-			if (rcv_util_path(qpath, sizeof(qpath),
-			    c->quarantine_dir, b->name) == RS_OK)
-				rs_error("shrink %s: if the shrink is "
-				    "intended, approve it with "
-				    "'rcptsync-receiver approve %s', or push "
-				    "again with 'rcptsync-agent sync "
-				    "--allow-shrink'", b->name, qpath);
-			goto out;
-		}
-	}
-
-	/* 5. Install and record (install.c commits through its journal). */
-	q.agent = agent;
-	q.retire = 0;
-	q.dry = 0;
-	q.seq = seq;
-	q.count = res.accepted;
-	q.sha256 = sha;
-	q.t0 = t0;
-	r = rcv_inst_map(c, &q, &entries);
-	if (r != RS_OK) {
-		if (rcv_spool_committed(c))
-			goto out;	/* the next run finishes it */
-		unlink(list_new);
-		rs_error("install %s: failed; the live map is unchanged, the "
-		    "bundle stays in the spool for the next run", b->name);
-		rcv_spool_report(x, "error %s %" PRIu64 ": install failed, "
-		    "will retry", agent, seq);
-		goto out;
-	}
-	rs_info("install %s: %" PRIu64 " entries accepted, %" PRIu64
-	    " dropped, map %s now %" PRIu64 " entries (key %s)", b->name,
-	    res.accepted, res.dropped, c->map, entries, b->fpr);
-	rcv_spool_report(x, "installed %s %" PRIu64 ": %" PRIu64 " entries",
-	    agent, seq, res.accepted);
-	rcv_spool_to_history(c, b);
-	(void)rcv_st_status_write(c);
-	ret = RCV_DONE;
+	if ((o = rcv_spool_signature(j)) == RCV_NEXT &&
+	    (o = rcv_spool_sequence(j)) == RCV_NEXT &&
+	    (o = rcv_spool_content(j)) == RCV_NEXT &&
+	    (o = rcv_spool_guards(j)) == RCV_NEXT)
+		o = rcv_spool_install(j);
+	*verified = j->b->verified;
  out:
-	if (ret == RCV_SYSFAIL) {
+	if (o == RCV_SYSFAIL) {
 		/* A committed install still needs its list: recovery. */
 		if (!rcv_spool_committed(c))
-			unlink(list_new);
-		rcv_spool_drop_work(b);
+			unlink(j->list_new);
+		rcv_spool_drop_work(j->b);
 	}
-	if (b != NULL)
-		rcv_bundle_clear(b);
-	free(b);
-	return ret;
+	rcv_bundle_clear(j->b);
+	free(j->b);
+	free(j);
+	return o;
 }
 
 /* Names starting with '.' are upload temporaries; old ones are dead. */
@@ -575,7 +641,7 @@ rcv_spool_scan(struct rcv_spool_ctx *x, struct rcv_spool_ent **out,
  * An older pending bundle of an agent, displaced by a newer one whose
  * signature verified: never installed, kept a while.
  */
-static int
+static enum rcv_outcome
 rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
     uint64_t newer)
 {
@@ -650,7 +716,7 @@ rcv_spool_dirs(const struct rcv_cfg *c)
 	return RS_OK;
 }
 
-int
+enum rcv_outcome
 rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 {
 	struct rcv_spool_ctx x;
@@ -658,15 +724,16 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	struct rcv_spool_ent *v = NULL;
 	size_t n = 0, i, j, k, bad = 0;
 	uint64_t top = 0;
-	int r, worst = RCV_DONE, verified;
+	enum rcv_outcome o, worst = RCV_DONE;
+	int verified;
 
 	x.c = c;
 	x.report = report;
 	x.arg = arg;
 	if (rcv_spool_dirs(c) != RS_OK || rcv_inst_recover(c) != RS_OK)
 		return RCV_SYSFAIL;
-	if ((r = rcv_cfg_signers_load(c, &trusted)) != RS_OK)
-		return r;
+	if (rcv_cfg_signers_load(c, &trusted) != RS_OK)
+		return RCV_CONFIG;
 	x.trusted = trusted;
 	if (rcv_spool_scan(&x, &v, &n, &bad) != RS_OK) {
 		worst = RCV_SYSFAIL;
@@ -688,17 +755,17 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 		verified = 0;
 		for (k = j; k-- > i; ) {
 			if (verified)
-				r = rcv_spool_supersede(&x, &v[k], top);
+				o = rcv_spool_supersede(&x, &v[k], top);
 			else {
-				r = rcv_spool_one(&x, v[k].agent, v[k].seq,
+				o = rcv_spool_one(&x, v[k].agent, v[k].seq,
 				    &verified);
 				top = v[k].seq;
-				if (!verified && r == RCV_SYSFAIL)
+				if (!verified && o == RCV_SYSFAIL)
 					k = i;	/* the rest waits as well */
 			}
-			if (r == RCV_SYSFAIL || (r == RCV_REFUSED &&
+			if (o == RCV_SYSFAIL || (o == RCV_REFUSED &&
 			    worst == RCV_DONE))
-				worst = r;
+				worst = o;
 		}
 	}
 	/* The caller rewrites the status file after every run. */
