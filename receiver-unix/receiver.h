@@ -12,13 +12,16 @@
  *   rcv_spool_ spool.c     pick pending bundles, drive the decisions
  *   rcv_vfy_   verify.c    signature first, then streaming validation
  *   rcv_inst_  install.c   merge lists, postmap under a temporary name,
- *                          renames, directory fsync
+ *                          journal, renames, directory fsync, recovery
+ *   rcv_retire retire.c    take a departed agent's list out of the map
+ *   rcv_priv_  priv.c      started as root: become the receiver's user
  *   rcv_util_  util.c      small file helpers shared by the modules
  *
  * Ownership: struct rcv_cfg owns every string it points to; rcv_cfg_free
  * releases them.  Functions return RS_OK or a negative RS_ERR_* and log
  * their own failure in the "<operation> <object>: <reason>" form, so
- * callers only decide what happens next.
+ * callers only decide what happens next; the spool's decisions are an
+ * enum rcv_outcome.
  *
  * Trust boundary: everything in the spool directory is hostile (the
  * upload account lives in the DMZ).  The configuration, allowed_signers,
