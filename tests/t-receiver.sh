@@ -409,6 +409,16 @@ mkfifo "$SPOOL/corp.$SEQ.rcpt.gz" && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz"
 cp "$(ls "$STATE"/history/*.sig | head -n 1)" "$SPOOL/corp.$SEQ.rcpt.gz.sig" && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz.sig"
 refused_gone "a FIFO named like a bundle" "not a regular file"
 
+# A directory an older receiver moved into the quarantine under the name
+# a new refusal needs: it makes way, instead of failing every run.
+next_seq
+mkdir -p "$Q/corp.$SEQ.rcpt.gz/x" "$Q/corp.$SEQ.rcpt.gz.sig" && chown -R rcptsync "$Q/corp.$SEQ.rcpt.gz" "$Q/corp.$SEQ.rcpt.gz.sig"
+b_make "$SPOOL" corp "$SEQ" "$T/l3" >/dev/null && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz"
+cp "$(ls "$STATE"/history/*.sig | head -n 1)" "$SPOOL/corp.$SEQ.rcpt.gz.sig" && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz.sig"
+refused "a directory in the quarantine's way" "signature does not verify"
+t_check "a directory in the quarantine's way: replaced by the refused file" \
+    test -f "$Q/corp.$SEQ.rcpt.gz" -a -f "$Q/corp.$SEQ.rcpt.gz.sig"
+
 # Pruning covers everything in the quarantine: a directory an older
 # receiver moved there goes too, and what cannot be removed is logged.
 mkdir -p "$Q/old.1.rcpt.gz/deep" "$Q/stuck.1.rcpt.gz/locked/in"
