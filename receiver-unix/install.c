@@ -693,8 +693,8 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 	/* From here the table is live; the rest follows it. */
 	made = 0;
 	if ((r = rcv_inst_finish(c, &j)) != RS_OK)
-		rs_error("install %s: table installed, but recording it failed; "
-		    "the next run finishes it", c->map);
+		rs_error("install %s: table installed, but recording it "
+		    "failed; the next run finishes it", c->map);
  out:
 	if (out != NULL)
 		fclose(out);

@@ -293,7 +293,7 @@ void	rcv_bundle_clear(struct rcv_bundle *b);
 struct rcv_inst_req {
 	const char	*agent;
 	int		 retire;	/* the agent's list leaves the map */
-	int		 dry;		/* merge and count only, change nothing */
+	int		 dry;		/* merge and count only */
 	uint64_t	 seq;		/* of the new list (not for retire) */
 	uint64_t	 count;
 	const char	*sha256;

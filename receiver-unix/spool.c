@@ -247,7 +247,7 @@ struct rcv_spool_job {
 	struct rcv_listres	 res;		/* after the content stage */
 	char			 reason[RS_MAX_REASON];
 	char			 sha[2 * RS_SHA256_LEN + 1];	/* header's */
-	char			 list_new[4096];	/* STATE/AGENT.list.new */
+	char			 list_new[4096]; /* STATE/AGENT.list.new */
 	uint64_t		 t0;
 };
 

@@ -923,7 +923,7 @@ rcv_st_qstem(const char *name)
 	return l;	/* anything else is a refusal of its own */
 }
 
-/* Read the quarantine's names into refusals (v sorted by stem). */
+/* Group the quarantine's names into refusals, each with its newest mtime. */
 static int
 rcv_st_qscan(const struct rcv_cfg *c, struct rcv_st_qent **out, size_t *nout)
 {
