@@ -94,5 +94,7 @@
 #define RS_MAX_POSTMAP_OUT	4096	/* postmap's messages kept for the log */
 #define RS_MAX_POSTMAP_LINES	5
 #define RS_INETD_DRAIN		4096	/* bytes read and dropped from the peer */
+#define RS_MAX_REMOVE_DEPTH	8	/* a directory tree found in the spool */
+#define RS_DEF_POSTMAP_TIMEOUT	600	/* seconds; postmap_timeout */
 
 #endif /* RS_LIMITS_H */

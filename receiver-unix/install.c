@@ -2,7 +2,8 @@
  * install.c - build the Postfix relay recipient map and put it in place
  * atomically.
  *
- * API:        rcv_inst_map, rcv_inst_static_check, rcv_inst_table_path.
+ * API:        rcv_inst_map, rcv_inst_recover, rcv_inst_static_check,
+ *             rcv_inst_table_path.
  * Ownership:  nothing is returned to the caller but counts.
  * Errors:     RS_ERR_SYSTEM (logged) for any local failure: write error,
  *             disk full, postmap failure, rename.  Then MAP.new and its
@@ -23,12 +24,20 @@
  *   2. postmap TYPE:MAP.new: never on the live name, because postmap
  *      rewrites hash and btree tables in place (a reader, or a crash, could
  *      see a half-built table).
- *   3. fsync the built table, rename it over the live table: Postfix's
+ *   3. fsync the built table and write the journal STATE/install.pending
+ *      naming it (device and inode) with what it installs.
+ *   4. rename the table over the live table: the commit point.  Postfix's
  *      dict_changed check notices the old inode's link count dropped to 0
  *      and re-opens, so no reload is needed.
- *   4. rename MAP.new over MAP and fsync the directory.
- * A crash between 3 and 4 leaves the new table with the old source; the
- * bundle is still in the spool, so the next run installs it again.
+ *   5. rcv_inst_finish: MAP.new over MAP, AGENT.list.new over AGENT.list
+ *      (or, to retire, AGENT.list and AGENT.state removed), the state,
+ *      map.entries, and last the journal.
+ * Two renames cannot be one, so a kill between 4 and 5 leaves the new
+ * table beside the old source and state.  While the live table is the
+ * journal's, rcv_st_load reports the journal's values (status matches
+ * the table at every instant), and the next run's rcv_inst_recover
+ * finishes step 5; a journal whose table never went live is dropped.
+ * rcv_inst_map with dry set stops after the merge and only counts.
  *
  * Trust: the list files are the receiver's own (validated on the way in);
  * they are still re-checked line by line and filtered by the current
@@ -44,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -155,7 +165,7 @@ rcv_inst_static_load(const struct rcv_cfg *c, struct rcv_inst_static **out,
 	*nout = 0;
 	if (c->static_file == NULL)
 		return RS_OK;
-	r = rcv_util_read_small(c->static_file, (size_t)RS_MAX_STATIC_LINES *
+	r = rcv_util_read_admin(c->static_file, (size_t)RS_MAX_STATIC_LINES *
 	    RS_MAX_STATIC_LINE, &text, &len);
 	if (r == RS_ERR_NOTFOUND) {
 		rs_error("read static_file %s: no such file",
@@ -378,24 +388,6 @@ rcv_inst_merge(const struct rcv_cfg *c, struct rcv_inst_src *src, size_t k,
 }
 
 static int
-rcv_inst_fsync_path(const char *path)
-{
-	int fd, r = RS_OK;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		rs_error("open %s: %s", path, strerror(errno));
-		return RS_ERR_SYSTEM;
-	}
-	if (fsync(fd) == -1) {
-		rs_error("fsync %s: %s", path, strerror(errno));
-		r = RS_ERR_SYSTEM;
-	}
-	close(fd);
-	return r;
-}
-
-static int
 rcv_inst_postmap(const struct rcv_cfg *c, const char *src)
 {
 	char arg[4200], msg[RS_MAX_POSTMAP_OUT], *p, *nl;
@@ -413,9 +405,11 @@ rcv_inst_postmap(const struct rcv_cfg *c, const char *src)
 	}
 	argv[n++] = arg;
 	argv[n] = NULL;
-	if (rcv_cfg_exec_capture(argv, 1, msg, sizeof(msg), &len, &status) !=
-	    RS_OK)
+	if (rcv_cfg_exec_capture(argv, 1, c->postmap_timeout, msg,
+	    sizeof(msg), &len, &status) != RS_OK) {
+		rs_error("postmap %s: failed; the live map is unchanged", arg);
 		return RS_ERR_SYSTEM;
+	}
 	for (p = msg; *p != '\0'; p = nl) {
 		if ((nl = strchr(p, '\n')) != NULL)
 			*nl++ = '\0';
@@ -441,24 +435,174 @@ rcv_inst_postmap(const struct rcv_cfg *c, const char *src)
 	return RS_OK;
 }
 
+/* STATE/AGENT + suffix (".list", ".list.new", ".state"). */
+static int
+rcv_inst_state_file(const struct rcv_cfg *c, const char *agent,
+    const char *suffix, char *out, size_t outsize)
+{
+	char name[RS_MAX_AGENT_ID + 16];
+
+	snprintf(name, sizeof(name), "%s%s", agent, suffix);
+	return rcv_util_path(out, outsize, c->state_dir, name);
+}
+
+/* rename, where "already renamed" (from is gone) is fine. */
+static int
+rcv_inst_rename(const char *from, const char *to)
+{
+	if (rename(from, to) == -1 && errno != ENOENT) {
+		rs_error("rename %s to %s: %s", from, to, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+static int
+rcv_inst_unlink(const char *path)
+{
+	if (unlink(path) == -1 && errno != ENOENT) {
+		rs_error("remove %s: %s", path, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+/*
+ * Everything after the commit point, in an order a second call can repeat
+ * (the recovery does): the source beside the table, the agent's list, its
+ * state, the entry count, and last the journal.  Until the journal is
+ * gone, rcv_st_load reports the committed values anyway.
+ */
+static int
+rcv_inst_finish(const struct rcv_cfg *c, const struct rcv_journal *j)
+{
+	struct rcv_state st;
+	char newsrc[4096], dir[4096], lnew[4096], lcur[4096], spath[4096];
+	int r;
+
+	if (snprintf(newsrc, sizeof(newsrc), "%s.new", c->map) >=
+	    (int)sizeof(newsrc) || rcv_util_dirname(c->map, dir,
+	    sizeof(dir)) != RS_OK ||
+	    rcv_inst_state_file(c, j->agent, ".list.new", lnew,
+	    sizeof(lnew)) != RS_OK ||
+	    rcv_inst_state_file(c, j->agent, ".list", lcur, sizeof(lcur)) !=
+	    RS_OK ||
+	    rcv_inst_state_file(c, j->agent, ".state", spath, sizeof(spath)) !=
+	    RS_OK)
+		return RS_ERR_LIMIT;
+	if ((r = rcv_inst_rename(newsrc, c->map)) != RS_OK ||
+	    (r = rcv_util_fsync_dir(dir)) != RS_OK)
+		return r;
+	if (j->retire) {
+		/* The list first: a state file without it is a refusal only. */
+		if ((r = rcv_inst_unlink(lnew)) != RS_OK ||
+		    (r = rcv_inst_unlink(lcur)) != RS_OK ||
+		    (r = rcv_util_fsync_dir(c->state_dir)) != RS_OK ||
+		    (r = rcv_inst_unlink(spath)) != RS_OK)
+			return r;
+	} else {
+		if ((r = rcv_inst_rename(lnew, lcur)) != RS_OK ||
+		    (r = rcv_util_fsync_dir(c->state_dir)) != RS_OK)
+			return r;
+		/* Loaded with the journal applied; saved, it is recorded. */
+		if ((r = rcv_st_load(c, j->agent, &st)) != RS_OK)
+			return r;
+		rcv_st_journal_apply(j, &st);
+		if ((r = rcv_st_save(c, j->agent, &st)) != RS_OK)
+			return r;
+	}
+	if ((r = rcv_st_map_entries_save(c, j->entries)) != RS_OK)
+		return r;
+	return rcv_st_journal_clear(c);
+}
+
 int
-rcv_inst_map(const struct rcv_cfg *c, const char *agent, const char *new_list,
+rcv_inst_recover(const struct rcv_cfg *c)
+{
+	struct rcv_journal j;
+	char newsrc[4096], newtab[4096];
+	int r, committed;
+
+	r = rcv_st_journal_load(c, &j, &committed);
+	if (r == RS_ERR_NOTFOUND)
+		return RS_OK;
+	if (r != RS_OK)
+		return RS_ERR_SYSTEM;
+	if (committed) {
+		rs_warn("recover %s: finishing the %s of agent %s interrupted "
+		    "after the new table was installed", c->map,
+		    j.retire ? "retirement" : "install", j.agent);
+		return rcv_inst_finish(c, &j);
+	}
+	/* Killed before the commit: the old pair is intact; drop the rest. */
+	rs_info("recover %s: the %s of agent %s was interrupted before the "
+	    "new table was installed; the map stays as it was", c->map,
+	    j.retire ? "retirement" : "install", j.agent);
+	if (snprintf(newsrc, sizeof(newsrc), "%s.new", c->map) >=
+	    (int)sizeof(newsrc) ||
+	    rcv_inst_table_path(c, newsrc, newtab, sizeof(newtab)) != RS_OK)
+		return RS_ERR_LIMIT;
+	if ((r = rcv_inst_unlink(newtab)) != RS_OK ||
+	    (r = rcv_inst_unlink(newsrc)) != RS_OK)
+		return r;
+	return rcv_st_journal_clear(c);
+}
+
+/* Open the merge's sources: every agent's list, the request's new one. */
+static int
+rcv_inst_sources(const struct rcv_cfg *c, const struct rcv_inst_req *q,
+    char **agents, size_t nagents, struct rcv_inst_src *src, size_t *k)
+{
+	const char *a;
+	size_t i;
+	int have_self = 0;
+
+	*k = 0;
+	for (i = 0; i <= nagents; i++) {
+		a = i < nagents ? agents[i] : q->agent;
+		if (strcmp(a, q->agent) == 0) {
+			if (have_self)
+				continue;
+			have_self = 1;
+			if (q->retire)
+				continue;
+		}
+		if (rcv_inst_state_file(c, a, strcmp(a, q->agent) == 0 ?
+		    ".list.new" : ".list", src[*k].path,
+		    sizeof(src[*k].path)) != RS_OK)
+			return RS_ERR_LIMIT;
+		src[*k].signer = rcv_cfg_signer(c, a);
+		src[*k].fp = fopen(src[*k].path, "re");
+		if (src[*k].fp == NULL) {
+			if (errno == ENOENT)
+				continue;	/* agent with a refusal only */
+			rs_error("open %s: %s", src[*k].path, strerror(errno));
+			return RS_ERR_SYSTEM;
+		}
+		++*k;
+	}
+	return RS_OK;
+}
+
+int
+rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
     uint64_t *entries)
 {
 	struct rcv_inst_src *src = NULL;
 	struct rcv_inst_static *st = NULL;
-	char **agents = NULL, newsrc[4096], newtab[4096], livetab[4096],
-	    dir[4096], name[RS_MAX_AGENT_ID + 8];
+	struct rcv_journal j;
+	struct stat tst;
+	char **agents = NULL, newsrc[4096], newtab[4096], livetab[4096];
 	size_t nagents = 0, nst = 0, k = 0, i;
 	FILE *out = NULL;
-	int fd, r, have_self = 0, made = 0;
+	int fd, r, made = 0;
 
 	*entries = 0;
 	if (snprintf(newsrc, sizeof(newsrc), "%s.new", c->map) >=
 	    (int)sizeof(newsrc) ||
 	    rcv_inst_table_path(c, newsrc, newtab, sizeof(newtab)) != RS_OK ||
 	    rcv_inst_table_path(c, c->map, livetab, sizeof(livetab)) !=
-	    RS_OK || rcv_util_dirname(c->map, dir, sizeof(dir)) != RS_OK) {
+	    RS_OK) {
 		rs_error("install %s: path too long", c->map);
 		return RS_ERR_LIMIT;
 	}
@@ -470,39 +614,8 @@ rcv_inst_map(const struct rcv_cfg *c, const char *agent, const char *new_list,
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i <= nagents; i++) {
-		const char *a = i < nagents ? agents[i] : agent;
-
-		if (i == nagents && have_self)
-			break;
-		if (strcmp(a, agent) == 0) {
-			if (have_self)
-				continue;
-			have_self = 1;
-			if (new_list != NULL) {
-				snprintf(src[k].path, sizeof(src[k].path),
-				    "%s", new_list);
-				goto open;
-			}
-		}
-		snprintf(name, sizeof(name), "%s.list", a);
-		if (rcv_util_path(src[k].path, sizeof(src[k].path),
-		    c->state_dir, name) != RS_OK) {
-			r = RS_ERR_LIMIT;
-			goto out;
-		}
- open:
-		src[k].signer = rcv_cfg_signer(c, a);
-		src[k].fp = fopen(src[k].path, "re");
-		if (src[k].fp == NULL) {
-			if (errno == ENOENT)
-				continue;	/* agent with a refusal only */
-			rs_error("open %s: %s", src[k].path, strerror(errno));
-			r = RS_ERR_SYSTEM;
-			goto out;
-		}
-		k++;
-	}
+	if ((r = rcv_inst_sources(c, q, agents, nagents, src, &k)) != RS_OK)
+		goto out;
 
 	/* Leftovers of a crashed run are ours to remove. */
 	unlink(newsrc);
@@ -531,6 +644,10 @@ rcv_inst_map(const struct rcv_cfg *c, const char *agent, const char *new_list,
 		r = RS_ERR_EMPTY;
 		goto out;
 	}
+	if (q->dry) {
+		r = RS_OK;
+		goto out;
+	}
 	if (fflush(out) == EOF || fsync(fileno(out)) == -1) {
 		rs_error("write %s: %s", newsrc, strerror(errno));
 		r = RS_ERR_SYSTEM;
@@ -544,24 +661,40 @@ rcv_inst_map(const struct rcv_cfg *c, const char *agent, const char *new_list,
 		goto out;
 	}
 	if ((r = rcv_inst_postmap(c, newsrc)) != RS_OK ||
-	    (r = rcv_inst_fsync_path(newtab)) != RS_OK)
+	    (r = rcv_util_fsync_path(newtab)) != RS_OK)
+		goto out;
+	if (stat(newtab, &tst) == -1) {
+		rs_error("stat %s: %s", newtab, strerror(errno));
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	/* The journal names the new table: its rename is the commit. */
+	memset(&j, 0, sizeof(j));
+	snprintf(j.agent, sizeof(j.agent), "%s", q->agent);
+	j.retire = q->retire;
+	j.seq = q->seq;
+	j.count = q->count;
+	if (!q->retire)
+		snprintf(j.sha256, sizeof(j.sha256), "%s", q->sha256);
+	j.entries = *entries;
+	j.usec = rcv_util_usec() - q->t0;
+	j.time = time(NULL);
+	j.dev = (uint64_t)tst.st_dev;
+	j.ino = (uint64_t)tst.st_ino;
+	if ((r = rcv_st_journal_save(c, &j)) != RS_OK)
 		goto out;
 	if (rename(newtab, livetab) == -1) {
 		rs_error("rename %s to %s: %s", newtab, livetab,
 		    strerror(errno));
+		(void)rcv_st_journal_clear(c);
 		r = RS_ERR_SYSTEM;
 		goto out;
 	}
-	/* From here the table is live; the source follows. */
-	if (rename(newsrc, c->map) == -1) {
-		rs_error("rename %s to %s: %s (table already installed; the "
-		    "next run repairs the source)", newsrc, c->map,
-		    strerror(errno));
-		r = RS_ERR_SYSTEM;
-		goto out;
-	}
+	/* From here the table is live; the rest follows it. */
 	made = 0;
-	r = rcv_util_fsync_dir(dir);
+	if ((r = rcv_inst_finish(c, &j)) != RS_OK)
+		rs_error("install %s: table installed, but recording it "
+		    "failed; the next run finishes it", c->map);
  out:
 	if (out != NULL)
 		fclose(out);

@@ -6,6 +6,7 @@
  *     status [--nagios]         last install, heartbeat, rejection
  *     diff AGENT [SEQ1 [SEQ2]]  added/removed between two kept versions
  *     approve FILE              re-queue a shrink-guarded bundle, once
+ *     retire [--yes] AGENT      take a departed agent's list out of the map
  *     check                     configuration, signers, postmap, dirs
  *
  * Exit codes (run): 0 nothing pending or all installed; 1 a bundle was
@@ -67,7 +68,8 @@ rcv_main_usage(void)
 {
 	fprintf(stderr, "usage: rcptsync-receiver [-c FILE] [-v] COMMAND\n"
 	    "  run [--inetd]\n  status [--nagios]\n"
-	    "  diff AGENT [SEQ1 [SEQ2]]\n  approve FILE\n  check\n");
+	    "  diff AGENT [SEQ1 [SEQ2]]\n  approve FILE\n"
+	    "  retire [--yes] AGENT\n  check\n");
 }
 
 static void
@@ -145,15 +147,21 @@ rcv_cmd_run(const struct rcv_cfg *c, int inetd)
 		rcv_util_clean_tmp(dir);
 	if (c->metrics_file != NULL)
 		rcv_util_clean_tmp_of(c->metrics_file);
-	r = rcv_spool_run(c, inetd ? rcv_main_inetd_report : NULL, NULL);
-	if (r < 0)
-		r = RCV_EXIT_USAGE;
-	else if (r == RCV_SYSFAIL)
-		r = RCV_EXIT_SYSTEM;
-	else if (r == RCV_REFUSED)
-		r = RCV_EXIT_REFUSED;
-	else
+	switch (rcv_spool_run(c, inetd ? rcv_main_inetd_report : NULL,
+	    NULL)) {
+	case RCV_DONE:
 		r = RCV_EXIT_OK;
+		break;
+	case RCV_REFUSED:
+		r = RCV_EXIT_REFUSED;
+		break;
+	case RCV_CONFIG:
+		r = RCV_EXIT_USAGE;
+		break;
+	default:
+		r = RCV_EXIT_SYSTEM;
+		break;
+	}
 	/*
 	 * After every run, whatever it did: the status file's "updated"
 	 * tells the agents the receiver runs at all.
@@ -189,6 +197,22 @@ rcv_cmd_approve(const struct rcv_cfg *c, const char *file)
 	if (r == RS_OK)
 		return RCV_EXIT_OK;
 	return r == RS_ERR_SYSTEM ? RCV_EXIT_SYSTEM : RCV_EXIT_USAGE;
+}
+
+static int
+rcv_cmd_retire(const struct rcv_cfg *c, int argc, char **argv)
+{
+	int lock = -1, r, yes = argc == 2 && strcmp(argv[0], "--yes") == 0;
+
+	if (argc != 1 + yes) {
+		rcv_main_usage();
+		return RCV_EXIT_USAGE;
+	}
+	if (rcv_lock_acquire(c, &lock) != RS_OK)
+		return RCV_EXIT_SYSTEM;
+	r = rcv_retire(c, argv[yes], yes);
+	rcv_lock_release(lock);
+	return r;
 }
 
 /* One side of a diff: a history bundle opened for streaming. */
@@ -392,8 +416,8 @@ rcv_cmd_check(const struct rcv_cfg *c)
 	argv[k++] = "-m";
 	argv[k] = NULL;
 	if ((out = malloc(RS_MAX_POSTCONF_OUT)) != NULL &&
-	    rcv_cfg_exec_capture(argv, 0, out, RS_MAX_POSTCONF_OUT, &len,
-	    &status) == RS_OK && WIFEXITED(status) &&
+	    rcv_cfg_exec_capture(argv, 0, c->postmap_timeout, out,
+	    RS_MAX_POSTCONF_OUT, &len, &status) == RS_OK && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0) {
 		for (p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n"))
 			if (strcmp(p, c->map_type) == 0)
@@ -476,9 +500,6 @@ main(int argc, char **argv)
 	openlog("rcptsync-receiver", LOG_PID, LOG_MAIL);
 	rs_log_set_sink(rcv_main_sink, NULL);
 	rs_log_set_level(verbose ? RS_LOG_DEBUG : RS_LOG_INFO);
-	if (geteuid() == 0 && strcmp(cmd, "status") != 0)
-		rs_warn("running as root; run rcptsync-receiver as its own "
-		    "unprivileged user");
 
 	if (rcv_cfg_load(conf, &cfg) != RS_OK) {
 		r = RCV_EXIT_USAGE;
@@ -493,6 +514,19 @@ main(int argc, char **argv)
 	}
 	cfg.verbose = verbose;
 	cfg.inetd = inetd;
+	/* Started as root: become the owner of the state first (priv.c). */
+	if ((r = rcv_priv_drop(&cfg, cmd)) != RS_OK) {
+		r = r == RS_ERR_SYNTAX ? RCV_EXIT_USAGE : RCV_EXIT_SYSTEM;
+		if (nagios) {
+			printf("RCPTSYNC UNKNOWN - cannot switch to the "
+			    "receiver's user\n");
+			r = 3;
+		}
+		if (inetd)
+			rcv_main_inetd_report(NULL, r == RCV_EXIT_USAGE ?
+			    "done 2" : "done 3");
+		goto out;
+	}
 	if (strcmp(cmd, "run") == 0)
 		r = rcv_cmd_run(&cfg, inetd);
 	else if (strcmp(cmd, "status") == 0)
@@ -501,6 +535,8 @@ main(int argc, char **argv)
 		r = rcv_cmd_diff(&cfg, argc - 1, argv + 1);
 	else if (strcmp(cmd, "approve") == 0 && argc == 2)
 		r = rcv_cmd_approve(&cfg, argv[1]);
+	else if (strcmp(cmd, "retire") == 0)
+		r = rcv_cmd_retire(&cfg, argc - 1, argv + 1);
 	else if (strcmp(cmd, "check") == 0)
 		r = rcv_cmd_check(&cfg);
 	else {

@@ -12,13 +12,16 @@
  *   rcv_spool_ spool.c     pick pending bundles, drive the decisions
  *   rcv_vfy_   verify.c    signature first, then streaming validation
  *   rcv_inst_  install.c   merge lists, postmap under a temporary name,
- *                          renames, directory fsync
+ *                          journal, renames, directory fsync, recovery
+ *   rcv_retire retire.c    take a departed agent's list out of the map
+ *   rcv_priv_  priv.c      started as root: become the receiver's user
  *   rcv_util_  util.c      small file helpers shared by the modules
  *
  * Ownership: struct rcv_cfg owns every string it points to; rcv_cfg_free
  * releases them.  Functions return RS_OK or a negative RS_ERR_* and log
  * their own failure in the "<operation> <object>: <reason>" form, so
- * callers only decide what happens next.
+ * callers only decide what happens next; the spool's decisions are an
+ * enum rcv_outcome.
  *
  * Trust boundary: everything in the spool directory is hostile (the
  * upload account lives in the DMZ).  The configuration, allowed_signers,
@@ -38,10 +41,19 @@
 
 struct sshsig_signers;
 
-/* Decision outcomes of processing one bundle (rcv_spool_run). */
-#define RCV_DONE	0	/* installed, heartbeat or nothing to do */
-#define RCV_REFUSED	1	/* quarantined */
-#define RCV_SYSFAIL	3	/* left in the spool, retry later */
+/*
+ * What the spool did with a bundle, and the worst of a run: the one
+ * result vocabulary of spool.c and its stages (the layers below return
+ * RS_ERR_*).  Ordered by severity for a run: SYSFAIL over REFUSED over
+ * DONE; CONFIG stops a run before any bundle.
+ */
+enum rcv_outcome {
+	RCV_DONE,		/* installed, heartbeat or nothing to do */
+	RCV_REFUSED,		/* quarantined */
+	RCV_SYSFAIL,		/* left in the spool, retry later */
+	RCV_CONFIG,		/* configuration problem (allowed_signers) */
+	RCV_NEXT		/* a stage passed the bundle on (spool.c) */
+};
 
 /*
  * Why a bundle was refused or set aside: the fixed, small label set of
@@ -107,6 +119,9 @@ struct rcv_cfg {
 	uint64_t	  max_entries;
 	uint64_t	  stale_warning;
 	uint64_t	  stale_critical;
+	uint64_t	  postmap_timeout;	/* seconds, for postmap and
+						   postconf */
+	char		 *user;			/* NULL: owner of state_dir */
 	struct rcv_signer *signers;
 	size_t		  nsigners;
 	int		  verbose;
@@ -126,10 +141,18 @@ long	rcv_cfg_word_find(char *const *w, size_t n, const char *d, size_t len);
  * Run argv[0] (an absolute path: no shell, no PATH lookup) with stdin from
  * /dev/null.  Its stdout (and stderr too when merge is set) is captured
  * into out, NUL-terminated, at most outsize - 1 bytes (the rest is read
- * and dropped).  *status gets the waitpid status.
+ * and dropped).  *status gets the waitpid status.  Still running after
+ * timeout seconds: killed (SIGKILL), logged, RS_ERR_LIMIT.
  */
-int	rcv_cfg_exec_capture(const char *const *argv, int merge, char *out,
-	    size_t outsize, size_t *outlen, int *status);
+int	rcv_cfg_exec_capture(const char *const *argv, int merge,
+	    uint64_t timeout, char *out, size_t outsize, size_t *outlen,
+	    int *status);
+
+/*
+ * priv.c: as root, switch to c->user (default: the owner of state_dir);
+ * stays root with a warning when that is root.  cmd names the command.
+ */
+int	rcv_priv_drop(const struct rcv_cfg *c, const char *cmd);
 
 /* lock.c */
 int	rcv_lock_acquire(const struct rcv_cfg *c, int *fd);
@@ -176,6 +199,36 @@ void	rcv_st_quarantine_prune(const struct rcv_cfg *c);
 /* Sequences of agent's bundles kept in history, ascending (malloc'd). */
 int	rcv_st_history_seqs(const struct rcv_cfg *c, const char *agent,
 	    uint64_t **seqs, size_t *n);
+/*
+ * The install journal, STATE/install.pending: what an install commits to,
+ * written before the new table is renamed into place (the commit point)
+ * and removed once the source, the list and the state have followed.
+ * While it is committed (the live table is the very file it names),
+ * rcv_st_load and rcv_st_map_entries_load report its values, so that
+ * status always describes the table Postfix reads, even after a kill
+ * between the renames.
+ */
+struct rcv_journal {
+	char		agent[RS_MAX_AGENT_ID + 1];
+	int		retire;			/* the agent's list goes */
+	uint64_t	seq;
+	uint64_t	count;
+	char		sha256[2 * RS_SHA256_LEN + 1];
+	uint64_t	entries;		/* map entries after it */
+	uint64_t	usec;			/* install time so far */
+	time_t		time;
+	uint64_t	dev;			/* identity of the new table */
+	uint64_t	ino;
+};
+int	rcv_st_journal_save(const struct rcv_cfg *c,
+	    const struct rcv_journal *j);
+/* RS_ERR_NOTFOUND when there is none; *committed: the table is live. */
+int	rcv_st_journal_load(const struct rcv_cfg *c, struct rcv_journal *j,
+	    int *committed);
+int	rcv_st_journal_clear(const struct rcv_cfg *c);
+/* Apply a committed install to st (also used when finishing it). */
+void	rcv_st_journal_apply(const struct rcv_journal *j,
+	    struct rcv_state *st);
 int	rcv_st_map_entries_save(const struct rcv_cfg *c, uint64_t n);
 int	rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n);
 /*
@@ -236,12 +289,26 @@ int	rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 void	rcv_bundle_clear(struct rcv_bundle *b);
 
 /* install.c */
+/* One change of the map: an agent's new list, or an agent retired. */
+struct rcv_inst_req {
+	const char	*agent;
+	int		 retire;	/* the agent's list leaves the map */
+	int		 dry;		/* merge and count only */
+	uint64_t	 seq;		/* of the new list (not for retire) */
+	uint64_t	 count;
+	const char	*sha256;
+	uint64_t	 t0;		/* rcv_util_usec() at the start */
+};
 /*
- * Build the map from every agent's list (agent's own from new_list),
- * run postmap, rename into place.  *entries gets the map's line count.
+ * Build the map from every agent's list (the request's agent from
+ * STATE/AGENT.list.new, or without it when retired), run postmap, and
+ * commit: journal, table, source, AGENT.list, AGENT.state, map.entries.
+ * *entries gets the map's line count.
  */
-int	rcv_inst_map(const struct rcv_cfg *c, const char *agent,
-	    const char *new_list, uint64_t *entries);
+int	rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
+	    uint64_t *entries);
+/* Finish or discard what a killed install left (lock held). */
+int	rcv_inst_recover(const struct rcv_cfg *c);
 /* Validate the static file (used by check and by the install). */
 int	rcv_inst_static_check(const struct rcv_cfg *c, size_t *n);
 /* The table file name postmap builds for src ("src.db" etc.). */
@@ -250,9 +317,11 @@ int	rcv_inst_table_path(const struct rcv_cfg *c, const char *src,
 
 /* spool.c */
 typedef void rcv_report_fn(void *arg, const char *line);
-int	rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report,
-	    void *arg);
+enum rcv_outcome rcv_spool_run(const struct rcv_cfg *c,
+	    rcv_report_fn *report, void *arg);
 int	rcv_spool_approve(const struct rcv_cfg *c, const char *file);
+/* retire.c: take an agent's list out of the map (lock held); exit code. */
+int	rcv_retire(const struct rcv_cfg *c, const char *agent, int yes);
 
 /* util.c */
 int	rcv_util_path(char *out, size_t outsize, const char *dir,
@@ -265,6 +334,15 @@ int	rcv_util_write_atomic(const char *path, const void *data, size_t len,
 /* Read a whole small file, at most max bytes, refusing non-regular. */
 int	rcv_util_read_small(const char *path, size_t max, char **out,
 	    size_t *len);
+/* The same, following symbolic links: the admin's files only. */
+int	rcv_util_read_admin(const char *path, size_t max, char **out,
+	    size_t *len);
+int	rcv_util_fsync_path(const char *path);
+/*
+ * Remove dir/name whatever it is; a directory with its contents.  Never
+ * follows a link.  What could not be removed is logged: RS_ERR_SYSTEM.
+ */
+int	rcv_util_remove(const char *dir, const char *name);
 void	rcv_util_words_free(char **w, size_t n);
 int	rcv_util_mkdir(const char *dir, unsigned mode);
 /* Remove temporaries of interrupted atomic writes (lock held). */

@@ -12,6 +12,11 @@
  *             returned as RS_ERR_SYNTAX (a configuration error, exit 2) or
  *             RS_ERR_SYSTEM (postconf could not run).
  * Trust:      the configuration and postconf's output are the admin's.
+ *             The configuration and allowed_signers are read following
+ *             symbolic links (rcv_util_read_admin): they are the admin's
+ *             own files, often links made by configuration management.
+ *             Postfix's tools run with a deadline (postmap_timeout) and
+ *             are killed when they pass it: the caller holds the lock.
  *             postconf's relay_domains may hold $references or table
  *             lookups; rather than guess at them the receiver refuses and
  *             asks for an explicit relay_domains, because the list decides
@@ -22,6 +27,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +49,8 @@ static const char *const rcv_cfg_receiver_keys[] = {
 	"quarantine_dir", "allowed_signers", "map", "map_type", "postmap",
 	"postconf", "postfix_config", "relay_domains", "static_file",
 	"shrink_threshold", "max_bundle_size", "max_list_size", "max_entries",
-	"metrics_file", "stale_warning", "stale_critical", NULL
+	"metrics_file", "stale_warning", "stale_critical", "postmap_timeout",
+	"user", NULL
 };
 static const char *const rcv_cfg_signer_keys[] = { "domains", NULL };
 static const char *const rcv_cfg_sections[] = { "receiver", "signer", NULL };
@@ -80,11 +88,21 @@ rcv_cfg_word_find(char *const *w, size_t n, const char *d, size_t len)
 	return -1;
 }
 
-int
-rcv_cfg_exec_capture(const char *const *argv, int merge, char *out,
-    size_t outsize, size_t *outlen, int *status)
+static void
+rcv_cfg_kill(pid_t pid)
 {
-	int pfd[2] = { -1, -1 }, nullfd = -1, r = RS_ERR_SYSTEM;
+	if (kill(-pid, SIGKILL) == -1)
+		(void)kill(pid, SIGKILL);
+}
+
+int
+rcv_cfg_exec_capture(const char *const *argv, int merge, uint64_t timeout,
+    char *out, size_t outsize, size_t *outlen, int *status)
+{
+	int pfd[2] = { -1, -1 }, nullfd = -1, r = RS_ERR_SYSTEM, killed = 0,
+	    wait_ms;
+	struct pollfd pl;
+	uint64_t deadline, now;
 	size_t got = 0;
 	char drop[512];
 	ssize_t n;
@@ -112,12 +130,41 @@ rcv_cfg_exec_capture(const char *const *argv, int merge, char *out,
 		    (merge && dup2(pfd[1], 2) == -1))
 			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
+		/* A group of its own: the deadline kills its children too. */
+		(void)setpgid(0, 0);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	/* Both sides set the group: whichever runs first wins the race. */
+	(void)setpgid(pid, pid);
 	close(pfd[1]);
 	pfd[1] = -1;
+	/*
+	 * The caller holds the receiver's lock: a tool that hangs would hold
+	 * it, and every later run, for ever.  So the output is read against
+	 * a deadline, and at the deadline the tool is killed.
+	 */
+	deadline = rcv_util_usec() + timeout * 1000000u;
+	pl.fd = pfd[0];
+	pl.events = POLLIN;
 	for (;;) {
+		now = rcv_util_usec();
+		if (now >= deadline) {
+			rcv_cfg_kill(pid);
+			killed = 1;
+			break;
+		}
+		wait_ms = deadline - now > 1000000u ? 1000 :
+		    (int)((deadline - now + 999) / 1000);
+		n = poll(&pl, 1, wait_ms);
+		if (n == -1 && errno != EINTR) {
+			rs_error("poll for %s: %s", argv[0], strerror(errno));
+			rcv_cfg_kill(pid);
+			killed = 1;
+			break;
+		}
+		if (n <= 0)
+			continue;
 		if (got < outsize - 1)
 			n = read(pfd[0], out + got, outsize - 1 - got);
 		else
@@ -131,11 +178,30 @@ rcv_cfg_exec_capture(const char *const *argv, int merge, char *out,
 	}
 	out[got] = '\0';
 	*outlen = got;
-	while (waitpid(pid, status, 0) == -1) {
-		if (errno != EINTR) {
+	/* Output closed: the exit follows, or the deadline still holds. */
+	while (!killed) {
+		n = waitpid(pid, status, WNOHANG);
+		if (n == pid)
+			break;
+		if (n == -1 && errno != EINTR) {
 			rs_error("wait for %s: %s", argv[0], strerror(errno));
 			goto out;
 		}
+		if (rcv_util_usec() >= deadline) {
+			rcv_cfg_kill(pid);
+			killed = 1;
+			break;
+		}
+		poll(NULL, 0, 10);
+	}
+	if (killed) {
+		while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+			;
+		rs_error("run %s: no result after %" PRIu64 " seconds "
+		    "(postmap_timeout = %" PRIu64 "s); killed it", argv[0],
+		    timeout, timeout);
+		r = RS_ERR_LIMIT;
+		goto out;
 	}
 	r = RS_OK;
  out:
@@ -166,8 +232,8 @@ rcv_cfg_postconf(const struct rcv_cfg *c, const char *name, char **val)
 	argv[n] = NULL;
 	if ((out = malloc(RS_MAX_POSTCONF_OUT)) == NULL)
 		return RS_ERR_NOMEM;
-	if (rcv_cfg_exec_capture(argv, 0, out, RS_MAX_POSTCONF_OUT, &len,
-	    &status) != RS_OK)
+	if (rcv_cfg_exec_capture(argv, 0, c->postmap_timeout, out,
+	    RS_MAX_POSTCONF_OUT, &len, &status) != RS_OK)
 		goto out;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		rs_error("run %s -h %s: failed (status %d); set %s in %s",
@@ -406,7 +472,7 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 	memset(c, 0, sizeof(*c));
 	if ((c->path = strdup(path)) == NULL)
 		return RS_ERR_NOMEM;
-	r = rcv_util_read_small(path, RS_MAX_CONFIG_BYTES, &text, &len);
+	r = rcv_util_read_admin(path, RS_MAX_CONFIG_BYTES, &text, &len);
 	if (r == RS_ERR_NOTFOUND)
 		rs_error("read config %s: no such file", path);
 	if (r != RS_OK) {
@@ -459,7 +525,8 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 	    (r = rcv_cfg_str(s, "static_file", NULL, &c->static_file)) !=
 	    RS_OK ||
 	    (r = rcv_cfg_str(s, "metrics_file", NULL, &c->metrics_file)) !=
-	    RS_OK)
+	    RS_OK ||
+	    (r = rcv_cfg_str(s, "user", NULL, &c->user)) != RS_OK)
 		goto out;
 	if (c->history_dir == NULL &&
 	    (r = rcv_cfg_join(c->state_dir, "history", &c->history_dir)) !=
@@ -497,11 +564,13 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 	    &c->stale_warning) != RS_OK ||
 	    cfg_duration(s, "stale_critical", 24 * 3600,
 	    &c->stale_critical) != RS_OK ||
+	    cfg_duration(s, "postmap_timeout", RS_DEF_POSTMAP_TIMEOUT,
+	    &c->postmap_timeout) != RS_OK ||
 	    cfg_percent(s, "shrink_threshold", RS_DEF_SHRINK_PCT, &pct) !=
 	    RS_OK) {
 		rs_error("config %s: a value in [receiver] is invalid "
-		    "(history, sizes, max_entries, durations or "
-		    "shrink_threshold)", path);
+		    "(history, sizes, max_entries, durations, "
+		    "postmap_timeout or shrink_threshold)", path);
 		goto out;
 	}
 	c->shrink_pct = pct;
@@ -509,6 +578,11 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 	if (c->stale_warning == 0 || c->stale_critical < c->stale_warning) {
 		rs_error("config %s: stale_warning must be at least 1s and "
 		    "stale_critical at least stale_warning", path);
+		goto out;
+	}
+	if (c->postmap_timeout == 0 || c->postmap_timeout > 86400) {
+		rs_error("config %s: postmap_timeout = %" PRIu64 "s: must be "
+		    "from 1s to 24h", path, c->postmap_timeout);
 		goto out;
 	}
 	if (c->max_bundle == 0 || c->max_list == 0) {
@@ -567,6 +641,7 @@ rcv_cfg_free(struct rcv_cfg *c)
 	free(c->postfix_config);
 	free(c->static_file);
 	free(c->metrics_file);
+	free(c->user);
 	rcv_util_words_free(c->relay_domains, c->nrelay);
 	for (i = 0; i < c->nsigners; i++)
 		rcv_util_words_free(c->signers[i].domains,
@@ -583,7 +658,7 @@ rcv_cfg_signers_load(const struct rcv_cfg *c, struct sshsig_signers **out)
 	int r;
 
 	*out = NULL;
-	r = rcv_util_read_small(c->allowed_signers, RS_MAX_SIGNERS_BYTES,
+	r = rcv_util_read_admin(c->allowed_signers, RS_MAX_SIGNERS_BYTES,
 	    &text, &len);
 	if (r == RS_ERR_NOTFOUND)
 		rs_error("read %s: no such file", c->allowed_signers);

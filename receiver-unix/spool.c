@@ -6,21 +6,33 @@
  *             by the caller), rcv_spool_approve.
  * Ownership:  all memory is local; decisions are reported through the
  *             caller's callback as one line each.
- * Errors:     rcv_spool_run returns the worst outcome: RCV_DONE,
+ * Errors:     rcv_spool_run returns the worst enum rcv_outcome: RCV_DONE,
  *             RCV_REFUSED (something was quarantined) or RCV_SYSFAIL
- *             (left in the spool for the next run), or a negative RS_ERR_*
- *             for a configuration problem (allowed_signers).
+ *             (left in the spool for the next run), or RCV_CONFIG for a
+ *             configuration problem (allowed_signers).  Each stage of
+ *             rcv_spool_one returns the same type, RCV_NEXT to pass the
+ *             bundle on; RS_ERR_* stays with the layers below.
  * Trust:      names in the spool are matched against FORMAT.md section 1
  *             and nothing else is touched, except upload temporaries
- *             (".*") older than RS_STALE_UPLOAD_SECS.
+ *             (".*") older than RS_STALE_UPLOAD_SECS, old orphaned .sig
+ *             names, and names of the pattern whose sequence is above
+ *             2^63-1 (refused and removed).  Nothing is followed, and
+ *             only regular files reach the quarantine (state.c): a
+ *             directory, link or FIFO under a bundle's name is removed.
+ *
+ * Per agent, the pending bundles are taken newest first until one's
+ * signature verifies; the older ones are then superseded unopened.  A
+ * bundle that does not verify is anyone's upload and displaces nothing.
  *
  * Order per bundle (docs/FORMAT.md, issue 3):
  *   signature (verify.c) -> sequence (replay/rollback) -> content,
  *   streamed into STATE/AGENT.list.new -> empty and shrink guards ->
- *   install (install.c) -> AGENT.list, AGENT.state -> history.
+ *   install (install.c: map, AGENT.list, AGENT.state, via its journal)
+ *   -> history.
  * A crash after the install but before the bundle left the spool is
- * recognised on the next run by "same sequence, same list-sha256" and
- * finished quietly.
+ * recognised on the next run by "the last install's sequence and
+ * list-sha256, a list, not in history" and finished quietly; a heartbeat
+ * or a bundle already in history with that sequence is a replay.
  *
  * Every refusal (and every superseded bundle) is counted by its class,
  * RCV_WHY_*: in the agent's state when the agent is known, otherwise in
@@ -91,28 +103,25 @@ rcv_spool_ent_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Remove the spool's copy of a bundle and its signature. */
+/*
+ * Remove the spool's copy of a bundle and its signature, whatever they are
+ * (a directory with its contents too): nothing in the spool is followed.
+ */
 static void
 rcv_spool_unlink(const struct rcv_cfg *c, const char *name)
 {
-	char path[4096];
-	int n;
+	char sig[RS_MAX_BUNDLE_NAME + 8];
 
-	n = snprintf(path, sizeof(path), "%s/%s", c->spool_dir, name);
-	if (n < 0 || (size_t)n >= sizeof(path) - 4)
-		return;
-	if (unlink(path) == -1 && errno != ENOENT)
-		rs_error("remove %s: %s", path, strerror(errno));
-	memcpy(path + n, ".sig", 5);
-	if (unlink(path) == -1 && errno != ENOENT)
-		rs_error("remove %s: %s", path, strerror(errno));
+	(void)rcv_util_remove(c->spool_dir, name);
+	if (snprintf(sig, sizeof(sig), "%s.sig", name) < (int)sizeof(sig))
+		(void)rcv_util_remove(c->spool_dir, sig);
 }
 
 /*
  * Record a refusal: state (with its counter), quarantine, status, log,
  * report.  why is the RCV_WHY_* class, the metrics' reason label.
  */
-static int
+static enum rcv_outcome
 rcv_spool_refuse(struct rcv_spool_ctx *x, struct rcv_bundle *b,
     struct rcv_state *st, int why, const char *reason)
 {
@@ -165,6 +174,16 @@ rcv_spool_drop_work(struct rcv_bundle *b)
 	}
 }
 
+/* Is an install journal waiting for its finish (rcv_inst_recover)? */
+static int
+rcv_spool_committed(const struct rcv_cfg *c)
+{
+	struct rcv_journal j;
+	int committed;
+
+	return rcv_st_journal_load(c, &j, &committed) == RS_OK && committed;
+}
+
 static int
 rcv_spool_is_sys(int r)
 {
@@ -188,7 +207,7 @@ rcv_spool_to_history(const struct rcv_cfg *c, struct rcv_bundle *b)
 	rcv_spool_drop_work(b);
 }
 
-static int
+static enum rcv_outcome
 rcv_spool_heartbeat(struct rcv_spool_ctx *x, struct rcv_bundle *b,
     struct rcv_state *st, const char *sha)
 {
@@ -220,193 +239,258 @@ rcv_spool_heartbeat(struct rcv_spool_ctx *x, struct rcv_bundle *b,
 	return RCV_DONE;
 }
 
-static int
-rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq)
+/* One bundle on its way through the stages of rcv_spool_one. */
+struct rcv_spool_job {
+	struct rcv_spool_ctx	*x;
+	struct rcv_bundle	*b;
+	struct rcv_state	 st;		/* the agent's, as loaded */
+	struct rcv_listres	 res;		/* after the content stage */
+	char			 reason[RS_MAX_REASON];
+	char			 sha[2 * RS_SHA256_LEN + 1];	/* header's */
+	char			 list_new[4096]; /* STATE/AGENT.list.new */
+	uint64_t		 t0;
+};
+
+/* 1. The signature, over a private copy, before anything else. */
+static enum rcv_outcome
+rcv_spool_signature(struct rcv_spool_job *j)
 {
-	const struct rcv_cfg *c = x->c;
-	struct rcv_bundle *b = NULL;
-	struct rcv_state st;
-	struct rcv_listres res;
-	char reason[RS_MAX_REASON], sha[2 * RS_SHA256_LEN + 1],
-	    list_new[4096], list_cur[4096], fname[RS_MAX_AGENT_ID + 16],
-	    qpath[4096];
-	uint64_t entries = 0, t0 = rcv_util_usec();
-	int r, ret = RCV_SYSFAIL;
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	char path[4096];
+	int r;
 
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return RCV_SYSFAIL;
-	snprintf(b->agent, sizeof(b->agent), "%s", agent);
-	b->seq = seq;
-	if (bundle_name(agent, seq, b->name, sizeof(b->name)) != RS_OK)
-		goto out;
-	snprintf(fname, sizeof(fname), "%s.list.new", agent);
-	if (rcv_util_path(list_new, sizeof(list_new), c->state_dir, fname) !=
-	    RS_OK)
-		goto out;
-	snprintf(fname, sizeof(fname), "%s.list", agent);
-	if (rcv_util_path(list_cur, sizeof(list_cur), c->state_dir, fname) !=
-	    RS_OK)
-		goto out;
-	if (rcv_st_load(c, agent, &st) != RS_OK)
-		goto out;
-
-	/* 1. The signature, over a private copy, before anything else. */
-	snprintf(reason, sizeof(reason), "internal error");
-	r = rcv_vfy_signature(c, x->trusted, b, reason, sizeof(reason));
+	snprintf(j->reason, sizeof(j->reason), "internal error");
+	r = rcv_vfy_signature(c, j->x->trusted, b, j->reason,
+	    sizeof(j->reason));
 	if (rcv_spool_is_sys(r))
-		goto out;
+		return RCV_SYSFAIL;
 	if (r == RS_ERR_NOTFOUND && b->work_path[0] == '\0' &&
-	    rcv_util_path(qpath, sizeof(qpath), c->spool_dir, b->name) ==
-	    RS_OK && access(qpath, F_OK) == -1 && errno == ENOENT) {
+	    rcv_util_path(path, sizeof(path), c->spool_dir, b->name) ==
+	    RS_OK && access(path, F_OK) == -1 && errno == ENOENT) {
 		/* Removed since the scan (by its uploader): nothing to do. */
 		rs_info("skip %s: gone from the spool", b->name);
-		ret = RCV_DONE;
-		goto out;
+		return RCV_DONE;
 	}
-	if (r != RS_OK) {
-		ret = rcv_spool_refuse(x, b, &st, b->why, reason);
-		goto out;
-	}
+	if (r != RS_OK)
+		return rcv_spool_refuse(j->x, b, &j->st, b->why, j->reason);
+	return RCV_NEXT;
+}
 
-	/* 2. Replay and rollback. */
-	if (st.have && seq <= st.seq) {
-		/*
-		 * Same sequence and list, not yet in history: we installed
-		 * it and died before it left the spool.  Already in history:
-		 * a replay, refused like any other.
-		 */
-		if (seq == st.seq && rcv_util_path(qpath, sizeof(qpath),
-		    c->history_dir, b->name) == RS_OK &&
-		    access(qpath, F_OK) == -1 && errno == ENOENT) {
-			r = rcv_vfy_content(c, b, NULL, NULL, reason,
-			    sizeof(reason));
-			if (rcv_spool_is_sys(r))
-				goto out;
-			if (r == RS_OK) {
-				rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, sha);
-				if (strcmp(sha, st.sha256) == 0) {
-					rs_info("finish %s: already installed "
-					    "(sequence %" PRIu64 ")", b->name,
-					    seq);
-					rcv_spool_to_history(c, b);
-					ret = RCV_DONE;
-					goto out;
-				}
-			}
-		}
-		snprintf(reason, sizeof(reason), "sequence %" PRIu64 " is not "
-		    "greater than the last accepted %" PRIu64 " (replay or "
-		    "rollback)", seq, st.seq);
-		ret = rcv_spool_refuse(x, b, &st, RCV_WHY_REPLAY, reason);
-		goto out;
-	}
+/*
+ * Is this our own install, interrupted before the bundle left the spool?
+ * The list of the last install (its sequence and list-sha256), not yet in
+ * history.  A heartbeat never is: it is never kept in history, so "not in
+ * history" proves nothing for it.  install_seq 0 is a state file from
+ * before it was kept.  RCV_DONE: finished; RCV_NEXT: not ours.
+ */
+static enum rcv_outcome
+rcv_spool_unfinished(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	char path[4096], sha[2 * RS_SHA256_LEN + 1];
+	int r;
 
-	/* 3. Content, streamed into the new list file. */
-	r = rcv_vfy_content(c, b, list_new, &res, reason, sizeof(reason));
+	if (b->seq != j->st.seq || rcv_util_path(path, sizeof(path),
+	    c->history_dir, b->name) != RS_OK || access(path, F_OK) == 0 ||
+	    errno != ENOENT)
+		return RCV_NEXT;
+	r = rcv_vfy_content(c, b, NULL, NULL, j->reason, sizeof(j->reason));
 	if (rcv_spool_is_sys(r))
-		goto out;
-	if (r != RS_OK) {
-		ret = rcv_spool_refuse(x, b, &st, b->why, reason);
-		goto out;
-	}
+		return RCV_SYSFAIL;
+	if (r != RS_OK)
+		return RCV_NEXT;
 	rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, sha);
+	if (b->hdr->kind == BUNDLE_HEARTBEAT || (j->st.install_seq != b->seq &&
+	    j->st.install_seq != 0) || strcmp(sha, j->st.sha256) != 0)
+		return RCV_NEXT;
+	rs_info("finish %s: already installed (sequence %" PRIu64 ")",
+	    b->name, b->seq);
+	rcv_spool_to_history(c, b);
+	return RCV_DONE;
+}
+
+/* 2. Replay and rollback. */
+static enum rcv_outcome
+rcv_spool_sequence(struct rcv_spool_job *j)
+{
+	struct rcv_bundle *b = j->b;
+	enum rcv_outcome o;
+
+	if (!j->st.have || b->seq > j->st.seq)
+		return RCV_NEXT;
+	if ((o = rcv_spool_unfinished(j)) != RCV_NEXT)
+		return o;
+	snprintf(j->reason, sizeof(j->reason), "sequence %" PRIu64 " is not "
+	    "greater than the last accepted %" PRIu64 " (replay or "
+	    "rollback)", b->seq, j->st.seq);
+	return rcv_spool_refuse(j->x, b, &j->st, RCV_WHY_REPLAY, j->reason);
+}
+
+/* 3. Content, streamed into the new list file; a heartbeat ends here. */
+static enum rcv_outcome
+rcv_spool_content(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	const struct rcv_signer *sg;
+	struct rcv_bundle *b = j->b;
+	int r;
+
+	r = rcv_vfy_content(c, b, j->list_new, &j->res, j->reason,
+	    sizeof(j->reason));
+	if (rcv_spool_is_sys(r))
+		return RCV_SYSFAIL;
+	if (r != RS_OK)
+		return rcv_spool_refuse(j->x, b, &j->st, b->why, j->reason);
+	rs_hex(b->hdr->list_sha256, RS_SHA256_LEN, j->sha);
 	if (b->hdr->kind == BUNDLE_HEARTBEAT) {
-		unlink(list_new);
-		ret = rcv_spool_heartbeat(x, b, &st, sha);
-		goto out;
+		unlink(j->list_new);
+		return rcv_spool_heartbeat(j->x, b, &j->st, j->sha);
 	}
-	if (res.dropped > 0)
+	if (j->res.dropped > 0) {
+		sg = rcv_cfg_signer(c, b->agent);
 		rs_info("filter %s: dropped %" PRIu64 " entries outside the "
 		    "accepted domains (%s): not in relay_domains%s",
-		    b->name, res.dropped, res.dropped_domains,
-		    rcv_cfg_signer(c, agent) != NULL &&
-		    rcv_cfg_signer(c, agent)->domains != NULL ?
+		    b->name, j->res.dropped, j->res.dropped_domains,
+		    sg != NULL && sg->domains != NULL ?
 		    " or [signer] domains" : "");
-
-	/* 4. Guards: never an empty list, never a silent large shrink. */
-	if (res.accepted == 0) {
-		unlink(list_new);
-		snprintf(reason, sizeof(reason), "empty: no entries in the "
-		    "accepted domains (%" PRIu64 " dropped)", res.dropped);
-		ret = rcv_spool_refuse(x, b, &st, RCV_WHY_EMPTY, reason);
-		goto out;
 	}
-	if (st.have && res.accepted * 100 < st.count * (100 - c->shrink_pct)) {
-		if (b->hdr->flags & BUNDLE_FLAG_ALLOW_SHRINK) {
-			rs_warn("shrink %s: %" PRIu64 " entries, installed %"
-			    PRIu64 ", threshold %u%%: APPROVED by the signed "
-			    "flag allow-shrink in %s (key %s)", b->name,
-			    res.accepted, st.count, c->shrink_pct, b->name,
-			    b->fpr);
-		} else if (st.approved_seq == seq) {
-			rs_warn("shrink %s: %" PRIu64 " entries, installed %"
-			    PRIu64 ", threshold %u%%: APPROVED by the "
-			    "administrator (rcptsync-receiver approve)",
-			    b->name, res.accepted, st.count, c->shrink_pct);
-		} else {
-			unlink(list_new);
-			snprintf(reason, sizeof(reason), "shrink: %" PRIu64
-			    " entries, installed %" PRIu64 ", threshold %u%%",
-			    res.accepted, st.count, c->shrink_pct);
-			ret = rcv_spool_refuse(x, b, &st, RCV_WHY_SHRINK,
-			    reason);
-			if (rcv_util_path(qpath, sizeof(qpath),
-			    c->quarantine_dir, b->name) == RS_OK)
-				rs_error("shrink %s: if the shrink is "
-				    "intended, approve it with "
-				    "'rcptsync-receiver approve %s', or push "
-				    "again with 'rcptsync-agent sync "
-				    "--allow-shrink'", b->name, qpath);
-			goto out;
-		}
-	}
+	return RCV_NEXT;
+}
 
-	/* 5. Install, then record. */
-	r = rcv_inst_map(c, agent, list_new, &entries);
-	if (r != RS_OK) {
-		unlink(list_new);
+/* 4. Guards: never an empty list, never a silent large shrink. */
+static enum rcv_outcome
+rcv_spool_guards(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	const struct rcv_state *st = &j->st;
+	uint64_t n = j->res.accepted;
+	enum rcv_outcome o;
+	char path[4096];
+
+	if (n == 0) {
+		unlink(j->list_new);
+		snprintf(j->reason, sizeof(j->reason), "empty: no entries in "
+		    "the accepted domains (%" PRIu64 " dropped)",
+		    j->res.dropped);
+		return rcv_spool_refuse(j->x, b, &j->st, RCV_WHY_EMPTY,
+		    j->reason);
+	}
+	if (!st->have || n * 100 >= st->count * (100 - c->shrink_pct))
+		return RCV_NEXT;
+	if (b->hdr->flags & BUNDLE_FLAG_ALLOW_SHRINK) {
+		rs_warn("shrink %s: %" PRIu64 " entries, installed %" PRIu64
+		    ", threshold %u%%: APPROVED by the signed flag "
+		    "allow-shrink in %s (key %s)", b->name, n, st->count,
+		    c->shrink_pct, b->name, b->fpr);
+		return RCV_NEXT;
+	}
+	if (st->approved_seq == b->seq) {
+		rs_warn("shrink %s: %" PRIu64 " entries, installed %" PRIu64
+		    ", threshold %u%%: APPROVED by the administrator "
+		    "(rcptsync-receiver approve)", b->name, n, st->count,
+		    c->shrink_pct);
+		return RCV_NEXT;
+	}
+	unlink(j->list_new);
+	snprintf(j->reason, sizeof(j->reason), "shrink: %" PRIu64 " entries, "
+	    "installed %" PRIu64 ", threshold %u%%", n, st->count,
+	    c->shrink_pct);
+	o = rcv_spool_refuse(j->x, b, &j->st, RCV_WHY_SHRINK, j->reason);
+	if (rcv_util_path(path, sizeof(path), c->quarantine_dir, b->name) ==
+	    RS_OK)
+		rs_error("shrink %s: if the shrink is intended, approve it "
+		    "with 'rcptsync-receiver approve %s', or push again with "
+		    "'rcptsync-agent sync --allow-shrink'", b->name, path);
+	return o;
+}
+
+/* 5. Install and record (install.c commits through its journal). */
+static enum rcv_outcome
+rcv_spool_install(struct rcv_spool_job *j)
+{
+	const struct rcv_cfg *c = j->x->c;
+	struct rcv_bundle *b = j->b;
+	struct rcv_inst_req q;
+	uint64_t entries = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.agent = b->agent;
+	q.seq = b->seq;
+	q.count = j->res.accepted;
+	q.sha256 = j->sha;
+	q.t0 = j->t0;
+	if (rcv_inst_map(c, &q, &entries) != RS_OK) {
+		if (rcv_spool_committed(c))
+			return RCV_SYSFAIL;	/* the next run finishes it */
+		unlink(j->list_new);
 		rs_error("install %s: failed; the live map is unchanged, the "
 		    "bundle stays in the spool for the next run", b->name);
-		rcv_spool_report(x, "error %s %" PRIu64 ": install failed, "
-		    "will retry", agent, seq);
-		goto out;
+		rcv_spool_report(j->x, "error %s %" PRIu64 ": install failed, "
+		    "will retry", b->agent, b->seq);
+		return RCV_SYSFAIL;
 	}
-	if (rename(list_new, list_cur) == -1) {
-		rs_error("rename %s to %s: %s", list_new, list_cur,
-		    strerror(errno));
-		goto out;
-	}
-	if (rcv_util_fsync_dir(c->state_dir) != RS_OK)
-		goto out;
-	st.have = 1;
-	st.seq = seq;
-	st.count = res.accepted;
-	memcpy(st.sha256, sha, sizeof(st.sha256));
-	st.accepted_time = time(NULL);
-	st.approved_seq = 0;
-	/* From the signature check to the new map in place. */
-	st.install_seq = seq;
-	st.install_usec = rcv_util_usec() - t0;
-	if (rcv_st_save(c, agent, &st) != RS_OK ||
-	    rcv_st_map_entries_save(c, entries) != RS_OK)
-		goto out;
 	rs_info("install %s: %" PRIu64 " entries accepted, %" PRIu64
 	    " dropped, map %s now %" PRIu64 " entries (key %s)", b->name,
-	    res.accepted, res.dropped, c->map, entries, b->fpr);
-	rcv_spool_report(x, "installed %s %" PRIu64 ": %" PRIu64 " entries",
-	    agent, seq, res.accepted);
+	    j->res.accepted, j->res.dropped, c->map, entries, b->fpr);
+	rcv_spool_report(j->x, "installed %s %" PRIu64 ": %" PRIu64
+	    " entries", b->agent, b->seq, j->res.accepted);
 	rcv_spool_to_history(c, b);
 	(void)rcv_st_status_write(c);
-	ret = RCV_DONE;
- out:
-	if (ret == RCV_SYSFAIL) {
-		unlink(list_new);
-		rcv_spool_drop_work(b);
+	return RCV_DONE;
+}
+
+/*
+ * Decide about one bundle: the stages in the order of docs/FORMAT.md,
+ * each passing it on (RCV_NEXT) or deciding.  *verified tells whether its
+ * signature verified for its agent: only such a bundle supersedes older
+ * ones.
+ */
+static enum rcv_outcome
+rcv_spool_one(struct rcv_spool_ctx *x, const char *agent, uint64_t seq,
+    int *verified)
+{
+	const struct rcv_cfg *c = x->c;
+	struct rcv_spool_job *j;
+	char fname[RS_MAX_AGENT_ID + 16];
+	enum rcv_outcome o = RCV_SYSFAIL;
+
+	*verified = 0;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return RCV_SYSFAIL;
+	if ((j->b = calloc(1, sizeof(*j->b))) == NULL) {
+		free(j);
+		return RCV_SYSFAIL;
 	}
-	if (b != NULL)
-		rcv_bundle_clear(b);
-	free(b);
-	return ret;
+	j->x = x;
+	j->t0 = rcv_util_usec();
+	snprintf(j->b->agent, sizeof(j->b->agent), "%s", agent);
+	j->b->seq = seq;
+	snprintf(fname, sizeof(fname), "%s.list.new", agent);
+	if (bundle_name(agent, seq, j->b->name, sizeof(j->b->name)) !=
+	    RS_OK || rcv_util_path(j->list_new, sizeof(j->list_new),
+	    c->state_dir, fname) != RS_OK ||
+	    rcv_st_load(c, agent, &j->st) != RS_OK)
+		goto out;
+	if ((o = rcv_spool_signature(j)) == RCV_NEXT &&
+	    (o = rcv_spool_sequence(j)) == RCV_NEXT &&
+	    (o = rcv_spool_content(j)) == RCV_NEXT &&
+	    (o = rcv_spool_guards(j)) == RCV_NEXT)
+		o = rcv_spool_install(j);
+	*verified = j->b->verified;
+ out:
+	if (o == RCV_SYSFAIL) {
+		/* A committed install still needs its list: recovery. */
+		if (!rcv_spool_committed(c))
+			unlink(j->list_new);
+		rcv_spool_drop_work(j->b);
+	}
+	rcv_bundle_clear(j->b);
+	free(j->b);
+	free(j);
+	return o;
 }
 
 /* Names starting with '.' are upload temporaries; old ones are dead. */
@@ -447,17 +531,61 @@ rcv_spool_orphan_sig(const struct rcv_cfg *c, const char *name, time_t now)
 	    lstat(path, &st) == 0)
 		return;
 	if (rcv_util_path(path, sizeof(path), c->spool_dir, name) != RS_OK ||
-	    lstat(path, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    now - st.st_mtime <= RS_STALE_UPLOAD_SECS)
+	    lstat(path, &st) == -1 || now - st.st_mtime <= RS_STALE_UPLOAD_SECS)
 		return;
-	if (unlink(path) == 0)
+	/* Whatever it is: a directory named *.sig is no upload either. */
+	if (rcv_util_remove(c->spool_dir, name) == RS_OK)
 		rs_info("clean %s: signature without bundle removed", path);
 }
 
+/*
+ * A name of FORMAT.md's pattern whose sequence is above 2^63-1: no valid
+ * bundle, but it looks like one to anyone reading the spool.  Refused and
+ * removed with the rule named, rather than left there for ever.
+ */
 static int
-rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
-    size_t *nout)
+rcv_spool_overflow(struct rcv_spool_ctx *x, const char *name)
 {
+	static const char sfx[] = ".rcpt.gz";
+	char agent[RS_MAX_AGENT_ID + 1];
+	size_t l = strlen(name), end, dot, i;
+
+	if (l <= sizeof(sfx) - 1 || strcmp(name + l - (sizeof(sfx) - 1),
+	    sfx) != 0)
+		return 0;
+	end = l - (sizeof(sfx) - 1);
+	for (dot = end; dot > 0 && name[dot - 1] != '.'; dot--)
+		;
+	/* 19 digits, no leading zero: the only lengths above 2^63-1. */
+	if (dot < 2 || dot - 1 > RS_MAX_AGENT_ID || end - dot != 19 ||
+	    name[dot] == '0')
+		return 0;
+	for (i = dot; i < end; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+	memcpy(agent, name, dot - 1);
+	agent[dot - 1] = '\0';
+	if (!bundle_agent_id_ok(agent))
+		return 0;
+	rs_error("refuse %s: sequence %.19s is above 9223372036854775807 "
+	    "(2^63-1), the largest docs/FORMAT.md allows; removed", name,
+	    name + dot);
+	rcv_spool_report(x, "refused %s %.19s: sequence above 2^63-1", agent,
+	    name + dot);
+	(void)rcv_st_unattributed_add(x->c, RCV_WHY_FORMAT);
+	rcv_spool_unlink(x->c, name);
+	return 1;
+}
+
+/*
+ * The pending bundles, sorted by agent and sequence.  *refused counts the
+ * names refused on sight (sequence out of range).
+ */
+static int
+rcv_spool_scan(struct rcv_spool_ctx *x, struct rcv_spool_ent **out,
+    size_t *nout, size_t *refused)
+{
+	const struct rcv_cfg *c = x->c;
 	struct rcv_spool_ent *v = NULL, *nv;
 	struct dirent *e;
 	size_t n = 0, cap = 0;
@@ -466,6 +594,7 @@ rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
 
 	*out = NULL;
 	*nout = 0;
+	*refused = 0;
 	if ((d = opendir(c->spool_dir)) == NULL) {
 		rs_error("open %s: %s", c->spool_dir, strerror(errno));
 		return RS_ERR_SYSTEM;
@@ -495,6 +624,8 @@ rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
 		if (bundle_name_parse(e->d_name, v[n].agent, &v[n].seq) ==
 		    RS_OK)
 			n++;
+		else if (rcv_spool_overflow(x, e->d_name))
+			++*refused;
 		else
 			rcv_spool_orphan_sig(c, e->d_name, now);
 	}
@@ -506,15 +637,19 @@ rcv_spool_scan(const struct rcv_cfg *c, struct rcv_spool_ent **out,
 	return RS_OK;
 }
 
-/* An older pending bundle of an agent: never installed, kept a while. */
-static int
+/*
+ * An older pending bundle of an agent, displaced by a newer one whose
+ * signature verified: never installed, kept a while.
+ */
+static enum rcv_outcome
 rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
     uint64_t newer)
 {
 	const struct rcv_cfg *c = x->c;
-	char name[RS_MAX_BUNDLE_NAME], src[4096], sig[4096], dst[4096],
-	    reason[RS_MAX_REASON];
+	char name[RS_MAX_BUNDLE_NAME], signame[RS_MAX_BUNDLE_NAME + 8],
+	    src[4096], sig[4096], dst[4096], reason[RS_MAX_REASON];
 	struct rcv_state st;
+	struct stat sst;
 	int r;
 
 	if (bundle_name(e->agent, e->seq, name, sizeof(name)) != RS_OK ||
@@ -522,17 +657,23 @@ rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
 		return RCV_SYSFAIL;
 	snprintf(reason, sizeof(reason), "superseded by sequence %" PRIu64,
 	    newer);
-	/* The signature travels too (unverified: the bundle never is). */
-	if (snprintf(sig, sizeof(sig), "%s.sig", src) < (int)sizeof(sig) &&
-	    snprintf(dst, sizeof(dst), "%s/%s.sig", c->quarantine_dir, name) <
-	    (int)sizeof(dst) && rename(sig, dst) == -1 && errno != ENOENT)
-		unlink(sig);
+	/*
+	 * The signature travels too (unverified: the bundle never is), when
+	 * it is a regular file; anything else is removed.
+	 */
+	if (snprintf(signame, sizeof(signame), "%s.sig", name) <
+	    (int)sizeof(signame) && rcv_util_path(sig, sizeof(sig),
+	    c->spool_dir, signame) == RS_OK && rcv_util_path(dst, sizeof(dst),
+	    c->quarantine_dir, signame) == RS_OK && lstat(sig, &sst) == 0 &&
+	    (!S_ISREG(sst.st_mode) || rename(sig, dst) == -1))
+		(void)rcv_util_remove(c->spool_dir, signame);
 	r = rcv_st_quarantine(c, e->agent, e->seq, src, NULL, 0, reason);
 	if (r != RS_OK)
 		return RCV_SYSFAIL;
 	/*
 	 * Counted like a refusal, under the agent's name only when it has
-	 * state (never verified: the bundle is not even opened).  A damaged
+	 * state (never verified: the bundle is not even opened; the newer
+	 * one that displaced it was).  A damaged
 	 * state file is left alone; its load already logged why.
 	 */
 	if (rcv_st_load(c, e->agent, &st) == RS_OK) {
@@ -556,8 +697,8 @@ rcv_spool_dirs(const struct rcv_cfg *c)
 	DIR *d;
 
 	if (rcv_util_mkdir(c->work_dir, 0700) != RS_OK ||
-	    rcv_util_mkdir(c->history_dir, 0750) != RS_OK ||
-	    rcv_util_mkdir(c->quarantine_dir, 0750) != RS_OK)
+	    rcv_util_mkdir(c->history_dir, 0700) != RS_OK ||
+	    rcv_util_mkdir(c->quarantine_dir, 0700) != RS_OK)
 		return RS_ERR_SYSTEM;
 	/* We hold the lock: whatever is in work/ a killed run left behind. */
 	if ((d = opendir(c->work_dir)) == NULL) {
@@ -575,34 +716,57 @@ rcv_spool_dirs(const struct rcv_cfg *c)
 	return RS_OK;
 }
 
-int
+enum rcv_outcome
 rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 {
 	struct rcv_spool_ctx x;
 	struct sshsig_signers *trusted = NULL;
 	struct rcv_spool_ent *v = NULL;
-	size_t n = 0, i;
-	int r, worst = RCV_DONE;
+	size_t n = 0, i, j, k, bad = 0;
+	uint64_t top = 0;
+	enum rcv_outcome o, worst = RCV_DONE;
+	int verified;
 
 	x.c = c;
 	x.report = report;
 	x.arg = arg;
-	if (rcv_spool_dirs(c) != RS_OK)
+	if (rcv_spool_dirs(c) != RS_OK || rcv_inst_recover(c) != RS_OK)
 		return RCV_SYSFAIL;
-	if ((r = rcv_cfg_signers_load(c, &trusted)) != RS_OK)
-		return r;
+	if (rcv_cfg_signers_load(c, &trusted) != RS_OK)
+		return RCV_CONFIG;
 	x.trusted = trusted;
-	if (rcv_spool_scan(c, &v, &n) != RS_OK) {
+	if (rcv_spool_scan(&x, &v, &n, &bad) != RS_OK) {
 		worst = RCV_SYSFAIL;
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		if (i + 1 < n && strcmp(v[i].agent, v[i + 1].agent) == 0)
-			r = rcv_spool_supersede(&x, &v[i], v[i + 1].seq);
-		else
-			r = rcv_spool_one(&x, v[i].agent, v[i].seq);
-		if (r == RCV_SYSFAIL || (r == RCV_REFUSED && worst == RCV_DONE))
-			worst = r;
+	if (bad > 0)
+		worst = RCV_REFUSED;
+	/*
+	 * Per agent, newest first, until one bundle's signature verifies:
+	 * it is the agent's latest word, and the older ones are superseded.
+	 * A bundle that does not verify is anyone's upload and displaces
+	 * nothing: 5 bytes of junk named corp.9000... must not push a
+	 * signed corp.200 aside.
+	 */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && strcmp(v[i].agent, v[j].agent) == 0;
+		    j++)
+			;
+		verified = 0;
+		for (k = j; k-- > i; ) {
+			if (verified)
+				o = rcv_spool_supersede(&x, &v[k], top);
+			else {
+				o = rcv_spool_one(&x, v[k].agent, v[k].seq,
+				    &verified);
+				top = v[k].seq;
+				if (!verified && o == RCV_SYSFAIL)
+					k = i;	/* the rest waits as well */
+			}
+			if (o == RCV_SYSFAIL || (o == RCV_REFUSED &&
+			    worst == RCV_DONE))
+				worst = o;
+		}
 	}
 	/* The caller rewrites the status file after every run. */
 	if (n == 0)
@@ -611,6 +775,56 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 	free(v);
 	sshsig_signers_free(trusted);
 	return worst;
+}
+
+/*
+ * Only what the shrink guard refused can be approved: every other refusal
+ * would be refused again by the next run (a bad signature, an invalid
+ * entry), so re-queueing it would only promise an install that never
+ * comes.  The quarantine's .reason file says which guard refused it.
+ */
+static int
+rcv_spool_approvable(const struct rcv_cfg *c, const char *agent,
+    uint64_t seq, const char *name, const char *src)
+{
+	char rpath[4096], sig[4096], *text = NULL, *nl;
+	struct stat st, sst;
+	size_t len;
+	int r;
+
+	if (lstat(src, &st) == -1) {
+		rs_error("approve %s: not in the quarantine %s", name,
+		    c->quarantine_dir);
+		return RS_ERR_NOTFOUND;
+	}
+	if (snprintf(sig, sizeof(sig), "%s.sig", src) >= (int)sizeof(sig) ||
+	    snprintf(rpath, sizeof(rpath), "%s/%s.%" PRIu64 ".reason",
+	    c->quarantine_dir, agent, seq) >= (int)sizeof(rpath))
+		return RS_ERR_LIMIT;
+	if (!S_ISREG(st.st_mode) || lstat(sig, &sst) == -1 ||
+	    !S_ISREG(sst.st_mode)) {
+		rs_error("approve %s: the quarantine holds no regular bundle "
+		    "and signature under this name; nothing to approve",
+		    name);
+		return RS_ERR_INVAL;
+	}
+	r = rcv_util_read_small(rpath, RS_MAX_REASON + 2, &text, &len);
+	if (r != RS_OK) {
+		rs_error("approve %s: no reason file %s; only a bundle refused "
+		    "by the shrink guard can be approved", name, rpath);
+		return RS_ERR_INVAL;
+	}
+	if ((nl = strchr(text, '\n')) != NULL)
+		*nl = '\0';
+	r = RS_OK;
+	if (strncmp(text, "shrink: ", 8) != 0) {
+		rs_error("approve %s: refused for \"%s\", not by the shrink "
+		    "guard; only a shrink can be approved (fix the list on "
+		    "the agent and push again)", name, text);
+		r = RS_ERR_INVAL;
+	}
+	free(text);
+	return r;
 }
 
 int
@@ -632,11 +846,8 @@ rcv_spool_approve(const struct rcv_cfg *c, const char *file)
 	    RS_OK || rcv_util_path(dst, sizeof(dst), c->spool_dir, name) !=
 	    RS_OK)
 		return RS_ERR_LIMIT;
-	if (access(src, F_OK) == -1) {
-		rs_error("approve %s: not in the quarantine %s", name,
-		    c->quarantine_dir);
-		return RS_ERR_NOTFOUND;
-	}
+	if ((r = rcv_spool_approvable(c, agent, seq, name, src)) != RS_OK)
+		return r;
 	if ((r = rcv_st_load(c, agent, &st)) != RS_OK)
 		return RS_ERR_SYSTEM;
 	if (st.have && seq <= st.seq) {

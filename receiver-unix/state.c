@@ -1,7 +1,8 @@
 /*
  * state.c - what the receiver remembers: per-agent state (STATE/AGENT.state)
  * with its rejection counters, the counters of refusals no agent can be
- * blamed for (STATE/unattributed.counts), the history of accepted bundles,
+ * blamed for (STATE/unattributed.counts), the install journal
+ * (STATE/install.pending, see install.c), the history of accepted bundles,
  * the quarantine of refused ones, and the status file the agents read over
  * SFTP.
  *
@@ -17,7 +18,9 @@
  *             is JSON-escaped and it carries nothing but the decisions.
  *
  * Every file is replaced atomically (rcv_util_write_atomic): a crash leaves
- * the old or the new version, never a mixture.
+ * the old or the new version, never a mixture.  Copies renamed into
+ * history or quarantine are fsynced first.  Only regular files are ever
+ * moved into the quarantine, and its pruning counts every name there.
  */
 #include <sys/stat.h>
 
@@ -39,6 +42,7 @@
 #define RCV_ST_SUFFIX	".state"
 #define RCV_ST_UNATTRIBUTED	"unattributed.counts"
 #define RCV_ST_REJ_PREFIX	"rejections_"
+#define RCV_ST_JOURNAL		"install.pending"
 
 /* Indexed by enum rcv_why; persisted (state keys, metric labels). */
 static const char *const rcv_st_why[RCV_WHY_N] = {
@@ -198,9 +202,10 @@ rcv_st_load_kv(void *arg, const char *key, const char *val)
 int
 rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
 {
+	struct rcv_journal j;
 	char path[4096];
 	size_t lineno;
-	int r;
+	int r, committed;
 
 	memset(st, 0, sizeof(*st));
 	if ((r = rcv_st_path(c, agent, path, sizeof(path))) != RS_OK)
@@ -210,7 +215,139 @@ rcv_st_load(const struct rcv_cfg *c, const char *agent, struct rcv_state *st)
 		rs_error("read %s line %zu: damaged state file; fix or remove "
 		    "it (removing it forgets the last accepted sequence)", path,
 		    lineno);
+	/* A committed install not yet recorded: the table already has it. */
+	if (r == RS_OK && rcv_st_journal_load(c, &j, &committed) == RS_OK &&
+	    committed && strcmp(j.agent, agent) == 0)
+		rcv_st_journal_apply(&j, st);
 	return r;
+}
+
+void
+rcv_st_journal_apply(const struct rcv_journal *j, struct rcv_state *st)
+{
+	if (j->retire) {
+		st->have = 0;
+		st->approved_seq = 0;
+		return;
+	}
+	st->have = 1;
+	st->seq = j->seq;
+	st->count = j->count;
+	memcpy(st->sha256, j->sha256, sizeof(st->sha256));
+	st->accepted_time = j->time;
+	st->approved_seq = 0;
+	st->install_seq = j->seq;
+	st->install_usec = j->usec;
+}
+
+static int
+rcv_st_journal_kv(void *arg, const char *key, const char *val)
+{
+	struct rcv_journal *j = arg;
+	uint64_t v;
+
+	if (strcmp(key, "agent") == 0) {
+		if (!bundle_agent_id_ok(val))
+			return RS_ERR_FORMAT;
+		snprintf(j->agent, sizeof(j->agent), "%s", val);
+		return RS_OK;
+	}
+	if (strcmp(key, "sha256") == 0) {
+		if (strlen(val) != 2 * RS_SHA256_LEN)
+			return RS_ERR_FORMAT;
+		memcpy(j->sha256, val, sizeof(j->sha256));
+		return RS_OK;
+	}
+	if (rcv_st_u64(val, &v) != RS_OK)
+		return RS_ERR_FORMAT;
+	if (strcmp(key, "retire") == 0)
+		j->retire = v != 0;
+	else if (strcmp(key, "seq") == 0)
+		j->seq = v;
+	else if (strcmp(key, "count") == 0)
+		j->count = v;
+	else if (strcmp(key, "entries") == 0)
+		j->entries = v;
+	else if (strcmp(key, "usec") == 0)
+		j->usec = v;
+	else if (strcmp(key, "time") == 0)
+		j->time = (time_t)v;
+	else if (strcmp(key, "dev") == 0)
+		j->dev = v;
+	else if (strcmp(key, "ino") == 0)
+		j->ino = v;
+	else
+		return RS_ERR_FORMAT;
+	return RS_OK;
+}
+
+int
+rcv_st_journal_save(const struct rcv_cfg *c, const struct rcv_journal *j)
+{
+	struct rs_buf b;
+	char path[4096];
+	int r;
+
+	if (rcv_util_path(path, sizeof(path), c->state_dir, RCV_ST_JOURNAL) !=
+	    RS_OK)
+		return RS_ERR_LIMIT;
+	rs_buf_init(&b, RS_MAX_STATE_BYTES);
+	r = rs_buf_printf(&b, "agent %s\nretire %d\nseq %" PRIu64 "\ncount %"
+	    PRIu64 "\nsha256 %s\nentries %" PRIu64 "\nusec %" PRIu64
+	    "\ntime %lld\ndev %" PRIu64 "\nino %" PRIu64 "\n", j->agent,
+	    j->retire, j->seq, j->count, j->retire ? "0000000000000000000000"
+	    "000000000000000000000000000000000000000000" : j->sha256,
+	    j->entries, j->usec, (long long)j->time, j->dev, j->ino);
+	if (r == RS_OK)
+		r = rcv_util_write_atomic(path, b.data, b.len, 0600);
+	rs_buf_free(&b);
+	return r;
+}
+
+int
+rcv_st_journal_load(const struct rcv_cfg *c, struct rcv_journal *j,
+    int *committed)
+{
+	char path[4096], tab[4096];
+	struct stat st;
+	size_t lineno;
+	int r;
+
+	memset(j, 0, sizeof(*j));
+	*committed = 0;
+	if (rcv_util_path(path, sizeof(path), c->state_dir, RCV_ST_JOURNAL) !=
+	    RS_OK || rcv_inst_table_path(c, c->map, tab, sizeof(tab)) != RS_OK)
+		return RS_ERR_LIMIT;
+	if (lstat(path, &st) == -1 && errno == ENOENT)
+		return RS_ERR_NOTFOUND;
+	r = rcv_st_kv_read(path, rcv_st_journal_kv, j, &lineno);
+	if (r == RS_OK && j->agent[0] == '\0')
+		r = RS_ERR_FORMAT;
+	if (r != RS_OK) {
+		if (r == RS_ERR_FORMAT)
+			rs_error("read %s line %zu: damaged install journal",
+			    path, lineno);
+		return r;
+	}
+	/* Committed: the live table is the file postmap built for it. */
+	*committed = stat(tab, &st) == 0 && (uint64_t)st.st_dev == j->dev &&
+	    (uint64_t)st.st_ino == j->ino;
+	return RS_OK;
+}
+
+int
+rcv_st_journal_clear(const struct rcv_cfg *c)
+{
+	char path[4096];
+
+	if (rcv_util_path(path, sizeof(path), c->state_dir, RCV_ST_JOURNAL) !=
+	    RS_OK)
+		return RS_ERR_LIMIT;
+	if (unlink(path) == -1 && errno != ENOENT) {
+		rs_error("remove %s: %s", path, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	return rcv_util_fsync_dir(c->state_dir);
 }
 
 int
@@ -465,11 +602,16 @@ rcv_st_map_entries_save(const struct rcv_cfg *c, uint64_t n)
 int
 rcv_st_map_entries_load(const struct rcv_cfg *c, uint64_t *n)
 {
+	struct rcv_journal j;
 	char path[4096], *text = NULL, *nl;
 	size_t len;
-	int r;
+	int r, committed;
 
 	*n = 0;
+	if (rcv_st_journal_load(c, &j, &committed) == RS_OK && committed) {
+		*n = j.entries;
+		return RS_OK;
+	}
 	if (rcv_util_path(path, sizeof(path), c->state_dir, "map.entries") !=
 	    RS_OK)
 		return RS_ERR_LIMIT;
@@ -538,16 +680,38 @@ rcv_st_unattributed_add(const struct rcv_cfg *c, int why)
 	return r;
 }
 
+/*
+ * A name in history or quarantine that is not a regular file (a directory
+ * an older receiver moved there) would make every rename onto it fail,
+ * and with it every later run: it goes first.
+ */
+static int
+rcv_st_clear_slot(const char *dir, const char *name)
+{
+	char path[4096];
+	struct stat st;
+
+	if (rcv_util_path(path, sizeof(path), dir, name) != RS_OK)
+		return RS_ERR_LIMIT;
+	if (lstat(path, &st) == -1 || S_ISREG(st.st_mode))
+		return RS_OK;
+	rs_warn("remove %s: not a regular file, in the way", path);
+	return rcv_util_remove(dir, name);
+}
+
 static int
 rcv_st_write_sig(const char *dir, const char *name, const char *sig,
     size_t siglen)
 {
-	char path[4096];
+	char path[4096], base[RS_MAX_BUNDLE_NAME + 8];
 	int n;
 
 	n = snprintf(path, sizeof(path), "%s/%s.sig", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return RS_ERR_LIMIT;
+	snprintf(base, sizeof(base), "%s.sig", name);
+	if ((n = rcv_st_clear_slot(dir, base)) != RS_OK)
+		return n;
 	return rcv_util_write_atomic(path, sig, siglen, 0640);
 }
 
@@ -618,6 +782,9 @@ rcv_st_history_add(const struct rcv_cfg *c, const char *agent, uint64_t seq,
 	if ((r = rcv_st_write_sig(c->history_dir, name, sig, siglen)) !=
 	    RS_OK)
 		return r;
+	/* The copy is the audit record: on disk before its name is. */
+	if ((r = rcv_util_fsync_path(work_path)) != RS_OK)
+		return r;
 	if (rename(work_path, dst) == -1) {
 		rs_error("rename %s to %s: %s", work_path, dst,
 		    strerror(errno));
@@ -641,6 +808,53 @@ rcv_st_history_add(const struct rcv_cfg *c, const char *agent, uint64_t seq,
 	}
 	free(seqs);
 	return RS_OK;
+}
+
+/*
+ * Move src into the quarantine as dst.  Only a regular file is ever moved:
+ * anything else (a directory, a symlink, a FIFO) is hostile, carries
+ * nothing worth keeping and is removed where it is.
+ */
+static int
+rcv_st_quarantine_move(const struct rcv_cfg *c, const char *name,
+    const char *src, const char *dst)
+{
+	char dir[4096];
+	const char *base = strrchr(src, '/');
+	struct stat st;
+	int r;
+
+	if (lstat(src, &st) == -1) {
+		if (errno == ENOENT)
+			return RS_OK;
+		rs_error("stat %s: %s", src, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rs_warn("quarantine %s: %s, not a regular file; removed, not "
+		    "kept", src, S_ISDIR(st.st_mode) ? "a directory" :
+		    S_ISLNK(st.st_mode) ? "a symbolic link" : "a special file");
+		if ((r = rcv_util_dirname(src, dir, sizeof(dir))) != RS_OK)
+			return r;
+		(void)rcv_util_remove(dir, base != NULL ? base + 1 : src);
+		return RS_OK;
+	}
+	if ((r = rcv_st_clear_slot(c->quarantine_dir, name)) != RS_OK ||
+	    (r = rcv_util_fsync_path(src)) != RS_OK)
+		return r;
+	if (rename(src, dst) == -1 && errno != ENOENT) {
+		if (errno != EXDEV) {
+			rs_error("rename %s to %s: %s", src, dst,
+			    strerror(errno));
+			return RS_ERR_SYSTEM;
+		}
+		/* Spool on another file system: keep the reason only. */
+		if (unlink(src) == -1 && errno != ENOENT) {
+			rs_error("remove %s: %s", src, strerror(errno));
+			return RS_ERR_SYSTEM;
+		}
+	}
+	return rcv_util_fsync_dir(c->quarantine_dir);
 }
 
 int
@@ -668,27 +882,19 @@ rcv_st_quarantine(const struct rcv_cfg *c, const char *agent, uint64_t seq,
 	    (r = rcv_st_write_sig(c->quarantine_dir, name, sig, siglen)) !=
 	    RS_OK)
 		return r;
-	if (src != NULL && rename(src, dst) == -1 && errno != ENOENT) {
-		if (errno != EXDEV) {
-			rs_error("rename %s to %s: %s", src, dst,
-			    strerror(errno));
-			return RS_ERR_SYSTEM;
-		}
-		/* Spool on another file system: keep the reason only. */
-		if (unlink(src) == -1 && errno != ENOENT) {
-			rs_error("remove %s: %s", src, strerror(errno));
-			return RS_ERR_SYSTEM;
-		}
-	}
+	if (src != NULL && (r = rcv_st_quarantine_move(c, name, src, dst)) !=
+	    RS_OK)
+		return r;
 	if ((r = rcv_util_write_atomic(rpath, text, (size_t)n, 0640)) != RS_OK)
 		return r;
 	rcv_st_quarantine_prune(c);
 	return RS_OK;
 }
 
+/* One refusal in the quarantine: all names sharing the stem AGENT.SEQ. */
 struct rcv_st_qent {
-	char	name[RS_MAX_AGENT_ID + 32];
-	time_t	mtime;
+	char	*stem;
+	time_t	 mtime;		/* the newest of its files */
 };
 
 static int
@@ -698,63 +904,120 @@ rcv_st_qcmp(const void *a, const void *b)
 
 	if (x->mtime != y->mtime)
 		return x->mtime < y->mtime ? -1 : 1;
-	return strcmp(x->name, y->name);
+	return strcmp(x->stem, y->stem);
 }
 
-/*
- * Keep the newest RS_QUARANTINE_KEEP refused bundles.  A hostile uploader
- * can refill the quarantine at will; bounding it keeps the disk safe, and
- * the log keeps the record of every refusal.
- */
-void
-rcv_st_quarantine_prune(const struct rcv_cfg *c)
+/* "corp.5.rcpt.gz", "corp.5.rcpt.gz.sig", "corp.5.reason": "corp.5". */
+static size_t
+rcv_st_qstem(const char *name)
+{
+	static const char *const sfx[] = { ".rcpt.gz.sig", ".rcpt.gz",
+	    ".reason" };
+	size_t l = strlen(name), i, k;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		k = strlen(sfx[i]);
+		if (l > k && strcmp(name + l - k, sfx[i]) == 0)
+			return l - k;
+	}
+	return l;	/* anything else is a refusal of its own */
+}
+
+/* Group the quarantine's names into refusals, each with its newest mtime. */
+static int
+rcv_st_qscan(const struct rcv_cfg *c, struct rcv_st_qent **out, size_t *nout)
 {
 	struct rcv_st_qent *v = NULL, *nv;
 	struct dirent *e;
 	struct stat st;
-	char path[4096], stem[RS_MAX_AGENT_ID + 32];
+	char path[4096];
 	size_t n = 0, cap = 0, i, l;
 	DIR *d;
-	int k;
+	int r = RS_ERR_NOMEM;
 
-	if ((d = opendir(c->quarantine_dir)) == NULL)
-		return;
+	*out = NULL;
+	*nout = 0;
+	if ((d = opendir(c->quarantine_dir)) == NULL) {
+		rs_warn("open %s: %s", c->quarantine_dir, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
 	while ((e = readdir(d)) != NULL) {
-		l = strlen(e->d_name);
-		if (l < 8 || l >= sizeof(v->name) ||
-		    strcmp(e->d_name + l - 7, ".reason") != 0)
-			continue;
-		if (rcv_util_path(path, sizeof(path), c->quarantine_dir,
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") ==
+		    0 || rcv_util_path(path, sizeof(path), c->quarantine_dir,
 		    e->d_name) != RS_OK || lstat(path, &st) == -1)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+		l = rcv_st_qstem(e->d_name);
+		for (i = 0; i < n; i++)
+			if (strlen(v[i].stem) == l &&
+			    memcmp(v[i].stem, e->d_name, l) == 0)
 				break;
-			v = nv;
-		}
-		memcpy(v[n].name, e->d_name, l + 1);
-		v[n].mtime = st.st_mtime;
-		n++;
+		if (i == n) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				if ((nv = realloc(v, cap * sizeof(*v))) ==
+				    NULL)
+					goto out;
+				v = nv;
+			}
+			if ((v[n].stem = strndup(e->d_name, l)) == NULL)
+				goto out;
+			v[n++].mtime = st.st_mtime;
+		} else if (st.st_mtime > v[i].mtime)
+			v[i].mtime = st.st_mtime;
 	}
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	r = RS_OK;
+ out:
+	for (i = 0; i < n; i++)
+		free(v[i].stem);
+	free(v);
 	closedir(d);
+	return r;
+}
+
+/*
+ * Keep the newest RS_QUARANTINE_KEEP refusals.  A hostile uploader can
+ * refill the quarantine at will; bounding it keeps the disk safe, and
+ * the log keeps the record of every refusal.  Everything in the
+ * quarantine counts, whatever its name or type (a directory an older
+ * receiver moved there included), and what cannot be removed is logged.
+ */
+void
+rcv_st_quarantine_prune(const struct rcv_cfg *c)
+{
+	struct rcv_st_qent *v = NULL;
+	struct dirent *e;
+	size_t n = 0, i, l;
+	DIR *d;
+
+	if (rcv_st_qscan(c, &v, &n) != RS_OK)
+		return;
 	if (n > RS_QUARANTINE_KEEP) {
 		qsort(v, n, sizeof(*v), rcv_st_qcmp);
-		for (i = 0; i < n - RS_QUARANTINE_KEEP; i++) {
-			l = strlen(v[i].name) - 7;
-			memcpy(stem, v[i].name, l);
-			stem[l] = '\0';
-			k = snprintf(path, sizeof(path), "%s/%s.rcpt.gz",
-			    c->quarantine_dir, stem);
-			if (k > 0 && (size_t)k < sizeof(path) - 4) {
-				unlink(path);
-				memcpy(path + k, ".sig", 5);
-				unlink(path);
-			}
-			if (rcv_util_path(path, sizeof(path),
-			    c->quarantine_dir, v[i].name) == RS_OK)
-				unlink(path);
+		if ((d = opendir(c->quarantine_dir)) == NULL)
+			rs_warn("open %s: %s", c->quarantine_dir,
+			    strerror(errno));
+		/* One pass: each name is removed if its refusal is old. */
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			l = rcv_st_qstem(e->d_name);
+			for (i = 0; i < n - RS_QUARANTINE_KEEP; i++)
+				if (strlen(v[i].stem) == l &&
+				    memcmp(v[i].stem, e->d_name, l) == 0)
+					break;
+			if (i < n - RS_QUARANTINE_KEEP)
+				(void)rcv_util_remove(c->quarantine_dir,
+				    e->d_name);
 		}
+		if (d != NULL)
+			closedir(d);
 	}
+	for (i = 0; i < n; i++)
+		free(v[i].stem);
 	free(v);
 }

@@ -1,7 +1,8 @@
 /*
  * util.c - small file helpers of rcptsync-receiver: path joining, atomic
  * replace (temporary name, fsync, rename, directory fsync), bounded reads,
- * cleaning up after killed writers, a monotonic clock.
+ * removing whatever a name is (also a directory tree), cleaning up after
+ * killed writers, a monotonic clock.
  *
  * API:        rcv_util_* (receiver.h).
  * Ownership:  rcv_util_read_small returns a malloc'd NUL-terminated copy
@@ -12,6 +13,11 @@
  * Trust:      rcv_util_read_small opens with O_NOFOLLOW|O_NONBLOCK and
  *             refuses anything but a regular file, so it may be pointed at
  *             a file in a directory someone else can write.
+ *             rcv_util_read_admin is the same but follows symbolic links:
+ *             for the administrator's own files (configuration,
+ *             allowed_signers, static_file), which configuration
+ *             management tools often install as links.  rcv_util_remove
+ *             never follows a link: it is used on the spool.
  */
 #include <sys/stat.h>
 
@@ -162,8 +168,10 @@ rcv_util_write_atomic(const char *path, const void *data, size_t len,
 	return r;
 }
 
-int
-rcv_util_read_small(const char *path, size_t max, char **out, size_t *len)
+/* Both readers: follow is 0 for STATE, 1 for the admin's own files. */
+static int
+rcv_util_read(const char *path, size_t max, int follow, char **out,
+    size_t *len)
 {
 	struct stat st;
 	char *p = NULL;
@@ -173,7 +181,8 @@ rcv_util_read_small(const char *path, size_t max, char **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = open(path, O_RDONLY | (follow ? 0 : O_NOFOLLOW) | O_NONBLOCK |
+	    O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return RS_ERR_NOTFOUND;
@@ -225,6 +234,102 @@ rcv_util_read_small(const char *path, size_t max, char **out, size_t *len)
 	free(p);
 	close(fd);
 	return r;
+}
+
+int
+rcv_util_read_small(const char *path, size_t max, char **out, size_t *len)
+{
+	return rcv_util_read(path, max, 0, out, len);
+}
+
+int
+rcv_util_read_admin(const char *path, size_t max, char **out, size_t *len)
+{
+	return rcv_util_read(path, max, 1, out, len);
+}
+
+int
+rcv_util_fsync_path(const char *path)
+{
+	int fd, r = RS_OK;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		rs_error("open %s: %s", path, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	if (fsync(fd) == -1) {
+		rs_error("fsync %s: %s", path, strerror(errno));
+		r = RS_ERR_SYSTEM;
+	}
+	close(fd);
+	return r;
+}
+
+/*
+ * Remove name below the directory dfd, whatever it is.  A directory is
+ * emptied first, at most RS_MAX_REMOVE_DEPTH levels down; nothing is ever
+ * followed (openat with O_NOFOLLOW), so a planted symlink can only lose
+ * itself.  Every entry that stays is logged; *left counts them.
+ */
+static void
+rcv_util_remove_at(int dfd, const char *shown, const char *name, int depth,
+    unsigned *left)
+{
+	char sub[4096];
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return;
+	if (errno != EISDIR && errno != EPERM) {
+		rs_warn("remove %s: %s", shown, strerror(errno));
+		++*left;
+		return;
+	}
+	/* A directory (Linux says EISDIR, POSIX allows EPERM). */
+	if (depth < RS_MAX_REMOVE_DEPTH && (fd = openat(dfd, name, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) != -1) {
+		if ((d = fdopendir(fd)) == NULL)
+			close(fd);
+		else {
+			while ((e = readdir(d)) != NULL) {
+				if (strcmp(e->d_name, ".") == 0 ||
+				    strcmp(e->d_name, "..") == 0)
+					continue;
+				snprintf(sub, sizeof(sub), "%s/%s", shown,
+				    e->d_name);
+				rcv_util_remove_at(dirfd(d), sub, e->d_name,
+				    depth + 1, left);
+			}
+			closedir(d);
+		}
+	}
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return;
+	rs_warn("remove %s: %s", shown, depth >= RS_MAX_REMOVE_DEPTH ?
+	    "nested too deep" : strerror(errno));
+	++*left;
+}
+
+int
+rcv_util_remove(const char *dir, const char *name)
+{
+	char shown[4096];
+	unsigned left = 0;
+	int dfd;
+
+	if (rcv_util_path(shown, sizeof(shown), dir, name) != RS_OK)
+		return RS_ERR_LIMIT;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1) {
+		rs_warn("open %s: %s", dir, strerror(errno));
+		return RS_ERR_SYSTEM;
+	}
+	rcv_util_remove_at(dfd, shown, name, 0, &left);
+	close(dfd);
+	return left == 0 ? RS_OK : RS_ERR_SYSTEM;
 }
 
 void

@@ -17,7 +17,7 @@ H_MAP_TYPE=lmdb
 RCV_BIN=${RCV_BIN:-$RS_TOP/rcptsync-receiver}
 if [ -n "${RS_LONG:-}" ]; then TRIALS=${TRIALS:-100}; else TRIALS=${TRIALS:-24}; fi
 N=${KILL_LIST:-50000}
-t_need "$RCV_BIN" postmap postconf ssh-keygen gzip setpriv python3 sha256sum
+t_need "$RCV_BIN" postmap postconf ssh-keygen gzip setpriv python3 sha256sum strace
 
 T=$(t_tmp)
 umask 022
@@ -134,6 +134,30 @@ else
 fi
 t_eq "after trials: smtpd answers from the last list" "$(if [ "$CUR" = A ]; then echo '250 550 5.1.1'; else echo '550 5.1.1 250'; fi)" \
     "$(h_rcpt a0000007@corp.test b0000007@corp.test | tr '\n' ' ' | sed 's/ $//')"
+# --- a kill exactly between the two renames -------------
+# strace kills the receiver on its rename of MAP.new over MAP, just after
+# the new table went live: status must already report the new list.
+if [ "$CUR" = A ]; then NEXT=B; else NEXT=A; fi
+push "$NEXT"
+strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 -P "$H_MAP.new" \
+    -e inject=rename,renameat,renameat2:signal=KILL \
+    setpriv --reuid rcptsync --regid rcptsync --init-groups \
+    "$RCV_BIN" -c "$CONF" -v run 2>>"$T/log"
+t_check "torn pair: the receiver was killed" test $? -ne 0
+t_eq "torn pair: the table is the new list" "$NEXT" "$(table_is)"
+t_eq "torn pair: the source is still the old one" "$CUR" "$(source_is)"
+rcv status >"$T/status"
+t_grep "torn pair: status reports the table's list" "accepted  sequence $SEQ" "$T/status"
+t_grep "torn pair: status reports the table's entries" "^map .*: $N entries$" "$T/status"
+rcv run
+t_eq "torn pair: the next run finishes: exit 0" 0 $?
+t_eq "torn pair: then the source is the new list" "$NEXT" "$(source_is)"
+t_grep "torn pair: the recovery is logged" "recover .*finishing the install of agent corp interrupted after the new table" "$T/log"
+t_check "torn pair: journal gone, spool empty, bundle in history" \
+    test ! -e "$H_RECV_STATE/install.pending" -a -z "$(ls -A "$SPOOL")" -a \
+    -f "$H_RECV_STATE/history/corp.$SEQ.rcpt.gz"
+t_grep "torn pair: the state file has it" "^seq $SEQ$" "$H_RECV_STATE/corp.state"
+
 t_check "no MAP.new leftovers" test ! -e "$H_MAP.new" -a ! -e "$H_MAP.new.lmdb"
 t_eq "no atomic-write temporaries left" "" \
     "$(find "$H_RECV_STATE" "$H_DIR/status" -name '*.tmp' | tr '\n' ' ')"

@@ -81,6 +81,22 @@ refused() {
 	map_unchanged "$1"
 }
 
+# refused_gone NAME PATTERN: like refused, for a corp.$SEQ that is no
+# regular file: the reason is kept, the thing itself never enters the
+# quarantine.
+refused_gone() {
+	snap
+	rcv run >"$T/out"
+	t_eq "$1: exit 1" 1 $?
+	t_grep "$1: log line" "refuse corp\.$SEQ\.rcpt\.gz: .*$2" "$T/log"
+	t_check "$1: reason kept" test -s "$Q/corp.$SEQ.reason"
+	t_check "$1: not moved into the quarantine" \
+	    test ! -e "$Q/corp.$SEQ.rcpt.gz" -a ! -L "$Q/corp.$SEQ.rcpt.gz"
+	t_check "$1: spool cleaned" test ! -e "$SPOOL/corp.$SEQ.rcpt.gz" \
+	    -a ! -L "$SPOOL/corp.$SEQ.rcpt.gz" -a ! -e "$SPOOL/corp.$SEQ.rcpt.gz.sig"
+	map_unchanged "$1"
+}
+
 # --- lists ---------------------------------------------------------------
 b_list 2000 corp.test >"$T/l1"
 b_list 1000 example.org >>"$T/l1"
@@ -196,6 +212,7 @@ bad_entries() {
 	refused "$1" "$3"
 }
 bad_entries "unsorted entries" 'zzz@corp.test\na@corp.test\n' "line 1[0-9]"
+UNSORTED_SEQ=$SEQ
 bad_entries "duplicate entry" 'u0000005@corp.test\nu0000005@corp.test\n' "line 1[0-9]"
 bad_entries "uppercase entry" 'U0000005x@corp.test\n' "line 1[0-9]"
 bad_entries "space inside an entry" 'u0000005 x@corp.test\n' "line 1[0-9]"
@@ -236,8 +253,19 @@ SHRINK_SEQ=$SEQ
 refused "shrink beyond threshold" "shrink: 2500 entries, installed 3001, threshold 10%"
 t_grep "shrink: log names the approve command" "rcptsync-receiver approve $Q/corp\.$SEQ\.rcpt\.gz" "$T/log"
 t_grep "shrink: status.json has the reason" '"rejected_reason": "shrink: 2500 entries' "$STATUS_DIR/status.json"
-rcv approve "$Q/corp.$SEQ.rcpt.gz"
-t_eq "approve: exit 0" 0 $?
+# Only shrink refusals can be approved.
+rcv approve "$Q/corp.$UNSORTED_SEQ.rcpt.gz"
+t_eq "approve an invalid list: exit 2" 2 $?
+t_grep "approve an invalid list: says why" "approve corp\.$UNSORTED_SEQ\.rcpt\.gz: refused for \"line 1[0-9].*not by the shrink guard" "$T/log"
+t_check "approve an invalid list: stays in the quarantine" \
+    test -f "$Q/corp.$UNSORTED_SEQ.rcpt.gz" -a -f "$Q/corp.$UNSORTED_SEQ.reason" -a ! -e "$SPOOL/corp.$UNSORTED_SEQ.rcpt.gz"
+# As root, as ADMIN.md shows it: the receiver becomes the owner of
+# state_dir first, so the next run as rcptsync can still read its state.
+"$RCV_BIN" -c "$CONF" -v approve "$Q/corp.$SEQ.rcpt.gz" 2>"$T/log"
+t_eq "approve as root: exit 0" 0 $?
+sed 's/^/  root| /' "$T/log" >&2
+t_eq "approve as root: state still rcptsync's" "rcptsync 600" "$(stat -c '%U %a' "$STATE/corp.state")"
+t_eq "approve as root: no root-owned file in STATE" "" "$(find "$STATE" "$STATUS_DIR" -maxdepth 1 -user root | tr '\n' ' ')"
 rcv run >"$T/out"
 t_eq "approved shrink: exit 0" 0 $?
 t_grep "approved shrink: logged loudly" "APPROVED by the administrator" "$T/log"
@@ -258,11 +286,20 @@ cp "$T/l3" "$T/installed"
 next_seq
 snap
 put "$T/empty" kind=heartbeat count=0 domains=corp.test sha="$(sha256sum <"$T/l3" | cut -d' ' -f1)"
+cp -p "$SPOOL/corp.$SEQ.rcpt.gz" "$SPOOL/corp.$SEQ.rcpt.gz.sig" "$T/"
 rcv run >"$T/out"
 t_eq "heartbeat: exit 0" 0 $?
 t_grep "heartbeat: logged" "heartbeat corp\.$SEQ\.rcpt\.gz: list .* is installed" "$T/log"
 map_unchanged "heartbeat"
 t_grep "heartbeat: status.json" '"heartbeat_time"' "$STATUS_DIR/status.json"
+
+# The same heartbeat again: a replay, not an interrupted install, and it
+# must not push a real list out of history.
+ls "$STATE/history" >"$T/hist.before"
+cp -p "$T/corp.$SEQ.rcpt.gz" "$T/corp.$SEQ.rcpt.gz.sig" "$SPOOL/"
+refused "replayed heartbeat" "not greater than the last accepted .*replay"
+ls "$STATE/history" >"$T/hist.after"
+t_same_file "replayed heartbeat: history unchanged" "$T/hist.before" "$T/hist.after"
 
 next_seq
 put "$T/empty" kind=heartbeat count=0 domains=corp.test sha="$(sha256sum <"$T/l1" | cut -d' ' -f1)"
@@ -332,6 +369,79 @@ rcv check >"$T/out"
 t_eq "check: exit 0" 0 $?
 t_eq "check: no FAIL" 0 "$(grep -c '^FAIL' "$T/out")"
 
+# --- unsigned junk with a higher sequence displaces nothing ------
+next_seq
+put "$T/l3"
+printf 'junk\n' >"$SPOOL/corp.9000000000000000000.rcpt.gz"
+printf 'x' >"$SPOOL/corp.9999999999999999999.rcpt.gz"
+printf 'x' >"$SPOOL/corp.9999999999999999999.rcpt.gz.sig"
+chown rcptsync "$SPOOL"/corp.9*
+rcv run >"$T/out"
+t_eq "junk with a higher sequence: exit 1" 1 $?
+t_grep "junk: refused for its signature" "refuse corp\.9000000000000000000\.rcpt\.gz: signature file .*missing" "$T/log"
+t_grep "junk: the signed bundle is installed" "install corp\.$SEQ\.rcpt\.gz: 1000 entries" "$T/log"
+t_check "junk: nothing superseded" test ! -e "$Q/corp.$SEQ.rcpt.gz"
+t_check "junk: status.json has the signed bundle" python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))["agents"]["corp"]
+assert a["accepted_sequence"] == int(sys.argv[2]), a
+' "$STATUS_DIR/status.json" "$SEQ"
+t_grep "sequence above 2^63-1: refused with the rule" "refuse corp\.9999999999999999999\.rcpt\.gz: sequence 9999999999999999999 is above 9223372036854775807 \(2\^63-1\)" "$T/log"
+t_check "sequence above 2^63-1: removed with its .sig" \
+    test ! -e "$SPOOL/corp.9999999999999999999.rcpt.gz" -a ! -e "$SPOOL/corp.9999999999999999999.rcpt.gz.sig"
+cp "$T/l3" "$T/installed"
+
+# --- directories and other non-regular files in the spool --------
+next_seq
+mkdir -p "$SPOOL/corp.$SEQ.rcpt.gz/sub" && head -c 100000 /dev/urandom >"$SPOOL/corp.$SEQ.rcpt.gz/sub/payload"
+cp "$(ls "$STATE"/history/*.sig | head -n 1)" "$SPOOL/corp.$SEQ.rcpt.gz.sig"
+chown -R rcptsync "$SPOOL/corp.$SEQ.rcpt.gz" "$SPOOL/corp.$SEQ.rcpt.gz.sig"
+refused_gone "directory named like a bundle" "not a regular file"
+mkdir -p "$SPOOL/corp.$SEQ.rcpt.gz/sub" && chown -R rcptsync "$SPOOL/corp.$SEQ.rcpt.gz"
+refused_gone "the same directory again (no .sig)" "signature file .*missing"
+next_seq
+put "$T/l3"
+rm -f "$SPOOL/corp.$SEQ.rcpt.gz.sig" && mkdir "$SPOOL/corp.$SEQ.rcpt.gz.sig" && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz.sig"
+refused "a .sig that is a directory" "signature file .*not a regular file"
+t_check "a .sig that is a directory: removed" test ! -e "$SPOOL/corp.$SEQ.rcpt.gz.sig" -a ! -e "$Q/corp.$SEQ.rcpt.gz.sig"
+next_seq
+mkfifo "$SPOOL/corp.$SEQ.rcpt.gz" && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz"
+cp "$(ls "$STATE"/history/*.sig | head -n 1)" "$SPOOL/corp.$SEQ.rcpt.gz.sig" && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz.sig"
+refused_gone "a FIFO named like a bundle" "not a regular file"
+
+# A directory an older receiver moved into the quarantine under the name
+# a new refusal needs: it makes way, instead of failing every run.
+next_seq
+mkdir -p "$Q/corp.$SEQ.rcpt.gz/x" "$Q/corp.$SEQ.rcpt.gz.sig" && chown -R rcptsync "$Q/corp.$SEQ.rcpt.gz" "$Q/corp.$SEQ.rcpt.gz.sig"
+b_make "$SPOOL" corp "$SEQ" "$T/l3" >/dev/null && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz"
+cp "$(ls "$STATE"/history/*.sig | head -n 1)" "$SPOOL/corp.$SEQ.rcpt.gz.sig" && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz.sig"
+refused "a directory in the quarantine's way" "signature does not verify"
+t_check "a directory in the quarantine's way: replaced by the refused file" \
+    test -f "$Q/corp.$SEQ.rcpt.gz" -a -f "$Q/corp.$SEQ.rcpt.gz.sig"
+
+# Pruning covers everything in the quarantine: a directory an older
+# receiver moved there goes too, and what cannot be removed is logged.
+mkdir -p "$Q/old.1.rcpt.gz/deep" "$Q/stuck.1.rcpt.gz/locked/in"
+head -c 100000 /dev/urandom >"$Q/old.1.rcpt.gz/deep/payload"
+chown -R rcptsync "$Q/old.1.rcpt.gz" "$Q/stuck.1.rcpt.gz"
+chown root "$Q/stuck.1.rcpt.gz/locked"
+i=0
+while [ $i -lt 60 ]; do
+	i=$((i + 1))
+	echo "old refusal" >"$Q/filler.$i.reason"
+done
+chown rcptsync "$Q"/filler.*
+touch -h -d '3 days ago' "$Q"/filler.*
+touch -h -d '4 days ago' "$Q/old.1.rcpt.gz" "$Q/stuck.1.rcpt.gz"
+next_seq
+b_make "$SPOOL" corp "$SEQ" "$T/l3" >/dev/null && chown rcptsync "$SPOOL/corp.$SEQ.rcpt.gz"
+refused "a refusal that prunes" "signature file .*missing"
+t_check "prune: the old directory is gone" test ! -e "$Q/old.1.rcpt.gz"
+t_grep "prune: what it could not remove is logged" "remove $Q/stuck\.1\.rcpt\.gz/locked/in: Permission denied" "$T/log"
+_kept=$(ls "$Q" | sed -E 's/\.(rcpt\.gz(\.sig)?|reason)$//' | sort -u | wc -l)
+t_check "prune: at most 51 refusals kept (50, and the stuck one): $_kept" test "$_kept" -le 51
+rm -rf "$Q/stuck.1.rcpt.gz"
+
 # --- system failure: postmap fails -> exit 3, bundle stays, map unchanged --
 next_seq
 b_list 1040 corp.test >"$T/l6"
@@ -345,6 +455,20 @@ map_unchanged "postmap failure"
 t_check "postmap failure: bundle stays in the spool" test -f "$SPOOL/corp.$SEQ.rcpt.gz"
 t_check "postmap failure: not quarantined" test ! -e "$Q/corp.$SEQ.rcpt.gz"
 t_check "postmap failure: no leftovers" test ! -e "$H_MAP.new" -a ! -e "$H_MAP.new.db"
+# A postmap that hangs is killed at postmap_timeout.
+printf '#!/bin/sh\nsleep 600\n' >"$T/hang-postmap" && chmod 755 "$T/hang-postmap"
+sed "s|^postmap = .*|postmap = $T/hang-postmap|" "$CONF" >"$T/hang.conf"
+printf 'postmap_timeout = 2s\n' >>"$T/hang.conf"
+_t0=$(date +%s)
+RCONF=$T/hang.conf rcv run >"$T/out"
+t_eq "postmap hangs: exit 3" 3 $?
+t_check "postmap hangs: killed within 10s" test $(( $(date +%s) - _t0 )) -lt 10
+t_grep "postmap hangs: logged with the setting" "no result after 2 seconds \(postmap_timeout = 2s\); killed it" "$T/log"
+t_grep "postmap hangs: map unchanged, logged" "the live map is unchanged" "$T/log"
+map_unchanged "postmap hangs"
+t_check "postmap hangs: bundle stays in the spool" test -f "$SPOOL/corp.$SEQ.rcpt.gz"
+t_check "postmap hangs: no leftovers" test ! -e "$H_MAP.new" -a ! -e "$H_MAP.new.db"
+t_eq "postmap hangs: no sleep left running" "" "$(pgrep -f "$T/hang-postmap" | tr '\n' ' ')"
 rcv run >"$T/out"
 t_eq "retry after postmap failure: exit 0" 0 $?
 t_eq "retry: map lines" 1041 "$(wc -l <"$H_MAP" | tr -d ' ')"
@@ -370,7 +494,7 @@ rm -f "$SPOOL"/.corp.* "$SPOOL/README" "$SPOOL/corp.0$SEQ.rcpt.gz" "$SPOOL/Corp.
 ln -s /etc/passwd "$SPOOL/corp.$SEQ.rcpt.gz"
 cp "$(ls "$STATE"/history/*.sig | head -n 1)" "$SPOOL/corp.$SEQ.rcpt.gz.sig"
 chown -h rcptsync "$SPOOL/corp.$SEQ.rcpt.gz" "$SPOOL/corp.$SEQ.rcpt.gz.sig"
-refused "symlink in the spool" "symbolic link"
+refused_gone "symlink in the spool" "symbolic link"
 
 next_seq
 _f=$(b_make "$SPOOL" other "$SEQ" "$T/l6") && b_sign "$KEY" "$_f" && chown rcptsync "$_f" "$_f.sig"
@@ -419,6 +543,66 @@ sed "s|^postfix_config = .*|postfix_config = $T/pf|" "$T/nord.conf" >"$T/pfref.c
 RCONF=$T/pfref.conf rcv run >"$T/out"
 t_eq "relay_domains with \$references: exit 2" 2 $?
 t_grep "relay_domains with \$references: asks for an explicit setting" "set relay_domains in \[receiver\] explicitly" "$T/log"
+
+# --- the admin's files may be symbolic links ---------------------
+cp "$T/static" "$T/static.real" && ln -sf "$T/static.real" "$T/static.link"
+sed "s|^static_file = .*|static_file = $T/static.link|" "$CONF" >"$T/real.conf"
+ln -sf "$T/real.conf" "$T/link.conf"
+RCONF=$T/link.conf rcv check >"$T/out"
+t_eq "symlinked config and static_file: check exit 0" 0 $?
+t_eq "symlinked config: no FAIL" 0 "$(grep -c '^FAIL' "$T/out")"
+RCONF=$T/link.conf rcv run >"$T/out"
+t_eq "symlinked config: run exit 0" 0 $?
+
+# --- the user setting ----------------------------------------------
+cp "$CONF" "$T/user.conf" && printf 'user = no-such-user-x\n' >>"$T/user.conf"
+"$RCV_BIN" -c "$T/user.conf" -v status >"$T/out" 2>"$T/log"
+t_eq "user = unknown, as root: exit 2" 2 $?
+t_grep "user = unknown: says so" "user = no-such-user-x: no such user" "$T/log"
+"$RCV_BIN" -c "$CONF" status >"$T/out" 2>"$T/log"
+t_eq "status as root: exit 0" 0 $?
+"$RCV_BIN" -c "$CONF" -v run >"$T/out" 2>"$T/log"
+t_eq "run as root: exit 0" 0 $?
+t_grep "run as root: switched to the owner of state_dir" "started as root, now running as rcptsync" "$T/log"
+t_eq "run as root: no root-owned file in STATE" "" "$(find "$STATE" "$STATUS_DIR" -maxdepth 1 -user root | tr '\n' ' ')"
+
+# --- retiring an agent ---------------------------------------------
+rcv retire nosuch >"$T/out"
+t_eq "retire an unknown agent: exit 2" 2 $?
+t_grep "retire an unknown agent: says so" "retire nosuch: no such agent" "$T/log"
+b_key "$T/branchkey"
+{ cat "$H_ALLOWED_SIGNERS"; b_signer_line branch "$T/branchkey"; } >"$T/signers2"
+chmod 0644 "$T/signers2"
+sed "s|^allowed_signers = .*|allowed_signers = $T/signers2|" "$CONF" >"$T/two.conf"
+b_list 60 branch.corp.test >"$T/lb"
+_f=$(b_make "$SPOOL" branch 5 "$T/lb") && b_sign "$T/branchkey" "$_f" && chown rcptsync "$_f" "$_f.sig"
+RCONF=$T/two.conf rcv run >"$T/out"
+t_eq "retire: a second agent installed" 0 $?
+_lines=$(wc -l <"$H_MAP" | tr -d ' ')
+t_eq "retire: its address is served" 250 "$(h_rcpt u0000007@branch.corp.test)"
+snap
+RCONF=$T/two.conf rcv retire branch >"$T/out"
+t_eq "retire within the shrink threshold: exit 0" 0 $?
+t_eq "retire: map lines" $((_lines - 60)) "$(wc -l <"$H_MAP" | tr -d ' ')"
+t_eq "retire: its address is gone" "550 5.1.1" "$(h_rcpt u0000007@branch.corp.test)"
+t_check "retire: list and state removed" test ! -e "$STATE/branch.list" -a ! -e "$STATE/branch.state"
+t_check "retire: history kept" test -f "$STATE/history/branch.5.rcpt.gz"
+t_check "retire: status.json no longer lists it" python3 -c '
+import json, sys
+assert "branch" not in json.load(open(sys.argv[1]))["agents"]
+' "$STATUS_DIR/status.json"
+t_grep "retire: reminds of allowed_signers" "Remove its line from $T/signers2" "$T/log"
+snap
+rcv retire corp >"$T/out"
+t_eq "retire beyond the shrink threshold: exit 1" 1 $?
+t_grep "retire beyond the threshold: names the numbers and --yes" "retire corp: shrink: the map would go from [0-9]+ to 1 entries, threshold 10% .*retire --yes corp" "$T/log"
+map_unchanged "retire refused"
+t_check "retire refused: state kept" test -f "$STATE/corp.state" -a -f "$STATE/corp.list"
+rcv retire --yes corp >"$T/out"
+t_eq "retire --yes: exit 0" 0 $?
+t_grep "retire --yes: logged loudly" "APPROVED by the administrator \(retire --yes\)" "$T/log"
+t_eq "retire --yes: only the static entry is left" "postmaster@corp.test	OK" "$(cat "$H_MAP")"
+t_eq "retire --yes: smtpd" "550 5.1.1 250" "$(h_rcpt u0000001@corp.test postmaster@corp.test | tr '\n' ' ' | sed 's/ $//')"
 
 # --- configuration errors ---------------------------------------------------
 printf '[receiver]\nspool_dirr = /x\n' >"$T/typo.conf"
