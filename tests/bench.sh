@@ -26,6 +26,7 @@
 #
 # Trust boundary: none; runs as root on a test machine, starts servers
 # through tests/harness.sh (stopped by PID at exit).
+. "$(dirname "$0")/reach.sh"
 . "$(dirname "$0")/lib.sh"
 . "$RS_TOP/tests/harness.sh"
 . "$RS_TOP/tests/bundle.sh"

@@ -9,6 +9,7 @@
 #
 # Everything runs on 127.0.0.1 on free ports and is torn down at exit (also
 # on failure).  Exit 0 when every answer is as expected.
+. "$(dirname "$0")/reach.sh"
 . "$(dirname "$0")/lib.sh"
 . "$RS_TOP/tests/harness.sh"
 
