@@ -42,7 +42,7 @@
 #include "receiver.h"
 #include "rs_err.h"
 #include "rs_limits.h"
-#include "sshsig.h"
+#include "signers.h"
 
 #define RCV_DEFAULT_CONFIG	"/etc/rcptsync/receiver.conf"
 
@@ -369,7 +369,7 @@ rcv_check_dir(const char *what, const char *dir, int mode)
 static int
 rcv_cmd_check(const struct rcv_cfg *c)
 {
-	struct sshsig_signers *s = NULL;
+	struct signers *s = NULL;
 	char detail[4200], mapdir[4096], *out = NULL, *p;
 	const char *argv[5];
 	size_t nst = 0, len, k = 0, i;
@@ -380,7 +380,7 @@ rcv_cmd_check(const struct rcv_cfg *c)
 	rcv_check_line(1, "config", detail);
 	ok &= rcv_check_line(rcv_cfg_signers_load(c, &s) == RS_OK,
 	    "allowed_signers", c->allowed_signers);
-	sshsig_signers_free(s);
+	signers_free(s);
 	ok &= rcv_check_line(access(c->postmap, X_OK) == 0, "postmap",
 	    c->postmap);
 	/* Is the map type compiled into this Postfix (postconf -m)? */

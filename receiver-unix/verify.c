@@ -41,6 +41,7 @@
 #include "log.h"
 #include "receiver.h"
 #include "rs_err.h"
+#include "signers.h"
 #include "sshsig.h"
 
 #define RCV_VFY_COPY_BUF	(64 * 1024)
@@ -283,7 +284,7 @@ rcv_vfy_copy(const struct rcv_cfg *c, struct rcv_bundle *b,
 
 int
 rcv_vfy_signature(const struct rcv_cfg *c,
-    const struct sshsig_signers *trusted, struct rcv_bundle *b,
+    const struct signers *trusted, struct rcv_bundle *b,
     char *reason, size_t rsize)
 {
 	struct sshsig *sig = NULL;
@@ -335,7 +336,7 @@ rcv_vfy_signature(const struct rcv_cfg *c,
 		goto out;
 	}
 	/* The principal is the agent id from the file name. */
-	r = sshsig_signers_check(trusted, sshsig_pubkey(sig), b->agent,
+	r = signers_check(trusted, sshsig_pubkey(sig), b->agent,
 	    SSHSIG_NAMESPACE, time(NULL));
 	if (r != RS_OK) {
 		b->why = RCV_WHY_SIGNER;

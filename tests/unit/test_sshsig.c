@@ -1,5 +1,8 @@
 /*
- * test_sshsig.c - tests for common/sshsig.c, the product's trust boundary.
+ * test_sshsig.c - tests for the product's trust boundary: common/sshkey.c
+ * (keys), sshsig.c (signatures), signers.c (allowed_signers) and, through
+ * them, base64.c.  One program, since the three share the ssh-keygen
+ * fixtures (keys and signatures made once in build/tests/tmp).
  *
  * Interoperability with the real OpenSSH ssh-keygen (run through the shell
  * in build/tests/tmp/test_sshsig):
@@ -35,6 +38,8 @@
 #include "hash.h"
 #include "rs_limits.h"
 #include "rs_err.h"
+#include "signers.h"
+#include "sshkey.h"
 #include "sshsig.h"
 #include "unit.h"
 
@@ -239,7 +244,7 @@ digest(const char *alg, const void *m, size_t n, unsigned char *md,
 }
 
 static int
-sign_msg(const struct sshsig_key *k, const char *ns, const char *alg,
+sign_msg(const struct sshkey *k, const char *ns, const char *alg,
     const void *m, size_t n, struct rs_buf *sig)
 {
 	unsigned char md[RS_HASH_MAX];
@@ -381,14 +386,14 @@ subst(const char *tmpl, const char *key, const char *other,
 
 /* Keys: ours read by ssh-keygen, and ssh-keygen's read here ---------- */
 
-static struct sshsig_key *kg_key;	/* made by ssh-keygen, for corp */
+static struct sshkey *kg_key;	/* made by ssh-keygen, for corp */
 static struct rs_buf kg_pub;		/* "ssh-ed25519 AAAA..." no comment */
 static struct rs_buf other_pub;		/* an unrelated Ed25519 key */
 
 static void
 test_keys(void)
 {
-	struct sshsig_key *k = NULL, *k2 = NULL;
+	struct sshkey *k = NULL, *k2 = NULL;
 	struct rs_buf file, line, out, line2;
 	char *sp;
 	int st, r;
@@ -399,14 +404,14 @@ test_keys(void)
 	rs_buf_init(&out, BIG);
 
 	/* (a) our key, saved, read back by ssh-keygen -y. */
-	r = sshsig_key_generate(&k);
+	r = sshkey_generate(&k);
 	check_rc("key generate", r, RS_OK);
 	if (k == NULL)
 		goto out;
-	r = sshsig_key_save(k, "corp@test", &file);
+	r = sshkey_save(k, "corp@test", &file);
 	UT_CHECK("key save", r == RS_OK && write_file("ours", file.data,
 	    file.len, 0600) == 0);
-	r = sshsig_key_publine(k, "corp@test", &line);
+	r = sshkey_publine(k, "corp@test", &line);
 	st = sh_out(&out, "ssh-keygen -y -f ours");
 	chomp(&out);
 	if (st != 0 || strcmp((char *)out.data, (char *)line.data) != 0)
@@ -416,11 +421,11 @@ test_keys(void)
 	    st == 0 && strcmp((char *)out.data, (char *)line.data) == 0);
 	rs_buf_reset(&line2);
 	UT_CHECK("key publine without comment",
-	    sshsig_key_publine(k, NULL, &line2) == RS_OK &&
+	    sshkey_publine(k, NULL, &line2) == RS_OK &&
 	    line.len == line2.len + strlen(" corp@test") &&
 	    memcmp(line.data, line2.data, line2.len) == 0);
 	UT_CHECK("key publine refuses newline in comment",
-	    sshsig_key_publine(k, "a\nb", &line2) == RS_ERR_INVAL);
+	    sshkey_publine(k, "a\nb", &line2) == RS_ERR_INVAL);
 
 	/* ssh-keygen signs with our key file exactly as we do. */
 	rs_buf_reset(&line2);
@@ -433,19 +438,19 @@ test_keys(void)
 	    out.len == line2.len && memcmp(out.data, line2.data, out.len) == 0);
 
 	/* Our own file loads back to the same key. */
-	r = sshsig_key_load((char *)file.data, file.len, &k2);
+	r = sshkey_load((char *)file.data, file.len, &k2);
 	rs_buf_reset(&line2);
 	UT_CHECK("key save/load round trip", r == RS_OK &&
-	    sshsig_key_publine(k2, "corp@test", &line2) == RS_OK &&
+	    sshkey_publine(k2, "corp@test", &line2) == RS_OK &&
 	    strcmp((char *)line.data, (char *)line2.data) == 0);
-	sshsig_key_free(k2);
+	sshkey_free(k2);
 	k2 = NULL;
 
 	/* Fingerprint of our key equals ssh-keygen -l on it. */
 	rs_buf_reset(&line2);
 	st = sh_out(&out, "ssh-keygen -lf ours | cut -d' ' -f2");
 	chomp(&out);
-	r = sshsig_key_fingerprint(k, &line2);
+	r = sshkey_fingerprint(k, &line2);
 	UT_CHECK("interop fingerprint of our key equals ssh-keygen -l",
 	    r == RS_OK && st == 0 && out.len > 7 &&
 	    strcmp((char *)out.data, (char *)line2.data) == 0);
@@ -455,17 +460,17 @@ test_keys(void)
 	    "-f kg");
 	UT_CHECK("ssh-keygen -t ed25519 -N ''", st == 0);
 	r = read_file("kg", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &kg_key) : -1;
-	check_rc("interop sshsig_key_load of ssh-keygen key", r, RS_OK);
+	    sshkey_load((char *)file.data, file.len, &kg_key) : -1;
+	check_rc("interop sshkey_load of ssh-keygen key", r, RS_OK);
 	if (read_file("kg.pub", &out) == 0)
 		chomp(&out);
 	rs_buf_reset(&line);
 	UT_CHECK("interop publine equals ssh-keygen's .pub", kg_key != NULL &&
-	    sshsig_key_publine(kg_key, "corp", &line) == RS_OK &&
+	    sshkey_publine(kg_key, "corp", &line) == RS_OK &&
 	    strcmp((char *)line.data, (char *)out.data) == 0);
 	rs_buf_reset(&kg_pub);
 	if (kg_key != NULL)
-		(void)sshsig_key_publine(kg_key, NULL, &kg_pub);
+		(void)sshkey_publine(kg_key, NULL, &kg_pub);
 
 	/* The same file with CRLF line ends still loads. */
 	{
@@ -478,9 +483,9 @@ test_keys(void)
 				(void)rs_buf_put_u8(&crlf, '\r');
 			(void)rs_buf_put_u8(&crlf, file.data[i]);
 		}
-		r = sshsig_key_load((char *)crlf.data, crlf.len, &k2);
+		r = sshkey_load((char *)crlf.data, crlf.len, &k2);
 		check_rc("key load with CRLF", r, RS_OK);
-		sshsig_key_free(k2);
+		sshkey_free(k2);
 		k2 = NULL;
 		rs_buf_free(&crlf);
 	}
@@ -490,25 +495,25 @@ test_keys(void)
 	chomp(&out);
 	rs_buf_reset(&line2);
 	UT_CHECK("interop fingerprint equals ssh-keygen -lf", kg_key != NULL &&
-	    st == 0 && sshsig_key_fingerprint(kg_key, &line2) == RS_OK &&
+	    st == 0 && sshkey_fingerprint(kg_key, &line2) == RS_OK &&
 	    strcmp((char *)out.data, (char *)line2.data) == 0);
 
 	/* Passphrase-protected and other key types. */
 	st = sh("rm -f enc enc.pub && ssh-keygen -q -t ed25519 -N pass "
 	    "-f enc");
 	r = st == 0 && read_file("enc", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &k2) : -1;
+	    sshkey_load((char *)file.data, file.len, &k2) : -1;
 	check_rc("interop encrypted key is RS_ERR_KEY_ENCRYPTED", r,
 	    RS_ERR_KEY_ENCRYPTED);
 	UT_CHECK("encrypted key gives no object", k2 == NULL);
 	st = sh("rm -f ec ec.pub && ssh-keygen -q -t ecdsa -N '' -f ec");
 	r = st == 0 && read_file("ec", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &k2) : -1;
+	    sshkey_load((char *)file.data, file.len, &k2) : -1;
 	check_rc("interop ecdsa key is RS_ERR_ALG", r, RS_ERR_ALG);
 	st = sh("rm -f rsa rsa.pub && ssh-keygen -q -t rsa -b 2048 -N '' "
 	    "-f rsa");
 	r = st == 0 && read_file("rsa", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &k2) : -1;
+	    sshkey_load((char *)file.data, file.len, &k2) : -1;
 	check_rc("interop rsa key is RS_ERR_ALG", r, RS_ERR_ALG);
 
 	/* An unrelated key for "unknown signer" cases. */
@@ -523,8 +528,8 @@ test_keys(void)
 	}
 	UT_CHECK("other key made", st == 0 && other_pub.len > 20);
 out:
-	sshsig_key_free(k);
-	sshsig_key_free(k2);
+	sshkey_free(k);
+	sshkey_free(k2);
 	rs_buf_free(&file);
 	rs_buf_free(&line);
 	rs_buf_free(&line2);
@@ -645,7 +650,7 @@ out:
 static void
 test_keyfiles(void)
 {
-	struct sshsig_key *k = NULL;
+	struct sshkey *k = NULL;
 	struct rs_buf f;
 	unsigned char seed[32], pub[32];
 	size_t i, n = 32;
@@ -664,19 +669,19 @@ test_keyfiles(void)
 	for (i = 0; i < sizeof(keycases) / sizeof(keycases[0]); i++) {
 		r = build_keyfile(&keycases[i], seed, pub, &f);
 		if (r == RS_OK)
-			r = sshsig_key_load((char *)f.data, f.len, &k);
+			r = sshkey_load((char *)f.data, f.len, &k);
 		check_rc(keycases[i].name, r, keycases[i].want);
 		if (r != RS_OK && k != NULL)
 			UT_CHECK("keyfile failure leaves out NULL", 0);
-		sshsig_key_free(k);
+		sshkey_free(k);
 		k = NULL;
 	}
 	r = build_keyfile(&keycases[0], seed, pub, &f);
 	f.len -= 30;		/* cut inside the END line */
-	check_rc("keyfile truncated armor", sshsig_key_load((char *)f.data,
+	check_rc("keyfile truncated armor", sshkey_load((char *)f.data,
 	    f.len, &k), RS_ERR_KEY);
-	check_rc("keyfile empty", sshsig_key_load("", 0, &k), RS_ERR_KEY);
-	check_rc("keyfile public key text", sshsig_key_load(
+	check_rc("keyfile empty", sshkey_load("", 0, &k), RS_ERR_KEY);
+	check_rc("keyfile public key text", sshkey_load(
 	    (char *)kg_pub.data, kg_pub.len, &k), RS_ERR_KEY);
 	{
 		char *big = malloc(RS_MAX_KEYFILE_BYTES + 1);
@@ -684,7 +689,7 @@ test_keyfiles(void)
 		if (big != NULL)
 			memset(big, 'A', RS_MAX_KEYFILE_BYTES + 1);
 		check_rc("keyfile over RS_MAX_KEYFILE_BYTES", big == NULL ? -1 :
-		    sshsig_key_load(big, RS_MAX_KEYFILE_BYTES + 1, &k),
+		    sshkey_load(big, RS_MAX_KEYFILE_BYTES + 1, &k),
 		    RS_ERR_LIMIT);
 		free(big);
 	}
@@ -700,7 +705,7 @@ test_sign_interop(void)
 {
 	struct rs_buf sig, msg, as, theirs;
 	struct sshsig *s = NULL;
-	struct sshsig_signers *ss = NULL;
+	struct signers *ss = NULL;
 	size_t i, good = 0, same = 0, errline;
 	unsigned char len2[2];
 	int st, r;
@@ -781,7 +786,7 @@ test_sign_interop(void)
 	}
 
 	/* (d) ssh-keygen's signatures verify here; the signer is corp. */
-	(void)sshsig_signers_parse((char *)as.data, as.len, &ss, &errline);
+	(void)signers_parse((char *)as.data, as.len, &ss, &errline);
 	for (i = 0, good = 0; i < KEYGEN_SIGS; i++) {
 		rs_buf_reset(&msg);
 		(void)rs_buf_printf(&msg, "message %zu\n", i);
@@ -794,7 +799,7 @@ test_sign_interop(void)
 		    != 0 || read_file("g.sig", &sig) != 0)
 			continue;
 		r = verify_msg(sig.data, sig.len, msg.data, msg.len, NS, &s);
-		if (r == RS_OK && ss != NULL && sshsig_signers_check(ss,
+		if (r == RS_OK && ss != NULL && signers_check(ss,
 		    sshsig_pubkey(s), "corp", NS, time(NULL)) == RS_OK)
 			good++;
 		else
@@ -827,7 +832,7 @@ test_sign_interop(void)
 	sshsig_free(s);
 	s = NULL;
 out:
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	rs_buf_free(&sig);
 	rs_buf_free(&msg);
 	rs_buf_free(&as);
@@ -1293,7 +1298,7 @@ static void
 test_signers(void)
 {
 	struct rs_buf text, sig;
-	struct sshsig_signers *ss = NULL;
+	struct signers *ss = NULL;
 	struct sshsig *s = NULL;
 	size_t i, errline;
 	char name[200];
@@ -1316,10 +1321,10 @@ test_signers(void)
 			UT_CHECK(c->name, 0);
 			continue;
 		}
-		r = sshsig_signers_parse((char *)text.data, text.len, &ss,
+		r = signers_parse((char *)text.data, text.len, &ss,
 		    &errline);
 		if (r == RS_OK)
-			r = sshsig_signers_check(ss, sshsig_pubkey(s), "corp",
+			r = signers_check(ss, sshsig_pubkey(s), "corp",
 			    NS, time(NULL));
 		if (c->want_parse != RS_OK) {
 			if (r != c->want_parse || errline != c->errline)
@@ -1330,7 +1335,7 @@ test_signers(void)
 			    c->want_parse);
 		} else
 			check_rc(c->name, r, c->want_check);
-		sshsig_signers_free(ss);
+		signers_free(ss);
 		ss = NULL;
 		if (c->keygen < 0)
 			continue;
@@ -1351,41 +1356,41 @@ test_signers(void)
 	/* Other principals and namespaces against one file. */
 	(void)subst("corp,branch-* namespaces=\"rcptsync\" KEY\n",
 	    (char *)kg_pub.data, (char *)other_pub.data, &text);
-	r = sshsig_signers_parse((char *)text.data, text.len, &ss, &errline);
+	r = signers_parse((char *)text.data, text.len, &ss, &errline);
 	UT_CHECK("signers check several principals", r == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "branch-7", NS,
+	    signers_check(ss, sshsig_pubkey(s), "branch-7", NS,
 	    time(NULL)) == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "branch", NS,
+	    signers_check(ss, sshsig_pubkey(s), "branch", NS,
 	    time(NULL)) == RS_ERR_SIGNER &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", "file",
+	    signers_check(ss, sshsig_pubkey(s), "corp", "file",
 	    time(NULL)) == RS_ERR_NAMESPACE);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
 
 	/* Validity bounds at the exact second, as ssh-keygen treats them. */
 	(void)subst("corp valid-after=\"20300101Z\",valid-before=\"20300102Z\""
 	    " KEY\n", (char *)kg_pub.data, (char *)other_pub.data, &text);
-	r = sshsig_signers_parse((char *)text.data, text.len, &ss, &errline);
+	r = signers_parse((char *)text.data, text.len, &ss, &errline);
 	UT_CHECK("signers validity bounds (UTC)", r == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893455999) == RS_ERR_EXPIRED &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893456000) == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893542400) == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893542401) == RS_ERR_EXPIRED);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
 
-	check_rc("signers empty file parses", sshsig_signers_parse("", 0, &ss,
+	check_rc("signers empty file parses", signers_parse("", 0, &ss,
 	    &errline), RS_OK);
 	check_rc("signers empty file trusts nobody", ss == NULL ? -1 :
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    time(NULL)), RS_ERR_SIGNER);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
-	check_rc("signers NUL byte", sshsig_signers_parse("corp\0x", 6, &ss,
+	check_rc("signers NUL byte", signers_parse("corp\0x", 6, &ss,
 	    &errline), RS_ERR_FORMAT);
 	{
 		char *big = malloc(RS_MAX_SIGNERS_BYTES + 1);
@@ -1393,14 +1398,14 @@ test_signers(void)
 		if (big != NULL)
 			memset(big, '#', RS_MAX_SIGNERS_BYTES + 1);
 		check_rc("signers over RS_MAX_SIGNERS_BYTES", big == NULL ? -1 :
-		    sshsig_signers_parse(big, RS_MAX_SIGNERS_BYTES + 1, &ss,
+		    signers_parse(big, RS_MAX_SIGNERS_BYTES + 1, &ss,
 		    &errline), RS_ERR_LIMIT);
 		free(big);
 	}
 	UT_CHECK("failed signers parse leaves out NULL", ss == NULL);
 out:
 	sshsig_free(s);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	rs_buf_free(&text);
 	rs_buf_free(&sig);
 }
@@ -1481,7 +1486,7 @@ test_mutation(void)
 	static const char textchars[] =
 	    "abcorp*?!,\"= \t\n#-ABCKEYZ019+/vnalidsfterbo";
 	struct rs_buf sig, mut, msg, text, key;
-	struct sshsig_signers *ss = NULL;
+	struct signers *ss = NULL;
 	struct sshsig *s = NULL;
 	size_t i, accepted = 0, parsed = 0, bad = 0, errline;
 	const char *keyb64;
@@ -1537,20 +1542,20 @@ test_mutation(void)
 	    "dc1\n\"x,y\" OTHER\ncorp ssh-rsa AAAAB3NzaC1yc2E= old\n",
 	    (char *)kg_pub.data, (char *)other_pub.data, &text);
 	keyb64 = strchr((char *)kg_pub.data, ' ') + 1;
-	r = sshsig_signers_parse((char *)text.data, text.len, &ss, &errline);
+	r = signers_parse((char *)text.data, text.len, &ss, &errline);
 	UT_CHECK("mutation signers baseline", r == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    time(NULL)) == RS_OK);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
 	for (i = 0, bad = 0, accepted = 0; i < MUT_SIGNERS; i++) {
 		mutate(text.data, text.len, &mut, textchars);
-		r = sshsig_signers_parse((char *)mut.data, mut.len, &ss,
+		r = signers_parse((char *)mut.data, mut.len, &ss,
 		    &errline);
 		if (r != RS_OK)
 			continue;
 		parsed++;
-		if (sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+		if (signers_check(ss, sshsig_pubkey(s), "corp", NS,
 		    time(NULL)) == RS_OK) {
 			accepted++;
 			if (strstr((char *)mut.data, keyb64) == NULL &&
@@ -1558,7 +1563,7 @@ test_mutation(void)
 				fprintf(stderr, "mutated signers trusts the "
 				    "key:\n%s\n", (char *)mut.data);
 		}
-		sshsig_signers_free(ss);
+		signers_free(ss);
 		ss = NULL;
 	}
 	fprintf(stderr, "signers mutations: %d, %zu parsed, %zu trust corp\n",
@@ -1568,15 +1573,15 @@ test_mutation(void)
 
 	/* Mutated key files load or fail cleanly, never crash. */
 	if (read_file("kg", &key) == 0) {
-		struct sshsig_key *k = NULL;
+		struct sshkey *k = NULL;
 		size_t loaded = 0;
 
 		for (i = 0; i < 2000; i++) {
 			mutate(key.data, key.len, &mut, b64chars);
-			if (sshsig_key_load((char *)mut.data, mut.len, &k) ==
+			if (sshkey_load((char *)mut.data, mut.len, &k) ==
 			    RS_OK)
 				loaded++;
-			sshsig_key_free(k);
+			sshkey_free(k);
 			k = NULL;
 		}
 		fprintf(stderr, "key mutations: 2000, %zu loaded\n", loaded);
@@ -1584,7 +1589,7 @@ test_mutation(void)
 	}
 out:
 	sshsig_free(s);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	rs_buf_free(&sig);
 	rs_buf_free(&mut);
 	rs_buf_free(&msg);
@@ -1635,7 +1640,7 @@ main(void)
 	test_signers();
 	test_mutation();
 
-	sshsig_key_free(kg_key);
+	sshkey_free(kg_key);
 	rs_buf_free(&kg_pub);
 	rs_buf_free(&other_pub);
 	return ut_exit();
