@@ -578,8 +578,9 @@ rcv_cfg_free(struct rcv_cfg *c)
 int
 rcv_cfg_signers_load(const struct rcv_cfg *c, struct signers **out)
 {
+	const char *why;
 	char *text = NULL;
-	size_t len, errline = 0;
+	size_t len, line, i;
 	int r;
 
 	*out = NULL;
@@ -589,12 +590,18 @@ rcv_cfg_signers_load(const struct rcv_cfg *c, struct signers **out)
 		rs_error("read %s: no such file", c->allowed_signers);
 	if (r != RS_OK)
 		return RS_ERR_SYNTAX;
-	r = signers_parse(text, len, out, &errline);
+	r = signers_parse(text, len, out);
 	if (r != RS_OK) {
-		rs_error("parse %s line %zu: %s", c->allowed_signers, errline,
-		    rs_err_str(r));
+		rs_error("parse %s: %s", c->allowed_signers, rs_err_str(r));
 		r = RS_ERR_SYNTAX;
 	}
+	/* A line that cannot be used is left out; the others keep working. */
+	for (i = 0; (why = signers_bad(*out, i, &line)) != NULL; i++)
+		rs_error("parse %s line %zu: %s (line ignored)",
+		    c->allowed_signers, line, why);
+	if (signers_nbad(*out) > i)
+		rs_error("parse %s: %zu more lines ignored", c->allowed_signers,
+		    signers_nbad(*out) - i);
 	free(text);
 	return r;
 }

@@ -18,7 +18,9 @@
  *             fixed keys (tests/fuzz/corpus/sshsig/), so a signature that
  *             verifies over that message with any other key, or over a
  *             digest with one bit flipped, or a signer check that succeeds
- *             for a key absent from the input, is a bug.
+ *             for a key absent from the input, is a bug.  A line of
+ *             allowed_signers left out must name a line that exists, in
+ *             order, with a printable reason.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -87,7 +89,6 @@ static void
 fz_init(void)
 {
 	static int done;
-	size_t errline = 0;
 
 	if (done)
 		return;
@@ -96,7 +97,8 @@ fz_init(void)
 	fz_digest("sha256", fz_d256, &fz_d256_len);
 	FZ_ASSERT(fz_d512_len == 64 && fz_d256_len == 32, "digest lengths");
 	FZ_ASSERT(signers_parse(fz_signers_text,
-	    sizeof(fz_signers_text) - 1, &fz_signers, &errline) == RS_OK,
+	    sizeof(fz_signers_text) - 1, &fz_signers) == RS_OK &&
+	    signers_nbad(fz_signers) == 0,
 	    "fixed allowed_signers does not parse");
 }
 
@@ -254,7 +256,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sshsig *s = NULL;
 	struct signers *ss = NULL;
 	struct sshkey *k = NULL;
-	size_t errline = 0;
+	const char *why;
+	size_t line, prev = 0, nlines, i;
 	char *p;
 	int r;
 
@@ -268,13 +271,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_sig(s);
 	sshsig_free(s);
 
-	r = signers_parse(p, size, &ss, &errline);
+	r = signers_parse(p, size, &ss);
 	FZ_ASSERT((r == RS_OK) == (ss != NULL), "signers_parse out pointer");
-	FZ_ASSERT(r <= 0, "signers_parse return code");
-	if (r == RS_ERR_FORMAT)
-		FZ_ASSERT(errline >= 1, "format error without a line number");
-	if (r == RS_OK)
+	FZ_ASSERT(r == RS_OK || r == RS_ERR_LIMIT || r == RS_ERR_NOMEM,
+	    "signers_parse return code");
+	if (r == RS_OK) {
+		/* Each line left out: a real line number, a printable why. */
+		for (nlines = 1, i = 0; i < size; i++)
+			nlines += data[i] == '\n';
+		for (i = 0; (why = signers_bad(ss, i, &line)) != NULL; i++) {
+			FZ_ASSERT(line >= 1 && line <= nlines &&
+			    line > prev,
+			    "line left out: bad line number");
+			FZ_ASSERT(why[0] != '\0' && strlen(why) <
+			    SIGNERS_WHY_LEN, "line left out: no reason");
+			for (; *why != '\0'; why++)
+				FZ_ASSERT(*why >= 0x20 && *why < 0x7f,
+				    "reason with a control byte");
+			prev = line;
+		}
+		FZ_ASSERT(i <= signers_nbad(ss), "signers_nbad");
 		fz_signers_check(ss, data, size);
+	}
 	signers_free(ss);
 
 	r = sshkey_load(p, size, &k);
