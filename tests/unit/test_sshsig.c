@@ -363,6 +363,18 @@ out:
 	return r;
 }
 
+/* Does p[0..n), which may hold NUL bytes, contain the string s? */
+static int
+mem_has(const unsigned char *p, size_t n, const char *s)
+{
+	size_t sl = strlen(s), i;
+
+	for (i = 0; i + sl <= n; i++)
+		if (memcmp(p + i, s, sl) == 0)
+			return 1;
+	return 0;
+}
+
 /* Replace every "KEY" by key and every "OTHER" by other. */
 static int
 subst(const char *tmpl, const char *key, const char *other,
@@ -1657,7 +1669,8 @@ test_mutation(void)
 		if (signers_check(ss, sshsig_pubkey(s), "corp", NS,
 		    time(NULL)) == RS_OK) {
 			accepted++;
-			if (strstr((char *)mut.data, keyb64) == NULL &&
+			/* Binary-safe: a NUL byte leaves out only its line. */
+			if (!mem_has(mut.data, mut.len, keyb64) &&
 			    bad++ == 0)
 				fprintf(stderr, "mutated signers trusts the "
 				    "key:\n%s\n", (char *)mut.data);
