@@ -532,7 +532,7 @@ out:
 static int
 line_read(char *p, struct signer *sg, int *keep, char *why)
 {
-	char *opts, *end;
+	char *key, *end;
 	int e, ed;
 
 	*keep = 0;
@@ -540,21 +540,19 @@ line_read(char *p, struct signer *sg, int *keep, char *why)
 		return e;
 	if (*p == '\0')
 		return why_set(why, "no key after the principals");
-	if (keytype_known(p, strcspn(p, BLANK))) {
-		if ((e = key_read(p, sg, &ed, why)) != RS_OK)
-			return e;
-	} else {
-		opts = p;
-		if (options_end(opts, &end) != RS_OK)
+	key = p;
+	if (!keytype_known(p, strcspn(p, BLANK))) {
+		if (options_end(p, &end) != RS_OK)
 			return why_set(why, "options: missing closing quote");
 		if (*end == '\0')
 			return why_set(why, "no key after the options");
 		*end++ = '\0';
-		if ((e = options_read(opts, sg, why)) != RS_OK ||
-		    (e = key_read(end + strspn(end, BLANK), sg, &ed, why)) !=
-		    RS_OK)
+		if ((e = options_read(p, sg, why)) != RS_OK)
 			return e;
+		key = end + strspn(end, BLANK);
 	}
+	if ((e = key_read(key, sg, &ed, why)) != RS_OK)
+		return e;
 	/*
 	 * cert-authority would trust every key a CA signs; rcptsync pins
 	 * each agent's own key and reads no certificates.
@@ -564,7 +562,7 @@ line_read(char *p, struct signer *sg, int *keep, char *why)
 		    "the agent's own key");
 	if (!ed)
 		return why_set(why, "%.*s key: rcptsync verifies only "
-		    SSHKEY_TYPE " signatures", (int)strcspn(p, BLANK), p);
+		    SSHKEY_TYPE " signatures", (int)strcspn(key, BLANK), key);
 	*keep = 1;
 	return RS_OK;
 }
