@@ -271,10 +271,15 @@ gz_dec_fail(struct gz_dec *dec, int err)
 		break;
 	case RS_ERR_GZIP:
 	case RS_ERR_TRUNC:
-		why = dec->empty ? "empty file, no gzip data" : dec->not_gzip ?
-		    "not gzip (the data does not start with 1f 8b)" :
-		    err == RS_ERR_TRUNC ? "truncated: the gzip data ends early" :
-		    dec->zmsg != NULL ? dec->zmsg : "corrupt compressed data";
+		if (dec->empty)
+			why = "empty file, no gzip data";
+		else if (dec->not_gzip)
+			why = "not gzip (the data does not start with 1f 8b)";
+		else if (err == RS_ERR_TRUNC)
+			why = "truncated: the gzip data ends early";
+		else
+			why = dec->zmsg != NULL ? dec->zmsg :
+			    "corrupt compressed data";
 		break;
 	case RS_ERR_LIMIT:
 		why = NULL;

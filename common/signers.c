@@ -40,7 +40,7 @@
 
 #define WS		" \t\r\n"	/* ssh-keygen's WHITESPACE */
 #define BLANK		" \t"		/* ends the options and the key */
-#define SHOW_MAX	40		/* bytes of a value quoted in a reason */
+#define SHOW_MAX	40		/* bytes of a value shown in a reason */
 
 struct signer {
 	char		*principals;	/* pattern list */
@@ -63,7 +63,7 @@ struct signers {
 	size_t			 n;
 	size_t			 cap;
 	struct signers_bad_line	 bad[RS_MAX_SIGNERS_BAD];
-	size_t			 nbad;	/* every unusable line, kept or not */
+	size_t			 nbad;	/* unusable lines, kept or not */
 };
 
 /*
@@ -334,7 +334,8 @@ principals_read(char **pp, struct signer *sg, char *why)
 		return why_set(why, "no key after the principals");
 	if (*q == '"') {
 		if ((e = strchr(q + 1, '"')) == NULL)
-			return why_set(why, "principals: missing closing quote");
+			return why_set(why, "principals: missing closing "
+			    "quote");
 		n = (size_t)(q - p) + (size_t)(e - q - 1);
 		if (n > 0 && (sg->principals = malloc(n + 1)) != NULL) {
 			memcpy(sg->principals, p, (size_t)(q - p));

@@ -1431,8 +1431,8 @@ test_signers(void)
 		if (write_file("as", text.data, text.len, 0644) != 0)
 			st = -1;
 		else
-			st = sh("ssh-keygen -Y verify -f as -I corp -n rcptsync "
-			    "-s sm.sig < sm");
+			st = sh("ssh-keygen -Y verify -f as -I corp "
+			    "-n rcptsync -s sm.sig < sm");
 		snprintf(name, sizeof(name), "interop ssh-keygen agrees: %s",
 		    c->name);
 		if ((st == 0) != (c->keygen == 1))
