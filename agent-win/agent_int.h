@@ -295,8 +295,8 @@ enum push_result push_relay(const struct agent_cfg *c,
 int	push_check(const struct agent_cfg *c, const struct agent_relay *r);
 
 /* The signing key ([agent] signing_key); logs and reports failures. */
-struct sshsig_key;
-int	agent_load_key(const struct agent_cfg *c, struct sshsig_key **out);
+struct sshkey;
+int	agent_load_key(const struct agent_cfg *c, struct sshkey **out);
 
 /* One sync cycle (cycle.c). */
 struct cycle_opts {

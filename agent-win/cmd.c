@@ -31,6 +31,7 @@
 #include "log.h"
 #include "rlist.h"
 #include "rs_err.h"
+#include "sshkey.h"
 #include "sshsig.h"
 #include "sys.h"
 
@@ -52,7 +53,7 @@ cmd_why(int r)
 }
 
 int
-agent_load_key(const struct agent_cfg *c, struct sshsig_key **out)
+agent_load_key(const struct agent_cfg *c, struct sshkey **out)
 {
 	struct rs_buf b;
 	int r;
@@ -66,7 +67,7 @@ agent_load_key(const struct agent_cfg *c, struct sshsig_key **out)
 		    r == RS_ERR_NOTFOUND ? "no such file" : cmd_why(r));
 		goto out;
 	}
-	if ((r = sshsig_key_load((const char *)b.data, b.len, out)) != RS_OK)
+	if ((r = sshkey_load((const char *)b.data, b.len, out)) != RS_OK)
 		sys_event(SYS_EV_CONFIG, "load signing key %s: %s",
 		    c->signing_key, r == RS_ERR_KEY_ENCRYPTED ?
 		    "has a passphrase; the agent needs an unencrypted key" :
@@ -203,7 +204,7 @@ static int
 cmd_check(const char *path)
 {
 	struct agent_cfg *c = NULL;
-	struct sshsig_key *key = NULL;
+	struct sshkey *key = NULL;
 	struct rs_buf fp;
 	size_t i;
 	int fails = 0;
@@ -226,7 +227,7 @@ cmd_check(const char *path)
 		    "rcptsync-agent keygen creates it");
 		fails++;
 	} else {
-		sshsig_key_fingerprint(key, &fp);
+		sshkey_fingerprint(key, &fp);
 		agent_check_line(1, "signing key", fp.len > 0 ?
 		    (const char *)fp.data : c->signing_key, NULL);
 	}
@@ -242,7 +243,7 @@ cmd_check(const char *path)
 		}
 		fails += push_check(c, &c->relays[i]);
 	}
-	sshsig_key_free(key);
+	sshkey_free(key);
 	rs_buf_free(&fp);
 	agent_cfg_free(c);
 	return fails == 0 ? AGENT_EXIT_OK : AGENT_EXIT_FAIL;
@@ -252,7 +253,7 @@ static int
 cmd_keygen(const char *path, int argc, char **argv)
 {
 	struct agent_cfg *c = NULL;
-	struct sshsig_key *k = NULL;
+	struct sshkey *k = NULL;
 	struct rs_buf priv, pub, line, fp;
 	const char *file = NULL, *id = NULL;
 	char comment[RS_MAX_AGENT_ID + 32], *pubpath = NULL;
@@ -304,9 +305,9 @@ cmd_keygen(const char *path, int argc, char **argv)
 	memcpy(pubpath, file, n);
 	memcpy(pubpath + n, ".pub", 5);
 	snprintf(comment, sizeof(comment), "rcptsync-agent@%s", id);
-	if ((r = sshsig_key_generate(&k)) != RS_OK ||
-	    (r = sshsig_key_save(k, comment, &priv)) != RS_OK ||
-	    (r = sshsig_key_publine(k, comment, &pub)) != RS_OK ||
+	if ((r = sshkey_generate(&k)) != RS_OK ||
+	    (r = sshkey_save(k, comment, &priv)) != RS_OK ||
+	    (r = sshkey_publine(k, comment, &pub)) != RS_OK ||
 	    (r = rs_buf_put_u8(&pub, '\n')) != RS_OK) {
 		rs_error("keygen: %s", rs_err_str(r));
 		goto out;
@@ -319,7 +320,7 @@ cmd_keygen(const char *path, int argc, char **argv)
 		rs_error("write %s: %s", pubpath, cmd_why(r));
 		goto out;
 	}
-	sshsig_key_fingerprint(k, &fp);
+	sshkey_fingerprint(k, &fp);
 	/*
 	 * The line for the relay's allowed_signers: principal = agent id,
 	 * and the key is good for rcptsync signatures only.
@@ -334,7 +335,7 @@ cmd_keygen(const char *path, int argc, char **argv)
 	    fp.len > 0 ? (const char *)fp.data : "", pubpath);
 	rc = AGENT_EXIT_OK;
 out:
-	sshsig_key_free(k);
+	sshkey_free(k);
 	rs_buf_free(&priv);
 	rs_buf_free(&pub);
 	rs_buf_free(&line);

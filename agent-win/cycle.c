@@ -40,6 +40,7 @@
 #include "log.h"
 #include "rlist.h"
 #include "rs_err.h"
+#include "sshkey.h"
 #include "sshsig.h"
 #include "sys.h"
 
@@ -59,7 +60,7 @@ struct cycle {
 	const struct cycle_opts	*o;
 	struct cycle_ctx	*cx;
 	time_t			 now;
-	struct sshsig_key	*key;
+	struct sshkey	*key;
 	struct relay_state	 rs[AGENT_MAX_RELAYS];
 	int			 todo[AGENT_MAX_RELAYS];
 	const char		*source;	/* for the bundle header */
@@ -600,7 +601,7 @@ out:
 	rlist_free(pr.list);
 	rlist_free(list);
 	if (cy != NULL)
-		sshsig_key_free(cy->key);
+		sshkey_free(cy->key);
 	free(cy);
 	free(st);
 	return rc;

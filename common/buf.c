@@ -48,6 +48,17 @@ rs_buf_reset(struct rs_buf *b)
 		b->data[0] = '\0';
 }
 
+void
+rs_buf_truncate(struct rs_buf *b, size_t len)
+{
+	if (b->len > len) {
+		rs_wipe(b->data + len, b->len - len);
+		b->len = len;
+	}
+	if (b->data != NULL)
+		b->data[b->len] = '\0';
+}
+
 /* Make room for n more bytes plus the trailing NUL. */
 int
 rs_buf_reserve(struct rs_buf *b, size_t n)

@@ -32,6 +32,8 @@ struct rs_buf {
 void	rs_buf_init(struct rs_buf *b, size_t max);
 void	rs_buf_free(struct rs_buf *b);		/* also wipes the bytes */
 void	rs_buf_reset(struct rs_buf *b);		/* len = 0, keeps memory */
+/* Cut back to len bytes (wiping the rest): undoes a failed append. */
+void	rs_buf_truncate(struct rs_buf *b, size_t len);
 int	rs_buf_reserve(struct rs_buf *b, size_t n);
 int	rs_buf_put(struct rs_buf *b, const void *p, size_t n);
 int	rs_buf_put_str(struct rs_buf *b, const char *s);	/* no NUL */

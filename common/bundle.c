@@ -69,6 +69,9 @@ static const char *const field_names[F_NFIELDS] = {
 
 static const char flag_allow_shrink[] = "allow-shrink";
 
+#define BUNDLE_CR_FOUND	"CR found at the end of the line (lines end in LF, " \
+			"not CRLF)"
+
 struct bundle_reader {
 	struct gz_dec	*dec;
 	uint64_t	 max_entries;
@@ -78,6 +81,7 @@ struct bundle_reader {
 	size_t		 lineno;
 	uint64_t	 nentries;
 	int		 eof;		/* gz_dec reported the clean end */
+	int		 whole;		/* the error is the container's */
 	size_t		 ipos, ilen;
 	char		 line[RS_MAX_HDR_LINE + 1];
 	size_t		 linelen;
@@ -559,8 +563,11 @@ bundle_fail(struct bundle_reader *r, int err, const char *fmt, ...)
 	size_t n = 0;
 	int k;
 
-	/* Errors found at the end of the data concern no single line. */
-	if (r->lineno > 0 && !r->eof) {
+	/*
+	 * Errors found at the end of the data, and those of the gzip
+	 * container (r->whole), concern no single line.
+	 */
+	if (r->lineno > 0 && !r->eof && !r->whole) {
 		k = snprintf(r->detail, sizeof(r->detail), "line %zu: ",
 		    r->lineno);
 		n = k > 0 && (size_t)k < sizeof(r->detail) ? (size_t)k : 0;
@@ -643,9 +650,11 @@ bundle_getline(struct bundle_reader *r, size_t max, int toolong,
 			else
 				got = gz_dec_read(r->dec, r->ibuf,
 				    sizeof(r->ibuf));
-			if (got < 0)
+			if (got < 0) {
+				r->whole = 1;
 				return bundle_fail(r, (int)got,
-				    "decompress: %s", rs_err_str((int)got));
+				    "decompress: %s", gz_dec_detail(r->dec));
+			}
 			if (got == 0) {
 				r->eof = 1;
 				if (r->linelen > 0)
@@ -673,6 +682,18 @@ bundle_getline(struct bundle_reader *r, size_t max, int toolong,
 			return 1;
 		}
 	}
+}
+
+/* Digits only, no leading zero: a decimal, if perhaps too large. */
+static int
+bundle_is_dec(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return len > 0 && (s[0] != '0' || len == 1);
 }
 
 static int
@@ -794,8 +815,10 @@ bundle_parse_field(struct bundle_reader *r, int f, const char *v,
 		return bundle_parse_domains(r, v, len);
 	case F_COUNT:
 		if (rs_parse_dec(v, len, 1, UINT64_MAX, &x) != RS_OK)
-			return bundle_fail(r, RS_ERR_FORMAT,
-			    "count: not a number");
+			return bundle_fail(r, RS_ERR_FORMAT, bundle_is_dec(v,
+			    len) ? "count: %.*s is out of range (at most "
+			    "18446744073709551615)" : "count: %.*s is not a "
+			    "decimal number", (int)(len > 40 ? 40 : len), v);
 		if (x > r->max_entries)
 			return bundle_fail(r, RS_ERR_LIMIT,
 			    "count: %llu entries, limit %llu",
@@ -850,6 +873,14 @@ bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h)
 		    memcmp(r->line, BUNDLE_MAGIC " ", nlen) == 0)
 			return bundle_fail(r, RS_ERR_VERSION,
 			    "unsupported version");
+		/* What editors and Windows tools add, named as such. */
+		if (r->linelen >= 3 && memcmp(r->line, "\xef\xbb\xbf", 3) == 0)
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "not an rcptsync list: byte-order mark (EF BB BF) "
+			    "before \"" BUNDLE_MAGIC "\"");
+		if (r->linelen > 0 && r->line[r->linelen - 1] == '\r')
+			return bundle_fail(r, RS_ERR_FORMAT,
+			    "not an rcptsync list: " BUNDLE_CR_FOUND);
 		return bundle_fail(r, RS_ERR_FORMAT,
 		    "not an rcptsync list");
 	}
@@ -866,6 +897,8 @@ bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h)
 			    "header longer than %d octets", RS_MAX_HDR_BYTES);
 		if (r->linelen == 0)
 			break;
+		if (r->line[r->linelen - 1] == '\r')
+			return bundle_fail(r, RS_ERR_FORMAT, BUNDLE_CR_FOUND);
 		colon = memchr(r->line, ':', r->linelen);
 		if (colon == NULL)
 			return bundle_fail(r, RS_ERR_FORMAT,
@@ -916,7 +949,8 @@ bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h)
 		    "heartbeat with a count other than 0");
 	if (r->hdr.kind == BUNDLE_FULL && r->hdr.count == 0)
 		return bundle_fail(r, RS_ERR_EMPTY,
-		    "full list with no entries");
+		    "count: 0 in a full list: an empty list is never "
+		    "installed");
 	r->state = R_ENTRIES;
 	memcpy(h, &r->hdr, sizeof(*h));
 	return RS_OK;
@@ -932,9 +966,9 @@ bundle_finish(struct bundle_reader *r)
 
 	if (r->nentries != r->hdr.count)
 		return bundle_fail(r, RS_ERR_COUNT,
-		    "%llu entries, header says %llu",
-		    (unsigned long long)r->nentries,
-		    (unsigned long long)r->hdr.count);
+		    "count: the header says %llu, the list has %llu entries",
+		    (unsigned long long)r->hdr.count,
+		    (unsigned long long)r->nentries);
 	/* A heartbeat's hash names the list it vouches for, not itself. */
 	if (r->hdr.kind == BUNDLE_FULL) {
 		if ((e = rs_hash_final(r->sha, md, &mdlen)) != RS_OK)
@@ -976,7 +1010,7 @@ bundle_next(struct bundle_reader *r, const char **addr, size_t *len)
 		return bundle_fail(r, RS_ERR_FORMAT, "entry in a heartbeat");
 	if (r->nentries == r->hdr.count)
 		return bundle_fail(r, RS_ERR_COUNT,
-		    "more entries than the header's %llu",
+		    "count: more entries than the header's %llu",
 		    (unsigned long long)r->hdr.count);
 	if (addr_check(r->line, r->linelen, &why) != RS_OK)
 		return bundle_fail(r, RS_ERR_SYNTAX, "%s", why);

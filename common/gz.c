@@ -3,7 +3,7 @@
  * decompression from a FILE, over zlib.  See gz.h for the contract.
  *
  * API:        gz_enc_new/write/finish/free; gz_dec_new/read/total_in/
- *             total_out/free.
+ *             total_out/error/detail/free.
  * Ownership:  the encoder appends to the caller's rs_buf and never frees it;
  *             gz_enc_finish and gz_enc_free free the encoder.  The decoder
  *             reads the caller's FILE and never closes it; the FILE must be
@@ -14,7 +14,10 @@
  *             RS_ERR_TRAILING (bytes after the member), RS_ERR_GZIP (bad
  *             header, corrupt data, CRC or length mismatch), RS_ERR_SYSTEM
  *             (read error; errno is set), RS_ERR_INTERNAL (zlib misuse).
- *             A decoder error is sticky: every later read returns it.
+ *             A decoder error is sticky: every later read returns it,
+ *             and gz_dec_detail words it for an administrator ("not
+ *             gzip", "a second gzip member follows the first", zlib's
+ *             text for corrupt data).
  * Trust:      the decoder's input is untrusted (in rcptsync it has already
  *             passed the signature check, but the limits hold regardless).
  *             It never produces more than max_out bytes in total and its
@@ -42,6 +45,7 @@
 #define GZ_OS_UNKNOWN	255
 /* Bytes handed to zlib per call, and read from the file per fread. */
 #define GZ_CHUNK	(64 * 1024)
+#define GZ_DETAIL	128	/* room for gz_dec_detail's text */
 
 struct gz_enc {
 	z_stream	 zs;
@@ -59,6 +63,12 @@ struct gz_dec {
 	int		 eof;		/* fread saw the end of the file */
 	int		 done;		/* member ended cleanly, nothing after */
 	int		 err;		/* sticky error */
+	int		 filled;	/* the first fread happened */
+	int		 empty;		/* ...and found nothing */
+	int		 not_gzip;	/* the data does not start 1f 8b */
+	int		 second;	/* after the member: 1f 8b again */
+	const char	*zmsg;		/* zlib's text for a data error */
+	char		 detail[GZ_DETAIL];
 	unsigned char	 ibuf[GZ_CHUNK];
 };
 
@@ -219,9 +229,74 @@ gz_dec_fill(struct gz_dec *dec)
 			return RS_ERR_SYSTEM;
 		dec->eof = 1;
 	}
+	if (!dec->filled) {
+		dec->filled = 1;
+		dec->empty = got == 0;
+		dec->not_gzip = got < 2 || dec->ibuf[0] != 0x1f ||
+		    dec->ibuf[1] != 0x8b;
+	}
 	dec->zs.next_in = dec->ibuf;
 	dec->zs.avail_in = (uInt)got;
 	return RS_OK;
+}
+
+/* The next input byte after the member, or EOF. */
+static int
+gz_dec_next_byte(struct gz_dec *dec)
+{
+	int c;
+
+	if (dec->zs.avail_in > 0) {
+		dec->zs.avail_in--;
+		return *dec->zs.next_in++;
+	}
+	if (dec->eof)
+		return EOF;
+	if ((c = fgetc(dec->in)) == EOF && !ferror(dec->in))
+		dec->eof = 1;
+	return c;
+}
+
+/* Make err sticky, with the words an administrator reads. */
+static int
+gz_dec_fail(struct gz_dec *dec, int err)
+{
+	const char *why;
+
+	switch (err) {
+	case RS_ERR_TRAILING:
+		why = dec->second ? "a second gzip member follows the first "
+		    "(one member only)" : "data after the end of the gzip "
+		    "member";
+		break;
+	case RS_ERR_GZIP:
+	case RS_ERR_TRUNC:
+		if (dec->empty)
+			why = "empty file, no gzip data";
+		else if (dec->not_gzip)
+			why = "not gzip (the data does not start with 1f 8b)";
+		else if (err == RS_ERR_TRUNC)
+			why = "truncated: the gzip data ends early";
+		else
+			why = dec->zmsg != NULL ? dec->zmsg :
+			    "corrupt compressed data";
+		break;
+	case RS_ERR_LIMIT:
+		why = NULL;
+		(void)snprintf(dec->detail, sizeof(dec->detail),
+		    "decompressed size over the limit of %llu bytes",
+		    (unsigned long long)dec->max_out);
+		break;
+	default:
+		why = rs_err_str(err);
+		break;
+	}
+	if (why != NULL)
+		(void)snprintf(dec->detail, sizeof(dec->detail), "%s%s",
+		    err == RS_ERR_GZIP && !dec->not_gzip && !dec->empty ?
+		    "corrupt compressed data: " : "", why);
+	dec->err = err;
+	return err;
 }
 
 /*
@@ -235,16 +310,10 @@ gz_dec_check_end(struct gz_dec *dec)
 {
 	int c;
 
-	if (dec->zs.avail_in > 0)
-		return RS_ERR_TRAILING;
-	if (!dec->eof) {
-		if ((c = fgetc(dec->in)) != EOF)
-			return RS_ERR_TRAILING;
-		if (ferror(dec->in))
-			return RS_ERR_SYSTEM;
-		dec->eof = 1;
-	}
-	return RS_OK;
+	if ((c = gz_dec_next_byte(dec)) == EOF)
+		return ferror(dec->in) ? RS_ERR_SYSTEM : RS_OK;
+	dec->second = c == 0x1f && gz_dec_next_byte(dec) == 0x8b;
+	return RS_ERR_TRAILING;
 }
 
 /*
@@ -282,6 +351,7 @@ gz_dec_step(struct gz_dec *dec, unsigned char *out, size_t n, int *end)
 		return RS_ERR_NOMEM;
 	case Z_NEED_DICT:
 	case Z_DATA_ERROR:
+		dec->zmsg = dec->zs.msg;	/* zlib's static text */
 		return RS_ERR_GZIP;
 	default:
 		return RS_ERR_INTERNAL;
@@ -297,7 +367,7 @@ gz_dec_read(struct gz_dec *dec, void *p, size_t n)
 	unsigned char probe;
 	uint64_t room;
 	long got;
-	int end = 0;
+	int end = 0, r;
 
 	if (dec == NULL || p == NULL || n == 0)
 		return RS_ERR_INVAL;
@@ -326,8 +396,8 @@ gz_dec_read(struct gz_dec *dec, void *p, size_t n)
 			goto fail;
 		dec->total_out += (uint64_t)got;
 		if (end) {
-			if ((dec->err = gz_dec_check_end(dec)) != RS_OK)
-				return dec->err;
+			if ((r = gz_dec_check_end(dec)) != RS_OK)
+				return gz_dec_fail(dec, r);
 			dec->done = 1;
 			return got;
 		}
@@ -335,8 +405,19 @@ gz_dec_read(struct gz_dec *dec, void *p, size_t n)
 			return got;
 	}
 fail:
-	dec->err = (int)got;
-	return got;
+	return gz_dec_fail(dec, (int)got);
+}
+
+int
+gz_dec_error(const struct gz_dec *dec)
+{
+	return dec == NULL ? RS_ERR_INVAL : dec->err;
+}
+
+const char *
+gz_dec_detail(const struct gz_dec *dec)
+{
+	return dec == NULL || dec->err == RS_OK ? "" : dec->detail;
 }
 
 uint64_t

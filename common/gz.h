@@ -32,6 +32,15 @@ int	gz_dec_new(FILE *in, uint64_t max_out, struct gz_dec **dec);
  * negative RS_ERR_*.
  */
 long	gz_dec_read(struct gz_dec *dec, void *p, size_t n);
+/* The sticky error of the decoder (RS_OK while healthy). */
+int	gz_dec_error(const struct gz_dec *dec);
+/*
+ * That error in words, without a line number (the container has none):
+ * "not gzip (...)", "a second gzip member follows the first (...)",
+ * "decompressed size over the limit of N bytes", ...; "" while healthy.
+ * Valid until the decoder is freed.
+ */
+const char *gz_dec_detail(const struct gz_dec *dec);
 uint64_t gz_dec_total_in(const struct gz_dec *dec);
 uint64_t gz_dec_total_out(const struct gz_dec *dec);
 void	gz_dec_free(struct gz_dec *dec);

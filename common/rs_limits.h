@@ -37,6 +37,7 @@
 
 /* allowed_signers file and config files. */
 #define RS_MAX_SIGNERS_BYTES	(1024 * 1024)
+#define RS_MAX_SIGNERS_BAD	32	/* unusable lines reported one by one */
 #define RS_MAX_CONFIG_BYTES	(1024 * 1024)
 #define RS_MAX_CONFIG_LINE	4096
 

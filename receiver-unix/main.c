@@ -43,7 +43,7 @@
 #include "receiver.h"
 #include "rs_err.h"
 #include "rs_limits.h"
-#include "sshsig.h"
+#include "signers.h"
 
 #define RCV_DEFAULT_CONFIG	"/etc/rcptsync/receiver.conf"
 
@@ -393,18 +393,26 @@ rcv_check_dir(const char *what, const char *dir, int mode)
 static int
 rcv_cmd_check(const struct rcv_cfg *c)
 {
-	struct sshsig_signers *s = NULL;
+	struct signers *s = NULL;
 	char detail[4200], mapdir[4096], *out = NULL, *p;
-	const char *argv[5];
-	size_t nst = 0, len, k = 0, i;
-	int ok = 1, status, found = 0;
+	const char *argv[5], *why;
+	size_t nst = 0, len, k = 0, i, line;
+	int ok = 1, status, found = 0, sr;
 
 	snprintf(detail, sizeof(detail), "%s (map %s:%s, %zu relay domains)",
 	    c->path, c->map_type, c->map, c->nrelay);
 	rcv_check_line(1, "config", detail);
-	ok &= rcv_check_line(rcv_cfg_signers_load(c, &s) == RS_OK,
-	    "allowed_signers", c->allowed_signers);
-	sshsig_signers_free(s);
+	/* Each line left out is a FAIL of its own, naming line and reason. */
+	sr = rcv_cfg_signers_load(c, &s);
+	for (i = 0; (why = signers_bad(s, i, &line)) != NULL; i++) {
+		snprintf(detail, sizeof(detail), "%s line %zu: %s (line "
+		    "ignored)", c->allowed_signers, line, why);
+		ok &= rcv_check_line(0, "allowed_signers", detail);
+	}
+	if (sr != RS_OK || signers_nbad(s) == 0)
+		ok &= rcv_check_line(sr == RS_OK, "allowed_signers",
+		    c->allowed_signers);
+	signers_free(s);
 	ok &= rcv_check_line(access(c->postmap, X_OK) == 0, "postmap",
 	    c->postmap);
 	/* Is the map type compiled into this Postfix (postconf -m)? */

@@ -39,7 +39,7 @@
 #include "hash.h"
 #include "rs_limits.h"
 
-struct sshsig_signers;
+struct signers;
 
 /*
  * What the spool did with a bundle, and the worst of a run: the one
@@ -132,7 +132,7 @@ struct rcv_cfg {
 int	rcv_cfg_load(const char *path, struct rcv_cfg *c);
 void	rcv_cfg_free(struct rcv_cfg *c);
 int	rcv_cfg_signers_load(const struct rcv_cfg *c,
-	    struct sshsig_signers **out);
+	    struct signers **out);
 const struct rcv_signer *rcv_cfg_signer(const struct rcv_cfg *c,
 	    const char *agent);
 /* Is d[0..len) in the sorted word array w[0..n)?  Returns the index or -1. */
@@ -268,7 +268,7 @@ struct rcv_bundle {
  * RS_ERR_SYSTEM means "not the bundle's fault".
  */
 int	rcv_vfy_signature(const struct rcv_cfg *c,
-	    const struct sshsig_signers *trusted, struct rcv_bundle *b,
+	    const struct signers *trusted, struct rcv_bundle *b,
 	    char *reason, size_t rsize);
 
 /* Result of streaming a bundle's entries into a list file. */

@@ -7,7 +7,7 @@
  *             rcv_cfg_signer, rcv_cfg_word_find, rcv_cfg_exec_capture.
  * Ownership:  struct rcv_cfg owns all its strings (rcv_cfg_free).  The
  *             signers object from rcv_cfg_signers_load is the caller's
- *             (sshsig_signers_free).
+ *             (signers_free).
  * Errors:     every problem is logged naming the file, line and key, and
  *             returned as RS_ERR_SYNTAX (a configuration error, exit 2) or
  *             RS_ERR_SYSTEM (postconf could not run).
@@ -42,7 +42,7 @@
 #include "log.h"
 #include "receiver.h"
 #include "rs_err.h"
-#include "sshsig.h"
+#include "signers.h"
 
 static const char *const rcv_cfg_receiver_keys[] = {
 	"spool_dir", "status_file", "state_dir", "history_dir", "history",
@@ -651,10 +651,11 @@ rcv_cfg_free(struct rcv_cfg *c)
 }
 
 int
-rcv_cfg_signers_load(const struct rcv_cfg *c, struct sshsig_signers **out)
+rcv_cfg_signers_load(const struct rcv_cfg *c, struct signers **out)
 {
+	const char *why;
 	char *text = NULL;
-	size_t len, errline = 0;
+	size_t len, line, i;
 	int r;
 
 	*out = NULL;
@@ -664,12 +665,18 @@ rcv_cfg_signers_load(const struct rcv_cfg *c, struct sshsig_signers **out)
 		rs_error("read %s: no such file", c->allowed_signers);
 	if (r != RS_OK)
 		return RS_ERR_SYNTAX;
-	r = sshsig_signers_parse(text, len, out, &errline);
+	r = signers_parse(text, len, out);
 	if (r != RS_OK) {
-		rs_error("parse %s line %zu: %s", c->allowed_signers, errline,
-		    rs_err_str(r));
+		rs_error("parse %s: %s", c->allowed_signers, rs_err_str(r));
 		r = RS_ERR_SYNTAX;
 	}
+	/* A line that cannot be used is left out; the others keep working. */
+	for (i = 0; (why = signers_bad(*out, i, &line)) != NULL; i++)
+		rs_error("parse %s line %zu: %s (line ignored)",
+		    c->allowed_signers, line, why);
+	if (signers_nbad(*out) > i)
+		rs_error("parse %s: %zu more lines ignored", c->allowed_signers,
+		    signers_nbad(*out) - i);
 	free(text);
 	return r;
 }

@@ -59,7 +59,7 @@
 #include "receiver.h"
 #include "rs_err.h"
 #include "rs_limits.h"
-#include "sshsig.h"
+#include "signers.h"
 
 struct rcv_spool_ent {
 	char		agent[RS_MAX_AGENT_ID + 1];
@@ -68,7 +68,7 @@ struct rcv_spool_ent {
 
 struct rcv_spool_ctx {
 	const struct rcv_cfg		*c;
-	const struct sshsig_signers	*trusted;
+	const struct signers		*trusted;
 	rcv_report_fn			*report;
 	void				*arg;
 };
@@ -720,7 +720,7 @@ enum rcv_outcome
 rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 {
 	struct rcv_spool_ctx x;
-	struct sshsig_signers *trusted = NULL;
+	struct signers *trusted = NULL;
 	struct rcv_spool_ent *v = NULL;
 	size_t n = 0, i, j, k, bad = 0;
 	uint64_t top = 0;
@@ -773,7 +773,7 @@ rcv_spool_run(const struct rcv_cfg *c, rcv_report_fn *report, void *arg)
 		rs_debug("scan %s: nothing pending", c->spool_dir);
  out:
 	free(v);
-	sshsig_signers_free(trusted);
+	signers_free(trusted);
 	return worst;
 }
 

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "receiver.h"
 #include "rs_err.h"
+#include "signers.h"
 #include "sshsig.h"
 
 #define RCV_VFY_COPY_BUF	(64 * 1024)
@@ -172,6 +173,9 @@ rcv_vfy_read_sig(const struct rcv_cfg *c, struct rcv_bundle *b,
 		return rcv_vfy_why(reason, rsize, RS_ERR_LIMIT,
 		    "signature file grew beyond %d bytes", RS_MAX_SIG_BYTES);
 	b->sig[b->siglen] = '\0';
+	if (b->siglen == 0)
+		return rcv_vfy_why(reason, rsize, RS_ERR_TRUNC, "signature "
+		    "file %s.sig: empty", b->name);
 	return RS_OK;
 }
 
@@ -283,7 +287,7 @@ rcv_vfy_copy(const struct rcv_cfg *c, struct rcv_bundle *b,
 
 int
 rcv_vfy_signature(const struct rcv_cfg *c,
-    const struct sshsig_signers *trusted, struct rcv_bundle *b,
+    const struct signers *trusted, struct rcv_bundle *b,
     char *reason, size_t rsize)
 {
 	struct sshsig *sig = NULL;
@@ -330,18 +334,23 @@ rcv_vfy_signature(const struct rcv_cfg *c,
 		goto out;
 	}
 	if ((r = sshsig_verify(sig, SSHSIG_NAMESPACE, md, mdlen)) != RS_OK) {
-		r = rcv_vfy_why(reason, rsize, r, "signature does not verify "
-		    "(%s)", rs_err_str(r));
+		r = r == RS_ERR_SIG ? rcv_vfy_why(reason, rsize, r,
+		    "signature does not verify") : rcv_vfy_why(reason, rsize,
+		    r, "verify signature: %s", rs_err_str(r));
 		goto out;
 	}
 	/* The principal is the agent id from the file name. */
-	r = sshsig_signers_check(trusted, sshsig_pubkey(sig), b->agent,
+	r = signers_check(trusted, sshsig_pubkey(sig), b->agent,
 	    SSHSIG_NAMESPACE, time(NULL));
 	if (r != RS_OK) {
 		b->why = RCV_WHY_SIGNER;
 		r = rcv_vfy_why(reason, rsize, r, "signer key %s is not "
-		    "trusted for agent %s (%s)", b->fpr[0] ? b->fpr : "?",
-		    b->agent, rs_err_str(r));
+		    "trusted for agent %s: %s %s", b->fpr[0] ? b->fpr : "?",
+		    b->agent, r == RS_ERR_NAMESPACE ? "namespace \""
+		    SSHSIG_NAMESPACE "\" is not allowed by its line in" :
+		    r == RS_ERR_EXPIRED ? "outside valid-after/valid-before "
+		    "of its line in" : "no line lists it for this agent in",
+		    c->allowed_signers);
 		goto out;
 	}
 	b->verified = 1;
@@ -374,17 +383,27 @@ rcv_vfy_hdr_domain(const struct bundle_hdr *h, const char *d, size_t len)
 	return -1;
 }
 
-/* The reader's detail already names the line ("line 12: ..."). */
+/*
+ * The reader's detail already names the line ("line 12: ...") and the
+ * rule, or the container's fault without a line ("decompress: not
+ * gzip ..."); a decompressed size over the limit is the receiver's
+ * setting, so it is named here.
+ */
 static int
-rcv_vfy_entry_err(struct bundle_reader *br, int err, char *reason,
-    size_t rsize)
+rcv_vfy_entry_err(const struct rcv_cfg *c, struct gz_dec *dec,
+    struct bundle_reader *br, int err, char *reason, size_t rsize)
 {
 	const char *d = bundle_detail(br);
 
+	if (gz_dec_error(dec) == RS_ERR_LIMIT)
+		return rcv_vfy_why(reason, rsize, err, "decompress: the list "
+		    "is larger than the limit max_list_size = %" PRIu64
+		    " bytes",
+		    c->max_list);
 	if (d == NULL || *d == '\0')
 		return rcv_vfy_why(reason, rsize, err, "line %zu: %s",
 		    bundle_lineno(br), rs_err_str(err));
-	return rcv_vfy_why(reason, rsize, err, "%s (%s)", d, rs_err_str(err));
+	return rcv_vfy_why(reason, rsize, err, "%s", d);
 }
 
 int
@@ -419,7 +438,7 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 		goto out;
 	}
 	if ((r = bundle_read_header(br, b->hdr)) != RS_OK) {
-		r = rcv_vfy_entry_err(br, r, reason, rsize);
+		r = rcv_vfy_entry_err(c, dec, br, r, reason, rsize);
 		goto out;
 	}
 	if (strcmp(b->hdr->agent, b->agent) != 0) {
@@ -470,7 +489,7 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 		if (r == 0)
 			break;
 		if (r < 0) {
-			r = rcv_vfy_entry_err(br, r, reason, rsize);
+			r = rcv_vfy_entry_err(c, dec, br, r, reason, rsize);
 			goto out;
 		}
 		dom = addr_domain(addr, len, &dlen);

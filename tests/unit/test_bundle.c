@@ -255,7 +255,12 @@ static const struct bcase bcases[] = {
 	{ "wrong magic", "rcptsync-lisp 1\n", NULL, NULL, RS_ERR_FORMAT,
 	  "not an rcptsync list" },
 	{ "magic with CRLF", "rcptsync-list 1\r\n", NULL, NULL,
-	  RS_ERR_FORMAT, NULL },
+	  RS_ERR_FORMAT, "line 1: not an rcptsync list: CR found at the end "
+	  "of the line (lines end in LF, not CRLF)" },
+	{ "magic after a UTF-8 byte-order mark",
+	  "\xef\xbb\xbfrcptsync-list 1\n", NULL, NULL, RS_ERR_FORMAT,
+	  "line 1: not an rcptsync list: byte-order mark (EF BB BF) before "
+	  "\"rcptsync-list\"" },
 	{ "magic with NUL", "rcptsync-list 1\0x\n", NULL, NULL,
 	  RS_ERR_FORMAT, NULL },
 	{ "empty text", "", "", "", RS_ERR_FORMAT, "empty bundle" },
@@ -304,7 +309,7 @@ static const struct bcase bcases[] = {
 	{ "upper case field name", NULL, "Agent: corp\n", NULL,
 	  RS_ERR_FORMAT, NULL },
 	{ "CR in header line", NULL, "agent: corp\r\n", NULL,
-	  RS_ERR_FORMAT, NULL },
+	  RS_ERR_FORMAT, "line 2: CR found at the end of the line" },
 	{ "tab in value", NULL,
 	  "agent: corp\n"
 	  "sequence: 1763848200\n"
@@ -370,6 +375,17 @@ static const struct bcase bcases[] = {
 	  "agent: corp\nsequence: 1\ncreated: 2025-11-22T21:50:00Z\n"
 	  "kind: full\nsource: x\ndomains: corp.test example.org\n"
 	  "count: 03\n", NULL, RS_ERR_FORMAT, "count" },
+	{ "count 2^64+1 is out of range", NULL,
+	  "agent: corp\nsequence: 1\ncreated: 2025-11-22T21:50:00Z\n"
+	  "kind: full\nsource: x\ndomains: corp.test example.org\n"
+	  "count: 18446744073709551617\n", NULL, RS_ERR_FORMAT,
+	  "line 8: count: 18446744073709551617 is out of range (at most "
+	  "18446744073709551615)" },
+	{ "count not a number", NULL,
+	  "agent: corp\nsequence: 1\ncreated: 2025-11-22T21:50:00Z\n"
+	  "kind: full\nsource: x\ndomains: corp.test example.org\n"
+	  "count: 3x\n", NULL, RS_ERR_FORMAT,
+	  "line 8: count: 3x is not a decimal number" },
 	{ "count over max_entries", NULL,
 	  "agent: corp\nsequence: 1\ncreated: 2025-11-22T21:50:00Z\n"
 	  "kind: full\nsource: x\ndomains: corp.test example.org\n"
@@ -402,7 +418,8 @@ static const struct bcase bcases[] = {
 	{ "full with count 0", NULL,
 	  "agent: corp\nsequence: 1\ncreated: 2025-11-22T21:50:00Z\n"
 	  "kind: full\nsource: x\ndomains: corp.test example.org\n"
-	  "count: 0\nlist-sha256: @SHA@\n", "", RS_ERR_EMPTY, NULL },
+	  "count: 0\nlist-sha256: @SHA@\n", "", RS_ERR_EMPTY,
+	  "count: 0 in a full list: an empty list is never installed" },
 	{ "heartbeat valid", NULL,
 	  "agent: corp\nsequence: 2\ncreated: 2025-11-22T21:50:00Z\n"
 	  "kind: heartbeat\nsource: x\ndomains: corp.test example.org\n"
@@ -456,10 +473,11 @@ static const struct bcase bcases[] = {
 	  RS_ERR_FORMAT, "line 13: last line has no newline" },
 	{ "fewer entries than count", NULL, NULL,
 	  "alice@corp.test\nbob@example.org\n",
-	  RS_ERR_COUNT, "2 entries, header says 3" },
+	  RS_ERR_COUNT, "count: the header says 3, the list has 2 entries" },
 	{ "more entries than count", NULL, NULL,
 	  "alice@corp.test\nbob@example.org\ncarol@corp.test\n"
-	  "dave@corp.test\n", RS_ERR_COUNT, "line 14: more entries" },
+	  "dave@corp.test\n", RS_ERR_COUNT,
+	  "line 14: count: more entries than the header's 3" },
 	{ "no empty line after header", NULL,
 	  "agent: corp\n", "", RS_ERR_FORMAT, "no empty line" },
 };
@@ -897,14 +915,26 @@ main(void)
 	rs_buf_put(&gz2, gz.data, gz.len);
 	rs_buf_put(&gz2, "\0", 1);
 	read_bundle(gz2.data, gz2.len, MAXBUF, 1000, &G, NULL, &res);
-	UT_CHECK("bundle reader: gzip trailing byte",
-	    res.rc == RS_ERR_TRAILING);
+	UT_CHECK("bundle reader: gzip trailing byte, no line number",
+	    res.rc == RS_ERR_TRAILING && strcmp(res.detail, "decompress: data "
+	    "after the end of the gzip member") == 0);
+	rs_buf_reset(&gz2);
+	rs_buf_put(&gz2, gz.data, gz.len);
+	rs_buf_put(&gz2, gz.data, gz.len);
+	read_bundle(gz2.data, gz2.len, MAXBUF, 1000, &G, NULL, &res);
+	UT_CHECK("bundle reader: two gzip members, named, no line number",
+	    res.rc == RS_ERR_TRAILING && strcmp(res.detail, "decompress: a "
+	    "second gzip member follows the first (one member only)") == 0);
+	read_bundle(text.data, text.len, MAXBUF, 1000, &G, NULL, &res);
+	UT_CHECK("bundle reader: plain text is not gzip, no line number",
+	    res.rc == RS_ERR_GZIP && strcmp(res.detail, "decompress: not gzip "
+	    "(the data does not start with 1f 8b)") == 0);
 	read_bundle(gz.data, gz.len - 1, MAXBUF, 1000, &G, NULL, &res);
 	UT_CHECK("bundle reader: gzip truncated", res.rc == RS_ERR_TRUNC);
 	read_bundle(gz.data, gz.len, text.len - 1, 1000, &G, NULL, &res);
 	UT_CHECK("bundle reader: decompressed size over max_out",
 	    res.rc == RS_ERR_LIMIT && strstr(res.detail, "decompress") !=
-	    NULL);
+	    NULL && strstr(res.detail, "line") == NULL);
 	read_bundle(gz.data, gz.len, text.len, 1000, &G, NULL, &res);
 	UT_CHECK("bundle reader: decompressed size at max_out", res.rc == 0);
 	read_bundle(gz.data, gz.len, MAXBUF, 2, &G, NULL, &res);

@@ -62,6 +62,10 @@ compress_buf(const void *p, size_t n, int level, struct rs_buf *out)
 	return gz_enc_finish(enc);
 }
 
+/* gz_dec_detail of the last decompress_mem, and its gz_dec_error. */
+static char last_detail[256];
+static int last_error;
+
 /*
  * Decompress mem[0..n) (through a temporary FILE) with max_out; returns
  * the final status (RS_OK at a clean end) and the output in *out.
@@ -110,9 +114,23 @@ decompress_mem(const void *mem, size_t n, uint64_t max_out,
 	if (gz_dec_read(dec, buf, rdsize) != 0)	/* stays at the end */
 		r = RS_ERR_INTERNAL;
 out:
+	snprintf(last_detail, sizeof(last_detail), "%s", gz_dec_detail(dec));
+	last_error = gz_dec_error(dec);
 	gz_dec_free(dec);
 	fclose(f);
 	return r;
+}
+
+/* The last error's words contain want, and name no line. */
+static int
+detail_is(const char *want)
+{
+	if (strstr(last_detail, want) != NULL &&
+	    strstr(last_detail, "line") == NULL)
+		return 1;
+	fprintf(stderr, "gz detail \"%s\", want \"%s\"\n", last_detail,
+	    want);
+	return 0;
 }
 
 static int
@@ -287,6 +305,19 @@ main(void)
 	UT_CHECK("gz every prefix is RS_ERR_TRUNC", ok);
 	UT_CHECK("gz empty file is RS_ERR_TRUNC",
 	    decompress_mem("", 0, n, NULL, 10) == RS_ERR_TRUNC);
+	UT_CHECK("gz empty file: detail says empty",
+	    detail_is("empty file, no gzip data"));
+	UT_CHECK("gz cut file: detail says it ends early",
+	    decompress_mem(a.data, a.len / 2, n, NULL, 10) == RS_ERR_TRUNC &&
+	    detail_is("truncated: the gzip data ends early"));
+	UT_CHECK("gz plain text: RS_ERR_GZIP, detail says not gzip",
+	    decompress_mem("rcptsync-list 1\n", 16, n, NULL, 10) ==
+	    RS_ERR_GZIP && detail_is("not gzip (the data does not start "
+	    "with 1f 8b)"));
+	UT_CHECK("gz over max_out: detail names the limit",
+	    decompress_mem(a.data, a.len, n - 1, NULL, 4096) == RS_ERR_LIMIT &&
+	    last_error == RS_ERR_LIMIT && detail_is("decompressed size over "
+	    "the limit of"));
 
 	/* Trailing data: one byte, zeros, a second member. */
 	rs_buf_init(&d, 1 << 24);
@@ -294,6 +325,8 @@ main(void)
 	rs_buf_put(&d, "x", 1);
 	UT_CHECK("gz trailing byte", decompress_mem(d.data, d.len, n, NULL,
 	    4096) == RS_ERR_TRAILING);
+	UT_CHECK("gz trailing byte: detail", detail_is("data after the end of "
+	    "the gzip member"));
 	rs_buf_reset(&d);
 	rs_buf_put(&d, a.data, a.len);
 	rs_buf_put(&d, "\0\0\0\0\0\0\0\0", 8);
@@ -304,6 +337,8 @@ main(void)
 	rs_buf_put(&d, a.data, a.len);
 	UT_CHECK("gz second member", decompress_mem(d.data, d.len, 2 * n,
 	    NULL, 4096) == RS_ERR_TRAILING);
+	UT_CHECK("gz second member: detail says so", detail_is("a second "
+	    "gzip member follows the first"));
 	/* Trailing data after a member that ends right at a chunk edge. */
 	rs_buf_reset(&d);
 	{
@@ -328,6 +363,8 @@ main(void)
 	d.data[d.len - 8] ^= 1;			/* CRC32 */
 	UT_CHECK("gz bad CRC", decompress_mem(d.data, d.len, n, NULL, 4096) ==
 	    RS_ERR_GZIP);
+	UT_CHECK("gz bad CRC: detail has zlib's words",
+	    detail_is("corrupt compressed data: incorrect data check"));
 	d.data[d.len - 8] ^= 1;
 	d.data[d.len - 4] ^= 1;			/* ISIZE */
 	UT_CHECK("gz bad length", decompress_mem(d.data, d.len, 2 * n, NULL,
@@ -335,7 +372,7 @@ main(void)
 	d.data[d.len - 4] ^= 1;
 	d.data[0] = 0x1e;
 	UT_CHECK("gz bad magic", decompress_mem(d.data, d.len, n, NULL,
-	    4096) == RS_ERR_GZIP);
+	    4096) == RS_ERR_GZIP && detail_is("not gzip"));
 	d.data[0] = 0x1f;
 	d.data[2] = 7;
 	UT_CHECK("gz bad method", decompress_mem(d.data, d.len, n, NULL,

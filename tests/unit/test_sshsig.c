@@ -1,5 +1,8 @@
 /*
- * test_sshsig.c - tests for common/sshsig.c, the product's trust boundary.
+ * test_sshsig.c - tests for the product's trust boundary: common/sshkey.c
+ * (keys), sshsig.c (signatures), signers.c (allowed_signers) and, through
+ * them, base64.c.  One program, since the three share the ssh-keygen
+ * fixtures (keys and signatures made once in build/tests/tmp).
  *
  * Interoperability with the real OpenSSH ssh-keygen (run through the shell
  * in build/tests/tmp/test_sshsig):
@@ -9,8 +12,9 @@
  *   signatures:  ours verify with `ssh-keygen -Y verify`, and are byte for
  *                byte what `ssh-keygen -Y sign` writes (Ed25519 is
  *                deterministic); ssh-keygen's verify here;
- *   signers:     a table of allowed_signers files, each checked here and,
- *                where ssh-keygen has an opinion, by ssh-keygen too.
+ *   signers:     a table of allowed_signers files, each checked here and
+ *                by ssh-keygen, which must agree; a line left out must be
+ *                named with its number and reason.
  * Then hand-made hostile blobs (each field wrong in turn), limits, and
  * randomized mutation loops over a signature, a message and an
  * allowed_signers file: nothing crashes and nothing mutated verifies.
@@ -35,6 +39,8 @@
 #include "hash.h"
 #include "rs_limits.h"
 #include "rs_err.h"
+#include "signers.h"
+#include "sshkey.h"
 #include "sshsig.h"
 #include "unit.h"
 
@@ -239,7 +245,7 @@ digest(const char *alg, const void *m, size_t n, unsigned char *md,
 }
 
 static int
-sign_msg(const struct sshsig_key *k, const char *ns, const char *alg,
+sign_msg(const struct sshkey *k, const char *ns, const char *alg,
     const void *m, size_t n, struct rs_buf *sig)
 {
 	unsigned char md[RS_HASH_MAX];
@@ -357,6 +363,18 @@ out:
 	return r;
 }
 
+/* Does p[0..n), which may hold NUL bytes, contain the string s? */
+static int
+mem_has(const unsigned char *p, size_t n, const char *s)
+{
+	size_t sl = strlen(s), i;
+
+	for (i = 0; i + sl <= n; i++)
+		if (memcmp(p + i, s, sl) == 0)
+			return 1;
+	return 0;
+}
+
 /* Replace every "KEY" by key and every "OTHER" by other. */
 static int
 subst(const char *tmpl, const char *key, const char *other,
@@ -381,14 +399,14 @@ subst(const char *tmpl, const char *key, const char *other,
 
 /* Keys: ours read by ssh-keygen, and ssh-keygen's read here ---------- */
 
-static struct sshsig_key *kg_key;	/* made by ssh-keygen, for corp */
+static struct sshkey *kg_key;	/* made by ssh-keygen, for corp */
 static struct rs_buf kg_pub;		/* "ssh-ed25519 AAAA..." no comment */
 static struct rs_buf other_pub;		/* an unrelated Ed25519 key */
 
 static void
 test_keys(void)
 {
-	struct sshsig_key *k = NULL, *k2 = NULL;
+	struct sshkey *k = NULL, *k2 = NULL;
 	struct rs_buf file, line, out, line2;
 	char *sp;
 	int st, r;
@@ -399,14 +417,14 @@ test_keys(void)
 	rs_buf_init(&out, BIG);
 
 	/* (a) our key, saved, read back by ssh-keygen -y. */
-	r = sshsig_key_generate(&k);
+	r = sshkey_generate(&k);
 	check_rc("key generate", r, RS_OK);
 	if (k == NULL)
 		goto out;
-	r = sshsig_key_save(k, "corp@test", &file);
+	r = sshkey_save(k, "corp@test", &file);
 	UT_CHECK("key save", r == RS_OK && write_file("ours", file.data,
 	    file.len, 0600) == 0);
-	r = sshsig_key_publine(k, "corp@test", &line);
+	r = sshkey_publine(k, "corp@test", &line);
 	st = sh_out(&out, "ssh-keygen -y -f ours");
 	chomp(&out);
 	if (st != 0 || strcmp((char *)out.data, (char *)line.data) != 0)
@@ -416,11 +434,11 @@ test_keys(void)
 	    st == 0 && strcmp((char *)out.data, (char *)line.data) == 0);
 	rs_buf_reset(&line2);
 	UT_CHECK("key publine without comment",
-	    sshsig_key_publine(k, NULL, &line2) == RS_OK &&
+	    sshkey_publine(k, NULL, &line2) == RS_OK &&
 	    line.len == line2.len + strlen(" corp@test") &&
 	    memcmp(line.data, line2.data, line2.len) == 0);
 	UT_CHECK("key publine refuses newline in comment",
-	    sshsig_key_publine(k, "a\nb", &line2) == RS_ERR_INVAL);
+	    sshkey_publine(k, "a\nb", &line2) == RS_ERR_INVAL);
 
 	/* ssh-keygen signs with our key file exactly as we do. */
 	rs_buf_reset(&line2);
@@ -433,19 +451,19 @@ test_keys(void)
 	    out.len == line2.len && memcmp(out.data, line2.data, out.len) == 0);
 
 	/* Our own file loads back to the same key. */
-	r = sshsig_key_load((char *)file.data, file.len, &k2);
+	r = sshkey_load((char *)file.data, file.len, &k2);
 	rs_buf_reset(&line2);
 	UT_CHECK("key save/load round trip", r == RS_OK &&
-	    sshsig_key_publine(k2, "corp@test", &line2) == RS_OK &&
+	    sshkey_publine(k2, "corp@test", &line2) == RS_OK &&
 	    strcmp((char *)line.data, (char *)line2.data) == 0);
-	sshsig_key_free(k2);
+	sshkey_free(k2);
 	k2 = NULL;
 
 	/* Fingerprint of our key equals ssh-keygen -l on it. */
 	rs_buf_reset(&line2);
 	st = sh_out(&out, "ssh-keygen -lf ours | cut -d' ' -f2");
 	chomp(&out);
-	r = sshsig_key_fingerprint(k, &line2);
+	r = sshkey_fingerprint(k, &line2);
 	UT_CHECK("interop fingerprint of our key equals ssh-keygen -l",
 	    r == RS_OK && st == 0 && out.len > 7 &&
 	    strcmp((char *)out.data, (char *)line2.data) == 0);
@@ -455,17 +473,17 @@ test_keys(void)
 	    "-f kg");
 	UT_CHECK("ssh-keygen -t ed25519 -N ''", st == 0);
 	r = read_file("kg", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &kg_key) : -1;
-	check_rc("interop sshsig_key_load of ssh-keygen key", r, RS_OK);
+	    sshkey_load((char *)file.data, file.len, &kg_key) : -1;
+	check_rc("interop sshkey_load of ssh-keygen key", r, RS_OK);
 	if (read_file("kg.pub", &out) == 0)
 		chomp(&out);
 	rs_buf_reset(&line);
 	UT_CHECK("interop publine equals ssh-keygen's .pub", kg_key != NULL &&
-	    sshsig_key_publine(kg_key, "corp", &line) == RS_OK &&
+	    sshkey_publine(kg_key, "corp", &line) == RS_OK &&
 	    strcmp((char *)line.data, (char *)out.data) == 0);
 	rs_buf_reset(&kg_pub);
 	if (kg_key != NULL)
-		(void)sshsig_key_publine(kg_key, NULL, &kg_pub);
+		(void)sshkey_publine(kg_key, NULL, &kg_pub);
 
 	/* The same file with CRLF line ends still loads. */
 	{
@@ -478,9 +496,9 @@ test_keys(void)
 				(void)rs_buf_put_u8(&crlf, '\r');
 			(void)rs_buf_put_u8(&crlf, file.data[i]);
 		}
-		r = sshsig_key_load((char *)crlf.data, crlf.len, &k2);
+		r = sshkey_load((char *)crlf.data, crlf.len, &k2);
 		check_rc("key load with CRLF", r, RS_OK);
-		sshsig_key_free(k2);
+		sshkey_free(k2);
 		k2 = NULL;
 		rs_buf_free(&crlf);
 	}
@@ -490,25 +508,25 @@ test_keys(void)
 	chomp(&out);
 	rs_buf_reset(&line2);
 	UT_CHECK("interop fingerprint equals ssh-keygen -lf", kg_key != NULL &&
-	    st == 0 && sshsig_key_fingerprint(kg_key, &line2) == RS_OK &&
+	    st == 0 && sshkey_fingerprint(kg_key, &line2) == RS_OK &&
 	    strcmp((char *)out.data, (char *)line2.data) == 0);
 
 	/* Passphrase-protected and other key types. */
 	st = sh("rm -f enc enc.pub && ssh-keygen -q -t ed25519 -N pass "
 	    "-f enc");
 	r = st == 0 && read_file("enc", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &k2) : -1;
+	    sshkey_load((char *)file.data, file.len, &k2) : -1;
 	check_rc("interop encrypted key is RS_ERR_KEY_ENCRYPTED", r,
 	    RS_ERR_KEY_ENCRYPTED);
 	UT_CHECK("encrypted key gives no object", k2 == NULL);
 	st = sh("rm -f ec ec.pub && ssh-keygen -q -t ecdsa -N '' -f ec");
 	r = st == 0 && read_file("ec", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &k2) : -1;
+	    sshkey_load((char *)file.data, file.len, &k2) : -1;
 	check_rc("interop ecdsa key is RS_ERR_ALG", r, RS_ERR_ALG);
 	st = sh("rm -f rsa rsa.pub && ssh-keygen -q -t rsa -b 2048 -N '' "
 	    "-f rsa");
 	r = st == 0 && read_file("rsa", &file) == 0 ?
-	    sshsig_key_load((char *)file.data, file.len, &k2) : -1;
+	    sshkey_load((char *)file.data, file.len, &k2) : -1;
 	check_rc("interop rsa key is RS_ERR_ALG", r, RS_ERR_ALG);
 
 	/* An unrelated key for "unknown signer" cases. */
@@ -523,8 +541,8 @@ test_keys(void)
 	}
 	UT_CHECK("other key made", st == 0 && other_pub.len > 20);
 out:
-	sshsig_key_free(k);
-	sshsig_key_free(k2);
+	sshkey_free(k);
+	sshkey_free(k2);
 	rs_buf_free(&file);
 	rs_buf_free(&line);
 	rs_buf_free(&line2);
@@ -645,7 +663,7 @@ out:
 static void
 test_keyfiles(void)
 {
-	struct sshsig_key *k = NULL;
+	struct sshkey *k = NULL;
 	struct rs_buf f;
 	unsigned char seed[32], pub[32];
 	size_t i, n = 32;
@@ -664,19 +682,19 @@ test_keyfiles(void)
 	for (i = 0; i < sizeof(keycases) / sizeof(keycases[0]); i++) {
 		r = build_keyfile(&keycases[i], seed, pub, &f);
 		if (r == RS_OK)
-			r = sshsig_key_load((char *)f.data, f.len, &k);
+			r = sshkey_load((char *)f.data, f.len, &k);
 		check_rc(keycases[i].name, r, keycases[i].want);
 		if (r != RS_OK && k != NULL)
 			UT_CHECK("keyfile failure leaves out NULL", 0);
-		sshsig_key_free(k);
+		sshkey_free(k);
 		k = NULL;
 	}
 	r = build_keyfile(&keycases[0], seed, pub, &f);
 	f.len -= 30;		/* cut inside the END line */
-	check_rc("keyfile truncated armor", sshsig_key_load((char *)f.data,
+	check_rc("keyfile truncated armor", sshkey_load((char *)f.data,
 	    f.len, &k), RS_ERR_KEY);
-	check_rc("keyfile empty", sshsig_key_load("", 0, &k), RS_ERR_KEY);
-	check_rc("keyfile public key text", sshsig_key_load(
+	check_rc("keyfile empty", sshkey_load("", 0, &k), RS_ERR_KEY);
+	check_rc("keyfile public key text", sshkey_load(
 	    (char *)kg_pub.data, kg_pub.len, &k), RS_ERR_KEY);
 	{
 		char *big = malloc(RS_MAX_KEYFILE_BYTES + 1);
@@ -684,7 +702,7 @@ test_keyfiles(void)
 		if (big != NULL)
 			memset(big, 'A', RS_MAX_KEYFILE_BYTES + 1);
 		check_rc("keyfile over RS_MAX_KEYFILE_BYTES", big == NULL ? -1 :
-		    sshsig_key_load(big, RS_MAX_KEYFILE_BYTES + 1, &k),
+		    sshkey_load(big, RS_MAX_KEYFILE_BYTES + 1, &k),
 		    RS_ERR_LIMIT);
 		free(big);
 	}
@@ -700,8 +718,8 @@ test_sign_interop(void)
 {
 	struct rs_buf sig, msg, as, theirs;
 	struct sshsig *s = NULL;
-	struct sshsig_signers *ss = NULL;
-	size_t i, good = 0, same = 0, errline;
+	struct signers *ss = NULL;
+	size_t i, good = 0, same = 0;
 	unsigned char len2[2];
 	int st, r;
 
@@ -781,7 +799,7 @@ test_sign_interop(void)
 	}
 
 	/* (d) ssh-keygen's signatures verify here; the signer is corp. */
-	(void)sshsig_signers_parse((char *)as.data, as.len, &ss, &errline);
+	(void)signers_parse((char *)as.data, as.len, &ss);
 	for (i = 0, good = 0; i < KEYGEN_SIGS; i++) {
 		rs_buf_reset(&msg);
 		(void)rs_buf_printf(&msg, "message %zu\n", i);
@@ -794,7 +812,7 @@ test_sign_interop(void)
 		    != 0 || read_file("g.sig", &sig) != 0)
 			continue;
 		r = verify_msg(sig.data, sig.len, msg.data, msg.len, NS, &s);
-		if (r == RS_OK && ss != NULL && sshsig_signers_check(ss,
+		if (r == RS_OK && ss != NULL && signers_check(ss,
 		    sshsig_pubkey(s), "corp", NS, time(NULL)) == RS_OK)
 			good++;
 		else
@@ -827,7 +845,7 @@ test_sign_interop(void)
 	sshsig_free(s);
 	s = NULL;
 out:
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	rs_buf_free(&sig);
 	rs_buf_free(&msg);
 	rs_buf_free(&as);
@@ -1189,113 +1207,179 @@ out:
 struct signcase {
 	const char	*name;
 	const char	*text;		/* KEY / OTHER substituted */
-	int		 want_parse;
-	size_t		 errline;
+	size_t		 badline;	/* first line left out, 0: none */
+	const char	*why;		/* in that line's reason */
 	int		 want_check;	/* principal corp, namespace rcptsync */
-	int		 keygen;	/* 1 accepts, 0 refuses, -1 not asked */
+	int		 keygen;	/* 1 accepts, 0 refuses */
 };
 
+/*
+ * Each file goes to signers_parse + signers_check here and to ssh-keygen
+ * -Y verify: where one accepts, so must the other (the product accepts
+ * what ssh-keygen accepts), and a line left out names its number and why.
+ */
 static const struct signcase signcases[] = {
-	{ "signers plain", "corp KEY\n", RS_OK, 0, RS_OK, 1 },
+	{ "signers plain", "corp KEY\n", 0, NULL, RS_OK, 1 },
 	{ "signers comments and blank lines",
-	    "# trusted agents\n\n   \n  corp KEY agent on dc1\n", RS_OK, 0,
+	    "# trusted agents\n\n   \n  corp KEY agent on dc1\n", 0, NULL,
 	    RS_OK, 1 },
-	{ "signers no final newline", "corp KEY", RS_OK, 0, RS_OK, 1 },
-	{ "signers unknown signer", "corp OTHER\n", RS_OK, 0, RS_ERR_SIGNER,
+	{ "signers no final newline", "corp KEY", 0, NULL, RS_OK, 1 },
+	{ "signers tabs and runs of blanks", "corp\t \tKEY \t comment\n", 0,
+	    NULL, RS_OK, 1 },
+	{ "signers unknown signer", "corp OTHER\n", 0, NULL, RS_ERR_SIGNER,
 	    0 },
-	{ "signers principal mismatch", "other KEY\n", RS_OK, 0,
+	{ "signers principal mismatch", "other KEY\n", 0, NULL,
 	    RS_ERR_SIGNER, 0 },
-	{ "signers principal is case-sensitive", "CORP KEY\n", RS_OK, 0,
+	{ "signers principal is case-sensitive", "CORP KEY\n", 0, NULL,
 	    RS_ERR_SIGNER, 0 },
-	{ "signers principal list", "a,corp,b KEY\n", RS_OK, 0, RS_OK, 1 },
-	{ "signers principal star", "c*p KEY\n", RS_OK, 0, RS_OK, 1 },
-	{ "signers principal question mark", "co?p KEY\n", RS_OK, 0, RS_OK,
+	{ "signers principal list", "a,corp,b KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers principal star", "c*p KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers principal question mark", "co?p KEY\n", 0, NULL, RS_OK,
 	    1 },
-	{ "signers principal pattern mismatch", "c?rp*x KEY\n", RS_OK, 0,
+	{ "signers principal pattern mismatch", "c?rp*x KEY\n", 0, NULL,
 	    RS_ERR_SIGNER, 0 },
-	{ "signers negated principal", "!corp,* KEY\n", RS_OK, 0,
+	{ "signers negated principal", "!corp,* KEY\n", 0, NULL,
 	    RS_ERR_SIGNER, 0 },
-	{ "signers quoted principals", "\"x,corp\" KEY\n", RS_OK, 0, RS_OK,
+	{ "signers quoted principals", "\"x,corp\" KEY\n", 0, NULL, RS_OK,
 	    1 },
+	{ "signers quoted principal, key right after the quote",
+	    "\"corp\"KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers quoted principal with options right after",
+	    "\"corp\"namespaces=\"rcptsync\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers empty quoted principals", "\"\"KEY\n", 1,
+	    "empty principals", RS_ERR_SIGNER, 0 },
+	{ "signers unterminated quoted principals", "\"corp KEY\n", 1,
+	    "principals: missing closing quote", RS_ERR_SIGNER, 0 },
 	{ "signers namespaces excludes rcptsync",
-	    "corp namespaces=\"git,file\" KEY\n", RS_OK, 0, RS_ERR_NAMESPACE,
+	    "corp namespaces=\"git,file\" KEY\n", 0, NULL, RS_ERR_NAMESPACE,
 	    0 },
 	{ "signers namespaces includes rcptsync",
-	    "corp namespaces=\"git,rcptsync\" KEY\n", RS_OK, 0, RS_OK, 1 },
+	    "corp namespaces=\"git,rcptsync\" KEY\n", 0, NULL, RS_OK, 1 },
 	{ "signers namespaces pattern", "corp namespaces=\"rcpt*\" KEY\n",
-	    RS_OK, 0, RS_OK, 1 },
+	    0, NULL, RS_OK, 1 },
+	{ "signers namespaces with a blank inside the quotes",
+	    "corp namespaces=\"a b,rcptsync\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers namespaces with an escaped quote",
+	    "corp namespaces=\"a\\\"b,rcptsync\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers escaped quote is part of the value",
+	    "corp namespaces=\"rcpt\\\"sync\" KEY\n", 0, NULL,
+	    RS_ERR_NAMESPACE, 0 },
+	{ "signers empty namespaces matches none",
+	    "corp namespaces=\"\" KEY\n", 0, NULL, RS_ERR_NAMESPACE, 0 },
 	{ "signers option name case", "corp NAMESPACES=\"rcptsync\" KEY\n",
-	    RS_OK, 0, RS_OK, 1 },
+	    0, NULL, RS_OK, 1 },
+	{ "signers option name case, valid-before",
+	    "corp Valid-Before=\"20990101\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers leading comma in the options",
+	    "corp ,namespaces=\"rcptsync\" KEY\n", 0, NULL, RS_OK, 1 },
 	{ "signers valid-before in the past",
-	    "corp valid-before=\"20200101Z\" KEY\n", RS_OK, 0,
+	    "corp valid-before=\"20200101Z\" KEY\n", 0, NULL,
 	    RS_ERR_EXPIRED, 0 },
 	{ "signers valid-before in the past, local time",
-	    "corp valid-before=\"202001011200\" KEY\n", RS_OK, 0,
+	    "corp valid-before=\"202001011200\" KEY\n", 0, NULL,
+	    RS_ERR_EXPIRED, 0 },
+	{ "signers valid-before with UTC",
+	    "corp valid-before=\"20990101UTC\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers valid-before with utc",
+	    "corp valid-before=\"20990101utc\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers valid-before with z",
+	    "corp valid-before=\"209901011200z\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers valid-before in the past with UTC",
+	    "corp valid-before=\"20200101UTC\" KEY\n", 0, NULL,
 	    RS_ERR_EXPIRED, 0 },
 	{ "signers valid-after in the future",
-	    "corp valid-after=\"29991231\" KEY\n", RS_OK, 0, RS_ERR_EXPIRED,
+	    "corp valid-after=\"29991231\" KEY\n", 0, NULL, RS_ERR_EXPIRED,
 	    0 },
 	{ "signers inside validity window",
 	    "corp valid-after=\"20000101\",valid-before=\"29990101120000Z\" "
-	    "KEY\n", RS_OK, 0, RS_OK, 1 },
+	    "KEY\n", 0, NULL, RS_OK, 1 },
 	{ "signers all options",
 	    "corp namespaces=\"rcptsync\",valid-after=\"20000101000000Z\","
-	    "valid-before=\"29990101\" KEY c\n", RS_OK, 0, RS_OK, 1 },
+	    "valid-before=\"29990101\" KEY c\n", 0, NULL, RS_OK, 1 },
+	{ "signers day past the month's end rolls over",
+	    "corp valid-before=\"20990231\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers leap second rolls over",
+	    "corp valid-before=\"20990101235960Z\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers blank inside a time field (as strptime)",
+	    "corp valid-before=\"2099 101\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers valid-after one second after the epoch",
+	    "corp valid-after=\"19700101000001Z\" KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers valid-after at the epoch",
+	    "corp valid-after=\"19700101Z\" KEY\n", 1,
+	    "valid-after: invalid time \"19700101Z\"", RS_ERR_SIGNER, 0 },
 	{ "signers a later line allows",
-	    "corp namespaces=\"git\" KEY\ncorp KEY\n", RS_OK, 0, RS_OK, 1 },
-	{ "signers other key first", "corp OTHER\ncorp KEY\n", RS_OK, 0,
+	    "corp namespaces=\"git\" KEY\ncorp KEY\n", 0, NULL, RS_OK, 1 },
+	{ "signers other key first", "corp OTHER\ncorp KEY\n", 0, NULL,
 	    RS_OK, 1 },
-	{ "signers rsa line skipped",
-	    "corp ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 x\ncorp KEY\n",
-	    RS_OK, 0, RS_OK, -1 },
-	{ "signers only rsa", "corp ssh-rsa AAAAB3NzaC1yc2E=\n", RS_OK, 0,
-	    RS_ERR_SIGNER, -1 },
-	{ "signers CRLF", "corp KEY\r\n# x\r\n", RS_OK, 0, RS_OK, -1 },
-	{ "signers cert-authority refused", "corp cert-authority KEY\n",
-	    RS_ERR_FORMAT, 1, 0, 0 },
-	{ "signers cert-authority with options refused",
-	    "# x\ncorp namespaces=\"rcptsync\",cert-authority KEY\n",
-	    RS_ERR_FORMAT, 2, 0, 0 },
-	{ "signers unknown option refused", "corp foo=\"bar\" KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers bare unknown option refused", "corp restrict KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers duplicate option refused",
-	    "corp namespaces=\"a\",namespaces=\"rcptsync\" KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers unquoted value refused",
-	    "corp valid-before=20990101 KEY\n", RS_ERR_FORMAT, 1, 0, -1 },
+	{ "signers CRLF", "corp KEY\r\n# x\r\n", 0, NULL, RS_OK, 1 },
+	{ "signers rsa line left out, the next one works",
+	    "corp ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 x\ncorp KEY\n", 1,
+	    "ssh-rsa key: rcptsync verifies only ssh-ed25519", RS_OK, 1 },
+	{ "signers only rsa", "corp ssh-rsa AAAAB3NzaC1yc2E=\n", 1,
+	    "ssh-rsa key", RS_ERR_SIGNER, 0 },
+	{ "signers rsa with options: the reason names the key type",
+	    "corp namespaces=\"rcptsync\" ssh-rsa AAAAB3NzaC1yc2E=\n", 1,
+	    "ssh-rsa key: rcptsync verifies only", RS_ERR_SIGNER, 0 },
+	{ "signers cert-authority left out", "corp cert-authority KEY\n", 1,
+	    "cert-authority is not supported", RS_ERR_SIGNER, 0 },
+	{ "signers cert-authority with options left out",
+	    "# x\ncorp namespaces=\"rcptsync\",CERT-AUTHORITY KEY\n", 2,
+	    "cert-authority", RS_ERR_SIGNER, 0 },
+	{ "signers bad lines leave the good one working",
+	    "corp cert-authority OTHER\ncorp restrict KEY\ncorp KEY\n"
+	    "corp valid-before=\"2099\" KEY\n", 1, "cert-authority", RS_OK,
+	    1 },
+	{ "signers unknown option", "corp foo=\"bar\" KEY\n", 1,
+	    "unknown option or key type \"foo=\"bar\"\"", RS_ERR_SIGNER, 0 },
+	{ "signers bare unknown option", "corp restrict KEY\n", 1,
+	    "unknown option or key type \"restrict\"", RS_ERR_SIGNER, 0 },
+	{ "signers duplicate option",
+	    "corp namespaces=\"a\",namespaces=\"rcptsync\" KEY\n", 1,
+	    "namespaces given twice", RS_ERR_SIGNER, 0 },
+	{ "signers duplicate valid-before",
+	    "corp valid-before=\"20200101\",valid-before=\"20990101\" KEY\n",
+	    1, "valid-before given twice", RS_ERR_SIGNER, 0 },
+	{ "signers unquoted value", "corp valid-before=20990101 KEY\n", 1,
+	    "valid-before: value not in double quotes", RS_ERR_SIGNER, 0 },
 	{ "signers unterminated quote", "corp namespaces=\"rcptsync KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers empty namespaces", "corp namespaces=\"\" KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers bad date", "corp valid-before=\"20201301\" KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers bad day", "corp valid-before=\"20210229\" KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers bad time length", "corp valid-before=\"2021022812\" KEY\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers unknown key type", "# a\n\ncorp ssh-foo AAAA\n",
-	    RS_ERR_FORMAT, 3, 0, -1 },
-	{ "signers missing key", "corp\n", RS_ERR_FORMAT, 1, 0, -1 },
-	{ "signers missing base64", "corp ssh-ed25519\n", RS_ERR_FORMAT, 1, 0,
-	    -1 },
-	{ "signers garbage base64", "corp ssh-ed25519 AAAA!AAA\n",
-	    RS_ERR_FORMAT, 1, 0, -1 },
+	    1, "options: missing closing quote", RS_ERR_SIGNER, 0 },
+	{ "signers comma ends the options",
+	    "corp namespaces=\"rcptsync\", KEY\n", 1,
+	    "a comma ends the options", RS_ERR_SIGNER, 0 },
+	{ "signers bad month", "corp valid-before=\"20991301\" KEY\n", 1,
+	    "valid-before: invalid time \"20991301\"", RS_ERR_SIGNER, 0 },
+	{ "signers bad minute", "corp valid-before=\"209901012360\" KEY\n",
+	    1, "invalid time", RS_ERR_SIGNER, 0 },
+	{ "signers bad second", "corp valid-before=\"20990101235962\" KEY\n",
+	    1, "invalid time", RS_ERR_SIGNER, 0 },
+	{ "signers bad time length", "corp valid-before=\"2099022812\" KEY\n",
+	    1, "invalid time", RS_ERR_SIGNER, 0 },
+	{ "signers unknown key type", "# a\n\ncorp ssh-foo AAAA\n", 3,
+	    "unknown option or key type \"ssh-foo\"", RS_ERR_SIGNER, 0 },
+	{ "signers missing key", "corp\n", 1, "no key after the principals",
+	    RS_ERR_SIGNER, 0 },
+	{ "signers options but no key", "corp namespaces=\"rcptsync\"\n", 1,
+	    "no key after the options", RS_ERR_SIGNER, 0 },
+	{ "signers missing base64", "corp ssh-ed25519\n", 1,
+	    "ssh-ed25519 key: no key data", RS_ERR_SIGNER, 0 },
+	{ "signers garbage base64", "corp ssh-ed25519 AAAA!AAA\n", 1,
+	    "ssh-ed25519 key: invalid base64", RS_ERR_SIGNER, 0 },
 	{ "signers blob of another type",
-	    "corp ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQAB\n", RS_ERR_FORMAT, 1, 0,
-	    -1 },
-	{ "signers error line number", "corp KEY\n\n# c\nbroken\n",
-	    RS_ERR_FORMAT, 4, 0, -1 },
+	    "corp ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQAB\n", 1,
+	    "ssh-ed25519 key: the key data is of another type",
+	    RS_ERR_SIGNER, 0 },
+	{ "signers error line number", "corp KEY\n\n# c\nbroken\n", 4,
+	    "no key after the principals", RS_OK, 1 },
 };
 
 static void
 test_signers(void)
 {
 	struct rs_buf text, sig;
-	struct sshsig_signers *ss = NULL;
+	struct signers *ss = NULL;
 	struct sshsig *s = NULL;
-	size_t i, errline;
+	const char *why;
+	size_t i, line;
 	char name[200];
 	int r, st;
 
@@ -1316,30 +1400,39 @@ test_signers(void)
 			UT_CHECK(c->name, 0);
 			continue;
 		}
-		r = sshsig_signers_parse((char *)text.data, text.len, &ss,
-		    &errline);
+		r = signers_parse((char *)text.data, text.len, &ss);
 		if (r == RS_OK)
-			r = sshsig_signers_check(ss, sshsig_pubkey(s), "corp",
-			    NS, time(NULL));
-		if (c->want_parse != RS_OK) {
-			if (r != c->want_parse || errline != c->errline)
-				fprintf(stderr, "%s: line %zu, want %zu\n",
-				    c->name, errline, c->errline);
-			check_rc(c->name, r == c->want_parse &&
-			    errline != c->errline ? RS_ERR_INTERNAL : r,
-			    c->want_parse);
-		} else
-			check_rc(c->name, r, c->want_check);
-		sshsig_signers_free(ss);
+			r = signers_check(ss, sshsig_pubkey(s), "corp", NS,
+			    time(NULL));
+		check_rc(c->name, r, c->want_check);
+		line = 0;
+		why = signers_bad(ss, 0, &line);
+		if (c->badline == 0) {
+			if (why != NULL)
+				fprintf(stderr, "%s: line %zu left out: %s\n",
+				    c->name, line, why);
+			snprintf(name, sizeof(name), "%s: no line left out",
+			    c->name);
+			UT_CHECK(name, why == NULL);
+		} else {
+			if (why == NULL || line != c->badline ||
+			    strstr(why, c->why) == NULL)
+				fprintf(stderr, "%s: line %zu: %s; want line "
+				    "%zu: %s\n", c->name, line, why == NULL ?
+				    "(none)" : why, c->badline, c->why);
+			snprintf(name, sizeof(name), "%s: line %zu left out, "
+			    "why named", c->name, c->badline);
+			UT_CHECK(name, why != NULL && line == c->badline &&
+			    strstr(why, c->why) != NULL);
+		}
+		signers_free(ss);
 		ss = NULL;
-		if (c->keygen < 0)
-			continue;
 		/* ssh-keygen, given the same file, must agree. */
 		if (write_file("as", text.data, text.len, 0644) != 0)
 			st = -1;
 		else
-			st = sh("ssh-keygen -Y verify -f as -I corp -n rcptsync "
-			    "-s sm.sig < sm");
+			st = sh("ssh-keygen -Y verify -f as -I corp "
+			    "-n rcptsync -s sm.sig < sm");
 		snprintf(name, sizeof(name), "interop ssh-keygen agrees: %s",
 		    c->name);
 		if ((st == 0) != (c->keygen == 1))
@@ -1351,56 +1444,83 @@ test_signers(void)
 	/* Other principals and namespaces against one file. */
 	(void)subst("corp,branch-* namespaces=\"rcptsync\" KEY\n",
 	    (char *)kg_pub.data, (char *)other_pub.data, &text);
-	r = sshsig_signers_parse((char *)text.data, text.len, &ss, &errline);
+	r = signers_parse((char *)text.data, text.len, &ss);
 	UT_CHECK("signers check several principals", r == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "branch-7", NS,
+	    signers_check(ss, sshsig_pubkey(s), "branch-7", NS,
 	    time(NULL)) == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "branch", NS,
+	    signers_check(ss, sshsig_pubkey(s), "branch", NS,
 	    time(NULL)) == RS_ERR_SIGNER &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", "file",
+	    signers_check(ss, sshsig_pubkey(s), "corp", "file",
 	    time(NULL)) == RS_ERR_NAMESPACE);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
 
 	/* Validity bounds at the exact second, as ssh-keygen treats them. */
 	(void)subst("corp valid-after=\"20300101Z\",valid-before=\"20300102Z\""
 	    " KEY\n", (char *)kg_pub.data, (char *)other_pub.data, &text);
-	r = sshsig_signers_parse((char *)text.data, text.len, &ss, &errline);
+	r = signers_parse((char *)text.data, text.len, &ss);
 	UT_CHECK("signers validity bounds (UTC)", r == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893455999) == RS_ERR_EXPIRED &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893456000) == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893542400) == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    (time_t)1893542401) == RS_ERR_EXPIRED);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
 
-	check_rc("signers empty file parses", sshsig_signers_parse("", 0, &ss,
-	    &errline), RS_OK);
+	check_rc("signers empty file parses", signers_parse("", 0, &ss),
+	    RS_OK);
 	check_rc("signers empty file trusts nobody", ss == NULL ? -1 :
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    time(NULL)), RS_ERR_SIGNER);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
-	check_rc("signers NUL byte", sshsig_signers_parse("corp\0x", 6, &ss,
-	    &errline), RS_ERR_FORMAT);
+	r = signers_parse("# a\ncorp\0x\n", 11, &ss);
+	why = signers_bad(ss, 0, &line);
+	UT_CHECK("signers NUL byte: that line left out", r == RS_OK &&
+	    why != NULL && line == 2 && strstr(why, "NUL byte") != NULL &&
+	    signers_nbad(ss) == 1);
+	signers_free(ss);
+	ss = NULL;
+	{
+		struct rs_buf many;
+
+		/* More bad lines than are kept: all counted, the first kept. */
+		rs_buf_init(&many, BIG);
+		for (i = 0; i < RS_MAX_SIGNERS_BAD + 5; i++)
+			(void)rs_buf_put_str(&many, "corp restrict KEY\n");
+		(void)rs_buf_put_str(&many, "corp ");
+		(void)rs_buf_put_str(&many, (char *)kg_pub.data);
+		r = signers_parse((char *)many.data, many.len, &ss);
+		UT_CHECK("signers many bad lines: counted, first ones kept, "
+		    "the good line works", r == RS_OK &&
+		    signers_nbad(ss) == RS_MAX_SIGNERS_BAD + 5 &&
+		    signers_bad(ss, RS_MAX_SIGNERS_BAD - 1, &line) != NULL &&
+		    line == RS_MAX_SIGNERS_BAD &&
+		    signers_bad(ss, RS_MAX_SIGNERS_BAD, &line) == NULL &&
+		    signers_check(ss, sshsig_pubkey(s), "corp", NS,
+		    time(NULL)) == RS_OK);
+		signers_free(ss);
+		ss = NULL;
+		rs_buf_free(&many);
+	}
 	{
 		char *big = malloc(RS_MAX_SIGNERS_BYTES + 1);
 
 		if (big != NULL)
 			memset(big, '#', RS_MAX_SIGNERS_BYTES + 1);
 		check_rc("signers over RS_MAX_SIGNERS_BYTES", big == NULL ? -1 :
-		    sshsig_signers_parse(big, RS_MAX_SIGNERS_BYTES + 1, &ss,
-		    &errline), RS_ERR_LIMIT);
+		    signers_parse(big, RS_MAX_SIGNERS_BYTES + 1, &ss),
+		    RS_ERR_LIMIT);
 		free(big);
 	}
 	UT_CHECK("failed signers parse leaves out NULL", ss == NULL);
 out:
 	sshsig_free(s);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	rs_buf_free(&text);
 	rs_buf_free(&sig);
 }
@@ -1481,9 +1601,9 @@ test_mutation(void)
 	static const char textchars[] =
 	    "abcorp*?!,\"= \t\n#-ABCKEYZ019+/vnalidsfterbo";
 	struct rs_buf sig, mut, msg, text, key;
-	struct sshsig_signers *ss = NULL;
+	struct signers *ss = NULL;
 	struct sshsig *s = NULL;
-	size_t i, accepted = 0, parsed = 0, bad = 0, errline;
+	size_t i, accepted = 0, parsed = 0, bad = 0;
 	const char *keyb64;
 	int r;
 
@@ -1537,28 +1657,28 @@ test_mutation(void)
 	    "dc1\n\"x,y\" OTHER\ncorp ssh-rsa AAAAB3NzaC1yc2E= old\n",
 	    (char *)kg_pub.data, (char *)other_pub.data, &text);
 	keyb64 = strchr((char *)kg_pub.data, ' ') + 1;
-	r = sshsig_signers_parse((char *)text.data, text.len, &ss, &errline);
+	r = signers_parse((char *)text.data, text.len, &ss);
 	UT_CHECK("mutation signers baseline", r == RS_OK &&
-	    sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+	    signers_check(ss, sshsig_pubkey(s), "corp", NS,
 	    time(NULL)) == RS_OK);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	ss = NULL;
 	for (i = 0, bad = 0, accepted = 0; i < MUT_SIGNERS; i++) {
 		mutate(text.data, text.len, &mut, textchars);
-		r = sshsig_signers_parse((char *)mut.data, mut.len, &ss,
-		    &errline);
+		r = signers_parse((char *)mut.data, mut.len, &ss);
 		if (r != RS_OK)
 			continue;
 		parsed++;
-		if (sshsig_signers_check(ss, sshsig_pubkey(s), "corp", NS,
+		if (signers_check(ss, sshsig_pubkey(s), "corp", NS,
 		    time(NULL)) == RS_OK) {
 			accepted++;
-			if (strstr((char *)mut.data, keyb64) == NULL &&
+			/* Binary-safe: a NUL byte leaves out only its line. */
+			if (!mem_has(mut.data, mut.len, keyb64) &&
 			    bad++ == 0)
 				fprintf(stderr, "mutated signers trusts the "
 				    "key:\n%s\n", (char *)mut.data);
 		}
-		sshsig_signers_free(ss);
+		signers_free(ss);
 		ss = NULL;
 	}
 	fprintf(stderr, "signers mutations: %d, %zu parsed, %zu trust corp\n",
@@ -1568,15 +1688,15 @@ test_mutation(void)
 
 	/* Mutated key files load or fail cleanly, never crash. */
 	if (read_file("kg", &key) == 0) {
-		struct sshsig_key *k = NULL;
+		struct sshkey *k = NULL;
 		size_t loaded = 0;
 
 		for (i = 0; i < 2000; i++) {
 			mutate(key.data, key.len, &mut, b64chars);
-			if (sshsig_key_load((char *)mut.data, mut.len, &k) ==
+			if (sshkey_load((char *)mut.data, mut.len, &k) ==
 			    RS_OK)
 				loaded++;
-			sshsig_key_free(k);
+			sshkey_free(k);
 			k = NULL;
 		}
 		fprintf(stderr, "key mutations: 2000, %zu loaded\n", loaded);
@@ -1584,7 +1704,7 @@ test_mutation(void)
 	}
 out:
 	sshsig_free(s);
-	sshsig_signers_free(ss);
+	signers_free(ss);
 	rs_buf_free(&sig);
 	rs_buf_free(&mut);
 	rs_buf_free(&msg);
@@ -1635,7 +1755,7 @@ main(void)
 	test_signers();
 	test_mutation();
 
-	sshsig_key_free(kg_key);
+	sshkey_free(kg_key);
 	rs_buf_free(&kg_pub);
 	rs_buf_free(&other_pub);
 	return ut_exit();
