@@ -353,8 +353,8 @@ have() {
 	old=$(grep "^$3 " "$1/VERSIONS" 2>/dev/null)
 	if [ -n "$old" ]; then
 		say "$1: $3 was built from ${old#* }; rebuilding it from ${2#* }"
-	elif [ -d "$1" ]; then
-		say "$1: no record of the $3 it holds; building ${2#* }"
+	else
+		say "$1: no $3 recorded there; building ${2#* }"
 	fi
 	return 1
 }
