@@ -17,7 +17,9 @@
  *             failure is logged and reported through sys_event.
  * Trust:      the relay is outside the agent's trust: its host key must
  *             match the pin (never trust on first use), and its status file
- *             is read with a size bound and a strict little JSON scanner.
+ *             is read up to RS_MAX_STATUS_BYTES and parsed by verdict.c
+ *             (strict, bounded); a file it cannot use leaves the verdict
+ *             unknown, with one warning per push.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -35,6 +37,7 @@
 #include "log.h"
 #include "rs_err.h"
 #include "sys.h"
+#include "verdict.h"
 
 /*
  * Host key algorithms in our order of preference for a SHA-256 pin: the
@@ -48,9 +51,6 @@ static const char push_hostkey_pref[] =
 
 /* Largest chunk handed to libssh2_sftp_write / read at once. */
 static const size_t push_chunk = 32 * 1024;
-
-/* Nesting allowed in the status file. */
-static const int push_json_depth = 16;
 
 enum push_stage {
 	STAGE_CONNECT,
@@ -547,7 +547,8 @@ out:
 
 /*
  * Read the status file into out.  RS_ERR_NOTFOUND when it does not exist
- * (the receiver has not run yet).
+ * (the receiver has not run yet), RS_ERR_LIMIT beyond RS_MAX_STATUS_BYTES,
+ * RS_ERR_SYSTEM (pc->msg says why) when SFTP fails.
  */
 static int
 push_read_status(struct push_conn *pc, struct rs_buf *out)
@@ -579,304 +580,78 @@ push_read_status(struct push_conn *pc, struct rs_buf *out)
 			r = RS_ERR_SYSTEM;
 			break;
 		}
-		if ((r = rs_buf_put(out, chunk, (size_t)n)) != RS_OK) {
-			snprintf(pc->msg, sizeof(pc->msg), "read %s: larger "
-			    "than %d bytes", path, RS_MAX_STATUS_BYTES);
+		/* A hostile relay may serve gigabytes: stop at the cap. */
+		if ((r = rs_buf_put(out, chunk, (size_t)n)) != RS_OK)
 			break;
-		}
 	}
 	libssh2_sftp_close(fh);
 	return r;
 }
 
 /*
- * A small strict JSON scanner: enough to pull three fields of our agent
- * out of the receiver's status file.  Anything malformed is an error; the
- * values we want must have the right types.
+ * Read the status file and pick out agent's verdict.  RS_OK with *v;
+ * RS_ERR_NOTFOUND (not written yet); RS_ERR_SYSTEM (SFTP failed, pc->msg
+ * says why); any other error: the file is unusable, and bad says why.
  */
-struct push_js {
-	const char	*p, *end;
-	int		 depth;
-};
-
-struct push_verdict {
-	uint64_t	accepted;	/* 0: absent */
-	uint64_t	rejected;
-	char		reason[RS_MAX_REASON + 1];
-};
-
-static void
-push_js_ws(struct push_js *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-	    *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
 static int
-push_js_lit(struct push_js *j, char c)
+push_status(struct push_conn *pc, struct rs_buf *st, const char *agent,
+    struct verdict *v, char *bad, size_t badsize)
 {
-	push_js_ws(j);
-	if (j->p >= j->end || *j->p != c)
-		return RS_ERR_FORMAT;
-	j->p++;
-	return RS_OK;
-}
-
-/* A string into out (truncated to outsize-1; non-ASCII becomes '?'). */
-static int
-push_js_str(struct push_js *j, char *out, size_t outsize)
-{
-	size_t o = 0;
-	int i;
-	char c;
-
-	if (push_js_lit(j, '"') != RS_OK)
-		return RS_ERR_FORMAT;
-	while (j->p < j->end && *j->p != '"') {
-		c = *j->p++;
-		if ((unsigned char)c < 0x20)
-			return RS_ERR_FORMAT;
-		if (c == '\\') {
-			if (j->p >= j->end)
-				return RS_ERR_FORMAT;
-			c = *j->p++;
-			switch (c) {
-			case '"': case '\\': case '/':
-				break;
-			case 'b': case 'f': case 'n': case 'r': case 't':
-				c = ' ';
-				break;
-			case 'u':
-				for (i = 0; i < 4; i++, j->p++)
-					if (j->p >= j->end ||
-					    strchr("0123456789abcdefABCDEF",
-					    *j->p) == NULL || *j->p == '\0')
-						return RS_ERR_FORMAT;
-				c = '?';
-				break;
-			default:
-				return RS_ERR_FORMAT;
-			}
-		} else if ((unsigned char)c >= 0x7f)
-			c = '?';
-		if (out != NULL && o + 1 < outsize)
-			out[o++] = c;
-	}
-	if (j->p >= j->end)
-		return RS_ERR_FORMAT;
-	j->p++;
-	if (out != NULL && outsize > 0)
-		out[o] = '\0';
-	return RS_OK;
-}
-
-/* A non-negative integer (our fields); RS_ERR_SYNTAX for other numbers. */
-static int
-push_js_u64(struct push_js *j, uint64_t *v)
-{
-	uint64_t x = 0;
-	int digits = 0;
-
-	push_js_ws(j);
-	while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-		if (x > (UINT64_MAX - (uint64_t)(*j->p - '0')) / 10)
-			return RS_ERR_SYNTAX;
-		x = x * 10 + (uint64_t)(*j->p++ - '0');
-		digits++;
-	}
-	if (digits == 0 || (j->p < j->end && strchr(".eE-+", *j->p) != NULL &&
-	    *j->p != '\0'))
-		return RS_ERR_SYNTAX;
-	*v = x;
-	return RS_OK;
-}
-
-static int push_js_skip(struct push_js *j);
-
-/* Walk an object; for each key call fn (which consumes the value). */
-typedef int push_js_member_fn(struct push_js *j, const char *key,
-    void *arg);
-
-static int
-push_js_object(struct push_js *j, push_js_member_fn *fn, void *arg)
-{
-	char key[RS_MAX_AGENT_ID + 32];
-	int r;
-
-	if (++j->depth > push_json_depth)
-		return RS_ERR_LIMIT;
-	if ((r = push_js_lit(j, '{')) != RS_OK)
-		return r;
-	push_js_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		j->depth--;
-		return RS_OK;
-	}
-	for (;;) {
-		if ((r = push_js_str(j, key, sizeof(key))) != RS_OK ||
-		    (r = push_js_lit(j, ':')) != RS_OK)
-			return r;
-		if ((r = fn != NULL ? fn(j, key, arg) : push_js_skip(j)) !=
-		    RS_OK)
-			return r;
-		push_js_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if ((r = push_js_lit(j, '}')) != RS_OK)
-			return r;
-		j->depth--;
-		return RS_OK;
-	}
-}
-
-static int
-push_js_skip(struct push_js *j)
-{
-	static const char *const words[] = { "true", "false", "null", NULL };
-	size_t i, n;
-	int r;
-
-	push_js_ws(j);
-	if (j->p >= j->end)
-		return RS_ERR_FORMAT;
-	if (*j->p == '{')
-		return push_js_object(j, NULL, NULL);
-	if (*j->p == '"')
-		return push_js_str(j, NULL, 0);
-	if (*j->p == '[') {
-		if (++j->depth > push_json_depth)
-			return RS_ERR_LIMIT;
-		j->p++;
-		push_js_ws(j);
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			j->depth--;
-			return RS_OK;
-		}
-		for (;;) {
-			if ((r = push_js_skip(j)) != RS_OK)
-				return r;
-			push_js_ws(j);
-			if (j->p < j->end && *j->p == ',') {
-				j->p++;
-				continue;
-			}
-			j->depth--;
-			return push_js_lit(j, ']');
-		}
-	}
-	if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-		n = 0;
-		while (j->p < j->end && strchr("-+.eE0123456789", *j->p) !=
-		    NULL && *j->p != '\0') {
-			j->p++;
-			n++;
-		}
-		return n > 0 ? RS_OK : RS_ERR_FORMAT;
-	}
-	for (i = 0; words[i] != NULL; i++) {
-		n = strlen(words[i]);
-		if ((size_t)(j->end - j->p) >= n &&
-		    memcmp(j->p, words[i], n) == 0) {
-			j->p += n;
-			return RS_OK;
-		}
-	}
-	return RS_ERR_FORMAT;
-}
-
-struct push_js_ctx {
-	const char		*agent;
-	struct push_verdict	*v;
-};
-
-static int
-push_js_agent(struct push_js *j, const char *key, void *arg)
-{
-	struct push_js_ctx *x = arg;
-
-	if (strcmp(key, "accepted_sequence") == 0)
-		return push_js_u64(j, &x->v->accepted);
-	if (strcmp(key, "rejected_sequence") == 0)
-		return push_js_u64(j, &x->v->rejected);
-	if (strcmp(key, "rejected_reason") == 0)
-		return push_js_str(j, x->v->reason, sizeof(x->v->reason));
-	return push_js_skip(j);
-}
-
-static int
-push_js_agents(struct push_js *j, const char *key, void *arg)
-{
-	struct push_js_ctx *x = arg;
-
-	if (strcmp(key, x->agent) == 0)
-		return push_js_object(j, push_js_agent, arg);
-	return push_js_skip(j);
-}
-
-static int
-push_js_top(struct push_js *j, const char *key, void *arg)
-{
-	if (strcmp(key, "agents") == 0)
-		return push_js_object(j, push_js_agents, arg);
-	return push_js_skip(j);
-}
-
-static int
-push_parse_status(const char *text, size_t len, const char *agent,
-    struct push_verdict *v)
-{
-	struct push_js j;
-	struct push_js_ctx x;
-	int r;
+	struct verdict_err e;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
-	j.p = text;
-	j.end = text + len;
-	j.depth = 0;
-	x.agent = agent;
-	x.v = v;
-	if ((r = push_js_object(&j, push_js_top, &x)) != RS_OK)
-		return r;
-	push_js_ws(&j);
-	return j.p == j.end ? RS_OK : RS_ERR_TRAILING;
+	rc = push_read_status(pc, st);
+	if (rc == RS_ERR_LIMIT) {
+		snprintf(bad, badsize, "larger than %d bytes "
+		    "(RS_MAX_STATUS_BYTES)", RS_MAX_STATUS_BYTES);
+		return rc;
+	}
+	if (rc != RS_OK)
+		return rc;
+	if ((rc = verdict_parse((const char *)st->data, st->len, agent, v,
+	    &e)) != RS_OK)
+		snprintf(bad, badsize, "%s at byte %zu of %zu", e.what,
+		    e.offset, st->len);
+	return rc;
 }
 
 /*
  * Poll the status file every second until the receiver has decided on seq,
- * or r->wait seconds have passed.
+ * or r->wait seconds have passed.  A status file we cannot use (too big,
+ * too deep, not JSON) gets one warning per push: the verdict is unknown,
+ * and the push counts as failed if the file stays so until the deadline.
  */
 static enum push_result
 push_wait_verdict(struct push_conn *pc, const struct push_item *it,
     char *reason, size_t reasonsize)
 {
 	const struct agent_relay *r = pc->r;
-	struct push_verdict v;
+	struct verdict v;
 	struct rs_buf st;
 	time_t deadline = time(NULL) + (time_t)r->wait;
 	enum push_result res = PUSH_FAILED;
 	uint64_t newer = 0;
-	int rc, warned = 0;
+	char bad[256];
+	int rc, warned_io = 0, warned_bad = 0, unusable = 0;
 
 	rs_buf_init(&st, RS_MAX_STATUS_BYTES);
 	for (;;) {
 		if (pc->sftp == NULL && push_open(pc, r) != RS_OK)
 			rc = RS_ERR_SYSTEM;
 		else
-			rc = push_read_status(pc, &st);
-		if (rc == RS_OK) {
-			rc = push_parse_status((const char *)st.data, st.len,
-			    it->agent, &v);
-			if (rc != RS_OK && !warned++)
-				rs_warn("push %s: status file %s: not valid "
-				    "JSON (%s)", r->name, r->status_file,
-				    rs_err_str(rc));
-		} else if (rc != RS_ERR_NOTFOUND && !warned++) {
-			rs_warn("push %s: %s", r->name, pc->msg);
+			rc = push_status(pc, &st, it->agent, &v, bad,
+			    sizeof(bad));
+		unusable = rc != RS_OK && rc != RS_ERR_NOTFOUND &&
+		    rc != RS_ERR_SYSTEM;
+		if (unusable && !warned_bad++)
+			rs_warn("push %s: status file %s on %s is unusable: "
+			    "%s; the verdict on sequence %" PRIu64 " is "
+			    "unknown", r->name, r->status_file, r->host, bad,
+			    it->seq);
+		if (rc == RS_ERR_SYSTEM) {
+			if (!warned_io++)
+				rs_warn("push %s: %s", r->name, pc->msg);
 			/* Reconnect next time: the session may be gone. */
 			push_close(pc);
 		}
@@ -909,9 +684,15 @@ push_wait_verdict(struct push_conn *pc, const struct push_item *it,
 			break;
 		}
 		if (time(NULL) >= deadline) {
-			snprintf(reason, reasonsize, "no verdict from the "
-			    "receiver within %us (is rcptsync-receiver "
-			    "running on %s?)", r->wait, r->host);
+			if (unusable)
+				snprintf(reason, reasonsize, "no verdict within "
+				    "%us: the status file %s is unusable (%s)",
+				    r->wait, r->status_file, bad);
+			else
+				snprintf(reason, reasonsize, "no verdict from "
+				    "the receiver within %us (is "
+				    "rcptsync-receiver running on %s?)",
+				    r->wait, r->host);
 			sys_event(SYS_EV_NO_VERDICT, "push %s: sequence %"
 			    PRIu64 ": %s", r->name, it->seq, reason);
 			break;
@@ -997,9 +778,9 @@ int
 push_check(const struct agent_cfg *c, const struct agent_relay *r)
 {
 	struct push_conn pc;
-	struct push_verdict v;
+	struct verdict v;
 	struct rs_buf st;
-	char what[256], tmp[512], info[RS_MAX_REASON + 128];
+	char what[256], tmp[512], info[RS_MAX_REASON + 128], bad[256];
 	int fails = 0, rc;
 
 	rs_buf_init(&st, RS_MAX_STATUS_BYTES);
@@ -1056,18 +837,17 @@ push_check(const struct agent_cfg *c, const struct agent_relay *r)
 
 	snprintf(what, sizeof(what), "relay %s: status file %s", r->name,
 	    r->status_file);
-	rc = push_read_status(&pc, &st);
+	rc = push_status(&pc, &st, c->id, &v, bad, sizeof(bad));
 	if (rc == RS_ERR_NOTFOUND)
 		agent_check_line(1, what, "not written yet (the receiver has "
 		    "not run)", NULL);
-	else if (rc != RS_OK) {
+	else if (rc == RS_ERR_SYSTEM) {
 		agent_check_line(0, what, pc.msg, "the receiver writes it; "
 		    "check status_file on both sides");
 		fails++;
-	} else if ((rc = push_parse_status((const char *)st.data, st.len,
-	    c->id, &v)) != RS_OK) {
-		agent_check_line(0, what, rs_err_str(rc), "is it the "
-		    "receiver's status.json?");
+	} else if (rc != RS_OK) {
+		agent_check_line(0, what, bad, "is it the receiver's "
+		    "status.json?");
 		fails++;
 	} else {
 		snprintf(info, sizeof(info), "accepted sequence %" PRIu64
