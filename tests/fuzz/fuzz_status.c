@@ -13,7 +13,7 @@
  *             partial verdict; an accepted file yields sequences up to
  *             2^63-1 and a reason of printable ASCII within RS_MAX_REASON;
  *             white space around the file changes nothing (but may
- *             turn "truncated" into "malformed"); and every
+ *             turn "truncated" into "malformed" or "too long"); and every
  *             proper prefix of an accepted file (cut before its closing
  *             brace) is reported as truncated, never as a verdict.
  */
@@ -94,9 +94,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(q + 2 + size, "\r\t", 2);
 	r2 = fz_parse(q, size + 4, &w, &f);
 	if (r == RS_ERR_TRUNC) {
-		/* The white space now ends an unclosed string, say. */
-		FZ_ASSERT(r2 == RS_ERR_TRUNC || r2 == RS_ERR_FORMAT,
-		    "white space after a truncated file");
+		/*
+		 * The white space may now be inside an unclosed string:
+		 * a control character, or a string over the limit.
+		 */
+		FZ_ASSERT(r2 == RS_ERR_TRUNC || r2 == RS_ERR_FORMAT ||
+		    r2 == RS_ERR_LIMIT, "white space after a truncated file");
 	} else {
 		FZ_ASSERT(r2 == r, "white space around the file changes the "
 		    "result");
