@@ -44,6 +44,13 @@
 #define RS_MAX_KEYFILE_BYTES	(64 * 1024)
 
 /*
+ * Agent: a known_hosts file with relay host key pins, and the keys one
+ * relay may have pinned in it (one per type is usual).
+ */
+#define RS_MAX_KNOWN_HOSTS_BYTES	(1024 * 1024)
+#define RS_MAX_HOST_PINS		32
+
+/*
  * Status file: a reason string, and the file as the agent reads it (the
  * relay writes it, so for the agent it is hostile input): its size, how
  * deep objects and arrays nest (the receiver writes 3 levels), and each

@@ -24,11 +24,13 @@ h_agent_conf "$T/one.conf" || exit 1
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 RLOOP=$H_RWATCH_PID
 
-# A second relay section: the same sshd, pinned to its other host key.
+# A second relay section: the same sshd, pinned to a key it does not have.
+ssh-keygen -q -t ed25519 -N '' -f "$T/not_the_host" </dev/null
+notpin=$(ssh-keygen -lf "$T/not_the_host.pub" | awk '{print $2}')
 cp "$T/one.conf" "$T/two.conf"
 sed -n '/^\[relay mx1\]/,$p' "$T/one.conf" |
     sed -e 's/^\[relay mx1\]/[relay mx2]/' \
-	-e "s|^hostkey_sha256 = .*|hostkey_sha256 = $SFTP_HOSTKEY_ECDSA_SHA256|" \
+	-e "s|^hostkey_sha256 = .*|hostkey_sha256 = $notpin|" \
 	-e 's/^backoff = .*/backoff = 7s/' >>"$T/two.conf"
 
 "$AGENT" -c "$T/two.conf" sync 2>"$T/two.err"
