@@ -260,6 +260,14 @@ struct relay_state {
 	int64_t		stale_told;	/* when the last stale event went out */
 	char		refused_sha[2 * RS_SHA256_LEN + 1];	/* or "" */
 	int64_t		refused_time;	/* that list's refusal */
+	/*
+	 * `sync --allow-shrink` approved a list of this many entries for
+	 * this relay (0: no approval), at shrink_ok_time.  Kept until the
+	 * relay confirms a list, so a relay that was down still gets the
+	 * flag when it comes back.
+	 */
+	uint64_t	shrink_ok_entries;
+	int64_t		shrink_ok_time;
 };
 int	state_relay_load(const struct agent_cfg *c, const char *relay,
 	    struct relay_state *rs);

@@ -6,9 +6,14 @@
  *   poll       dirsync_poll: nothing changed (one root DSE read), a delta,
  *              or a full export
  *   guards     a list is never pushed when it is empty, or when it shrank
- *              by more than shrink_threshold (unless the administrator
- *              said --allow-shrink for this one run, which is logged
- *              loudly and travels in the signed bundle)
+ *              by more than shrink_threshold, unless the administrator
+ *              approved it with `sync --allow-shrink` (logged loudly).
+ *              The approval is kept per relay until that relay confirms
+ *              a list, and each bundle to a relay that holds one carries
+ *              the signed allow-shrink flag: a relay that was down when
+ *              the shrink was approved gets the flag when it is back,
+ *              and `--relay X` sends it to X even when only X's own
+ *              guard objects
  *   push       relays whose accepted list differs get the full bundle
  *   heartbeat  relays that have it, but have not confirmed it for
  *              heartbeat_interval, get a heartbeat bundle: no entries,
@@ -163,27 +168,67 @@ cycle_shrinks(size_t last, size_t now, unsigned pct)
 }
 
 /*
- * The guards, before a list leaves: RS_OK with *flags, or an exit code
- * in *rc.
+ * Does relay i hold an approval (`sync --allow-shrink`, this run or an
+ * earlier one) that covers a list of n entries?  It covers the approved
+ * list and any later one that is no new shrink beyond shrink_threshold
+ * from it: the directory may change while the relay is down.
  */
 static int
-cycle_guard(const struct cycle *cy, const struct rlist *list,
-    unsigned *flags, int *rc)
+cycle_approved(const struct cycle *cy, size_t i, size_t n)
+{
+	const struct relay_state *rs = &cy->rs[i];
+
+	return rs->shrink_ok_entries > 0 &&
+	    !cycle_shrinks((size_t)rs->shrink_ok_entries, n, cy->c->shrink_pct);
+}
+
+/*
+ * `sync --allow-shrink`: the administrator approves this list for every
+ * relay it goes to now.  Each relay keeps the approval (relay-NAME.state)
+ * until it confirms a list, so one that is down gets the flag later.
+ */
+static void
+cycle_approve(struct cycle *cy, const int *mask, size_t n)
+{
+	const struct agent_cfg *c = cy->c;
+	size_t i;
+
+	for (i = 0; i < c->nrelays; i++) {
+		if (!mask[i])
+			continue;
+		cy->rs[i].shrink_ok_entries = n;
+		cy->rs[i].shrink_ok_time = (int64_t)cy->now;
+		state_relay_save(c, c->relays[i].name, &cy->rs[i]);
+		sys_event(SYS_EV_SHRINK, "sync %s: ALLOW-SHRINK: the "
+		    "administrator approved a list of %zu entries; it goes "
+		    "with the allow-shrink flag until the relay has "
+		    "installed it", c->relays[i].name, n);
+	}
+}
+
+/*
+ * The guards, before a list goes to the relays in mask: RS_OK, or an
+ * exit code in *rc.
+ */
+static int
+cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
+    int *rc)
 {
 	const struct agent_cfg *c = cy->c;
 	struct rlist *last = NULL;
-	size_t nlast;
-	int r;
+	size_t nlast, n = rlist_count(list), i;
+	int r, covered = 1;
 
-	*flags = 0;
 	*rc = AGENT_EXIT_FAIL;
-	if (rlist_count(list) == 0) {
+	if (n == 0) {
 		/* Installing it would reject all mail for the domains. */
 		sys_event(SYS_EV_SHRINK, "sync: the export found no addresses "
 		    "in %s; refusing to push an empty list", c->domains_str);
 		*rc = AGENT_EXIT_GUARD;
 		return RS_ERR_INVAL;
 	}
+	if (cy->o->allow_shrink)
+		cycle_approve(cy, mask, n);
 	r = state_load_last(c, &last);
 	if (r == RS_ERR_NOTFOUND)
 		return RS_OK;
@@ -191,23 +236,74 @@ cycle_guard(const struct cycle *cy, const struct rlist *list,
 		return r;
 	nlast = rlist_count(last);
 	rlist_free(last);
-	if (!cycle_shrinks(nlast, rlist_count(list), c->shrink_pct))
+	if (!cycle_shrinks(nlast, n, c->shrink_pct))
 		return RS_OK;
-	if (!cy->o->allow_shrink) {
+	for (i = 0; i < c->nrelays; i++)
+		if (mask[i] && !cycle_approved(cy, i, n))
+			covered = 0;
+	if (!covered) {
 		sys_event(SYS_EV_SHRINK, "sync: list shrank from %zu to %zu "
 		    "entries (more than shrink_threshold %u%%); refusing to "
 		    "push.  Check the directory; if the change is intended, "
-		    "run: rcptsync-agent sync --allow-shrink", nlast,
-		    rlist_count(list), c->shrink_pct);
+		    "run: rcptsync-agent sync --allow-shrink", nlast, n,
+		    c->shrink_pct);
 		*rc = AGENT_EXIT_GUARD;
 		return RS_ERR_INVAL;
 	}
-	sys_event(SYS_EV_SHRINK, "sync: ALLOW-SHRINK: the administrator "
-	    "approved a list of %zu entries after %zu (beyond "
-	    "shrink_threshold %u%%); pushing it with the allow-shrink flag",
-	    rlist_count(list), nlast, c->shrink_pct);
-	*flags |= BUNDLE_FLAG_ALLOW_SHRINK;
+	sys_event(SYS_EV_SHRINK, "sync: ALLOW-SHRINK: a list of %zu entries "
+	    "after %zu (beyond shrink_threshold %u%%), approved by the "
+	    "administrator", n, nlast, c->shrink_pct);
 	return RS_OK;
+}
+
+/*
+ * Split mask into the relays whose bundle carries the allow-shrink flag
+ * (an approval covers the list) and the others.
+ */
+static void
+cycle_split(const struct cycle *cy, const int *mask, size_t n,
+    int *flagged, int *plain, size_t *nflagged, size_t *nplain)
+{
+	const struct agent_cfg *c = cy->c;
+	const struct relay_state *rs;
+	char when[32];
+	size_t i;
+
+	*nflagged = *nplain = 0;
+	for (i = 0; i < c->nrelays; i++) {
+		flagged[i] = plain[i] = 0;
+		if (!mask[i])
+			continue;
+		rs = &cy->rs[i];
+		if (cycle_approved(cy, i, n)) {
+			flagged[i] = 1;
+			(*nflagged)++;
+			if (cy->o->allow_shrink)
+				continue;
+			bundle_time_fmt((time_t)rs->shrink_ok_time, when,
+			    sizeof(when));
+			rs_warn("sync %s: ALLOW-SHRINK approved at %s (a list "
+			    "of %" PRIu64 " entries) and not yet installed "
+			    "there: this list of %zu entries carries the flag",
+			    c->relays[i].name, when, rs->shrink_ok_entries, n);
+			continue;
+		}
+		if (rs->shrink_ok_entries > 0)
+			rs_warn("sync %s: the approved shrink (a list of %"
+			    PRIu64 " entries) does not cover this list of %zu "
+			    "entries: it goes without the allow-shrink flag",
+			    c->relays[i].name, rs->shrink_ok_entries, n);
+		plain[i] = 1;
+		(*nplain)++;
+	}
+}
+
+/* The relay has confirmed a list of ours: an approval has done its job. */
+static void
+cycle_approval_done(struct relay_state *rs)
+{
+	rs->shrink_ok_entries = 0;
+	rs->shrink_ok_time = 0;
 }
 
 /* A relay failed this cycle: back off, doubling, up to interval. */
@@ -289,6 +385,7 @@ cycle_push(struct cycle *cy, const int *mask, const struct rlist *list,
 			rs->failures = 0;
 			rs->next_attempt = 0;
 			rs->confirmed = (int64_t)time(NULL);
+			cycle_approval_done(rs);
 			if (list != NULL)
 				sys_event(SYS_EV_SYNC_OK, "sync %s: installed "
 				    "sequence %" PRIu64 " (%zu entries)%s%s",
@@ -390,10 +487,13 @@ cycle_held_back(const struct cycle *cy, size_t i, const char *sha)
 	const struct relay_state *rs = &cy->rs[i];
 	char when[32];
 
+	/* An approval given after the refusal may be what it waited for. */
 	if (!cy->o->scheduled || strcmp(rs->refused_sha, sha) != 0 ||
 	    strcmp(rs->accepted_sha, sha) == 0 ||
 	    (int64_t)cy->now - rs->refused_time >=
-	    (int64_t)cy->c->heartbeat_interval)
+	    (int64_t)cy->c->heartbeat_interval ||
+	    (rs->shrink_ok_entries > 0 &&
+	    rs->shrink_ok_time >= rs->refused_time))
 		return 0;
 	bundle_time_fmt((time_t)(rs->refused_time +
 	    (int64_t)cy->c->heartbeat_interval), when, sizeof(when));
@@ -488,8 +588,8 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 	struct poll_result pr;
 	struct rlist *list = NULL;
 	int push[AGENT_MAX_RELAYS], beat[AGENT_MAX_RELAYS];
-	size_t i, ntodo = 0, npush = 0, nbeat = 0;
-	unsigned flags = 0;
+	int flagged[AGENT_MAX_RELAYS], plain[AGENT_MAX_RELAYS];
+	size_t i, ntodo = 0, npush = 0, nbeat = 0, nflagged, nplain;
 	int rc = AGENT_EXIT_FAIL, polled = 0, full;
 	void *lock = NULL;
 
@@ -557,6 +657,7 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 			cy->nok++;
 			cy->rs[i].failures = 0;
 			cy->rs[i].next_attempt = 0;
+			cycle_approval_done(&cy->rs[i]);
 			rs_info("sync %s: unchanged (sequence %" PRIu64
 			    " installed); nothing pushed", c->relays[i].name,
 			    cy->rs[i].accepted_seq);
@@ -568,9 +669,16 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 		if (list == NULL && dirsync_list(cx->ds, &list) != RS_OK)
 			goto out;
 		/* A refused list is no list to vouch for: no heartbeats. */
-		if (cycle_guard(cy, list, &flags, &rc) != RS_OK)
+		if (cycle_guard(cy, push, list, &rc) != RS_OK)
 			goto out;
-		if (cycle_push(cy, push, list, pr.sha, flags) != RS_OK)
+		/* One bundle with the flag, one without, as needed. */
+		cycle_split(cy, push, rlist_count(list), flagged, plain,
+		    &nflagged, &nplain);
+		if (nflagged > 0 && cycle_push(cy, flagged, list, pr.sha,
+		    BUNDLE_FLAG_ALLOW_SHRINK) != RS_OK)
+			goto out;
+		if (nplain > 0 && cycle_push(cy, plain, list, pr.sha, 0) !=
+		    RS_OK)
 			goto out;
 	}
 	if (nbeat > 0 && cycle_push(cy, beat, NULL, pr.sha, 0) != RS_OK)

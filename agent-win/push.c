@@ -3,10 +3,13 @@
  * learn the receiver's verdict; the relay part of `check`.
  *
  * Order of one push (docs/FORMAT.md section 5):
- *   TCP connect (connect_timeout) -> SSH handshake with the host key type
- *   preference set to the pinned type -> host key compared with the pin
- *   (SHA-256 fingerprint or known_hosts) BEFORE any authentication ->
- *   public key auth -> SFTP: signature to REMOTE/.AGENT.SEQ.RAND.tmp,
+ *   TCP connect (connect_timeout) -> SSH handshake offering only the
+ *   pinned host key types (known_hosts: the types of the lines for this
+ *   host, hostkey.c; a SHA-256 pin: one type per handshake until the pin
+ *   matches) -> host key compared with the pin BEFORE any authentication
+ *   -> public key auth (key read through sys_read_file, handed to libssh2
+ *   in memory: libssh2's own fopen fails on non-ASCII Windows paths, and
+ *   so does its known_hosts reader) -> SFTP: signature to REMOTE/.AGENT.SEQ.RAND.tmp,
  *   bundle to another such name, posix-rename the signature to its final
  *   name, then the bundle (the commit point) -> poll the status file until
  *   the receiver has decided on our sequence or `wait` runs out.
@@ -17,7 +20,9 @@
  *             failure is logged and reported through sys_event.
  * Trust:      the relay is outside the agent's trust: its host key must
  *             match the pin (never trust on first use), and its status file
- *             is read with a size bound and a strict little JSON scanner.
+ *             is read up to RS_MAX_STATUS_BYTES and parsed by verdict.c
+ *             (strict, bounded); a file it cannot use leaves the verdict
+ *             unknown, with one warning per push.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -32,25 +37,14 @@
 #include "agent_int.h"
 #include "buf.h"
 #include "hash.h"
+#include "hostkey.h"
 #include "log.h"
 #include "rs_err.h"
 #include "sys.h"
-
-/*
- * Host key algorithms in our order of preference for a SHA-256 pin: the
- * pin is of one key, and an sshd with several host keys presents the one
- * the client prefers, so Ed25519 first (what `ssh-keygen -lf
- * /etc/ssh/ssh_host_ed25519_key.pub` prints) keeps pins predictable.
- */
-static const char push_hostkey_pref[] =
-    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
-    "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
+#include "verdict.h"
 
 /* Largest chunk handed to libssh2_sftp_write / read at once. */
 static const size_t push_chunk = 32 * 1024;
-
-/* Nesting allowed in the status file. */
-static const int push_json_depth = 16;
 
 enum push_stage {
 	STAGE_CONNECT,
@@ -69,73 +63,6 @@ struct push_conn {
 	enum push_stage		 stage;		/* reached, or failed at */
 	char			 msg[512];	/* why the last step failed */
 };
-
-/* Base64 (RFC 4648) without padding, as OpenSSH prints fingerprints. */
-static void
-push_b64(const unsigned char *p, size_t n, char *out, size_t outsize)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, o = 0;
-	uint32_t v;
-
-	for (i = 0; i < n && o + 5 < outsize; i += 3) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = tab[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = tab[v & 63];
-	}
-	out[o] = '\0';
-}
-
-/* Decode base64 (padding optional); RS_ERR_FORMAT on bad input. */
-static int
-push_unb64(const char *s, struct rs_buf *out)
-{
-	uint32_t v = 0;
-	int bits = 0, d, r;
-	const char *q;
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	for (; *s != '\0' && *s != '='; s++) {
-		if ((q = strchr(tab, *s)) == NULL)
-			return RS_ERR_FORMAT;
-		d = (int)(q - tab);
-		v = (v << 6) | (uint32_t)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if ((r = rs_buf_put_u8(out, (uint8_t)(v >> bits))) !=
-			    RS_OK)
-				return r;
-		}
-	}
-	return RS_OK;
-}
-
-/* "SHA256:..." of a raw key blob. */
-static int
-push_fp_blob(const unsigned char *blob, size_t n, char *out, size_t outsize)
-{
-	unsigned char md[RS_SHA256_LEN];
-	int r;
-
-	if ((r = rs_sha256(blob, n, md)) != RS_OK)
-		return r;
-	if (outsize < 8)
-		return RS_ERR_INVAL;
-	memcpy(out, "SHA256:", 7);
-	push_b64(md, sizeof(md), out + 7, outsize - 7);
-	return RS_OK;
-}
 
 static void
 push_ssh_err(struct push_conn *pc, const char *op)
@@ -201,144 +128,225 @@ push_close(struct push_conn *pc)
 	pc->have_sock = 0;
 }
 
-/* Host key types of the known_hosts lines for our host, in libssh2 form. */
+/*
+ * Host key algorithms tried, one at a time, for a SHA-256 pin.  The pin
+ * does not say the key's type, and an sshd with several host keys
+ * presents the one the client offers first: offering only one type per
+ * handshake means a pinned ECDSA key is found on an sshd that also has
+ * an Ed25519 one.  Ed25519 first, what ADMIN.md has the administrator
+ * pin, so the usual relay needs one handshake.
+ */
+static const char *const push_probe[] = {
+	"ssh-ed25519",
+	"ecdsa-sha2-nistp256",
+	"ecdsa-sha2-nistp384",
+	"ecdsa-sha2-nistp521",
+	"rsa-sha2-512,rsa-sha2-256",
+};
+
+/*
+ * TCP connect and SSH handshake offering only the host key algorithms
+ * methods.  *nokex is set when the server has no key of those types.
+ */
 static int
-push_kh_types(LIBSSH2_KNOWNHOSTS *kh, const struct agent_relay *r,
-    char *pref, size_t prefsize)
-{
-	struct libssh2_knownhost *e, *prev = NULL;
-	char bracket[300];
-	const char *m;
-	int mask, seen = 0;
-
-	snprintf(bracket, sizeof(bracket), "[%s]:%u", r->host, r->port);
-	pref[0] = '\0';
-	while (libssh2_knownhost_get(kh, &e, prev) == 0) {
-		prev = e;
-		/* Hashed names cannot be matched here; offer their types. */
-		if (e->name != NULL && strcmp(e->name, r->host) != 0 &&
-		    strcmp(e->name, bracket) != 0)
-			continue;
-		mask = e->typemask & LIBSSH2_KNOWNHOST_KEY_MASK;
-		switch (mask) {
-		case LIBSSH2_KNOWNHOST_KEY_ED25519:
-			m = "ssh-ed25519";
-			break;
-		case LIBSSH2_KNOWNHOST_KEY_ECDSA_256:
-			m = "ecdsa-sha2-nistp256";
-			break;
-		case LIBSSH2_KNOWNHOST_KEY_ECDSA_384:
-			m = "ecdsa-sha2-nistp384";
-			break;
-		case LIBSSH2_KNOWNHOST_KEY_ECDSA_521:
-			m = "ecdsa-sha2-nistp521";
-			break;
-		case LIBSSH2_KNOWNHOST_KEY_SSHRSA:
-			m = "rsa-sha2-512,rsa-sha2-256";
-			break;
-		default:
-			continue;
-		}
-		if (strstr(pref, m) != NULL)
-			continue;
-		if (strlen(pref) + strlen(m) + 2 > prefsize)
-			break;
-		if (seen++)
-			memcpy(pref + strlen(pref), ",", 2);
-		memcpy(pref + strlen(pref), m, strlen(m) + 1);
-	}
-	return seen;
-}
-
-/* The fingerprint of the known_hosts line(s) for our host, for messages. */
-static void
-push_kh_expected(LIBSSH2_KNOWNHOSTS *kh, const struct agent_relay *r,
-    char *out, size_t outsize)
-{
-	struct libssh2_knownhost *e, *prev = NULL;
-	struct rs_buf blob;
-	char bracket[300];
-
-	snprintf(out, outsize, "none for %s port %u", r->host, r->port);
-	snprintf(bracket, sizeof(bracket), "[%s]:%u", r->host, r->port);
-	rs_buf_init(&blob, 16 * 1024);
-	while (libssh2_knownhost_get(kh, &e, prev) == 0) {
-		prev = e;
-		if (e->name == NULL || (strcmp(e->name, r->host) != 0 &&
-		    strcmp(e->name, bracket) != 0) || e->key == NULL)
-			continue;
-		rs_buf_reset(&blob);
-		if (push_unb64(e->key, &blob) == RS_OK)
-			push_fp_blob(blob.data, blob.len, out, outsize);
-		break;
-	}
-	rs_buf_free(&blob);
-}
-
-static int
-push_kh_keybit(int type)
-{
-	switch (type) {
-	case LIBSSH2_HOSTKEY_TYPE_ED25519:
-		return LIBSSH2_KNOWNHOST_KEY_ED25519;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
-		return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
-		return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
-		return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-	case LIBSSH2_HOSTKEY_TYPE_RSA:
-		return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-	default:
-		return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
-	}
-}
-
-/* Compare the presented host key with the pin. */
-static int
-push_verify_hostkey(struct push_conn *pc, LIBSSH2_KNOWNHOSTS *kh)
+push_handshake(struct push_conn *pc, const char *methods, int *nokex)
 {
 	const struct agent_relay *r = pc->r;
-	struct libssh2_knownhost *found = NULL;
-	char got[64], want[128];
-	const char *key, *h;
-	size_t klen, wl, gl;
-	int type, rc;
 
-	key = libssh2_session_hostkey(pc->ssh, &klen, &type);
-	h = libssh2_hostkey_hash(pc->ssh, LIBSSH2_HOSTKEY_HASH_SHA256);
-	if (key == NULL || h == NULL) {
+	*nokex = 0;
+	pc->stage = STAGE_CONNECT;
+	if (sys_tcp_connect(r->host, r->port, r->connect_timeout, &pc->sock,
+	    pc->msg, sizeof(pc->msg)) != RS_OK)
+		return RS_ERR_SYSTEM;
+	pc->have_sock = 1;
+	if ((pc->ssh = libssh2_session_init()) == NULL) {
+		snprintf(pc->msg, sizeof(pc->msg), "libssh2 session: no memory");
+		return RS_ERR_NOMEM;
+	}
+	libssh2_session_set_blocking(pc->ssh, 1);
+	libssh2_session_set_timeout(pc->ssh, (long)r->io_timeout * 1000L);
+	if (libssh2_session_method_pref(pc->ssh, LIBSSH2_METHOD_HOSTKEY,
+	    methods) != 0) {
+		/* A type this libssh2 lacks: the server cannot show it. */
+		*nokex = 1;
+		push_ssh_err(pc, "set host key algorithms");
+		return RS_ERR_ALG;
+	}
+	if (libssh2_session_handshake(pc->ssh, pc->sock) != 0) {
+		*nokex = libssh2_session_last_errno(pc->ssh) ==
+		    LIBSSH2_ERROR_KEX_FAILURE;
+		push_ssh_err(pc, "SSH handshake");
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+/* The key the server presented, and its fingerprint. */
+static int
+push_hostkey(struct push_conn *pc, const unsigned char **blob, size_t *len,
+    char *fp, size_t fpsize)
+{
+	int type;
+
+	*blob = (const unsigned char *)libssh2_session_hostkey(pc->ssh, len,
+	    &type);
+	if (*blob == NULL || hostkey_fp(*blob, *len, fp, fpsize) != RS_OK) {
 		push_ssh_err(pc, "read host key");
 		return RS_ERR_SYSTEM;
 	}
-	memcpy(got, "SHA256:", 7);
-	push_b64((const unsigned char *)h, RS_SHA256_LEN, got + 7,
-	    sizeof(got) - 7);
+	return RS_OK;
+}
 
-	if (r->hostkey_sha256 != NULL) {
-		/* Accept the pin with or without base64 padding. */
-		wl = strlen(r->hostkey_sha256);
-		while (wl > 7 && r->hostkey_sha256[wl - 1] == '=')
-			wl--;
-		gl = strlen(got);
-		if (wl == gl && memcmp(r->hostkey_sha256, got, gl) == 0)
+/* Accept the pin with or without base64 padding. */
+static int
+push_pin_eq(const char *pin, const char *fp)
+{
+	size_t wl = strlen(pin);
+
+	while (wl > 7 && pin[wl - 1] == '=')
+		wl--;
+	return wl == strlen(fp) && memcmp(pin, fp, wl) == 0;
+}
+
+/*
+ * SHA-256 pin: a handshake per host key type until the server presents
+ * the pinned key.  Each failed try is closed before any authentication.
+ */
+static int
+push_open_sha256(struct push_conn *pc)
+{
+	const struct agent_relay *r = pc->r;
+	const unsigned char *blob;
+	char fp[64], seen[400];
+	size_t i, len, o = 0;
+	int nokex, rc;
+
+	seen[0] = '\0';
+	for (i = 0; i < sizeof(push_probe) / sizeof(push_probe[0]); i++) {
+		if ((rc = push_handshake(pc, push_probe[i], &nokex)) != RS_OK) {
+			if (!nokex)
+				return rc;
+			push_close(pc);
+			continue;
+		}
+		pc->stage = STAGE_HOSTKEY;
+		if ((rc = push_hostkey(pc, &blob, &len, fp, sizeof(fp))) !=
+		    RS_OK)
+			return rc;
+		if (push_pin_eq(r->hostkey_sha256, fp))
 			return RS_OK;
-		snprintf(pc->msg, sizeof(pc->msg), "host key mismatch for "
-		    "%s port %u: expected %s, presented %s", r->host, r->port,
-		    r->hostkey_sha256, got);
-		return RS_ERR_SIG;
+		rs_debug("push %s: %s key %s is not the pin", r->name,
+		    push_probe[i], fp);
+		if (o < sizeof(seen))
+			o += (size_t)snprintf(seen + o, sizeof(seen) - o,
+			    "%s%s (%.*s)", o > 0 ? ", " : "", fp,
+			    (int)strcspn(push_probe[i], ","), push_probe[i]);
+		push_close(pc);
 	}
-	rc = libssh2_knownhost_checkp(kh, r->host, (int)r->port, key, klen,
-	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    push_kh_keybit(type), &found);
-	if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
-		return RS_OK;
-	push_kh_expected(kh, r, want, sizeof(want));
-	snprintf(pc->msg, sizeof(pc->msg), "host key %s for %s port %u "
-	    "(%s): expected %s, presented %s",
-	    rc == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND ? "not in known_hosts" :
-	    "mismatch", r->host, r->port, r->known_hosts, want, got);
+	pc->stage = STAGE_HOSTKEY;
+	snprintf(pc->msg, sizeof(pc->msg), "host key mismatch for %s port %u: "
+	    "expected %s, presented %s", r->host, r->port, r->hostkey_sha256,
+	    o > 0 ? seen : "no key of a type we know");
 	return RS_ERR_SIG;
+}
+
+/* known_hosts: offer the pinned types only, then compare the key. */
+static int
+push_open_known_hosts(struct push_conn *pc)
+{
+	const struct agent_relay *r = pc->r;
+	struct hostkey_pins *pins = NULL;
+	const unsigned char *blob;
+	struct rs_buf text;
+	char methods[256], fp[64], want[64];
+	size_t len;
+	int nokex, revoked, rc;
+
+	pc->stage = STAGE_HOSTKEY;
+	rs_buf_init(&text, RS_MAX_KNOWN_HOSTS_BYTES);
+	/* Read through the sys layer: any path, also on Windows. */
+	if ((rc = sys_read_file(r->known_hosts, RS_MAX_KNOWN_HOSTS_BYTES,
+	    &text)) != RS_OK) {
+		snprintf(pc->msg, sizeof(pc->msg), "read known_hosts %s: %s",
+		    r->known_hosts, rc == RS_ERR_SYSTEM ? sys_errmsg() :
+		    rs_err_str(rc));
+		goto out;
+	}
+	if ((rc = hostkey_pins_parse((const char *)text.data, text.len,
+	    r->host, r->port, &pins)) != RS_OK ||
+	    (rc = hostkey_pins_methods(pins, methods, sizeof(methods))) !=
+	    RS_OK) {
+		if (rc == RS_ERR_NOTFOUND && r->port == 22)
+			snprintf(pc->msg, sizeof(pc->msg), "known_hosts %s: "
+			    "no usable key for %s", r->known_hosts, r->host);
+		else if (rc == RS_ERR_NOTFOUND)
+			snprintf(pc->msg, sizeof(pc->msg), "known_hosts %s: "
+			    "no usable key for [%s]:%u", r->known_hosts,
+			    r->host, r->port);
+		else
+			snprintf(pc->msg, sizeof(pc->msg), "known_hosts %s: %s",
+			    r->known_hosts, rs_err_str(rc));
+		rc = RS_ERR_SIG;
+		goto out;
+	}
+	if ((rc = push_handshake(pc, methods, &nokex)) != RS_OK) {
+		if (nokex) {
+			/* Not transient: the relay has none of the keys. */
+			pc->stage = STAGE_HOSTKEY;
+			snprintf(pc->msg, sizeof(pc->msg), "host key for %s "
+			    "port %u: the server has no key of the types "
+			    "pinned in %s (%s)", r->host, r->port,
+			    r->known_hosts, methods);
+		}
+		goto out;
+	}
+	pc->stage = STAGE_HOSTKEY;
+	if ((rc = push_hostkey(pc, &blob, &len, fp, sizeof(fp))) != RS_OK)
+		goto out;
+	if ((rc = hostkey_pins_check(pins, blob, len, &revoked)) != RS_OK &&
+	    revoked)
+		snprintf(pc->msg, sizeof(pc->msg), "host key revoked for %s "
+		    "port %u: %s is marked @revoked in %s", r->host, r->port,
+		    fp, r->known_hosts);
+	else if (rc != RS_OK) {
+		hostkey_pins_expected(pins, want, sizeof(want));
+		snprintf(pc->msg, sizeof(pc->msg), "host key mismatch for %s "
+		    "port %u (%s): expected %s, presented %s", r->host,
+		    r->port, r->known_hosts, want, fp);
+	}
+out:
+	hostkey_pins_free(pins);
+	rs_buf_free(&text);
+	return rc;
+}
+
+/* The login key, read through the sys layer and handed over in memory. */
+static int
+push_auth(struct push_conn *pc)
+{
+	const struct agent_relay *r = pc->r;
+	struct rs_buf key;
+	char what[600];
+	int rc;
+
+	pc->stage = STAGE_AUTH;
+	rs_buf_init(&key, RS_MAX_KEYFILE_BYTES);
+	if ((rc = sys_read_file(r->private_key, RS_MAX_KEYFILE_BYTES, &key)) !=
+	    RS_OK) {
+		snprintf(pc->msg, sizeof(pc->msg), "read private_key %s: %s",
+		    r->private_key, rc == RS_ERR_SYSTEM ? sys_errmsg() :
+		    rs_err_str(rc));
+		rc = RS_ERR_SIGNER;
+	} else if (libssh2_userauth_publickey_frommemory(pc->ssh, r->user,
+	    strlen(r->user), NULL, 0, (const char *)key.data, key.len,
+	    NULL) != 0) {
+		snprintf(what, sizeof(what), "authenticate as %s with %s",
+		    r->user, r->private_key);
+		push_ssh_err(pc, what);
+		rc = RS_ERR_SIGNER;
+	}
+	rs_buf_free(&key);	/* wipes the private key */
+	return rc;
 }
 
 /*
@@ -348,85 +356,26 @@ push_verify_hostkey(struct push_conn *pc, LIBSSH2_KNOWNHOSTS *kh)
 static int
 push_open(struct push_conn *pc, const struct agent_relay *r)
 {
-	LIBSSH2_KNOWNHOSTS *kh = NULL;
-	char pref[256];
-	int rc, r2;
+	int rc;
 
 	memset(pc, 0, sizeof(*pc));
 	pc->r = r;
-	pc->stage = STAGE_CONNECT;
-	if ((r2 = sys_tcp_connect(r->host, r->port, r->connect_timeout,
-	    &pc->sock, pc->msg, sizeof(pc->msg))) != RS_OK)
+	/* The host key is checked BEFORE any authentication. */
+	if ((rc = r->hostkey_sha256 != NULL ? push_open_sha256(pc) :
+	    push_open_known_hosts(pc)) != RS_OK ||
+	    (rc = push_auth(pc)) != RS_OK)
 		goto out;
-	pc->have_sock = 1;
-	if ((pc->ssh = libssh2_session_init()) == NULL) {
-		snprintf(pc->msg, sizeof(pc->msg), "libssh2 session: no memory");
-		r2 = RS_ERR_NOMEM;
-		goto out;
-	}
-	libssh2_session_set_blocking(pc->ssh, 1);
-	libssh2_session_set_timeout(pc->ssh, (long)r->io_timeout * 1000L);
-
-	/*
-	 * The host key type must be fixed before the handshake: libssh2
-	 * otherwise negotiates ECDSA while the pin is of the Ed25519 key,
-	 * and a correct pin would look like a mismatch.
-	 */
-	snprintf(pref, sizeof(pref), "%s", push_hostkey_pref);
-	if (r->hostkey_sha256 == NULL) {
-		pc->stage = STAGE_HOSTKEY;
-		if ((kh = libssh2_knownhost_init(pc->ssh)) == NULL ||
-		    libssh2_knownhost_readfile(kh, r->known_hosts,
-		    LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-			push_ssh_err(pc, r->known_hosts);
-			r2 = RS_ERR_SYSTEM;
-			goto out;
-		}
-		if (push_kh_types(kh, r, pref, sizeof(pref)) == 0) {
-			/* Hashed-only files: let the check decide. */
-			snprintf(pref, sizeof(pref), "%s", push_hostkey_pref);
-		}
-		pc->stage = STAGE_CONNECT;
-	}
-	if (libssh2_session_method_pref(pc->ssh, LIBSSH2_METHOD_HOSTKEY,
-	    pref) != 0) {
-		push_ssh_err(pc, "set host key preference");
-		r2 = RS_ERR_INTERNAL;
-		goto out;
-	}
-	if ((rc = libssh2_session_handshake(pc->ssh, pc->sock)) != 0) {
-		push_ssh_err(pc, "SSH handshake");
-		r2 = RS_ERR_SYSTEM;
-		goto out;
-	}
-	pc->stage = STAGE_HOSTKEY;
-	if ((r2 = push_verify_hostkey(pc, kh)) != RS_OK)
-		goto out;
-	pc->stage = STAGE_AUTH;
-	if (libssh2_userauth_publickey_fromfile_ex(pc->ssh, r->user,
-	    (unsigned)strlen(r->user), NULL, r->private_key, NULL) != 0) {
-		char what[600];
-
-		snprintf(what, sizeof(what), "authenticate as %s with %s",
-		    r->user, r->private_key);
-		push_ssh_err(pc, what);
-		r2 = RS_ERR_SIGNER;
-		goto out;
-	}
 	pc->stage = STAGE_SFTP;
 	if ((pc->sftp = libssh2_sftp_init(pc->ssh)) == NULL) {
 		push_ssh_err(pc, "start SFTP");
-		r2 = RS_ERR_SYSTEM;
+		rc = RS_ERR_SYSTEM;
 		goto out;
 	}
 	pc->stage = STAGE_DONE;
-	r2 = RS_OK;
 out:
-	if (kh != NULL)
-		libssh2_knownhost_free(kh);
-	if (r2 != RS_OK)
+	if (rc != RS_OK)
 		push_close(pc);
-	return r2;
+	return rc;
 }
 
 /* Upload p[0..n) to path, which must not exist yet. */
@@ -547,7 +496,8 @@ out:
 
 /*
  * Read the status file into out.  RS_ERR_NOTFOUND when it does not exist
- * (the receiver has not run yet).
+ * (the receiver has not run yet), RS_ERR_LIMIT beyond RS_MAX_STATUS_BYTES,
+ * RS_ERR_SYSTEM (pc->msg says why) when SFTP fails.
  */
 static int
 push_read_status(struct push_conn *pc, struct rs_buf *out)
@@ -579,304 +529,78 @@ push_read_status(struct push_conn *pc, struct rs_buf *out)
 			r = RS_ERR_SYSTEM;
 			break;
 		}
-		if ((r = rs_buf_put(out, chunk, (size_t)n)) != RS_OK) {
-			snprintf(pc->msg, sizeof(pc->msg), "read %s: larger "
-			    "than %d bytes", path, RS_MAX_STATUS_BYTES);
+		/* A hostile relay may serve gigabytes: stop at the cap. */
+		if ((r = rs_buf_put(out, chunk, (size_t)n)) != RS_OK)
 			break;
-		}
 	}
 	libssh2_sftp_close(fh);
 	return r;
 }
 
 /*
- * A small strict JSON scanner: enough to pull three fields of our agent
- * out of the receiver's status file.  Anything malformed is an error; the
- * values we want must have the right types.
+ * Read the status file and pick out agent's verdict.  RS_OK with *v;
+ * RS_ERR_NOTFOUND (not written yet); RS_ERR_SYSTEM (SFTP failed, pc->msg
+ * says why); any other error: the file is unusable, and bad says why.
  */
-struct push_js {
-	const char	*p, *end;
-	int		 depth;
-};
-
-struct push_verdict {
-	uint64_t	accepted;	/* 0: absent */
-	uint64_t	rejected;
-	char		reason[RS_MAX_REASON + 1];
-};
-
-static void
-push_js_ws(struct push_js *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-	    *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
 static int
-push_js_lit(struct push_js *j, char c)
+push_status(struct push_conn *pc, struct rs_buf *st, const char *agent,
+    struct verdict *v, char *bad, size_t badsize)
 {
-	push_js_ws(j);
-	if (j->p >= j->end || *j->p != c)
-		return RS_ERR_FORMAT;
-	j->p++;
-	return RS_OK;
-}
-
-/* A string into out (truncated to outsize-1; non-ASCII becomes '?'). */
-static int
-push_js_str(struct push_js *j, char *out, size_t outsize)
-{
-	size_t o = 0;
-	int i;
-	char c;
-
-	if (push_js_lit(j, '"') != RS_OK)
-		return RS_ERR_FORMAT;
-	while (j->p < j->end && *j->p != '"') {
-		c = *j->p++;
-		if ((unsigned char)c < 0x20)
-			return RS_ERR_FORMAT;
-		if (c == '\\') {
-			if (j->p >= j->end)
-				return RS_ERR_FORMAT;
-			c = *j->p++;
-			switch (c) {
-			case '"': case '\\': case '/':
-				break;
-			case 'b': case 'f': case 'n': case 'r': case 't':
-				c = ' ';
-				break;
-			case 'u':
-				for (i = 0; i < 4; i++, j->p++)
-					if (j->p >= j->end ||
-					    strchr("0123456789abcdefABCDEF",
-					    *j->p) == NULL || *j->p == '\0')
-						return RS_ERR_FORMAT;
-				c = '?';
-				break;
-			default:
-				return RS_ERR_FORMAT;
-			}
-		} else if ((unsigned char)c >= 0x7f)
-			c = '?';
-		if (out != NULL && o + 1 < outsize)
-			out[o++] = c;
-	}
-	if (j->p >= j->end)
-		return RS_ERR_FORMAT;
-	j->p++;
-	if (out != NULL && outsize > 0)
-		out[o] = '\0';
-	return RS_OK;
-}
-
-/* A non-negative integer (our fields); RS_ERR_SYNTAX for other numbers. */
-static int
-push_js_u64(struct push_js *j, uint64_t *v)
-{
-	uint64_t x = 0;
-	int digits = 0;
-
-	push_js_ws(j);
-	while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-		if (x > (UINT64_MAX - (uint64_t)(*j->p - '0')) / 10)
-			return RS_ERR_SYNTAX;
-		x = x * 10 + (uint64_t)(*j->p++ - '0');
-		digits++;
-	}
-	if (digits == 0 || (j->p < j->end && strchr(".eE-+", *j->p) != NULL &&
-	    *j->p != '\0'))
-		return RS_ERR_SYNTAX;
-	*v = x;
-	return RS_OK;
-}
-
-static int push_js_skip(struct push_js *j);
-
-/* Walk an object; for each key call fn (which consumes the value). */
-typedef int push_js_member_fn(struct push_js *j, const char *key,
-    void *arg);
-
-static int
-push_js_object(struct push_js *j, push_js_member_fn *fn, void *arg)
-{
-	char key[RS_MAX_AGENT_ID + 32];
-	int r;
-
-	if (++j->depth > push_json_depth)
-		return RS_ERR_LIMIT;
-	if ((r = push_js_lit(j, '{')) != RS_OK)
-		return r;
-	push_js_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		j->depth--;
-		return RS_OK;
-	}
-	for (;;) {
-		if ((r = push_js_str(j, key, sizeof(key))) != RS_OK ||
-		    (r = push_js_lit(j, ':')) != RS_OK)
-			return r;
-		if ((r = fn != NULL ? fn(j, key, arg) : push_js_skip(j)) !=
-		    RS_OK)
-			return r;
-		push_js_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if ((r = push_js_lit(j, '}')) != RS_OK)
-			return r;
-		j->depth--;
-		return RS_OK;
-	}
-}
-
-static int
-push_js_skip(struct push_js *j)
-{
-	static const char *const words[] = { "true", "false", "null", NULL };
-	size_t i, n;
-	int r;
-
-	push_js_ws(j);
-	if (j->p >= j->end)
-		return RS_ERR_FORMAT;
-	if (*j->p == '{')
-		return push_js_object(j, NULL, NULL);
-	if (*j->p == '"')
-		return push_js_str(j, NULL, 0);
-	if (*j->p == '[') {
-		if (++j->depth > push_json_depth)
-			return RS_ERR_LIMIT;
-		j->p++;
-		push_js_ws(j);
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			j->depth--;
-			return RS_OK;
-		}
-		for (;;) {
-			if ((r = push_js_skip(j)) != RS_OK)
-				return r;
-			push_js_ws(j);
-			if (j->p < j->end && *j->p == ',') {
-				j->p++;
-				continue;
-			}
-			j->depth--;
-			return push_js_lit(j, ']');
-		}
-	}
-	if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-		n = 0;
-		while (j->p < j->end && strchr("-+.eE0123456789", *j->p) !=
-		    NULL && *j->p != '\0') {
-			j->p++;
-			n++;
-		}
-		return n > 0 ? RS_OK : RS_ERR_FORMAT;
-	}
-	for (i = 0; words[i] != NULL; i++) {
-		n = strlen(words[i]);
-		if ((size_t)(j->end - j->p) >= n &&
-		    memcmp(j->p, words[i], n) == 0) {
-			j->p += n;
-			return RS_OK;
-		}
-	}
-	return RS_ERR_FORMAT;
-}
-
-struct push_js_ctx {
-	const char		*agent;
-	struct push_verdict	*v;
-};
-
-static int
-push_js_agent(struct push_js *j, const char *key, void *arg)
-{
-	struct push_js_ctx *x = arg;
-
-	if (strcmp(key, "accepted_sequence") == 0)
-		return push_js_u64(j, &x->v->accepted);
-	if (strcmp(key, "rejected_sequence") == 0)
-		return push_js_u64(j, &x->v->rejected);
-	if (strcmp(key, "rejected_reason") == 0)
-		return push_js_str(j, x->v->reason, sizeof(x->v->reason));
-	return push_js_skip(j);
-}
-
-static int
-push_js_agents(struct push_js *j, const char *key, void *arg)
-{
-	struct push_js_ctx *x = arg;
-
-	if (strcmp(key, x->agent) == 0)
-		return push_js_object(j, push_js_agent, arg);
-	return push_js_skip(j);
-}
-
-static int
-push_js_top(struct push_js *j, const char *key, void *arg)
-{
-	if (strcmp(key, "agents") == 0)
-		return push_js_object(j, push_js_agents, arg);
-	return push_js_skip(j);
-}
-
-static int
-push_parse_status(const char *text, size_t len, const char *agent,
-    struct push_verdict *v)
-{
-	struct push_js j;
-	struct push_js_ctx x;
-	int r;
+	struct verdict_err e;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
-	j.p = text;
-	j.end = text + len;
-	j.depth = 0;
-	x.agent = agent;
-	x.v = v;
-	if ((r = push_js_object(&j, push_js_top, &x)) != RS_OK)
-		return r;
-	push_js_ws(&j);
-	return j.p == j.end ? RS_OK : RS_ERR_TRAILING;
+	rc = push_read_status(pc, st);
+	if (rc == RS_ERR_LIMIT) {
+		snprintf(bad, badsize, "larger than %d bytes "
+		    "(RS_MAX_STATUS_BYTES)", RS_MAX_STATUS_BYTES);
+		return rc;
+	}
+	if (rc != RS_OK)
+		return rc;
+	if ((rc = verdict_parse((const char *)st->data, st->len, agent, v,
+	    &e)) != RS_OK)
+		snprintf(bad, badsize, "%s at byte %zu of %zu", e.what,
+		    e.offset, st->len);
+	return rc;
 }
 
 /*
  * Poll the status file every second until the receiver has decided on seq,
- * or r->wait seconds have passed.
+ * or r->wait seconds have passed.  A status file we cannot use (too big,
+ * too deep, not JSON) gets one warning per push: the verdict is unknown,
+ * and the push counts as failed if the file stays so until the deadline.
  */
 static enum push_result
 push_wait_verdict(struct push_conn *pc, const struct push_item *it,
     char *reason, size_t reasonsize)
 {
 	const struct agent_relay *r = pc->r;
-	struct push_verdict v;
+	struct verdict v;
 	struct rs_buf st;
 	time_t deadline = time(NULL) + (time_t)r->wait;
 	enum push_result res = PUSH_FAILED;
 	uint64_t newer = 0;
-	int rc, warned = 0;
+	char bad[256];
+	int rc, warned_io = 0, warned_bad = 0, unusable = 0;
 
 	rs_buf_init(&st, RS_MAX_STATUS_BYTES);
 	for (;;) {
 		if (pc->sftp == NULL && push_open(pc, r) != RS_OK)
 			rc = RS_ERR_SYSTEM;
 		else
-			rc = push_read_status(pc, &st);
-		if (rc == RS_OK) {
-			rc = push_parse_status((const char *)st.data, st.len,
-			    it->agent, &v);
-			if (rc != RS_OK && !warned++)
-				rs_warn("push %s: status file %s: not valid "
-				    "JSON (%s)", r->name, r->status_file,
-				    rs_err_str(rc));
-		} else if (rc != RS_ERR_NOTFOUND && !warned++) {
-			rs_warn("push %s: %s", r->name, pc->msg);
+			rc = push_status(pc, &st, it->agent, &v, bad,
+			    sizeof(bad));
+		unusable = rc != RS_OK && rc != RS_ERR_NOTFOUND &&
+		    rc != RS_ERR_SYSTEM;
+		if (unusable && !warned_bad++)
+			rs_warn("push %s: status file %s on %s is unusable: "
+			    "%s; the verdict on sequence %" PRIu64 " is "
+			    "unknown", r->name, r->status_file, r->host, bad,
+			    it->seq);
+		if (rc == RS_ERR_SYSTEM) {
+			if (!warned_io++)
+				rs_warn("push %s: %s", r->name, pc->msg);
 			/* Reconnect next time: the session may be gone. */
 			push_close(pc);
 		}
@@ -909,9 +633,15 @@ push_wait_verdict(struct push_conn *pc, const struct push_item *it,
 			break;
 		}
 		if (time(NULL) >= deadline) {
-			snprintf(reason, reasonsize, "no verdict from the "
-			    "receiver within %us (is rcptsync-receiver "
-			    "running on %s?)", r->wait, r->host);
+			if (unusable)
+				snprintf(reason, reasonsize, "no verdict within "
+				    "%us: the status file %s is unusable (%s)",
+				    r->wait, r->status_file, bad);
+			else
+				snprintf(reason, reasonsize, "no verdict from "
+				    "the receiver within %us (is "
+				    "rcptsync-receiver running on %s?)",
+				    r->wait, r->host);
 			sys_event(SYS_EV_NO_VERDICT, "push %s: sequence %"
 			    PRIu64 ": %s", r->name, it->seq, reason);
 			break;
@@ -997,9 +727,9 @@ int
 push_check(const struct agent_cfg *c, const struct agent_relay *r)
 {
 	struct push_conn pc;
-	struct push_verdict v;
+	struct verdict v;
 	struct rs_buf st;
-	char what[256], tmp[512], info[RS_MAX_REASON + 128];
+	char what[256], tmp[512], info[RS_MAX_REASON + 128], bad[256];
 	int fails = 0, rc;
 
 	rs_buf_init(&st, RS_MAX_STATUS_BYTES);
@@ -1056,18 +786,17 @@ push_check(const struct agent_cfg *c, const struct agent_relay *r)
 
 	snprintf(what, sizeof(what), "relay %s: status file %s", r->name,
 	    r->status_file);
-	rc = push_read_status(&pc, &st);
+	rc = push_status(&pc, &st, c->id, &v, bad, sizeof(bad));
 	if (rc == RS_ERR_NOTFOUND)
 		agent_check_line(1, what, "not written yet (the receiver has "
 		    "not run)", NULL);
-	else if (rc != RS_OK) {
+	else if (rc == RS_ERR_SYSTEM) {
 		agent_check_line(0, what, pc.msg, "the receiver writes it; "
 		    "check status_file on both sides");
 		fails++;
-	} else if ((rc = push_parse_status((const char *)st.data, st.len,
-	    c->id, &v)) != RS_OK) {
-		agent_check_line(0, what, rs_err_str(rc), "is it the "
-		    "receiver's status.json?");
+	} else if (rc != RS_OK) {
+		agent_check_line(0, what, bad, "is it the receiver's "
+		    "status.json?");
 		fails++;
 	} else {
 		snprintf(info, sizeof(info), "accepted sequence %" PRIu64

@@ -6,8 +6,10 @@
  *                        for the shrink guard and `diff`
  *   relay-NAME.state     per relay: last accepted list hash and sequence,
  *                        consecutive failed cycles, next attempt time,
- *                        last confirmation (install or heartbeat) and
- *                        the staleness already reported
+ *                        last confirmation (install or heartbeat), the
+ *                        staleness already reported, the last refused
+ *                        list, and a shrink the administrator approved
+ *                        that the relay has not installed yet
  *   dircache             the directory by objectGUID, for change
  *                        detection (dircache.c)
  *   last.rcpt.gz(.sig)   the last bundle and signature pushed (audit)
@@ -306,6 +308,10 @@ state_relay_load(const struct agent_cfg *c, const char *relay,
 			rs->stale_told = (int64_t)v;
 		else if (strcmp(line, "refused_time") == 0)
 			rs->refused_time = (int64_t)v;
+		else if (strcmp(line, "allow_shrink_entries") == 0)
+			rs->shrink_ok_entries = v;
+		else if (strcmp(line, "allow_shrink_time") == 0)
+			rs->shrink_ok_time = (int64_t)v;
 	}
 out:
 	free(path);
@@ -330,12 +336,15 @@ state_relay_save(const struct agent_cfg *c, const char *relay,
 	    "accepted_sequence %" PRIu64 "\nfailures %u\n"
 	    "next_attempt %" PRId64 "\nconfirmed %" PRId64 "\n"
 	    "since %" PRId64 "\nstale_level %u\nstale_told %" PRId64 "\n"
-	    "refused_sha256 %s\nrefused_time %" PRId64 "\n",
+	    "refused_sha256 %s\nrefused_time %" PRId64 "\n"
+	    "allow_shrink_entries %" PRIu64 "\nallow_shrink_time %" PRId64
+	    "\n",
 	    rs->accepted_sha[0] != '\0' ? rs->accepted_sha : "-",
 	    rs->accepted_seq, rs->failures, rs->next_attempt, rs->confirmed,
 	    rs->since, rs->stale_level, rs->stale_told,
 	    rs->refused_sha[0] != '\0' ? rs->refused_sha : "-",
-	    rs->refused_time)) != RS_OK ||
+	    rs->refused_time, rs->shrink_ok_entries,
+	    rs->shrink_ok_time)) != RS_OK ||
 	    (r = sys_write_file(path, b.data, b.len, 0)) != RS_OK)
 		rs_error("write %s: %s", path, state_why(r));
 out:

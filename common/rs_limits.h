@@ -44,9 +44,25 @@
 /* Private key file (openssh-key-v1). */
 #define RS_MAX_KEYFILE_BYTES	(64 * 1024)
 
-/* Status file: a reason string, and the file as the agent reads it. */
+/*
+ * Agent: a known_hosts file with relay host key pins, and the keys one
+ * relay may have pinned in it (one per type is usual).
+ */
+#define RS_MAX_KNOWN_HOSTS_BYTES	(1024 * 1024)
+#define RS_MAX_HOST_PINS		32
+
+/*
+ * Status file: a reason string, and the file as the agent reads it (the
+ * relay writes it, so for the agent it is hostile input): its size, how
+ * deep objects and arrays nest (the receiver writes 3 levels), and each
+ * string as written (a reason of RS_MAX_REASON bytes fits even with every
+ * byte written as a two-byte escape).  DEPTH, STRING and REASON stay plain
+ * numbers: messages print them.
+ */
 #define RS_MAX_REASON		512
 #define RS_MAX_STATUS_BYTES	(1024 * 1024)
+#define RS_MAX_STATUS_DEPTH	16
+#define RS_MAX_STATUS_STRING	1024
 
 /* A leftover upload temporary older than this is deleted by the receiver. */
 #define RS_STALE_UPLOAD_SECS	3600

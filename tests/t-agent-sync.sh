@@ -7,7 +7,10 @@
 #   bundle verifies with ssh-keygen -Y verify; an unchanged list is not
 #   pushed; one address added and one removed in LDAP shows in Postfix;
 #   a wrong host key pin (SHA-256 and known_hosts) is refused naming both
-#   fingerprints and uploads nothing; an empty list and a 50% shrink are
+#   fingerprints and uploads nothing; a pin of the sshd's ECDSA key alone
+#   (SHA-256, or a hashed known_hosts line) matches although the sshd also
+#   has an Ed25519 key; a @revoked key is not used; key and known_hosts under a
+#   non-ASCII path work; an empty list and a 50% shrink are
 #   refused by the agent (exit 3) with the map untouched; --allow-shrink
 #   then passes, flagged in the signed bundle.
 . "$(dirname "$0")/lib.sh"
@@ -154,22 +157,67 @@ wrongpin() {	# NAME CONFIG-EDIT: run sync with a fresh state and the edit
 }
 before=$(incoming)
 auth_before=$(grep -c 'Accepted publickey' "$H_SSHD_LOG")
-wrongpin pin "s|^hostkey_sha256 = .*|hostkey_sha256 = $SFTP_HOSTKEY_ECDSA_SHA256|"
+ssh-keygen -q -t ed25519 -N '' -f "$T/other_host" </dev/null
+other=$(ssh-keygen -lf "$T/other_host.pub" | awk '{print $2}')
+wrongpin pin "s|^hostkey_sha256 = .*|hostkey_sha256 = $other|"
 "$AGENT" -c "$T/pin.conf" sync 2>"$T/pin.err"
 t_eq pin-exit 1 $?
-t_has pin-names-expected "expected $SFTP_HOSTKEY_ECDSA_SHA256" "$T/pin.err"
-t_has pin-names-presented "presented $SFTP_HOSTKEY_SHA256" "$T/pin.err"
+t_has pin-names-expected "expected $other" "$T/pin.err"
+t_has pin-names-presented "presented $SFTP_HOSTKEY_SHA256 (ssh-ed25519)" "$T/pin.err"
+t_has pin-names-presented-ecdsa "$SFTP_HOSTKEY_ECDSA_SHA256 (ecdsa-sha2-nistp256)" "$T/pin.err"
 t_eq pin-no-upload "$before" "$(incoming)"
 t_eq pin-no-auth "$auth_before" "$(grep -c 'Accepted publickey' "$H_SSHD_LOG")"
+
+# The sshd has an Ed25519 and an ECDSA key: a pin of the ECDSA one alone
+# matches (only one host key type is offered per handshake).
+wrongpin ecdsa "s|^hostkey_sha256 = .*|hostkey_sha256 = $SFTP_HOSTKEY_ECDSA_SHA256|"
+"$AGENT" -v -c "$T/ecdsa.conf" check >"$T/ecdsa.out" 2>"$T/ecdsa.err"
+t_eq ecdsa-pin-check-exit 0 $?
+t_grep ecdsa-pin-host-key '^OK   relay mx1: host key' "$T/ecdsa.out"
+t_grep ecdsa-pin-write-test '^OK   relay mx1: write test' "$T/ecdsa.out"
 
 # known_hosts: the right file passes check, a wrong key is refused.
 wrongpin kh "s|^hostkey_sha256 = .*|known_hosts = $SFTP_KNOWN_HOSTS|"
 "$AGENT" -c "$T/kh.conf" check >"$T/kh.out" 2>"$T/kh.err"
 t_grep known-hosts-ok '^OK   relay mx1: host key' "$T/kh.out"
-ssh-keygen -q -t ed25519 -N '' -f "$T/other_host" </dev/null
+# Only the ECDSA key pinned, hashed as ssh-keygen -H writes it, after an
+# Ed25519 line for another host: only the ECDSA type is offered.
+ecdsa_pub=$(dirname "$SFTP_KNOWN_HOSTS")/host_ecdsa.pub
+{ printf 'other.example %s\n' "$(cut -d' ' -f1,2 "$T/other_host.pub")"
+  printf '[127.0.0.1]:%s %s\n' "$SFTP_PORT" "$(cut -d' ' -f1,2 "$ecdsa_pub")"
+} >"$T/ecdsa_known_hosts"
+ssh-keygen -q -H -f "$T/ecdsa_known_hosts" >/dev/null 2>&1
+t_check kh-ecdsa-hashed grep -q '^|1|' "$T/ecdsa_known_hosts"
+wrongpin khecdsa "s|^hostkey_sha256 = .*|known_hosts = $T/ecdsa_known_hosts|"
+"$AGENT" -c "$T/khecdsa.conf" check >"$T/khecdsa.out" 2>"$T/khecdsa.err"
+t_eq kh-ecdsa-check-exit 0 $?
+t_grep kh-ecdsa-host-key '^OK   relay mx1: host key' "$T/khecdsa.out"
+# @revoked wins over a line that pins the same key: with no other key
+# pinned, nothing is offered, nothing uploaded.
+{ cat "$SFTP_KNOWN_HOSTS"
+  printf '@revoked * %s\n' "$(cut -d' ' -f1,2 "$(dirname "$SFTP_KNOWN_HOSTS")/host_ed25519.pub")"
+} >"$T/revoked_known_hosts"
+wrongpin khrev "s|^hostkey_sha256 = .*|known_hosts = $T/revoked_known_hosts|"
+"$AGENT" -c "$T/khrev.conf" sync 2>"$T/khrev.err"
+t_eq kh-revoked-exit 1 $?
+t_grep kh-revoked-message 'known_hosts .*/revoked_known_hosts: no usable key for \[127\.0\.0\.1\]:[0-9]+' "$T/khrev.err"
+t_eq kh-revoked-no-upload "$before" "$(incoming)"
+
+# Key and known_hosts under a non-ASCII path: read by the agent itself
+# and handed to libssh2 in memory.
+u="$T/clés-ключи"
+mkdir -p "$u"
+cp "$SFTP_KEY" "$u/relay é.key" && chmod 600 "$u/relay é.key"
+cp "$SFTP_KNOWN_HOSTS" "$u/known_hosts ü"
+wrongpin utf8 "s|^hostkey_sha256 = .*|known_hosts = $u/known_hosts ü|
+s|^private_key = .*|private_key = $u/relay é.key|"
+"$AGENT" -c "$T/utf8.conf" check >"$T/utf8.out" 2>"$T/utf8.err"
+t_eq utf8-paths-check-exit 0 $?
+t_grep utf8-paths-auth '^OK   relay mx1: authenticate as' "$T/utf8.out"
+t_grep utf8-paths-write '^OK   relay mx1: write test' "$T/utf8.out"
+
 printf '[127.0.0.1]:%s %s\n' "$SFTP_PORT" "$(cut -d' ' -f1,2 "$T/other_host.pub")" \
     >"$T/wrong_known_hosts"
-other=$(ssh-keygen -lf "$T/other_host.pub" | awk '{print $2}')
 wrongpin khbad "s|^hostkey_sha256 = .*|known_hosts = $T/wrong_known_hosts|"
 "$AGENT" -c "$T/khbad.conf" sync 2>"$T/khbad.err"
 t_eq known-hosts-wrong-exit 1 $?

@@ -6,7 +6,7 @@
 #           seed corpus: a parser change that crashes, leaks or breaks an
 #           invariant on nearby inputs fails make check, not just make fuzz.
 # Tests:    "fuzz-TARGET" per target (addr, cfg, sshsig, bundle,
-#           bundle_text), from tests/fuzz/run.sh.
+#           bundle_text, status), from tests/fuzz/run.sh.
 # Time:     RS_FUZZ_SECONDS per target (default 10; 60 under RS_LONG=1,
 #           i.e. make check-long), targets two at a time on 2 CPUs.
 # Needs:    clang and libclang-rt-14-dev (tools/deps.sh); a missing one is a

@@ -4,14 +4,16 @@
 # Usage: tests/fuzz/run.sh SECONDS [TARGET...]
 #
 # Purpose:   fuzz the parsers that read hostile input (bundle and its
-#            validator, SSHSIG and allowed_signers, config, addresses) with
-#            clang's libFuzzer under AddressSanitizer and UBSan.
+#            validator, SSHSIG and allowed_signers, config, addresses, and
+#            the relay's status file as the agent reads it) with clang's
+#            libFuzzer under AddressSanitizer and UBSan.
 # Build:     common/*.c (not *_win.c) is compiled with
 #            -fsanitize=fuzzer-no-link,address,undefined into
 #            build/fuzz/obj/; each target tests/fuzz/fuzz_T.c is linked
 #            against it as build/fuzz/fuzz_T.  bundle_text is fuzz_bundle.c
 #            built with -DFZ_BUNDLE_TEXT (input is gzip-compressed by the
-#            harness, so mutations reach the line validator).
+#            harness, so mutations reach the line validator).  status
+#            also compiles the agent's agent-win/verdict.c into the target.
 # Corpus:    the committed seeds tests/fuzz/corpus/T/ are copied into
 #            build/fuzz/corpus-T/, which libFuzzer grows; the committed
 #            seeds stay small.  tests/fuzz/T.dict is used when present.
@@ -27,7 +29,7 @@
 # Trust:     runs only locally built code on generated input; writes only
 #            under build/fuzz/ (or FUZZ_OUT).
 
-ALL_TARGETS="addr cfg sshsig bundle bundle_text"
+ALL_TARGETS="addr cfg sshsig bundle bundle_text status"
 
 usage() {
 	echo "usage: tests/fuzz/run.sh SECONDS [TARGET...]" >&2
@@ -106,11 +108,13 @@ build_common() {
 build_target() {
 	case $1 in
 	bundle_text) src=tests/fuzz/fuzz_bundle.c def=-DFZ_BUNDLE_TEXT ;;
+	status) src="tests/fuzz/fuzz_status.c agent-win/verdict.c"
+		def=-Iagent-win ;;
 	*) src=tests/fuzz/fuzz_$1.c def= ;;
 	esac
 	echo "link fuzz_$1" >&2
 	# shellcheck disable=SC2086
-	$cc $cflags $def -fsanitize=fuzzer -o "$out/fuzz_$1" "$src" $objs $libs
+	$cc $cflags $def -fsanitize=fuzzer -o "$out/fuzz_$1" $src $objs $libs
 }
 
 # run_target T: fuzz for $secs; result in $logs/T.rc, output in $logs/T.log.
@@ -125,9 +129,11 @@ run_target() {
 	[ -f "tests/fuzz/$t.dict" ] && dict=-dict=tests/fuzz/$t.dict
 	# Input size cap per target: a little over the largest input the
 	# parser has a limit for (RS_MAX_SIG_BYTES, a config file worth
-	# fuzzing, RS_MAX_HDR_BYTES), since bigger inputs only cost speed.
+	# fuzzing, RS_MAX_HDR_BYTES, a status file of a few dozen agents),
+	# since bigger inputs only cost speed.
 	case $t in
 	addr) maxlen=1024 ;;
+	status) maxlen=16384 ;;
 	cfg) maxlen=8192 ;;
 	sshsig) maxlen=16384 ;;
 	*) maxlen=70000 ;;

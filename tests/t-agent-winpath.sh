@@ -1,0 +1,45 @@
+#!/bin/sh
+# t-agent-winpath.sh - rcptsync-agent.exe under Wine with its relay login
+# key and known_hosts under non-ASCII paths (issue 18, low 11): the agent
+# reads both through its sys layer (UTF-16 at the Win32 call) and hands
+# them to libssh2 in memory, where libssh2's own fopen would fail.
+#
+#   `check` against the harness sshd, with private_key and known_hosts in
+#   a folder named "clés-ключи", the files "relay é.key" and
+#   "known_hosts ü": the host key, authentication and the write test pass.
+#   A missing key under such a path is reported with its name, as UTF-8.
+# LDAP is not started: check's LDAP lines fail, the relay lines count.
+. "$(dirname "$0")/lib.sh"
+. "$RS_TOP/tests/harness.sh"
+
+exe=$RS_TOP/build/win/rcptsync-agent.exe
+t_need "$exe"
+T=$(t_tmp)
+
+h_sshd_start || exit 1
+LDAP_URI=ldap://127.0.0.1:1 LDAP_BASE=dc=example,dc=test \
+    LDAP_BINDDN=cn=nobody h_agent_conf "$T/agent.conf" wine || exit 1
+h_wine_init || exit 1
+
+u="$T/clés-ключи"
+mkdir -p "$u" || exit 1
+cp "$SFTP_KEY" "$u/relay é.key" && chmod 600 "$u/relay é.key"
+cp "$SFTP_KNOWN_HOSTS" "$u/known_hosts ü"
+wkey=$(h_winpath "$u/relay é.key" | sed 's/\\/\\\\/g')
+wkh=$(h_winpath "$u/known_hosts ü" | sed 's/\\/\\\\/g')
+sed -e "s|^hostkey_sha256 = .*|known_hosts = $wkh|" \
+    -e "s|^private_key = .*|private_key = $wkey|" "$T/agent.conf" >"$T/utf8.conf"
+sed -e 's|relay é.key|relay ö.key|' "$T/utf8.conf" >"$T/missing.conf"
+
+# Wine maps Unix file names through the locale's character set.
+LC_ALL=C.UTF-8 h_wine "$exe" -c "$(h_winpath "$T/utf8.conf")" check \
+    >"$T/utf8.out" 2>"$T/utf8.err"
+cat "$T/utf8.out" "$T/utf8.err" >&2
+t_grep "exe: host key from known_hosts ü" '^OK   relay mx1: host key' "$T/utf8.out"
+t_grep "exe: authenticated with relay é.key" '^OK   relay mx1: authenticate as' "$T/utf8.out"
+t_grep "exe: write test" '^OK   relay mx1: write test' "$T/utf8.out"
+
+LC_ALL=C.UTF-8 h_wine "$exe" -c "$(h_winpath "$T/missing.conf")" check \
+    >"$T/missing.out" 2>"$T/missing.err"
+t_grep "exe: a missing key is named" '^FAIL relay private key: .*\\clés-ключи\\relay ö\.key' "$T/missing.out"
+t_done
