@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "hash.h"
 #include "hostkey.h"
@@ -68,33 +69,26 @@ struct hostkey_pins {
 	struct hk_key	 k[RS_MAX_HOST_PINS];
 };
 
-static const char hk_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Decode base64 s[0..n) (padding optional) into out. */
+/*
+ * Decode base64 s[0..n) with common/base64.c's strict decoder.  OpenSSH
+ * writes known_hosts with padding; a hand-copied value may have lost its
+ * '=', so they are put back first: padding stays optional, and nothing
+ * else about the encoding is.
+ */
 static int
 hk_unb64(const char *s, size_t n, struct rs_buf *out)
 {
-	const char *q;
-	uint32_t v = 0;
-	size_t i;
-	int bits = 0, r;
+	struct rs_buf pad;
+	int r;
 
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '\0' || (q = strchr(hk_b64, s[i])) == NULL)
-			return RS_ERR_FORMAT;
-		v = (v << 6) | (uint32_t)(q - hk_b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if ((r = rs_buf_put_u8(out, (uint8_t)(v >> bits))) !=
-			    RS_OK)
-				return r;
-		}
-	}
-	return RS_OK;
+	rs_buf_init(&pad, n + 3);
+	r = rs_buf_put(&pad, s, n);
+	while (r == RS_OK && pad.len % 4 != 0)
+		r = rs_buf_put_u8(&pad, '=');
+	if (r == RS_OK)
+		r = b64_decode(pad.data, pad.len, out);
+	rs_buf_free(&pad);
+	return r;
 }
 
 int
@@ -102,31 +96,22 @@ hostkey_fp(const unsigned char *blob, size_t len, char *out,
     size_t outsize)
 {
 	unsigned char md[RS_SHA256_LEN];
-	size_t i, o;
-	uint32_t v;
+	struct rs_buf b;
 	int r;
 
-	/* "SHA256:" and 43 characters of unpadded base64. */
+	/* "SHA256:" and 43 characters of unpadded base64, as ssh-keygen -l. */
 	if (outsize < 7 + 43 + 1)
 		return RS_ERR_INVAL;
 	if ((r = rs_sha256(blob, len, md)) != RS_OK)
 		return r;
-	memcpy(out, "SHA256:", 7);
-	for (i = 0, o = 7; i < sizeof(md); i += 3) {
-		v = (uint32_t)md[i] << 16;
-		if (i + 1 < sizeof(md))
-			v |= (uint32_t)md[i + 1] << 8;
-		if (i + 2 < sizeof(md))
-			v |= md[i + 2];
-		out[o++] = hk_b64[(v >> 18) & 63];
-		out[o++] = hk_b64[(v >> 12) & 63];
-		if (i + 1 < sizeof(md))
-			out[o++] = hk_b64[(v >> 6) & 63];
-		if (i + 2 < sizeof(md))
-			out[o++] = hk_b64[v & 63];
+	rs_buf_init(&b, outsize - 1);
+	if ((r = rs_buf_put_str(&b, "SHA256:")) == RS_OK &&
+	    (r = b64_encode(&b, md, sizeof(md), 0, 0)) == RS_OK) {
+		memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
 	}
-	out[o] = '\0';
-	return RS_OK;
+	rs_buf_free(&b);
+	return r;
 }
 
 /* Does the wildcard pattern p[0..pn) match name (* and ?)? */
