@@ -10,7 +10,10 @@
 # When user nobody cannot read this file, the calling script is run again,
 # with its arguments, from a bind mount of the tree at /run/rcptsync-tree.*
 # inside a private mount namespace (unshare -m): no permission on the
-# machine changes, and the mount goes away with the run.  RS_TOP then
+# machine changes, and the mount goes away with the run.  In a chroot
+# (make check-fresh's root), where "/" is no mount point, the namespace
+# keeps its propagation, which is safe there because /run is a private
+# mount of the root's own.  RS_TOP then
 # names the mount.  Nothing happens when the tree is reachable, when not
 # root (the tests need root anyway and say so), or inside such a run.
 
@@ -22,7 +25,22 @@ if [ -z "${RS_REACHABLE:-}" ] && [ "$(id -u)" = 0 ] &&
 	echo "# $_rs_top is out of reach for the users the tests run daemons as" \
 	    "(a parent directory lacks o+x): running from a bind mount of it" \
 	    "under /run, in a private mount namespace"
-	exec unshare --mount --propagation private -- /bin/sh -c '
+	# Private propagation, so that the bind mount is seen nowhere else.
+	# In a chroot "/" is no mount point and unshare cannot change it
+	# (EINVAL); then the mount under /run is made as it is, which is safe
+	# only when /run's mount propagates to no other namespace.
+	_rs_prop=private
+	if ! unshare --mount --propagation private true 2>/dev/null; then
+		_rs_prop=unchanged
+		if awk '$5 == "/run" { for (i = 7; $i != "-"; i++)
+		    if ($i ~ /^shared:/) s = 1 } END { exit !s }' \
+		    /proc/self/mountinfo; then
+			echo "# cannot make a private mount for the tree: unshare" \
+			    "cannot change propagation here and /run is a shared mount" >&2
+			exit 2
+		fi
+	fi
+	exec unshare --mount --propagation "$_rs_prop" -- /bin/sh -c '
 		top=$1 rel=$2
 		shift 2
 		d=$(mktemp -d /run/rcptsync-tree.XXXXXX) || exit 1
@@ -34,4 +52,4 @@ if [ -z "${RS_REACHABLE:-}" ] && [ "$(id -u)" = 0 ] &&
 		exit $rc
 	' rs-reach "$_rs_top" "${_rs_self#"$_rs_top"/}" "$@"
 fi
-unset _rs_top
+unset _rs_top _rs_prop
