@@ -15,6 +15,9 @@
  *                  echo, or the first line of stdin), protect it with DPAPI
  *                  (machine scope) and store it as [ldap] password
  *   service        what the service control manager starts (hidden)
+ *   check-acl PATH | check-acl --sddl SDDL
+ *                  the trust verdict of acl_win.h on a file or folder, or
+ *                  on a security descriptor (hidden; tests, diagnosis)
  * Every other command (keygen, export, sync, run, check, diff) goes to
  * agent_main() with UTF-8 arguments, exactly as on Unix.
  *
@@ -25,15 +28,22 @@
  * the stop event (the same path as a service stop); a second Ctrl-C ends
  * the process.
  *
+ * Trust: before every command but keygen reads the config, the config's
+ * folder, the state folder and each file in it must pass the check of
+ * acl_win.h (win_preflight); a refusal exits 2 with event 3005.  The
+ * files are checked again as they are read (sys_read_file).
+ *
  * Logging: rs_log lines go to stderr and, for run, sync and the service,
  * also to the rotating log file ([agent] log_file, default
  * %ProgramData%\rcptsync\log\agent.log); events also to the Event Log.
  *
  * Ownership: the UTF-8 argv lives until exit.  Errors: exit codes of
  * docs/HACKING.md.  Trust boundary: the command line and stdin are the
- * administrator's; the password read is wiped after use.
+ * administrator's; the password read is wiped after use; the files and
+ * folders named by the config are checked as above.
  */
 #include "win_int.h"
+#include "acl_win.h"
 
 #include <fcntl.h>
 #include <io.h>
@@ -93,29 +103,189 @@ main_usage(void)
 	    "default config: %s\n", sys_default_config());
 }
 
-/* The [agent] log_file of the config, or the default; static storage. */
-static const char *
-main_log_path(const char *config)
+/*
+ * From the config: [agent] log_file (or the default) and state_dir (or
+ * NULL), in static storage.  Errors are the core's to report when it
+ * loads the config, so a config that does not read or parse gives the
+ * defaults here.
+ */
+static void
+main_config_paths(const char *config, const char **log, const char **state)
 {
-	static char path[MAX_PATH * 3];
+	static char logpath[MAX_PATH * 3], statepath[MAX_PATH * 3];
 	struct rs_buf text;
 	struct cfg *c = NULL;
+	const struct cfg_section *agent;
 	const char *v, *why;
 	size_t line;
 
-	snprintf(path, sizeof(path), "%s", win_default_log());
+	snprintf(logpath, sizeof(logpath), "%s", win_default_log());
+	*log = logpath;
+	*state = NULL;
 	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
-	/* Errors are the core's to report when it loads the config. */
-	if (sys_read_file(config, RS_MAX_CONFIG_BYTES, &text) == RS_OK &&
-	    memchr(text.data, '\0', text.len) == NULL &&
-	    cfg_parse((const char *)text.data, text.len, &c, &line, &why) ==
-	    RS_OK && (v = cfg_get(cfg_section(c, "agent", 0), "log_file")) !=
-	    NULL && snprintf(path, sizeof(path), "%s", v) >= (int)sizeof(path))
-		snprintf(path, sizeof(path), "%s", win_default_log());
+	if (sys_read_file(config, RS_MAX_CONFIG_BYTES, &text) != RS_OK ||
+	    memchr(text.data, '\0', text.len) != NULL ||
+	    cfg_parse((const char *)text.data, text.len, &c, &line, &why) !=
+	    RS_OK)
+		goto out;
+	agent = cfg_section(c, "agent", 0);
+	if ((v = cfg_get(agent, "log_file")) != NULL && snprintf(logpath,
+	    sizeof(logpath), "%s", v) >= (int)sizeof(logpath))
+		snprintf(logpath, sizeof(logpath), "%s", win_default_log());
+	if ((v = cfg_get(agent, "state_dir")) != NULL && snprintf(statepath,
+	    sizeof(statepath), "%s", v) < (int)sizeof(statepath))
+		*state = statepath;
+ out:
 	if (c != NULL)
 		cfg_free(c);
 	rs_buf_free(&text);
-	return path;
+}
+
+/*
+ * The trust check (win_check_handle) on an existing file or folder.
+ * Absent is fine: whoever creates it later creates it with the right
+ * owner and DACL.  owner_only: judge the owner alone (the state folder,
+ * whose DACL sys_mkdirs resets when its owner is trusted).
+ */
+static int
+main_check_path(const char *path, int owner_only)
+{
+	char why[ACL_WHY_MAX];
+	wchar_t *w;
+	HANDLE h;
+	DWORD e;
+	int rc, owner_ok;
+
+	if ((w = win_wide(path)) == NULL)
+		return RS_OK;		/* the core names the bad path */
+	h = CreateFileW(w, READ_CONTROL, FILE_SHARE_READ | FILE_SHARE_WRITE |
+	    FILE_SHARE_DELETE, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
+	    NULL);
+	free(w);
+	if (h == INVALID_HANDLE_VALUE) {
+		e = GetLastError();
+		if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
+			return RS_OK;
+		win_set_error(e);
+		return RS_ERR_SYSTEM;
+	}
+	/* A refused owner is the first reason the full check gives. */
+	if (owner_only && acl_handle_trusted(h, &owner_ok, why, sizeof(why),
+	    &e) != -1 && owner_ok)
+		rc = RS_OK;
+	else
+		rc = win_check_handle(h, path);
+	CloseHandle(h);
+	return rc;
+}
+
+/*
+ * Every file directly in the state folder, for main_preflight.  The
+ * folder's listing comes from the OS; a name too long for the buffer
+ * cannot be one the agent wrote, and is skipped.
+ */
+static int
+main_check_state_files(const char *state)
+{
+	WIN32_FIND_DATAW fd;
+	HANDLE find;
+	char path[MAX_PATH * 4], *name;
+	wchar_t *w;
+	int rc = RS_OK, n;
+
+	n = snprintf(path, sizeof(path), "%s\\*", state);
+	if (n < 0 || n >= (int)sizeof(path) || (w = win_wide(path)) == NULL)
+		return RS_OK;
+	find = FindFirstFileW(w, &fd);
+	free(w);
+	if (find == INVALID_HANDLE_VALUE)
+		return RS_OK;		/* empty or absent */
+	do {
+		if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+			continue;
+		if ((name = win_utf8(fd.cFileName)) == NULL)
+			continue;
+		n = snprintf(path, sizeof(path), "%s\\%s", state, name);
+		free(name);
+		if (n > 0 && n < (int)sizeof(path) &&
+		    (rc = main_check_path(path, 0)) != RS_OK)
+			rs_error("check state file %s: %s", path,
+			    sys_errmsg());
+	} while (rc == RS_OK && FindNextFileW(find, &fd));
+	FindClose(find);
+	return rc;
+}
+
+/*
+ * Before a command reads its config: the config's folder must be trusted,
+ * the state folder must not be someone else's, and neither may any file
+ * in it.  Who may write to a folder may swap the files in it between
+ * runs; each file is checked again as it is read (sys_read_file).  A
+ * refusal is a configuration error (exit 2), with an event
+ * (win_check_handle) and a line on stderr.
+ */
+int
+win_preflight(const char *config, const char *state)
+{
+	char dir[MAX_PATH * 3], *cut;
+
+	snprintf(dir, sizeof(dir), "%s", config);
+	cut = strrchr(dir, '\\');
+	if (strrchr(dir, '/') > cut)
+		cut = strrchr(dir, '/');
+	if (cut != NULL && cut > dir && cut[-1] != ':') {
+		*cut = '\0';
+		if (main_check_path(dir, 0) != RS_OK) {
+			rs_error("check config folder %s: %s", dir,
+			    sys_errmsg());
+			return AGENT_EXIT_USAGE;
+		}
+	}
+	if (state != NULL && main_check_path(state, 1) != RS_OK) {
+		rs_error("check state folder %s: %s", state, sys_errmsg());
+		return AGENT_EXIT_USAGE;
+	}
+	if (state != NULL && main_check_state_files(state) != RS_OK)
+		return AGENT_EXIT_USAGE;
+	return AGENT_EXIT_OK;
+}
+
+/*
+ * check-acl PATH | check-acl --sddl SDDL (hidden; tests and diagnosis):
+ * the trust verdict on a file or folder, or on a descriptor.  0 trusted,
+ * 1 refused, 2 usage.
+ */
+static int
+main_check_acl(int argc, char **argv)
+{
+	char why[600];
+	int r;
+
+	if (argc == 2 && strcmp(argv[0], "--sddl") == 0) {
+		if ((r = win_check_sddl(argv[1], why, sizeof(why))) < 0) {
+			fprintf(stderr, "rcptsync-agent: check-acl: %s: %s\n",
+			    argv[1], why);
+			return AGENT_EXIT_USAGE;
+		}
+		printf("%s: %s\n", argv[1], r ? "trusted" : why);
+		return r ? AGENT_EXIT_OK : AGENT_EXIT_FAIL;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: rcptsync-agent.exe check-acl PATH | "
+		    "--sddl SDDL\n");
+		return AGENT_EXIT_USAGE;
+	}
+	if (!sys_exists(argv[0])) {
+		fprintf(stderr, "rcptsync-agent: check-acl: %s: no such file "
+		    "or folder\n", argv[0]);
+		return AGENT_EXIT_USAGE;
+	}
+	if (main_check_path(argv[0], 0) != RS_OK) {
+		printf("%s: %s\n", argv[0], sys_errmsg());
+		return AGENT_EXIT_FAIL;
+	}
+	printf("%s: trusted\n", argv[0]);
+	return AGENT_EXIT_OK;
 }
 
 /*
@@ -348,7 +518,7 @@ main_set_password(const char *config)
 int
 wmain(int argc, wchar_t **wargv)
 {
-	const char *config = NULL, *cmd;
+	const char *config = NULL, *cmd, *logpath, *state;
 	char **argv;
 	int i, rc;
 
@@ -410,24 +580,29 @@ wmain(int argc, wchar_t **wargv)
 		main_usage();
 		return AGENT_EXIT_OK;
 	}
+	if (strcmp(cmd, "check-acl") == 0)
+		return main_check_acl(argc - i - 1, argv + i + 1);
 	if (config == NULL)
 		config = sys_default_config();
+	main_config_paths(config, &logpath, &state);
 	if (strcmp(cmd, "service") == 0) {
 		/* No console: the log file and the Event Log only. */
 		win_log_stderr(0);
-		if (win_log_open(main_log_path(config)) != RS_OK)
+		if (win_log_open(logpath) != RS_OK)
 			win_eventlog_report(SYS_EV_CONFIG, "cannot open the "
 			    "log file");
-		rc = service_dispatch(config);
+		rc = service_dispatch(config, state);
 		win_log_close();
 		return rc;
 	}
 	/* A failed log file is no reason not to run in a console. */
 	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "sync") == 0) &&
-	    win_log_open(main_log_path(config)) != RS_OK)
+	    win_log_open(logpath) != RS_OK)
 		fprintf(stderr, "rcptsync-agent: log file %s: %s (logging to "
-		    "the console only)\n", main_log_path(config),
-		    sys_errmsg());
+		    "the console only)\n", logpath, sys_errmsg());
+	if (strcmp(cmd, "keygen") != 0 &&
+	    (rc = win_preflight(config, state)) != AGENT_EXIT_OK)
+		return rc;
 	rc = agent_main(argc, argv);
 	win_log_close();
 	return rc;

@@ -19,6 +19,9 @@
  *     ends the cycle within seconds.  Only when agent_run has returned
  *     does ServiceMain report SERVICE_STOPPED: reported earlier, the SCM
  *     could start a new instance while this one still writes state.
+ *   - Before agent_run, win_preflight checks the config's folder and the
+ *     state folder (acl_win.h); a refused one stops the service with
+ *     exit code 2 and event 3005.
  *   - While a stop is pending, a watchdog thread advances the checkpoint
  *     every second (so the SCM sees progress) and, should the cycle be
  *     stuck in a call without its own timeout, ends the process after
@@ -28,7 +31,8 @@
  * install: CreateServiceW (own process, LocalSystem, automatic start) with
  * delayed auto-start, a description, recovery actions (restart after 1, 1
  * and 5 minutes, also for a non-zero exit), the Event Log source, and the
- * private %ProgramData%\rcptsync directories.  Installing again updates
+ * private %ProgramData%\rcptsync directories (sys_mkdirs: owner and DACL
+ * set, a folder someone else owns refused).  Installing again updates
  * the existing service's command line.
  *
  * Errors: messages "<operation> <object>: <reason>" on stderr (these are
@@ -61,7 +65,7 @@ static const wchar_t svc_description[] =
     L"Exports the mail recipients of Active Directory (proxyAddresses) "
     L"and pushes the signed list to the Postfix relays (rcptsync).";
 
-static const char	*svc_config;
+static const char	*svc_config, *svc_state;
 static SERVICE_STATUS_HANDLE svc_handle;
 static SERVICE_STATUS	 svc_status;
 static CRITICAL_SECTION	 svc_lock;
@@ -169,7 +173,9 @@ svc_main(DWORD argc, LPWSTR *argv)
 	/* agent_run reports the STARTED and STOPPED events itself. */
 	rs_info("service rcptsync-agent %s: running, config %s", RS_VERSION,
 	    svc_config);
-	rc = agent_run(svc_config);
+	/* A refused folder stops the service with exit code 2. */
+	if ((rc = win_preflight(svc_config, svc_state)) == AGENT_EXIT_OK)
+		rc = agent_run(svc_config);
 	SetEvent(svc_done);
 	rs_info("service rcptsync-agent: stopped, exit code %d", rc);
 	/* Last: the work has really stopped. */
@@ -177,7 +183,7 @@ svc_main(DWORD argc, LPWSTR *argv)
 }
 
 int
-service_dispatch(const char *config)
+service_dispatch(const char *config, const char *state)
 {
 	SERVICE_TABLE_ENTRYW table[] = {
 		{ (LPWSTR)WIN_SERVICE_NAME, svc_main },
@@ -186,6 +192,7 @@ service_dispatch(const char *config)
 	DWORD e;
 
 	svc_config = config;
+	svc_state = state;
 	InitializeCriticalSection(&svc_lock);
 	/* agent_main does this for the other commands. */
 	if (libssh2_init(0) != 0) {

@@ -38,6 +38,25 @@ char	*win_utf8(const wchar_t *w);
  */
 int	 win_protect_password(const char *pw, size_t n, char **b64);
 
+/*
+ * Trust (Win32-OpenSSH's check_secure_file_permission): may the agent use
+ * the file or folder open as h (with READ_CONTROL)?  It must be owned by
+ * SYSTEM, Administrators or the agent's own account, and no one else may
+ * write to it.  RS_OK, or RS_ERR_SYSTEM with sys_errmsg "refused: WHY"
+ * (naming the account) after a SYS_EV_CONFIG event naming path.
+ */
+int	 win_check_handle(HANDLE h, const char *path);
+/* The same rule on an SDDL string (tests): 1 trusted, 0 not, -1 bad SDDL. */
+int	 win_check_sddl(const char *sddl, char *why, size_t whysize);
+/*
+ * CreateFileW with the agent's owner (Administrators) and, when private,
+ * the protected DACL (SYSTEM and Administrators only) set in the same
+ * call; a process that may not make Administrators the owner creates the
+ * file as its own.  GetLastError on INVALID_HANDLE_VALUE.
+ */
+HANDLE	 win_create_file(const wchar_t *path, int private, DWORD access,
+	    DWORD share, DWORD disposition);
+
 /* Record err (a GetLastError/WSAGetLastError value) for sys_errmsg. */
 void	 win_set_error(DWORD err);
 /* Record a text of our own for sys_errmsg. */
@@ -73,10 +92,19 @@ void	 win_eventlog_report(enum sys_event ev, const char *msg);
 int	 win_eventlog_register(const wchar_t *exe);
 int	 win_eventlog_unregister(void);
 
+/* --- main_win.c ---------------------------------------------------- */
+
+/*
+ * The trust check on the config's folder and on the state folder (NULL:
+ * none configured), before the config is read: AGENT_EXIT_OK, or
+ * AGENT_EXIT_USAGE after the reason went to the log and an event.
+ */
+int	 win_preflight(const char *config, const char *state);
+
 /* --- service_win.c ------------------------------------------------- */
 
 /* `service`: hand the process to the SCM; returns the exit code. */
-int	 service_dispatch(const char *config);
+int	 service_dispatch(const char *config, const char *state);
 /* install [-c CONFIG]: create, configure and register the service. */
 int	 service_install(const char *config);
 int	 service_uninstall(void);
