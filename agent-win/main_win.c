@@ -29,9 +29,10 @@
  * the process.
  *
  * Trust: before every command but keygen reads the config, the config's
- * folder, the state folder and each file in it must pass the check of
- * acl_win.h (win_preflight); a refusal exits 2 with event 3005.  The
- * files are checked again as they are read (sys_read_file).
+ * folder, the state folder and each file in it, and the key and
+ * known_hosts files the config names must pass the check of acl_win.h
+ * (win_preflight); a refusal exits 2 with event 3005.  Files are checked
+ * again as they are read (sys_read_file).
  *
  * Logging: rs_log lines go to stderr and, for run, sync and the service,
  * also to the rotating log file ([agent] log_file, default
@@ -103,25 +104,27 @@ main_usage(void)
 	    "default config: %s\n", sys_default_config());
 }
 
-/*
- * From the config: [agent] log_file (or the default) and state_dir (or
- * NULL), in static storage.  Errors are the core's to report when it
- * loads the config, so a config that does not read or parse gives the
- * defaults here.
- */
-static void
-main_config_paths(const char *config, const char **log, const char **state)
+/* Copy v into dst (WIN_PATH_MAX); 0 when it does not fit. */
+static int
+main_path_copy(char *dst, const char *v)
 {
-	static char logpath[MAX_PATH * 3], statepath[MAX_PATH * 3];
+	return snprintf(dst, WIN_PATH_MAX, "%s", v) < WIN_PATH_MAX;
+}
+
+void
+win_config_paths(const char *config, struct win_paths *p)
+{
+	static const char *const relay_keys[] = { "private_key",
+	    "known_hosts" };
 	struct rs_buf text;
 	struct cfg *c = NULL;
-	const struct cfg_section *agent;
+	const struct cfg_section *agent, *relay;
 	const char *v, *why;
-	size_t line;
+	size_t line, i, j, n;
 
-	snprintf(logpath, sizeof(logpath), "%s", win_default_log());
-	*log = logpath;
-	*state = NULL;
+	memset(p, 0, sizeof(*p));
+	main_path_copy(p->log, win_default_log());
+	main_path_copy(p->state, sys_default_state_dir());
 	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
 	if (sys_read_file(config, RS_MAX_CONFIG_BYTES, &text) != RS_OK ||
 	    memchr(text.data, '\0', text.len) != NULL ||
@@ -129,12 +132,24 @@ main_config_paths(const char *config, const char **log, const char **state)
 	    RS_OK)
 		goto out;
 	agent = cfg_section(c, "agent", 0);
-	if ((v = cfg_get(agent, "log_file")) != NULL && snprintf(logpath,
-	    sizeof(logpath), "%s", v) >= (int)sizeof(logpath))
-		snprintf(logpath, sizeof(logpath), "%s", win_default_log());
-	if ((v = cfg_get(agent, "state_dir")) != NULL && snprintf(statepath,
-	    sizeof(statepath), "%s", v) < (int)sizeof(statepath))
-		*state = statepath;
+	if ((v = cfg_get(agent, "log_file")) != NULL &&
+	    !main_path_copy(p->log, v))
+		main_path_copy(p->log, win_default_log());
+	if ((v = cfg_get(agent, "state_dir")) != NULL &&
+	    !main_path_copy(p->state, v))
+		main_path_copy(p->state, sys_default_state_dir());
+	/* Unset keys default to files in the state folder, checked there. */
+	if ((v = cfg_get(agent, "signing_key")) != NULL &&
+	    main_path_copy(p->keys[p->nkeys], v))
+		p->nkeys++;
+	n = cfg_count(c, "relay");
+	for (i = 0; i < n; i++) {
+		relay = cfg_section(c, "relay", i);
+		for (j = 0; j < 2 && p->nkeys < WIN_MAX_KEY_FILES; j++)
+			if ((v = cfg_get(relay, relay_keys[j])) != NULL &&
+			    v[0] != '\0' && main_path_copy(p->keys[p->nkeys], v))
+				p->nkeys++;
+	}
  out:
 	if (c != NULL)
 		cfg_free(c);
@@ -180,7 +195,7 @@ main_check_path(const char *path, int owner_only)
 }
 
 /*
- * Every file directly in the state folder, for main_preflight.  The
+ * Every file directly in the state folder, for win_preflight.  The
  * folder's listing comes from the OS; a name too long for the buffer
  * cannot be one the agent wrote, and is skipped.
  */
@@ -217,16 +232,17 @@ main_check_state_files(const char *state)
 }
 
 /*
- * Before a command reads its config: the config's folder must be trusted,
- * the state folder must not be someone else's, and neither may any file
- * in it.  Who may write to a folder may swap the files in it between
- * runs; each file is checked again as it is read (sys_read_file).  A
- * refusal is a configuration error (exit 2), with an event
- * (win_check_handle) and a line on stderr.
+ * The config's folder must be trusted, the state folder must not be
+ * someone else's (sys_mkdirs resets its DACL), and the files must be
+ * trusted.  Who may write to a folder may swap the files in it between
+ * runs; the files are checked again as they are read (sys_read_file).
+ * The relay keys and known_hosts are read by libssh2, so this is their
+ * only check.
  */
 int
-win_preflight(const char *config, const char *state)
+win_preflight(const char *config, const struct win_paths *p)
 {
+	size_t i;
 	char dir[MAX_PATH * 3], *cut;
 
 	snprintf(dir, sizeof(dir), "%s", config);
@@ -241,12 +257,18 @@ win_preflight(const char *config, const char *state)
 			return AGENT_EXIT_USAGE;
 		}
 	}
-	if (state != NULL && main_check_path(state, 1) != RS_OK) {
-		rs_error("check state folder %s: %s", state, sys_errmsg());
+	if (main_check_path(p->state, 1) != RS_OK) {
+		rs_error("check state folder %s: %s", p->state, sys_errmsg());
 		return AGENT_EXIT_USAGE;
 	}
-	if (state != NULL && main_check_state_files(state) != RS_OK)
+	if (main_check_state_files(p->state) != RS_OK)
 		return AGENT_EXIT_USAGE;
+	for (i = 0; i < p->nkeys; i++)
+		if (main_check_path(p->keys[i], 0) != RS_OK) {
+			rs_error("check key file %s: %s", p->keys[i],
+			    sys_errmsg());
+			return AGENT_EXIT_USAGE;
+		}
 	return AGENT_EXIT_OK;
 }
 
@@ -518,7 +540,8 @@ main_set_password(const char *config)
 int
 wmain(int argc, wchar_t **wargv)
 {
-	const char *config = NULL, *cmd, *logpath, *state;
+	static struct win_paths paths;	/* large; the service keeps it */
+	const char *config = NULL, *cmd;
 	char **argv;
 	int i, rc;
 
@@ -584,24 +607,24 @@ wmain(int argc, wchar_t **wargv)
 		return main_check_acl(argc - i - 1, argv + i + 1);
 	if (config == NULL)
 		config = sys_default_config();
-	main_config_paths(config, &logpath, &state);
+	win_config_paths(config, &paths);
 	if (strcmp(cmd, "service") == 0) {
 		/* No console: the log file and the Event Log only. */
 		win_log_stderr(0);
-		if (win_log_open(logpath) != RS_OK)
+		if (win_log_open(paths.log) != RS_OK)
 			win_eventlog_report(SYS_EV_CONFIG, "cannot open the "
 			    "log file");
-		rc = service_dispatch(config, state);
+		rc = service_dispatch(config, &paths);
 		win_log_close();
 		return rc;
 	}
 	/* A failed log file is no reason not to run in a console. */
 	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "sync") == 0) &&
-	    win_log_open(logpath) != RS_OK)
+	    win_log_open(paths.log) != RS_OK)
 		fprintf(stderr, "rcptsync-agent: log file %s: %s (logging to "
-		    "the console only)\n", logpath, sys_errmsg());
+		    "the console only)\n", paths.log, sys_errmsg());
 	if (strcmp(cmd, "keygen") != 0 &&
-	    (rc = win_preflight(config, state)) != AGENT_EXIT_OK)
+	    (rc = win_preflight(config, &paths)) != AGENT_EXIT_OK)
 		return rc;
 	rc = agent_main(argc, argv);
 	win_log_close();

@@ -19,9 +19,9 @@
  *     ends the cycle within seconds.  Only when agent_run has returned
  *     does ServiceMain report SERVICE_STOPPED: reported earlier, the SCM
  *     could start a new instance while this one still writes state.
- *   - Before agent_run, win_preflight checks the config's folder and the
- *     state folder (acl_win.h); a refused one stops the service with
- *     exit code 2 and event 3005.
+ *   - Before agent_run, win_preflight checks the config's folder, the
+ *     state folder and its files, and the key files (acl_win.h); a
+ *     refusal stops the service with exit code 2 and event 3005.
  *   - While a stop is pending, a watchdog thread advances the checkpoint
  *     every second (so the SCM sees progress) and, should the cycle be
  *     stuck in a call without its own timeout, ends the process after
@@ -65,7 +65,8 @@ static const wchar_t svc_description[] =
     L"Exports the mail recipients of Active Directory (proxyAddresses) "
     L"and pushes the signed list to the Postfix relays (rcptsync).";
 
-static const char	*svc_config, *svc_state;
+static const char	*svc_config;
+static const struct win_paths *svc_paths;
 static SERVICE_STATUS_HANDLE svc_handle;
 static SERVICE_STATUS	 svc_status;
 static CRITICAL_SECTION	 svc_lock;
@@ -174,7 +175,7 @@ svc_main(DWORD argc, LPWSTR *argv)
 	rs_info("service rcptsync-agent %s: running, config %s", RS_VERSION,
 	    svc_config);
 	/* A refused folder stops the service with exit code 2. */
-	if ((rc = win_preflight(svc_config, svc_state)) == AGENT_EXIT_OK)
+	if ((rc = win_preflight(svc_config, svc_paths)) == AGENT_EXIT_OK)
 		rc = agent_run(svc_config);
 	SetEvent(svc_done);
 	rs_info("service rcptsync-agent: stopped, exit code %d", rc);
@@ -183,7 +184,7 @@ svc_main(DWORD argc, LPWSTR *argv)
 }
 
 int
-service_dispatch(const char *config, const char *state)
+service_dispatch(const char *config, const struct win_paths *p)
 {
 	SERVICE_TABLE_ENTRYW table[] = {
 		{ (LPWSTR)WIN_SERVICE_NAME, svc_main },
@@ -192,7 +193,7 @@ service_dispatch(const char *config, const char *state)
 	DWORD e;
 
 	svc_config = config;
-	svc_state = state;
+	svc_paths = p;
 	InitializeCriticalSection(&svc_lock);
 	/* agent_main does this for the other commands. */
 	if (libssh2_init(0) != 0) {

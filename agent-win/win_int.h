@@ -94,17 +94,34 @@ int	 win_eventlog_unregister(void);
 
 /* --- main_win.c ---------------------------------------------------- */
 
+/* What the config names that win_preflight checks (win_config_paths). */
+#define WIN_PATH_MAX		(MAX_PATH * 3)
+#define WIN_MAX_KEY_FILES	40	/* signing key, 2 per relay (16) */
+struct win_paths {
+	char	 log[WIN_PATH_MAX];	/* [agent] log_file or the default */
+	char	 state[WIN_PATH_MAX];	/* [agent] state_dir or the default */
+	size_t	 nkeys;			/* as set in the config: */
+	char	 keys[WIN_MAX_KEY_FILES][WIN_PATH_MAX];	/* signing_key,
+				   private_key, known_hosts */
+};
+
 /*
- * The trust check on the config's folder and on the state folder (NULL:
- * none configured), before the config is read: AGENT_EXIT_OK, or
+ * Fill p from config.  The core reports a config that does not read or
+ * parse when it loads it; p then holds the defaults.
+ */
+void	 win_config_paths(const char *config, struct win_paths *p);
+/*
+ * The trust check, before the config is read: the config's folder, the
+ * state folder's owner, every file in the state folder, and the key
+ * files p names (absent ones are fine).  AGENT_EXIT_OK, or
  * AGENT_EXIT_USAGE after the reason went to the log and an event.
  */
-int	 win_preflight(const char *config, const char *state);
+int	 win_preflight(const char *config, const struct win_paths *p);
 
 /* --- service_win.c ------------------------------------------------- */
 
 /* `service`: hand the process to the SCM; returns the exit code. */
-int	 service_dispatch(const char *config, const char *state);
+int	 service_dispatch(const char *config, const struct win_paths *p);
 /* install [-c CONFIG]: create, configure and register the service. */
 int	 service_install(const char *config);
 int	 service_uninstall(void);

@@ -15,12 +15,13 @@
 #             folder) carries the protected DACL: read back with
 #             GetNamedSecurityInfoW (tests/win/acltool.c), no entry for
 #             Everyone
-#   refuse    a config, signing key, state file (relay-mx1.state), log
-#             file or config folder that Everyone may write to is
-#             refused: the message names the file, the account and the
-#             SID, an event 3005 line says what to do, the exit status is
-#             2 (a configuration error), and the file is byte for byte
-#             what it was (the log file: the run goes on, console only)
+#   refuse    a config, signing key, relay login key, state file
+#             (relay-mx1.state), log file or config folder that Everyone
+#             may write to is refused: the message names the file, the
+#             account and the SID, an event 3005 line says what to do,
+#             the exit status is 2 (a configuration error), and the file
+#             is byte for byte what it was (the log file: the run goes
+#             on, console only)
 #   reset     a state folder of ours that others may write to gets the
 #             protected DACL back, with a warning
 #   installer a new DATADIR is created protected; a planted DATADIR
@@ -111,7 +112,7 @@ host = 127.0.0.1
 port = 1
 user = up
 hostkey_sha256 = SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU
-private_key = $WA\\key
+private_key = $WA\\relaykey
 remote_dir = incoming
 status_file = status/status.json
 connect_timeout = 2s
@@ -122,6 +123,8 @@ cfg="$WA\\agent.conf"
 # --- create ----------------------------------------------------------------
 agent -c "$cfg" keygen -f "$WA\\key" -I corp >"$T/keygen.out" 2>&1
 t_eq "create-keygen" 0 $?
+agent -c "$cfg" keygen -f "$WA\\relaykey" -I corp >>"$T/keygen.out" 2>&1
+t_eq "create-keygen-relay" 0 $?
 sd=$(acl show "$WA\\key" | tr -d '\r')
 case $sd in
 *';;;WD)'*|'') t_fail "create-key-dacl" "the private key has '$sd'" ;;
@@ -167,6 +170,14 @@ refused key "$A/key" 2 "$T/r-key.out"
 ls -A "$A/state" | grep -v -e '^lock$' -e '^relay-.*\.state$' >"$T/state.after"
 t_same_file "refuse-key-no-state-change" "$T/state.before" "$T/state.after"
 chmod 0600 "$A/key"
+
+# The relay login key, which libssh2 reads: checked before the command.
+cp "$A/relaykey" "$A/relaykey.before"
+chmod 0666 "$A/relaykey"
+agent -c "$cfg" check >"$T/r-relaykey.out" 2>&1; _rc=$?
+refused relay-key "$A/relaykey" 2 "$T/r-relaykey.out"
+t_grep "refuse-relay-key-which" "check key file .*relaykey" "$T/r-relaykey.out"
+chmod 0600 "$A/relaykey"
 
 # A state file: what the agent remembers of relay mx1.
 printf 'accepted_seq 1\n' >"$A/state/relay-mx1.state"
