@@ -44,6 +44,9 @@
 cd "$RS_TOP" || exit 1
 exe=$RS_TOP/build/win/rcptsync-agent.exe
 acltool=$RS_TOP/build/win/acltool.exe
+# The tool is a test exe (Makefile.mingw test-exe): build it if needed.
+make -f Makefile.mingw build/win/acltool.exe >&2 2>&1 ||
+    { t_fail "build-acltool" "make -f Makefile.mingw build/win/acltool.exe failed"; exit 1; }
 t_need "$exe" "$acltool" x86_64-w64-mingw32-gcc wixl cmp
 T=$(t_tmp)
 W=$(h_winpath "$T")
