@@ -33,6 +33,8 @@ const wchar_t acl_sddl_public[] = L"O:BA";
 #define ACL_WRITE_RIGHTS (FILE_WRITE_DATA | FILE_APPEND_DATA | \
 	FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | FILE_DELETE_CHILD | DELETE | \
 	WRITE_DAC | WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL)
+/* ... and, for a secret, the rights to read its content. */
+#define ACL_READ_RIGHTS	(FILE_READ_DATA | GENERIC_READ | GENERIC_ALL)
 
 /* The account this process runs as (LocalSystem for the service). */
 static union {
@@ -105,7 +107,7 @@ acl_sid_name(PSID sid, char *out, size_t outsize)
 }
 
 int
-acl_sd_trusted(PSID owner, PACL dacl, char *why, size_t whysize)
+acl_sd_trusted(PSID owner, PACL dacl, int secret, char *why, size_t whysize)
 {
 	ACL_SIZE_INFORMATION info;
 	ACCESS_ALLOWED_ACE *a;
@@ -154,20 +156,22 @@ acl_sd_trusted(PSID owner, PACL dacl, char *why, size_t whysize)
 		    h->AceType != ACCESS_ALLOWED_CALLBACK_ACE_TYPE)
 			continue;
 		a = (ACCESS_ALLOWED_ACE *)h;
-		if (!(a->Mask & ACL_WRITE_RIGHTS) ||
+		if (!(a->Mask & (ACL_WRITE_RIGHTS |
+		    (secret ? ACL_READ_RIGHTS : 0))) ||
 		    acl_sid_trusted((PSID)&a->SidStart))
 			continue;
 		acl_sid_name((PSID)&a->SidStart, who, sizeof(who));
-		snprintf(why, whysize, "%s may write to it (access mask "
-		    "0x%lx)", who, (unsigned long)a->Mask);
+		snprintf(why, whysize, "%s may %s (access mask 0x%lx)", who,
+		    (a->Mask & ACL_WRITE_RIGHTS) ? "write to it" :
+		    "read it, and it is a private key", (unsigned long)a->Mask);
 		return 0;
 	}
 	return 1;
 }
 
 int
-acl_handle_trusted(HANDLE h, int *owner_ok, char *why, size_t whysize,
-    DWORD *err)
+acl_handle_trusted(HANDLE h, int secret, int *owner_ok, char *why,
+    size_t whysize, DWORD *err)
 {
 	PSECURITY_DESCRIPTOR sd = NULL;
 	PSID owner = NULL;
@@ -180,7 +184,7 @@ acl_handle_trusted(HANDLE h, int *owner_ok, char *why, size_t whysize,
 	if (*err != ERROR_SUCCESS)
 		return -1;
 	*owner_ok = owner != NULL && acl_sid_trusted(owner);
-	ok = acl_sd_trusted(owner, dacl, why, whysize);
+	ok = acl_sd_trusted(owner, dacl, secret, why, whysize);
 	LocalFree(sd);
 	return ok;
 }

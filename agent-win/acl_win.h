@@ -38,15 +38,17 @@ void	acl_sid_name(PSID sid, char *out, size_t outsize);
  * The rule on an owner and a DACL (NULL: a NULL DACL, full access for
  * everyone): 1 trusted; 0 not, with the reason in why ("it is owned by
  * BUILTIN\Users (S-1-5-32-545), not by SYSTEM or Administrators").
+ * secret (a private key): nobody else may read it either.
  */
-int	acl_sd_trusted(PSID owner, PACL dacl, char *why, size_t whysize);
+int	acl_sd_trusted(PSID owner, PACL dacl, int secret, char *why,
+	    size_t whysize);
 /*
  * The rule on the object open as h (READ_CONTROL): 1, 0 (why), or -1
  * when its descriptor cannot be read (*err is the Win32 error).
  * owner_ok: set to whether the owner alone passes.
  */
-int	acl_handle_trusted(HANDLE h, int *owner_ok, char *why, size_t whysize,
-	    DWORD *err);
+int	acl_handle_trusted(HANDLE h, int secret, int *owner_ok, char *why,
+	    size_t whysize, DWORD *err);
 /*
  * Make Administrators the owner of h (WRITE_OWNER | WRITE_DAC) and give
  * it the protected private DACL of a folder (dir) or a file.  A process

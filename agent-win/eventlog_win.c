@@ -88,7 +88,7 @@ log_open_handle(const wchar_t *path)
 	if (h == INVALID_HANDLE_VALUE || GetLastError() != ERROR_ALREADY_EXISTS)
 		return h;
 	u = win_utf8(path);
-	if (win_check_handle(h, u != NULL ? u : "the log file") != RS_OK) {
+	if (win_check_handle(h, u != NULL ? u : "the log file", 0) != RS_OK) {
 		CloseHandle(h);
 		h = INVALID_HANDLE_VALUE;
 		SetLastError(ERROR_SUCCESS);	/* sys_errmsg says why */

@@ -15,7 +15,7 @@
  *                  echo, or the first line of stdin), protect it with DPAPI
  *                  (machine scope) and store it as [ldap] password
  *   service        what the service control manager starts (hidden)
- *   check-acl PATH | check-acl --sddl SDDL
+ *   check-acl [--secret] PATH | --sddl SDDL
  *                  the trust verdict of acl_win.h on a file or folder, or
  *                  on a security descriptor (hidden; tests, diagnosis)
  * Every other command (keygen, export, sync, run, check, diff) goes to
@@ -31,7 +31,8 @@
  * Trust: before every command but keygen reads the config, the config's
  * folder, the state folder and each file in it, and the key and
  * known_hosts files the config names must pass the check of acl_win.h
- * (win_preflight); a refusal exits 2 with event 3005.  Files are checked
+ * (win_preflight), the private keys also unreadable by others; a
+ * refusal exits 2 with event 3005.  Files are checked
  * again as they are read (sys_read_file).
  *
  * Logging: rs_log lines go to stderr and, for run, sync and the service,
@@ -111,16 +112,32 @@ main_path_copy(char *dst, const char *v)
 	return snprintf(dst, WIN_PATH_MAX, "%s", v) < WIN_PATH_MAX;
 }
 
+/* Add path (or STATE\\name when path is NULL) to p's key files. */
+static void
+main_add_key(struct win_paths *p, const char *path, const char *name,
+    int secret)
+{
+	int n;
+
+	if (p->nkeys >= WIN_MAX_KEY_FILES)
+		return;
+	if (path != NULL)
+		n = snprintf(p->keys[p->nkeys], WIN_PATH_MAX, "%s", path);
+	else
+		n = snprintf(p->keys[p->nkeys], WIN_PATH_MAX, "%s\\%s",
+		    p->state, name);
+	if (n > 0 && n < WIN_PATH_MAX)
+		p->secret[p->nkeys++] = (unsigned char)secret;
+}
+
 void
 win_config_paths(const char *config, struct win_paths *p)
 {
-	static const char *const relay_keys[] = { "private_key",
-	    "known_hosts" };
 	struct rs_buf text;
 	struct cfg *c = NULL;
 	const struct cfg_section *agent, *relay;
 	const char *v, *why;
-	size_t line, i, j, n;
+	size_t line, i, n;
 
 	memset(p, 0, sizeof(*p));
 	main_path_copy(p->log, win_default_log());
@@ -138,17 +155,15 @@ win_config_paths(const char *config, struct win_paths *p)
 	if ((v = cfg_get(agent, "state_dir")) != NULL &&
 	    !main_path_copy(p->state, v))
 		main_path_copy(p->state, sys_default_state_dir());
-	/* Unset keys default to files in the state folder, checked there. */
-	if ((v = cfg_get(agent, "signing_key")) != NULL &&
-	    main_path_copy(p->keys[p->nkeys], v))
-		p->nkeys++;
+	/* The defaults of agent_cfg.c: keys in the state folder. */
+	main_add_key(p, cfg_get(agent, "signing_key"), "agent_ed25519", 1);
 	n = cfg_count(c, "relay");
 	for (i = 0; i < n; i++) {
 		relay = cfg_section(c, "relay", i);
-		for (j = 0; j < 2 && p->nkeys < WIN_MAX_KEY_FILES; j++)
-			if ((v = cfg_get(relay, relay_keys[j])) != NULL &&
-			    v[0] != '\0' && main_path_copy(p->keys[p->nkeys], v))
-				p->nkeys++;
+		main_add_key(p, cfg_get(relay, "private_key"), "relay_ed25519",
+		    1);
+		if ((v = cfg_get(relay, "known_hosts")) != NULL && v[0] != '\0')
+			main_add_key(p, v, NULL, 0);
 	}
  out:
 	if (c != NULL)
@@ -156,14 +171,21 @@ win_config_paths(const char *config, struct win_paths *p)
 	rs_buf_free(&text);
 }
 
+/* How main_check_path judges. */
+enum main_check {
+	MAIN_CHECK_FULL,	/* owner, and nobody else may write */
+	MAIN_CHECK_OWNER,	/* the owner alone: the state folder, whose
+				   DACL sys_mkdirs resets */
+	MAIN_CHECK_SECRET	/* a private key: nobody else may read it */
+};
+
 /*
  * The trust check (win_check_handle) on an existing file or folder.
  * Absent is fine: whoever creates it later creates it with the right
- * owner and DACL.  owner_only: judge the owner alone (the state folder,
- * whose DACL sys_mkdirs resets when its owner is trusted).
+ * owner and DACL.
  */
 static int
-main_check_path(const char *path, int owner_only)
+main_check_path(const char *path, enum main_check how)
 {
 	char why[ACL_WHY_MAX];
 	wchar_t *w;
@@ -185,11 +207,11 @@ main_check_path(const char *path, int owner_only)
 		return RS_ERR_SYSTEM;
 	}
 	/* A refused owner is the first reason the full check gives. */
-	if (owner_only && acl_handle_trusted(h, &owner_ok, why, sizeof(why),
-	    &e) != -1 && owner_ok)
+	if (how == MAIN_CHECK_OWNER && acl_handle_trusted(h, 0, &owner_ok, why,
+	    sizeof(why), &e) != -1 && owner_ok)
 		rc = RS_OK;
 	else
-		rc = win_check_handle(h, path);
+		rc = win_check_handle(h, path, how == MAIN_CHECK_SECRET);
 	CloseHandle(h);
 	return rc;
 }
@@ -223,7 +245,7 @@ main_check_state_files(const char *state)
 		n = snprintf(path, sizeof(path), "%s\\%s", state, name);
 		free(name);
 		if (n > 0 && n < (int)sizeof(path) &&
-		    (rc = main_check_path(path, 0)) != RS_OK)
+		    (rc = main_check_path(path, MAIN_CHECK_FULL)) != RS_OK)
 			rs_error("check state file %s: %s", path,
 			    sys_errmsg());
 	} while (rc == RS_OK && FindNextFileW(find, &fd));
@@ -251,20 +273,21 @@ win_preflight(const char *config, const struct win_paths *p)
 		cut = strrchr(dir, '/');
 	if (cut != NULL && cut > dir && cut[-1] != ':') {
 		*cut = '\0';
-		if (main_check_path(dir, 0) != RS_OK) {
+		if (main_check_path(dir, MAIN_CHECK_FULL) != RS_OK) {
 			rs_error("check config folder %s: %s", dir,
 			    sys_errmsg());
 			return AGENT_EXIT_USAGE;
 		}
 	}
-	if (main_check_path(p->state, 1) != RS_OK) {
+	if (main_check_path(p->state, MAIN_CHECK_OWNER) != RS_OK) {
 		rs_error("check state folder %s: %s", p->state, sys_errmsg());
 		return AGENT_EXIT_USAGE;
 	}
 	if (main_check_state_files(p->state) != RS_OK)
 		return AGENT_EXIT_USAGE;
 	for (i = 0; i < p->nkeys; i++)
-		if (main_check_path(p->keys[i], 0) != RS_OK) {
+		if (main_check_path(p->keys[i], p->secret[i] ?
+		    MAIN_CHECK_SECRET : MAIN_CHECK_FULL) != RS_OK) {
 			rs_error("check key file %s: %s", p->keys[i],
 			    sys_errmsg());
 			return AGENT_EXIT_USAGE;
@@ -273,18 +296,24 @@ win_preflight(const char *config, const struct win_paths *p)
 }
 
 /*
- * check-acl PATH | check-acl --sddl SDDL (hidden; tests and diagnosis):
- * the trust verdict on a file or folder, or on a descriptor.  0 trusted,
- * 1 refused, 2 usage.
+ * check-acl [--secret] PATH | --sddl SDDL (hidden; tests and diagnosis):
+ * the trust verdict on a file or folder, or on a descriptor; --secret as
+ * for a private key.  0 trusted, 1 refused, 2 usage.
  */
 static int
 main_check_acl(int argc, char **argv)
 {
-	char why[600];
-	int r;
+	char why[ACL_WHY_MAX];
+	int r, secret = 0;
 
+	if (argc > 0 && strcmp(argv[0], "--secret") == 0) {
+		secret = 1;
+		argc--;
+		argv++;
+	}
 	if (argc == 2 && strcmp(argv[0], "--sddl") == 0) {
-		if ((r = win_check_sddl(argv[1], why, sizeof(why))) < 0) {
+		if ((r = win_check_sddl(argv[1], secret, why, sizeof(why))) <
+		    0) {
 			fprintf(stderr, "rcptsync-agent: check-acl: %s: %s\n",
 			    argv[1], why);
 			return AGENT_EXIT_USAGE;
@@ -293,8 +322,8 @@ main_check_acl(int argc, char **argv)
 		return r ? AGENT_EXIT_OK : AGENT_EXIT_FAIL;
 	}
 	if (argc != 1) {
-		fprintf(stderr, "usage: rcptsync-agent.exe check-acl PATH | "
-		    "--sddl SDDL\n");
+		fprintf(stderr, "usage: rcptsync-agent.exe check-acl "
+		    "[--secret] PATH | --sddl SDDL\n");
 		return AGENT_EXIT_USAGE;
 	}
 	if (!sys_exists(argv[0])) {
@@ -302,7 +331,8 @@ main_check_acl(int argc, char **argv)
 		    "or folder\n", argv[0]);
 		return AGENT_EXIT_USAGE;
 	}
-	if (main_check_path(argv[0], 0) != RS_OK) {
+	if (main_check_path(argv[0], secret ? MAIN_CHECK_SECRET :
+	    MAIN_CHECK_FULL) != RS_OK) {
 		printf("%s: %s\n", argv[0], sys_errmsg());
 		return AGENT_EXIT_FAIL;
 	}

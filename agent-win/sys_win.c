@@ -444,13 +444,14 @@ sys_refuse(const char *path, const char *why)
 }
 
 int
-win_check_handle(HANDLE h, const char *path)
+win_check_handle(HANDLE h, const char *path, int secret)
 {
 	char why[ACL_WHY_MAX];
 	DWORD e;
 	int owner_ok;
 
-	switch (acl_handle_trusted(h, &owner_ok, why, sizeof(why), &e)) {
+	switch (acl_handle_trusted(h, secret, &owner_ok, why, sizeof(why),
+	    &e)) {
 	case 1:
 		return RS_OK;
 	case 0:
@@ -461,7 +462,7 @@ win_check_handle(HANDLE h, const char *path)
 }
 
 int
-win_check_sddl(const char *sddl, char *why, size_t whysize)
+win_check_sddl(const char *sddl, int secret, char *why, size_t whysize)
 {
 	PSECURITY_DESCRIPTOR sd = NULL;
 	PSID owner = NULL;
@@ -481,7 +482,7 @@ win_check_sddl(const char *sddl, char *why, size_t whysize)
 	GetSecurityDescriptorOwner(sd, &owner, &def);
 	if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &def) || !present)
 		dacl = NULL;
-	ok = acl_sd_trusted(owner, dacl, why, whysize);
+	ok = acl_sd_trusted(owner, dacl, secret, why, whysize);
 	LocalFree(sd);
 	return ok;
 }
@@ -528,7 +529,7 @@ sys_secure_dir(const wchar_t *w, const char *path)
 		    "not a folder");
 		goto out;
 	}
-	switch (acl_handle_trusted(h, &owner_ok, why, sizeof(why), &e)) {
+	switch (acl_handle_trusted(h, 0, &owner_ok, why, sizeof(why), &e)) {
 	case -1:
 		rc = sys_fail(e);
 		goto out;
@@ -574,7 +575,7 @@ sys_read_file(const char *path, size_t max, struct rs_buf *out)
 		goto out;
 	}
 	/* The handle's own descriptor: what is checked is what is read. */
-	if ((rc = win_check_handle(h, path)) != RS_OK)
+	if ((rc = win_check_handle(h, path, 0)) != RS_OK)
 		goto out;
 	if (!GetFileSizeEx(h, &size)) {
 		rc = sys_fail(GetLastError());

@@ -44,10 +44,12 @@ int	 win_protect_password(const char *pw, size_t n, char **b64);
  * SYSTEM, Administrators or the agent's own account, and no one else may
  * write to it.  RS_OK, or RS_ERR_SYSTEM with sys_errmsg "refused: WHY"
  * (naming the account) after a SYS_EV_CONFIG event naming path.
+ * secret (a private key): nobody else may read it either.
  */
-int	 win_check_handle(HANDLE h, const char *path);
+int	 win_check_handle(HANDLE h, const char *path, int secret);
 /* The same rule on an SDDL string (tests): 1 trusted, 0 not, -1 bad SDDL. */
-int	 win_check_sddl(const char *sddl, char *why, size_t whysize);
+int	 win_check_sddl(const char *sddl, int secret, char *why,
+	    size_t whysize);
 /*
  * CreateFileW with the agent's owner (Administrators) and, when private,
  * the protected DACL (SYSTEM and Administrators only) set in the same
@@ -100,9 +102,9 @@ int	 win_eventlog_unregister(void);
 struct win_paths {
 	char	 log[WIN_PATH_MAX];	/* [agent] log_file or the default */
 	char	 state[WIN_PATH_MAX];	/* [agent] state_dir or the default */
-	size_t	 nkeys;			/* as set in the config: */
-	char	 keys[WIN_MAX_KEY_FILES][WIN_PATH_MAX];	/* signing_key,
-				   private_key, known_hosts */
+	size_t	 nkeys;			/* signing_key, private_key, */
+	char	 keys[WIN_MAX_KEY_FILES][WIN_PATH_MAX];	/* known_hosts */
+	unsigned char secret[WIN_MAX_KEY_FILES];	/* a private key */
 };
 
 /*

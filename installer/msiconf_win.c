@@ -475,7 +475,7 @@ mc_reset_tree(const wchar_t *path, int depth)
 		goto out;
 	}
 	dir = (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
-	if (acl_handle_trusted(h, &owner_ok, why, sizeof why, &e) == 0)
+	if (acl_handle_trusted(h, 0, &owner_ok, why, sizeof why, &e) == 0)
 		mc_msg("secure %ls: %s; now owned by Administrators, SYSTEM "
 		    "and Administrators only", path, why);
 	if ((e = acl_reset(h, dir)) != ERROR_SUCCESS) {
@@ -546,7 +546,7 @@ mc_datadir(const wchar_t *dir)
 		mc_refuse(dir, "it is a junction or symbolic link, not a folder");
 		return -1;
 	}
-	ok = acl_handle_trusted(h, &owner_ok, why, sizeof why, &e);
+	ok = acl_handle_trusted(h, 0, &owner_ok, why, sizeof why, &e);
 	CloseHandle(h);
 	if (ok < 0) {
 		mc_msg("read the owner of %ls: error %lu", dir, e);

@@ -10,7 +10,8 @@
 #             Everyone and an unknown domain account are refused by name
 #             and SID; so is any write, delete, WRITE_DAC or WRITE_OWNER
 #             right for another account, and a missing DACL; read rights,
-#             deny entries and inherit-only entries pass
+#             deny entries and inherit-only entries pass, except read
+#             rights on a private key (--secret)
 #   create    what the agent creates (keygen's private key, the state
 #             folder) carries the protected DACL: read back with
 #             GetNamedSecurityInfoW (tests/win/acltool.c), no entry for
@@ -91,6 +92,11 @@ check_sd generic-write 'O:BAD:(A;;GW;;;BU)' 'BUILTIN.Users \(S-1-5-32-545\) may 
 check_sd no-dacl 'O:BA' 'no access list'
 agent check-acl --sddl 'not sddl' >/dev/null 2>&1
 t_eq "rule-bad-sddl" 2 $?
+# A private key: nobody else may even read it.
+out=$(agent check-acl --secret --sddl 'O:BAD:P(A;;FA;;;SY)(A;;FR;;;BU)' 2>&1)
+t_eq "rule-secret-read" "O:BAD:P(A;;FA;;;SY)(A;;FR;;;BU): BUILTIN\\Users (S-1-5-32-545) may read it, and it is a private key (access mask 0x120089)/1" "$out/$?"
+out=$(agent check-acl --secret --sddl 'O:BAD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x100000;;;WD)' 2>&1)
+t_eq "rule-secret-synchronize" "O:BAD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x100000;;;WD): trusted/0" "$out/$?"
 
 # --- a config the agent can load (no server is needed: it stops first) ----
 mkdir -p "$T/a"
@@ -172,6 +178,14 @@ agent -c "$cfg" sync >"$T/r-key.out" 2>&1; _rc=$?
 refused key "$A/key" 2 "$T/r-key.out"
 ls -A "$A/state" | grep -v -e '^lock$' -e '^relay-.*\.state$' >"$T/state.after"
 t_same_file "refuse-key-no-state-change" "$T/state.before" "$T/state.after"
+chmod 0600 "$A/key"
+
+# A private key that others may read: forged lists.
+chmod 0644 "$A/key"
+agent -c "$cfg" sync >"$T/r-keyread.out" 2>&1; _rc=$?
+t_eq "refuse-key-read-exit" 2 "$_rc"
+t_grep "refuse-key-read-message" "check key file .*key: refused: Everyone \\(S-1-1-0\\) may read it, and it is a private key" "$T/r-keyread.out"
+t_same_file "refuse-key-read-unchanged" "$A/key.before" "$A/key"
 chmod 0600 "$A/key"
 
 # The relay login key, which libssh2 reads: checked before the command.
