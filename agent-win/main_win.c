@@ -138,13 +138,17 @@ win_config_paths(const char *config, struct win_paths *p)
 	const struct cfg_section *agent, *relay;
 	const char *v, *why;
 	size_t line, i, n;
+	int r;
 
 	memset(p, 0, sizeof(*p));
 	main_path_copy(p->log, win_default_log());
 	main_path_copy(p->state, sys_default_state_dir());
 	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
-	if (sys_read_file(config, RS_MAX_CONFIG_BYTES, &text) != RS_OK ||
-	    memchr(text.data, '\0', text.len) != NULL ||
+	/* Before the log is open: the core's load reports a refusal. */
+	win_trust_events(0);
+	r = sys_read_file(config, RS_MAX_CONFIG_BYTES, &text);
+	win_trust_events(1);
+	if (r != RS_OK || memchr(text.data, '\0', text.len) != NULL ||
 	    cfg_parse((const char *)text.data, text.len, &c, &line, &why) !=
 	    RS_OK)
 		goto out;

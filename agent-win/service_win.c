@@ -32,8 +32,8 @@
  * delayed auto-start, a description, recovery actions (restart after 1, 1
  * and 5 minutes, also for a non-zero exit), the Event Log source, and the
  * private %ProgramData%\rcptsync directories (sys_mkdirs: owner and DACL
- * set, a folder someone else owns refused).  Installing again updates
- * the existing service's command line.
+ * set; a folder someone else owns is refused, and install exits 2).
+ * Installing again updates the existing service's command line.
  *
  * Errors: messages "<operation> <object>: <reason>" on stderr (these are
  * interactive commands) or to the log in the service.
@@ -416,14 +416,23 @@ service_install(const char *config)
 	if (win_eventlog_register(exe) != RS_OK)
 		fprintf(stderr, "rcptsync-agent: install service: register "
 		    "event source: %s\n", sys_errmsg());
-	/* Config, keys and state: SYSTEM and Administrators only. */
-	if (sys_mkdirs(win_data_dir(), 1) != RS_OK ||
-	    sys_mkdirs(sys_default_state_dir(), 1) != RS_OK)
-		fprintf(stderr, "rcptsync-agent: install service: create "
-		    "%s: %s\n", win_data_dir(), sys_errmsg());
 	printf("installed service rcptsync-agent (automatic, delayed "
 	    "start); config %s\n", config != NULL ? config :
 	    sys_default_config());
+	/*
+	 * Config, keys and state: owned by Administrators, SYSTEM and
+	 * Administrators only.  A folder someone else owns is refused: the
+	 * service would not start, so say it now.
+	 */
+	if (sys_mkdirs(win_data_dir(), 1) != RS_OK ||
+	    sys_mkdirs(sys_default_state_dir(), 1) != RS_OK) {
+		fprintf(stderr, "rcptsync-agent: install service: secure "
+		    "%s: %s; the service will not start until it is fixed "
+		    "(docs/ADMIN.md, Windows security)\n", win_data_dir(),
+		    sys_errmsg());
+		rc = AGENT_EXIT_USAGE;
+		goto out;
+	}
 	rc = AGENT_EXIT_OK;
  out:
 	svc_close(s, scm);

@@ -420,10 +420,19 @@ win_default_log(void)
 
 /* --- trust: owner and access list (acl_win.c) --------------------- */
 
+static _Thread_local int sys_trust_quiet;
+
+void
+win_trust_events(int on)
+{
+	sys_trust_quiet = !on;
+}
+
 /*
  * Refuse path for why: the text goes to sys_errmsg for the caller's
  * message, and to an event that also says what to do.  One event per
- * path and reason: the service reads its config twice at start.
+ * path and reason, in a row: a refused file read again (a reload, the
+ * next cycle) need not flood the event log.
  */
 static int
 sys_refuse(const char *path, const char *why)
@@ -433,7 +442,7 @@ sys_refuse(const char *path, const char *why)
 
 	snprintf(sys_err, sizeof(sys_err), "refused: %s", why);
 	snprintf(key, sizeof(key), "%s\n%s", path, why);
-	if (strcmp(key, last) != 0) {
+	if (!sys_trust_quiet && strcmp(key, last) != 0) {
 		snprintf(last, sizeof(last), "%s", key);
 		sys_event(SYS_EV_CONFIG, "trust %s: %s; the agent uses only "
 		    "files and folders that SYSTEM or Administrators own and "

@@ -47,6 +47,8 @@ int	 win_protect_password(const char *pw, size_t n, char **b64);
  * secret (a private key): nobody else may read it either.
  */
 int	 win_check_handle(HANDLE h, const char *path, int secret);
+/* Events for refusals on (the default) or off (a read the core repeats). */
+void	 win_trust_events(int on);
 /* The same rule on an SDDL string (tests): 1 trusted, 0 not, -1 bad SDDL. */
 int	 win_check_sddl(const char *sddl, int secret, char *why,
 	    size_t whysize);

@@ -25,6 +25,8 @@
 #             on, console only)
 #   reset     a state folder of ours that others may write to gets the
 #             protected DACL back, with a warning
+#   service   the service started on a refused config stops with exit
+#             code 2, the event 3005 line and "not started" in its log
 #   installer a new DATADIR is created protected; a planted DATADIR
 #             (Everyone may write) with an agent.conf is refused, exit 1,
 #             agent.conf untouched and no config written; a trusted
@@ -232,6 +234,33 @@ case $sd in
 *'0x1301ff;;;WD)'*|'') t_fail "reset-state-dacl" "still '$sd'" ;;
 *) t_ok "reset-state-dacl" ;;
 esac
+
+# --- the service refuses at start -------------------------------------------
+# One SCM: see t-win-service.sh for why the server restarts first.
+wineserver -k >&2 2>&1; wineserver -w >&2 2>&1; wineserver -p >&2 2>&1
+pd=$WINEPREFIX/drive_c/ProgramData/rcptsync
+had_pd=; [ -e "$pd" ] && had_pd=1
+agent -c "$cfg" install >"$T/svc-install.out" 2>&1
+t_eq "service-install" 0 $?
+chmod 0666 "$A/agent.conf"
+h_wine net start rcptsync-agent >"$T/svc-start.out" 2>&1
+# The config is refused, so the log is the default one.
+if t_wait_log "$pd/log/agent.log" 'stopped, exit code 2' 20; then
+	t_ok "service-refuses-exit-2"
+else
+	t_fail "service-refuses-exit-2" "no 'stopped, exit code 2' in $pd/log/agent.log"
+	cat "$pd/log/agent.log" >&2
+fi
+_wf=$(h_winpath "$A/agent.conf" | sed 's/[\.]/\\&/g')
+t_grep "service-refuses-event" "trust $_wf: Everyone \\(S-1-1-0\\) may write to it.*\\(event 3005\\)" "$pd/log/agent.log"
+t_grep "service-refuses-not-started" "configuration .* unusable; not started" "$pd/log/agent.log"
+t_same_file "service-refuses-config-unchanged" "$A/agent.conf.before" "$A/agent.conf"
+chmod 0644 "$A/agent.conf"
+h_wine net stop rcptsync-agent >&2 2>&1
+agent uninstall >&2 2>&1
+t_eq "service-uninstall" 0 $?
+# The prefix is shared with the tests that follow: leave it as found.
+[ -n "$had_pd" ] || rm -rf "$pd"
 
 # --- installer ---------------------------------------------------------------
 MSI_OBJ=$T/msi "$RS_TOP/installer/build-msi.sh" -o "$T/x.msi" "$exe" \
