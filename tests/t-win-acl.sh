@@ -36,10 +36,11 @@
 # reports every file as owned by the Wine user (S-1-5-21-0-0-0-1000, the
 # agent's own account, so trusted) and derives the DACL from the Unix
 # mode: an entry for Everyone (WD) with 0x1301ff when "other" may write.
-# A DACL that is set is turned back into a mode.  So foreign owners are
-# tested through the rule on SDDL, world-writable files and folders for
-# real, and "the agent sets owner Administrators" only as far as Wine
-# records it (it does not; acl_win.c's SDDL constants say it).
+# A DACL that is set is turned back into a mode (for a folder always one
+# that others may not write to).  So foreign owners are tested through
+# the rule on SDDL, world-writable files and folders for real, and "the
+# agent sets owner Administrators" only as far as Wine records it (it
+# does not; acl_win.c's SDDL constants say it).
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/harness.sh"
@@ -285,6 +286,8 @@ for f in "" '\agent.conf' '\log'; do
 done
 
 # Planted: a user made DATADIR, writable by all, with an agent.conf.
+# (Wine turns a folder's DACL into mode 0775 whatever it grants, so the
+# world-writable folder is made with chmod; a file's DACL maps fine.)
 mkdir -p "$T/planted"
 printf '[agent]\naudit_file = C:\\Windows\\win.ini\n' >"$T/planted/agent.conf"
 cp "$T/planted/agent.conf" "$T/planted.conf.before"
@@ -302,7 +305,8 @@ t_same_file "installer-planted-nothing-added" "$T/planted.ls.before" "$T/planted
 mkdir -p "$T/ours/state"
 cp "$T/new/agent.conf" "$T/ours/agent.conf"
 cp "$T/ours/agent.conf" "$T/ours.conf.before"
-chmod 0666 "$T/ours/agent.conf"
+acl set "$W\\ours\\agent.conf" 'D:(A;;FA;;;SY)(A;;FA;;;WD)' >&2 2>&1
+t_eq "installer-ours-plant" 0 $?
 chmod 0777 "$T/ours/state"
 msiconf "$T/ours" >"$T/i-ours.out" 2>&1
 t_eq "installer-ours-exit" 0 $?

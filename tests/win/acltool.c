@@ -1,15 +1,13 @@
 /*
  * acltool.c - read and plant Windows security descriptors for
- * tests/t-win-acl.sh.  Wine does not enforce access lists, but it keeps
- * and returns what a program sets; this tool shows what the agent and the
- * installer's custom action set, and plants the foreign-owned or
- * world-writable folders and files that they must refuse.
+ * tests/t-win-acl.sh.  Wine does not enforce access lists and keeps of
+ * them only what maps onto the Unix mode (no owner); this tool reads back
+ * what the agent and the installer's custom action set, as far as Wine
+ * keeps it, and plants the world-writable files that they must refuse.
  *
  *   acltool.exe show PATH          print "O:owner D:dacl" as SDDL
- *   acltool.exe owner PATH         print the owner SID alone
  *   acltool.exe set PATH SDDL      set the owner and/or DACL that SDDL
  *                                  names (SetNamedSecurityInfoW)
- *   acltool.exe mkdir PATH SDDL    create a folder with that descriptor
  *   acltool.exe whoami             the SID of the process's user
  *
  * Exit status 0 done, 1 a Win32 call failed (message on stderr), 2 usage.
@@ -36,8 +34,10 @@ acl_fail(const char *op, const wchar_t *path, DWORD e)
 }
 
 static int
-acl_show(const wchar_t *path, SECURITY_INFORMATION what)
+acl_show(const wchar_t *path)
 {
+	const SECURITY_INFORMATION what = OWNER_SECURITY_INFORMATION |
+	    DACL_SECURITY_INFORMATION;
 	PSECURITY_DESCRIPTOR sd = NULL;
 	wchar_t *s = NULL;
 	DWORD e;
@@ -52,8 +52,7 @@ acl_show(const wchar_t *path, SECURITY_INFORMATION what)
 		LocalFree(sd);
 		return acl_fail("ConvertSecurityDescriptorToString", path, e);
 	}
-	printf("%ls\n", what == OWNER_SECURITY_INFORMATION && wcslen(s) > 2 ?
-	    s + 2 : s);
+	printf("%ls\n", s);
 	LocalFree(s);
 	LocalFree(sd);
 	return 0;
@@ -92,25 +91,6 @@ acl_set(const wchar_t *path, const wchar_t *sddl)
 }
 
 static int
-acl_mkdir(const wchar_t *path, const wchar_t *sddl)
-{
-	SECURITY_ATTRIBUTES sa;
-	PSECURITY_DESCRIPTOR sd = NULL;
-	int r = 0;
-
-	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl,
-	    SDDL_REVISION_1, &sd, NULL))
-		return acl_fail("parse SDDL for", path, GetLastError());
-	sa.nLength = sizeof(sa);
-	sa.lpSecurityDescriptor = sd;
-	sa.bInheritHandle = FALSE;
-	if (!CreateDirectoryW(path, &sa))
-		r = acl_fail("CreateDirectory", path, GetLastError());
-	LocalFree(sd);
-	return r;
-}
-
-static int
 acl_whoami(void)
 {
 	HANDLE tok;
@@ -137,15 +117,10 @@ wmain(int argc, wchar_t **argv)
 	if (argc == 2 && wcscmp(argv[1], L"whoami") == 0)
 		return acl_whoami();
 	if (argc == 3 && wcscmp(argv[1], L"show") == 0)
-		return acl_show(argv[2], OWNER_SECURITY_INFORMATION |
-		    DACL_SECURITY_INFORMATION);
-	if (argc == 3 && wcscmp(argv[1], L"owner") == 0)
-		return acl_show(argv[2], OWNER_SECURITY_INFORMATION);
+		return acl_show(argv[2]);
 	if (argc == 4 && wcscmp(argv[1], L"set") == 0)
 		return acl_set(argv[2], argv[3]);
-	if (argc == 4 && wcscmp(argv[1], L"mkdir") == 0)
-		return acl_mkdir(argv[2], argv[3]);
-	fprintf(stderr, "usage: acltool.exe show|owner PATH | set|mkdir PATH "
-	    "SDDL | whoami\n");
+	fprintf(stderr, "usage: acltool.exe show PATH | set PATH SDDL | "
+	    "whoami\n");
 	return 2;
 }
