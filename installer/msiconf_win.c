@@ -420,13 +420,14 @@ mc_refuse(const wchar_t *path, const char *why)
 }
 
 /*
- * Open path itself, never what a junction or link points at, to read and
- * reset its descriptor.  INVALID_HANDLE_VALUE with GetLastError.
+ * Open path itself, never what a junction or link points at, to read
+ * (READ_CONTROL) or also reset (WRITE_DAC | WRITE_OWNER) its descriptor.
+ * INVALID_HANDLE_VALUE with GetLastError.
  */
 static HANDLE
-mc_open_sd(const wchar_t *path)
+mc_open_sd(const wchar_t *path, DWORD access)
 {
-	return CreateFileW(path, READ_CONTROL | WRITE_DAC | WRITE_OWNER,
+	return CreateFileW(path, access,
 	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
 	    OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS |
 	    FILE_FLAG_OPEN_REPARSE_POINT, NULL);
@@ -434,13 +435,13 @@ mc_open_sd(const wchar_t *path)
 
 /*
  * A new file or folder with the owner and DACL of acl_win.h in the same
- * call; a folder is opened for mc_open_sd's rights.
+ * call; a folder is opened with READ_CONTROL.
  */
 static HANDLE
 mc_create(const wchar_t *path, int dir, DWORD access, DWORD disposition)
 {
 	if (dir)
-		return acl_create_dir(path) ? mc_open_sd(path) :
+		return acl_create_dir(path) ? mc_open_sd(path, READ_CONTROL) :
 		    INVALID_HANDLE_VALUE;
 	return acl_create_file(path, acl_sddl_file, access, 0, disposition);
 }
@@ -461,7 +462,8 @@ mc_reset_tree(const wchar_t *path, int depth)
 	DWORD e;
 	int r = -1, owner_ok, dir;
 
-	if ((h = mc_open_sd(path)) == INVALID_HANDLE_VALUE) {
+	if ((h = mc_open_sd(path, READ_CONTROL | WRITE_DAC | WRITE_OWNER)) ==
+	    INVALID_HANDLE_VALUE) {
 		mc_msg("open %ls: error %lu", path, GetLastError());
 		return -1;
 	}
@@ -509,9 +511,10 @@ out:
 }
 
 /*
- * DATADIR (one level: its parent, %ProgramData%, exists): created, or
- * checked and then reset with everything in it, or refused (the header
- * says why).
+ * DATADIR (one level: its parent, %ProgramData%, exists): 0 created; 1
+ * it exists and is trusted, so mc_reset_tree is next; -1 refused (the
+ * header says why) or failed.  Only read here: a refused folder is left
+ * exactly as it was.
  */
 static int
 mc_datadir(const wchar_t *dir)
@@ -522,7 +525,7 @@ mc_datadir(const wchar_t *dir)
 	DWORD e;
 	int owner_ok, ok;
 
-	if ((h = mc_open_sd(dir)) == INVALID_HANDLE_VALUE) {
+	if ((h = mc_open_sd(dir, READ_CONTROL)) == INVALID_HANDLE_VALUE) {
 		e = GetLastError();
 		if (e != ERROR_FILE_NOT_FOUND && e != ERROR_PATH_NOT_FOUND) {
 			mc_msg("open data folder %ls: error %lu", dir, e);
@@ -556,7 +559,7 @@ mc_datadir(const wchar_t *dir)
 		mc_refuse(dir, why);
 		return -1;
 	}
-	return mc_reset_tree(dir, 0);
+	return 1;
 }
 
 static void
@@ -582,7 +585,7 @@ wmain(int argc, wchar_t **argv)
 {
 	char *text = NULL, *out = NULL, *arg, *eq, *id = NULL;
 	size_t len = 0, outlen = 0, i;
-	int a, changed, rc = 1;
+	int a, changed, r, rc = 1;
 
 	wchar_t datadir[MC_MAX_PATH];
 	size_t dl;
@@ -603,9 +606,12 @@ wmain(int argc, wchar_t **argv)
 	dl = wcslen(datadir);
 	if (dl > 2 && datadir[dl - 1] == L'.' && datadir[dl - 2] == L'\\')
 		datadir[dl - 2] = L'\0';
-	if (mc_datadir(datadir) != 0)
+	if ((r = mc_datadir(datadir)) < 0)
 		return 1;
+	/* The log first: the reset reports what it changed. */
 	mc_open_log(datadir);
+	if (r == 1 && mc_reset_tree(datadir, 0) != 0)
+		goto out;
 	for (a = 4; a < argc; a++) {
 		if ((arg = mc_utf8(argv[a])) == NULL ||
 		    (eq = strchr(arg, '=')) == NULL) {

@@ -311,6 +311,7 @@ chmod 0777 "$T/ours/state"
 msiconf "$T/ours" >"$T/i-ours.out" 2>&1
 t_eq "installer-ours-exit" 0 $?
 t_grep "installer-ours-reset" "secure .*ours.agent\\.conf: Everyone \\(S-1-1-0\\) may write to it .*; now owned by Administrators" "$T/i-ours.out"
+t_grep "installer-ours-reset-logged" "secure .*ours.agent\\.conf: Everyone" "$T/ours/log/msiconf.log"
 t_same_file "installer-ours-config-kept" "$T/ours.conf.before" "$T/ours/agent.conf"
 for f in '\agent.conf' '\state'; do
 	sd=$(acl show "$W\\ours$f" | tr -d '\r')
