@@ -24,12 +24,15 @@
  * Errors: logging never fails its caller; a log file that cannot be
  * opened or written is reported once on stderr and then ignored.
  * Ownership: all state is file-local and lives until win_log_close.
- * Trust boundary: none; the text comes from the agent itself.
+ * Trust boundary: the text comes from the agent itself; an existing log
+ * file must pass the trust check of acl_win.h (a planted file would
+ * receive what the service writes), a new one is created private.
  */
 #include "win_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,13 +71,30 @@ log_lock_init(void)
 	InitOnceExecuteOnce(&log_once, log_init_once, NULL, NULL);
 }
 
+/*
+ * Append-only (FILE_APPEND_DATA without FILE_WRITE_DATA), private when
+ * new; an existing file must pass the trust check, or a planted log
+ * (another user's file) would receive what the service writes.
+ */
 static HANDLE
 log_open_handle(const wchar_t *path)
 {
-	/* Append-only: FILE_APPEND_DATA without FILE_WRITE_DATA. */
-	return CreateFileW(path, FILE_APPEND_DATA | SYNCHRONIZE,
-	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-	    OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	HANDLE h;
+	char *u;
+
+	h = win_create_file(path, 1, FILE_APPEND_DATA | SYNCHRONIZE |
+	    READ_CONTROL, FILE_SHARE_READ | FILE_SHARE_WRITE |
+	    FILE_SHARE_DELETE, OPEN_ALWAYS);
+	if (h == INVALID_HANDLE_VALUE || GetLastError() != ERROR_ALREADY_EXISTS)
+		return h;
+	u = win_utf8(path);
+	if (win_check_handle(h, u != NULL ? u : "the log file", 0) != RS_OK) {
+		CloseHandle(h);
+		h = INVALID_HANDLE_VALUE;
+		SetLastError(ERROR_SUCCESS);	/* sys_errmsg says why */
+	}
+	free(u);
+	return h;
 }
 
 /* agent.log.N as a new wide string; NULL on no memory. */
@@ -141,7 +161,8 @@ win_log_open(const char *path)
 		goto out;
 	}
 	if ((h = log_open_handle(w)) == INVALID_HANDLE_VALUE) {
-		win_set_error(GetLastError());
+		if (GetLastError() != ERROR_SUCCESS)
+			win_set_error(GetLastError());
 		rc = RS_ERR_SYSTEM;
 		goto out;
 	}

@@ -15,6 +15,9 @@
  *                  echo, or the first line of stdin), protect it with DPAPI
  *                  (machine scope) and store it as [ldap] password
  *   service        what the service control manager starts (hidden)
+ *   check-acl [--secret] PATH | --sddl SDDL
+ *                  the trust verdict of acl_win.h on a file or folder, or
+ *                  on a security descriptor (hidden; tests, diagnosis)
  * Every other command (keygen, export, sync, run, check, diff) goes to
  * agent_main() with UTF-8 arguments, exactly as on Unix.
  *
@@ -25,15 +28,24 @@
  * the stop event (the same path as a service stop); a second Ctrl-C ends
  * the process.
  *
+ * Trust: before every command but keygen reads the config, the config's
+ * folder, the state folder and each file in it, and the key and
+ * known_hosts files the config names must pass the check of acl_win.h
+ * (win_preflight), the private keys also unreadable by others; a
+ * refusal exits 2 with event 3005.  Files are checked
+ * again as they are read (sys_read_file).
+ *
  * Logging: rs_log lines go to stderr and, for run, sync and the service,
  * also to the rotating log file ([agent] log_file, default
  * %ProgramData%\rcptsync\log\agent.log); events also to the Event Log.
  *
  * Ownership: the UTF-8 argv lives until exit.  Errors: exit codes of
  * docs/HACKING.md.  Trust boundary: the command line and stdin are the
- * administrator's; the password read is wiped after use.
+ * administrator's; the password read is wiped after use; the files and
+ * folders named by the config are checked as above.
  */
 #include "win_int.h"
+#include "acl_win.h"
 
 #include <fcntl.h>
 #include <io.h>
@@ -93,29 +105,243 @@ main_usage(void)
 	    "default config: %s\n", sys_default_config());
 }
 
-/* The [agent] log_file of the config, or the default; static storage. */
-static const char *
-main_log_path(const char *config)
+/* Copy v into dst (WIN_PATH_MAX); 0 when it does not fit. */
+static int
+main_path_copy(char *dst, const char *v)
 {
-	static char path[MAX_PATH * 3];
+	return snprintf(dst, WIN_PATH_MAX, "%s", v) < WIN_PATH_MAX;
+}
+
+/* Add path (or STATE\\name when path is NULL) to p's key files. */
+static void
+main_add_key(struct win_paths *p, const char *path, const char *name,
+    int secret)
+{
+	int n;
+
+	if (p->nkeys >= WIN_MAX_KEY_FILES)
+		return;
+	if (path != NULL)
+		n = snprintf(p->keys[p->nkeys], WIN_PATH_MAX, "%s", path);
+	else
+		n = snprintf(p->keys[p->nkeys], WIN_PATH_MAX, "%s\\%s",
+		    p->state, name);
+	if (n > 0 && n < WIN_PATH_MAX)
+		p->secret[p->nkeys++] = (unsigned char)secret;
+}
+
+void
+win_config_paths(const char *config, struct win_paths *p)
+{
 	struct rs_buf text;
 	struct cfg *c = NULL;
+	const struct cfg_section *agent, *relay;
 	const char *v, *why;
-	size_t line;
+	size_t line, i, n;
+	int r;
 
-	snprintf(path, sizeof(path), "%s", win_default_log());
+	memset(p, 0, sizeof(*p));
+	main_path_copy(p->log, win_default_log());
+	main_path_copy(p->state, sys_default_state_dir());
 	rs_buf_init(&text, RS_MAX_CONFIG_BYTES);
-	/* Errors are the core's to report when it loads the config. */
-	if (sys_read_file(config, RS_MAX_CONFIG_BYTES, &text) == RS_OK &&
-	    memchr(text.data, '\0', text.len) == NULL &&
-	    cfg_parse((const char *)text.data, text.len, &c, &line, &why) ==
-	    RS_OK && (v = cfg_get(cfg_section(c, "agent", 0), "log_file")) !=
-	    NULL && snprintf(path, sizeof(path), "%s", v) >= (int)sizeof(path))
-		snprintf(path, sizeof(path), "%s", win_default_log());
+	/* Before the log is open: the core's load reports a refusal. */
+	win_trust_events(0);
+	r = sys_read_file(config, RS_MAX_CONFIG_BYTES, &text);
+	win_trust_events(1);
+	if (r != RS_OK || memchr(text.data, '\0', text.len) != NULL ||
+	    cfg_parse((const char *)text.data, text.len, &c, &line, &why) !=
+	    RS_OK)
+		goto out;
+	agent = cfg_section(c, "agent", 0);
+	if ((v = cfg_get(agent, "log_file")) != NULL &&
+	    !main_path_copy(p->log, v))
+		main_path_copy(p->log, win_default_log());
+	if ((v = cfg_get(agent, "state_dir")) != NULL &&
+	    !main_path_copy(p->state, v))
+		main_path_copy(p->state, sys_default_state_dir());
+	/* The defaults of agent_cfg.c: keys in the state folder. */
+	main_add_key(p, cfg_get(agent, "signing_key"), "agent_ed25519", 1);
+	n = cfg_count(c, "relay");
+	for (i = 0; i < n; i++) {
+		relay = cfg_section(c, "relay", i);
+		main_add_key(p, cfg_get(relay, "private_key"), "relay_ed25519",
+		    1);
+		if ((v = cfg_get(relay, "known_hosts")) != NULL && v[0] != '\0')
+			main_add_key(p, v, NULL, 0);
+	}
+ out:
 	if (c != NULL)
 		cfg_free(c);
 	rs_buf_free(&text);
-	return path;
+}
+
+/* How main_check_path judges. */
+enum main_check {
+	MAIN_CHECK_FULL,	/* owner, and nobody else may write */
+	MAIN_CHECK_OWNER,	/* the owner alone: the state folder, whose
+				   DACL sys_mkdirs resets */
+	MAIN_CHECK_SECRET	/* a private key: nobody else may read it */
+};
+
+/*
+ * The trust check (win_check_handle) on an existing file or folder.
+ * Absent is fine: whoever creates it later creates it with the right
+ * owner and DACL.
+ */
+static int
+main_check_path(const char *path, enum main_check how)
+{
+	char why[ACL_WHY_MAX];
+	wchar_t *w;
+	HANDLE h;
+	DWORD e;
+	int rc, owner_ok;
+
+	if ((w = win_wide(path)) == NULL)
+		return RS_OK;		/* the core names the bad path */
+	h = CreateFileW(w, READ_CONTROL, FILE_SHARE_READ | FILE_SHARE_WRITE |
+	    FILE_SHARE_DELETE, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
+	    NULL);
+	free(w);
+	if (h == INVALID_HANDLE_VALUE) {
+		e = GetLastError();
+		if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
+			return RS_OK;
+		win_set_error(e);
+		return RS_ERR_SYSTEM;
+	}
+	/* A refused owner is the first reason the full check gives. */
+	if (how == MAIN_CHECK_OWNER && acl_handle_trusted(h, 0, &owner_ok, why,
+	    sizeof(why), &e) != -1 && owner_ok)
+		rc = RS_OK;
+	else
+		rc = win_check_handle(h, path, how == MAIN_CHECK_SECRET);
+	CloseHandle(h);
+	return rc;
+}
+
+/*
+ * Every file directly in the state folder, for win_preflight.  The
+ * folder's listing comes from the OS; a name too long for the buffer
+ * cannot be one the agent wrote, and is skipped.
+ */
+static int
+main_check_state_files(const char *state)
+{
+	WIN32_FIND_DATAW fd;
+	HANDLE find;
+	char path[MAX_PATH * 4], *name;
+	wchar_t *w;
+	int rc = RS_OK, n;
+
+	n = snprintf(path, sizeof(path), "%s\\*", state);
+	if (n < 0 || n >= (int)sizeof(path) || (w = win_wide(path)) == NULL)
+		return RS_OK;
+	find = FindFirstFileW(w, &fd);
+	free(w);
+	if (find == INVALID_HANDLE_VALUE)
+		return RS_OK;		/* empty or absent */
+	do {
+		if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+			continue;
+		if ((name = win_utf8(fd.cFileName)) == NULL)
+			continue;
+		n = snprintf(path, sizeof(path), "%s\\%s", state, name);
+		free(name);
+		if (n > 0 && n < (int)sizeof(path) &&
+		    (rc = main_check_path(path, MAIN_CHECK_FULL)) != RS_OK)
+			rs_error("check state file %s: %s", path,
+			    sys_errmsg());
+	} while (rc == RS_OK && FindNextFileW(find, &fd));
+	FindClose(find);
+	return rc;
+}
+
+/*
+ * The config's folder must be trusted, the state folder must not be
+ * someone else's (sys_mkdirs resets its DACL), and the files must be
+ * trusted.  Who may write to a folder may swap the files in it between
+ * runs; the files are checked again as they are read (sys_read_file).
+ * The relay keys and known_hosts are read by libssh2, so this is their
+ * only check.
+ */
+int
+win_preflight(const char *config, const struct win_paths *p)
+{
+	size_t i;
+	char dir[MAX_PATH * 3], *cut;
+
+	snprintf(dir, sizeof(dir), "%s", config);
+	cut = strrchr(dir, '\\');
+	if (strrchr(dir, '/') > cut)
+		cut = strrchr(dir, '/');
+	if (cut != NULL && cut > dir && cut[-1] != ':') {
+		*cut = '\0';
+		if (main_check_path(dir, MAIN_CHECK_FULL) != RS_OK) {
+			rs_error("check config folder %s: %s", dir,
+			    sys_errmsg());
+			return AGENT_EXIT_USAGE;
+		}
+	}
+	if (main_check_path(p->state, MAIN_CHECK_OWNER) != RS_OK) {
+		rs_error("check state folder %s: %s", p->state, sys_errmsg());
+		return AGENT_EXIT_USAGE;
+	}
+	if (main_check_state_files(p->state) != RS_OK)
+		return AGENT_EXIT_USAGE;
+	for (i = 0; i < p->nkeys; i++)
+		if (main_check_path(p->keys[i], p->secret[i] ?
+		    MAIN_CHECK_SECRET : MAIN_CHECK_FULL) != RS_OK) {
+			rs_error("check key file %s: %s", p->keys[i],
+			    sys_errmsg());
+			return AGENT_EXIT_USAGE;
+		}
+	return AGENT_EXIT_OK;
+}
+
+/*
+ * check-acl [--secret] PATH | --sddl SDDL (hidden; tests and diagnosis):
+ * the trust verdict on a file or folder, or on a descriptor; --secret as
+ * for a private key.  0 trusted, 1 refused, 2 usage.
+ */
+static int
+main_check_acl(int argc, char **argv)
+{
+	char why[ACL_WHY_MAX];
+	int r, secret = 0;
+
+	if (argc > 0 && strcmp(argv[0], "--secret") == 0) {
+		secret = 1;
+		argc--;
+		argv++;
+	}
+	if (argc == 2 && strcmp(argv[0], "--sddl") == 0) {
+		if ((r = win_check_sddl(argv[1], secret, why, sizeof(why))) <
+		    0) {
+			fprintf(stderr, "rcptsync-agent: check-acl: %s: %s\n",
+			    argv[1], why);
+			return AGENT_EXIT_USAGE;
+		}
+		printf("%s: %s\n", argv[1], r ? "trusted" : why);
+		return r ? AGENT_EXIT_OK : AGENT_EXIT_FAIL;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: rcptsync-agent.exe check-acl "
+		    "[--secret] PATH | --sddl SDDL\n");
+		return AGENT_EXIT_USAGE;
+	}
+	if (!sys_exists(argv[0])) {
+		fprintf(stderr, "rcptsync-agent: check-acl: %s: no such file "
+		    "or folder\n", argv[0]);
+		return AGENT_EXIT_USAGE;
+	}
+	if (main_check_path(argv[0], secret ? MAIN_CHECK_SECRET :
+	    MAIN_CHECK_FULL) != RS_OK) {
+		printf("%s: %s\n", argv[0], sys_errmsg());
+		return AGENT_EXIT_FAIL;
+	}
+	printf("%s: trusted\n", argv[0]);
+	return AGENT_EXIT_OK;
 }
 
 /*
@@ -348,6 +574,7 @@ main_set_password(const char *config)
 int
 wmain(int argc, wchar_t **wargv)
 {
+	static struct win_paths paths;	/* large; the service keeps it */
 	const char *config = NULL, *cmd;
 	char **argv;
 	int i, rc;
@@ -410,24 +637,29 @@ wmain(int argc, wchar_t **wargv)
 		main_usage();
 		return AGENT_EXIT_OK;
 	}
+	if (strcmp(cmd, "check-acl") == 0)
+		return main_check_acl(argc - i - 1, argv + i + 1);
 	if (config == NULL)
 		config = sys_default_config();
+	win_config_paths(config, &paths);
 	if (strcmp(cmd, "service") == 0) {
 		/* No console: the log file and the Event Log only. */
 		win_log_stderr(0);
-		if (win_log_open(main_log_path(config)) != RS_OK)
+		if (win_log_open(paths.log) != RS_OK)
 			win_eventlog_report(SYS_EV_CONFIG, "cannot open the "
 			    "log file");
-		rc = service_dispatch(config);
+		rc = service_dispatch(config, &paths);
 		win_log_close();
 		return rc;
 	}
 	/* A failed log file is no reason not to run in a console. */
 	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "sync") == 0) &&
-	    win_log_open(main_log_path(config)) != RS_OK)
+	    win_log_open(paths.log) != RS_OK)
 		fprintf(stderr, "rcptsync-agent: log file %s: %s (logging to "
-		    "the console only)\n", main_log_path(config),
-		    sys_errmsg());
+		    "the console only)\n", paths.log, sys_errmsg());
+	if (strcmp(cmd, "keygen") != 0 &&
+	    (rc = win_preflight(config, &paths)) != AGENT_EXIT_OK)
+		return rc;
 	rc = agent_main(argc, argv);
 	win_log_close();
 	return rc;

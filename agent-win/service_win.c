@@ -19,6 +19,9 @@
  *     ends the cycle within seconds.  Only when agent_run has returned
  *     does ServiceMain report SERVICE_STOPPED: reported earlier, the SCM
  *     could start a new instance while this one still writes state.
+ *   - Before agent_run, win_preflight checks the config's folder, the
+ *     state folder and its files, and the key files (acl_win.h); a
+ *     refusal stops the service with exit code 2 and event 3005.
  *   - While a stop is pending, a watchdog thread advances the checkpoint
  *     every second (so the SCM sees progress) and, should the cycle be
  *     stuck in a call without its own timeout, ends the process after
@@ -28,8 +31,9 @@
  * install: CreateServiceW (own process, LocalSystem, automatic start) with
  * delayed auto-start, a description, recovery actions (restart after 1, 1
  * and 5 minutes, also for a non-zero exit), the Event Log source, and the
- * private %ProgramData%\rcptsync directories.  Installing again updates
- * the existing service's command line.
+ * private %ProgramData%\rcptsync directories (sys_mkdirs: owner and DACL
+ * set; a folder someone else owns is refused, and install exits 2).
+ * Installing again updates the existing service's command line.
  *
  * Errors: messages "<operation> <object>: <reason>" on stderr (these are
  * interactive commands) or to the log in the service.
@@ -62,6 +66,7 @@ static const wchar_t svc_description[] =
     L"and pushes the signed list to the Postfix relays (rcptsync).";
 
 static const char	*svc_config;
+static const struct win_paths *svc_paths;
 static SERVICE_STATUS_HANDLE svc_handle;
 static SERVICE_STATUS	 svc_status;
 static CRITICAL_SECTION	 svc_lock;
@@ -169,7 +174,9 @@ svc_main(DWORD argc, LPWSTR *argv)
 	/* agent_run reports the STARTED and STOPPED events itself. */
 	rs_info("service rcptsync-agent %s: running, config %s", RS_VERSION,
 	    svc_config);
-	rc = agent_run(svc_config);
+	/* A refused folder stops the service with exit code 2. */
+	if ((rc = win_preflight(svc_config, svc_paths)) == AGENT_EXIT_OK)
+		rc = agent_run(svc_config);
 	SetEvent(svc_done);
 	rs_info("service rcptsync-agent: stopped, exit code %d", rc);
 	/* Last: the work has really stopped. */
@@ -177,7 +184,7 @@ svc_main(DWORD argc, LPWSTR *argv)
 }
 
 int
-service_dispatch(const char *config)
+service_dispatch(const char *config, const struct win_paths *p)
 {
 	SERVICE_TABLE_ENTRYW table[] = {
 		{ (LPWSTR)WIN_SERVICE_NAME, svc_main },
@@ -186,6 +193,7 @@ service_dispatch(const char *config)
 	DWORD e;
 
 	svc_config = config;
+	svc_paths = p;
 	InitializeCriticalSection(&svc_lock);
 	/* agent_main does this for the other commands. */
 	if (libssh2_init(0) != 0) {
@@ -408,14 +416,23 @@ service_install(const char *config)
 	if (win_eventlog_register(exe) != RS_OK)
 		fprintf(stderr, "rcptsync-agent: install service: register "
 		    "event source: %s\n", sys_errmsg());
-	/* Config, keys and state: SYSTEM and Administrators only. */
-	if (sys_mkdirs(win_data_dir(), 1) != RS_OK ||
-	    sys_mkdirs(sys_default_state_dir(), 1) != RS_OK)
-		fprintf(stderr, "rcptsync-agent: install service: create "
-		    "%s: %s\n", win_data_dir(), sys_errmsg());
 	printf("installed service rcptsync-agent (automatic, delayed "
 	    "start); config %s\n", config != NULL ? config :
 	    sys_default_config());
+	/*
+	 * Config, keys and state: owned by Administrators, SYSTEM and
+	 * Administrators only.  A folder someone else owns is refused: the
+	 * service would not start, so say it now.
+	 */
+	if (sys_mkdirs(win_data_dir(), 1) != RS_OK ||
+	    sys_mkdirs(sys_default_state_dir(), 1) != RS_OK) {
+		fprintf(stderr, "rcptsync-agent: install service: secure "
+		    "%s: %s; the service will not start until it is fixed "
+		    "(docs/ADMIN.md, Windows security)\n", win_data_dir(),
+		    sys_errmsg());
+		rc = AGENT_EXIT_USAGE;
+		goto out;
+	}
 	rc = AGENT_EXIT_OK;
  out:
 	svc_close(s, scm);

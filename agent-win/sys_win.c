@@ -12,9 +12,18 @@
  * Files: sys_write_file writes a temporary file in the target's directory,
  * flushes it (FlushFileBuffers), then MoveFileExW(REPLACE_EXISTING |
  * WRITE_THROUGH) over the target, retried for a bounded time while another
- * process (antivirus, backup, an editor) holds the target open.  Private
- * files and directories get an explicit protected DACL: SYSTEM and
- * Administrators full control, nothing inherited, nobody else.
+ * process (antivirus, backup, an editor) holds the target open.  Every
+ * file and folder is created with its owner (Administrators) set in the
+ * same call; private ones also with a protected DACL: SYSTEM and
+ * Administrators full control, nothing inherited, nobody else
+ * (acl_win.c).  An existing private folder is checked, then gets that
+ * owner and DACL: a junction and a folder someone else owns are refused.
+ *
+ * Trust: every file sys_read_file reads (config, keys, state, dircache)
+ * must pass the check of acl_win.h on the open handle, so what is checked
+ * is what is read: owned by SYSTEM, Administrators or the agent's own
+ * account, writable by no one else.  A refusal names the file, the
+ * account and the reason, in an event (SYS_EV_CONFIG) and in sys_errmsg.
  *
  * Paths: %ProgramData% comes from SHGetKnownFolderPath(FOLDERID_ProgramData),
  * never from the environment: inside a service the variable may point
@@ -29,10 +38,13 @@
  * error, whose text sys_errmsg() returns (per thread).
  * Ownership: returned default paths are static; win_wide/win_utf8 results
  * belong to the caller.
- * Trust boundary: the DPAPI blob in the config is decrypted here; the
- * plaintext only ever lives in the caller's rs_buf (wiped on free).
+ * Trust boundary: local users other than SYSTEM and Administrators
+ * (planted files and folders, see above); the DPAPI blob in the config is
+ * decrypted here, and the plaintext only ever lives in the caller's rs_buf
+ * (wiped on free).
  */
 #include "win_int.h"
+#include "acl_win.h"
 
 #include <wincrypt.h>
 #include <ws2tcpip.h>
@@ -61,12 +73,6 @@
 
 /* Write in chunks WriteFile can take (DWORD lengths). */
 enum { SYS_IO_CHUNK = 1 << 20 };
-
-/* The DACL of private files and directories (SDDL). */
-static const wchar_t sys_private_sddl_dir[] =
-    L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
-static const wchar_t sys_private_sddl_file[] =
-    L"D:P(A;;FA;;;SY)(A;;FA;;;BA)";
 
 /*
  * Optional entropy bound into the DPAPI blob: a blob made by another
@@ -360,9 +366,9 @@ sys_lock_state(const char *state_dir, unsigned wait_secs, void **h)
 	snprintf(path, n, "%s\\lock", state_dir);
 	if ((w = win_wide(path)) == NULL)
 		goto out;
-	f = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
-	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-	    OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	f = win_create_file(w, 1, GENERIC_READ | GENERIC_WRITE,
+	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+	    OPEN_ALWAYS);
 	if (f == INVALID_HANDLE_VALUE) {
 		r = sys_fail(GetLastError());
 		goto out;
@@ -412,47 +418,143 @@ win_default_log(void)
 	return sys_log;
 }
 
-/* --- files --------------------------------------------------------- */
+/* --- trust: owner and access list (acl_win.c) --------------------- */
 
-/* A security descriptor for a private file or directory (LocalFree). */
-static int
-sys_private_sd(int dir, PSECURITY_DESCRIPTOR *sd)
+static _Thread_local int sys_trust_quiet;
+
+void
+win_trust_events(int on)
 {
-	*sd = NULL;
-	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
-	    dir ? sys_private_sddl_dir : sys_private_sddl_file, SDDL_REVISION_1,
-	    sd, NULL))
-		return sys_fail(GetLastError());
-	return RS_OK;
+	sys_trust_quiet = !on;
 }
 
-/* Replace the DACL of an existing path by the private one. */
+/*
+ * Refuse path for why: the text goes to sys_errmsg for the caller's
+ * message, and to an event that also says what to do.  One event per
+ * path and reason, in a row: a refused file read again (a reload, the
+ * next cycle) need not flood the event log.
+ */
 static int
-sys_make_private(const wchar_t *wpath, int dir)
+sys_refuse(const char *path, const char *why)
+{
+	static _Thread_local char last[1024];
+	char key[1024];
+
+	snprintf(sys_err, sizeof(sys_err), "refused: %s", why);
+	snprintf(key, sizeof(key), "%s\n%s", path, why);
+	if (!sys_trust_quiet && strcmp(key, last) != 0) {
+		snprintf(last, sizeof(last), "%s", key);
+		sys_event(SYS_EV_CONFIG, "trust %s: %s; the agent uses only "
+		    "files and folders that SYSTEM or Administrators own and "
+		    "that no one else may write to (docs/ADMIN.md, Windows "
+		    "security)", path, why);
+	}
+	return RS_ERR_SYSTEM;
+}
+
+int
+win_check_handle(HANDLE h, const char *path, int secret)
+{
+	char why[ACL_WHY_MAX];
+	DWORD e;
+	int owner_ok;
+
+	switch (acl_handle_trusted(h, secret, &owner_ok, why, sizeof(why),
+	    &e)) {
+	case 1:
+		return RS_OK;
+	case 0:
+		return sys_refuse(path, why);
+	default:
+		return sys_fail(e);
+	}
+}
+
+int
+win_check_sddl(const char *sddl, int secret, char *why, size_t whysize)
 {
 	PSECURITY_DESCRIPTOR sd = NULL;
-	BOOL present = FALSE, defaulted = FALSE;
+	PSID owner = NULL;
 	PACL dacl = NULL;
-	DWORD e;
-	int rc;
+	BOOL present = FALSE, def = FALSE;
+	wchar_t *w;
+	int ok;
 
-	if ((rc = sys_private_sd(dir, &sd)) != RS_OK)
-		return rc;
-	if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted)) {
+	snprintf(why, whysize, "not an SDDL string");
+	if ((w = win_wide(sddl)) == NULL)
+		return -1;
+	ok = ConvertStringSecurityDescriptorToSecurityDescriptorW(w,
+	    SDDL_REVISION_1, &sd, NULL);
+	free(w);
+	if (!ok)
+		return -1;
+	GetSecurityDescriptorOwner(sd, &owner, &def);
+	if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &def) || !present)
+		dacl = NULL;
+	ok = acl_sd_trusted(owner, dacl, secret, why, whysize);
+	LocalFree(sd);
+	return ok;
+}
+
+/* --- files --------------------------------------------------------- */
+
+HANDLE
+win_create_file(const wchar_t *path, int private, DWORD access,
+    DWORD share, DWORD disposition)
+{
+	return acl_create_file(path, private ? acl_sddl_file :
+	    acl_sddl_public, access, share, disposition);
+}
+
+/*
+ * An existing private folder.  Refused: a junction or symbolic link (the
+ * reset would land on its target) and a folder that someone else owns
+ * (resetting it would bless whatever its owner put inside; each file the
+ * agent reads is checked on its own anyway).  Otherwise Administrators
+ * become the owner and the protected DACL replaces the old one, which may
+ * be %ProgramData%'s inherited "Users may create files here".
+ */
+static int
+sys_secure_dir(const wchar_t *w, const char *path)
+{
+	BY_HANDLE_FILE_INFORMATION fi;
+	HANDLE h;
+	char why[ACL_WHY_MAX];
+	DWORD e;
+	int rc, owner_ok;
+
+	h = CreateFileW(w, READ_CONTROL | WRITE_DAC | WRITE_OWNER,
+	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+	    OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS |
+	    FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+	if (h == INVALID_HANDLE_VALUE)
+		return sys_fail(GetLastError());
+	if (!GetFileInformationByHandle(h, &fi)) {
 		rc = sys_fail(GetLastError());
 		goto out;
 	}
-	/* PROTECTED: stop inheriting whatever the parent grants. */
-	e = SetNamedSecurityInfoW((LPWSTR)wpath, SE_FILE_OBJECT,
-	    DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-	    NULL, NULL, dacl, NULL);
-	if (e != ERROR_SUCCESS) {
-		rc = sys_fail(e);
+	if (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+		rc = sys_refuse(path, "it is a junction or symbolic link, "
+		    "not a folder");
 		goto out;
 	}
-	rc = RS_OK;
+	switch (acl_handle_trusted(h, 0, &owner_ok, why, sizeof(why), &e)) {
+	case -1:
+		rc = sys_fail(e);
+		goto out;
+	case 0:
+		if (!owner_ok) {
+			rc = sys_refuse(path, why);
+			goto out;
+		}
+		rs_warn("secure folder %s: %s; its access list is now SYSTEM "
+		    "and Administrators only", path, why);
+		break;
+	}
+	e = acl_reset(h, 1);
+	rc = e == ERROR_SUCCESS ? RS_OK : sys_fail(e);
  out:
-	LocalFree(sd);
+	CloseHandle(h);
 	return rc;
 }
 
@@ -481,6 +583,9 @@ sys_read_file(const char *path, size_t max, struct rs_buf *out)
 		rc = sys_fail(GetLastError());
 		goto out;
 	}
+	/* The handle's own descriptor: what is checked is what is read. */
+	if ((rc = win_check_handle(h, path, 0)) != RS_OK)
+		goto out;
 	if (!GetFileSizeEx(h, &size)) {
 		rc = sys_fail(GetLastError());
 		goto out;
@@ -542,8 +647,6 @@ sys_dir_len(const wchar_t *w)
 int
 sys_write_file(const char *path, const void *p, size_t n, int private)
 {
-	SECURITY_ATTRIBUTES sa, *psa = NULL;
-	PSECURITY_DESCRIPTOR sd = NULL;
 	HANDLE h = INVALID_HANDLE_VALUE;
 	const unsigned char *q = p;
 	wchar_t *w = NULL, *tmp = NULL;
@@ -571,16 +674,8 @@ sys_write_file(const char *path, const void *p, size_t n, int private)
 	    rnd[5], rnd[6], rnd[7]);
 	tmp[tlen - 1] = L'\0';
 
-	if (private) {
-		if ((rc = sys_private_sd(0, &sd)) != RS_OK)
-			goto out;
-		sa.nLength = sizeof(sa);
-		sa.lpSecurityDescriptor = sd;
-		sa.bInheritHandle = FALSE;
-		psa = &sa;
-	}
-	h = CreateFileW(tmp, GENERIC_WRITE, 0, psa, CREATE_NEW,
-	    FILE_ATTRIBUTE_NORMAL, NULL);
+	/* Owner and DACL in the same call; the rename keeps them. */
+	h = win_create_file(tmp, private, GENERIC_WRITE, 0, CREATE_NEW);
 	if (h == INVALID_HANDLE_VALUE) {
 		rc = sys_fail(GetLastError());
 		goto out;
@@ -625,8 +720,6 @@ sys_write_file(const char *path, const void *p, size_t n, int private)
 		CloseHandle(h);
 	if (created)
 		DeleteFileW(tmp);
-	if (sd != NULL)
-		LocalFree(sd);
 	free(tmp);
 	free(w);
 	return rc;
@@ -672,8 +765,6 @@ sys_exists(const char *path)
 int
 sys_mkdirs(const char *path, int private)
 {
-	SECURITY_ATTRIBUTES sa, *psa = NULL;
-	PSECURITY_DESCRIPTOR sd = NULL;
 	wchar_t *w = NULL, save;
 	size_t i, len, start = 0;
 	DWORD attr, e;
@@ -690,14 +781,6 @@ sys_mkdirs(const char *path, int private)
 	if (len == 0) {
 		rc = RS_ERR_INVAL;
 		goto out;
-	}
-	if (private) {
-		if ((rc = sys_private_sd(1, &sd)) != RS_OK)
-			goto out;
-		sa.nLength = sizeof(sa);
-		sa.lpSecurityDescriptor = sd;
-		sa.bInheritHandle = FALSE;
-		psa = &sa;
 	}
 	/* Skip what cannot be created: "C:\" and "\\server\share\". */
 	if (len >= 2 && w[1] == L':')
@@ -717,7 +800,8 @@ sys_mkdirs(const char *path, int private)
 			continue;
 		save = w[i];
 		w[i] = L'\0';
-		if (!CreateDirectoryW(w, psa)) {
+		if (!(private ? acl_create_dir(w) : CreateDirectoryW(w,
+		    NULL))) {
 			e = GetLastError();
 			attr = GetFileAttributesW(w);
 			if (e != ERROR_ALREADY_EXISTS && (attr ==
@@ -727,23 +811,17 @@ sys_mkdirs(const char *path, int private)
 				goto out;
 			}
 		} else if (i == len) {
-			/* Created by us, with the private DACL already. */
+			/* Created by us, with owner and DACL already. */
 			rc = RS_OK;
 			goto out;
 		}
 		w[i] = save;
 	}
-	/*
-	 * The directory existed.  A private one gets the private DACL now:
-	 * an installer (or an admin) may have created it inheriting
-	 * %ProgramData%'s, which lets every user read it.
-	 */
-	if (private && (rc = sys_make_private(w, 1)) != RS_OK)
+	/* The directory existed: checked, then owner and DACL reset. */
+	if (private && (rc = sys_secure_dir(w, path)) != RS_OK)
 		goto out;
 	rc = RS_OK;
  out:
-	if (sd != NULL)
-		LocalFree(sd);
 	free(w);
 	return rc;
 }

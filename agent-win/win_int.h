@@ -38,6 +38,29 @@ char	*win_utf8(const wchar_t *w);
  */
 int	 win_protect_password(const char *pw, size_t n, char **b64);
 
+/*
+ * Trust (Win32-OpenSSH's check_secure_file_permission): may the agent use
+ * the file or folder open as h (with READ_CONTROL)?  It must be owned by
+ * SYSTEM, Administrators or the agent's own account, and no one else may
+ * write to it.  RS_OK, or RS_ERR_SYSTEM with sys_errmsg "refused: WHY"
+ * (naming the account) after a SYS_EV_CONFIG event naming path.
+ * secret (a private key): nobody else may read it either.
+ */
+int	 win_check_handle(HANDLE h, const char *path, int secret);
+/* Events for refusals on (the default) or off (a read the core repeats). */
+void	 win_trust_events(int on);
+/* The same rule on an SDDL string (tests): 1 trusted, 0 not, -1 bad SDDL. */
+int	 win_check_sddl(const char *sddl, int secret, char *why,
+	    size_t whysize);
+/*
+ * CreateFileW with the agent's owner (Administrators) and, when private,
+ * the protected DACL (SYSTEM and Administrators only) set in the same
+ * call; a process that may not make Administrators the owner creates the
+ * file as its own.  GetLastError on INVALID_HANDLE_VALUE.
+ */
+HANDLE	 win_create_file(const wchar_t *path, int private, DWORD access,
+	    DWORD share, DWORD disposition);
+
 /* Record err (a GetLastError/WSAGetLastError value) for sys_errmsg. */
 void	 win_set_error(DWORD err);
 /* Record a text of our own for sys_errmsg. */
@@ -73,10 +96,36 @@ void	 win_eventlog_report(enum sys_event ev, const char *msg);
 int	 win_eventlog_register(const wchar_t *exe);
 int	 win_eventlog_unregister(void);
 
+/* --- main_win.c ---------------------------------------------------- */
+
+/* What the config names that win_preflight checks (win_config_paths). */
+#define WIN_PATH_MAX		(MAX_PATH * 3)
+#define WIN_MAX_KEY_FILES	40	/* signing key, 2 per relay (16) */
+struct win_paths {
+	char	 log[WIN_PATH_MAX];	/* [agent] log_file or the default */
+	char	 state[WIN_PATH_MAX];	/* [agent] state_dir or the default */
+	size_t	 nkeys;			/* signing_key, private_key, */
+	char	 keys[WIN_MAX_KEY_FILES][WIN_PATH_MAX];	/* known_hosts */
+	unsigned char secret[WIN_MAX_KEY_FILES];	/* a private key */
+};
+
+/*
+ * Fill p from config.  The core reports a config that does not read or
+ * parse when it loads it; p then holds the defaults.
+ */
+void	 win_config_paths(const char *config, struct win_paths *p);
+/*
+ * The trust check, before the config is read: the config's folder, the
+ * state folder's owner, every file in the state folder, and the key
+ * files p names (absent ones are fine).  AGENT_EXIT_OK, or
+ * AGENT_EXIT_USAGE after the reason went to the log and an event.
+ */
+int	 win_preflight(const char *config, const struct win_paths *p);
+
 /* --- service_win.c ------------------------------------------------- */
 
 /* `service`: hand the process to the SCM; returns the exit code. */
-int	 service_dispatch(const char *config);
+int	 service_dispatch(const char *config, const struct win_paths *p);
 /* install [-c CONFIG]: create, configure and register the service. */
 int	 service_install(const char *config);
 int	 service_uninstall(void);

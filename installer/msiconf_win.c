@@ -19,10 +19,29 @@
  * overwrites an edit, and an empty property leaves its line commented.
  * AGENT_ID, when empty, defaults to the computer name in lower case.
  *
- * DATADIR and CONFIG get a protected DACL: full
- * control for SYSTEM and Administrators, nothing for anyone else.  Under
- * %ProgramData% a new folder would otherwise let every user create files
- * in it, e.g. a planted key or config.
+ * DATADIR: any local user may create folders under %ProgramData%, so a
+ * DATADIR that exists before the first install may be planted, with an
+ * agent.conf that would configure a LocalSystem service.  Hence, before
+ * anything is written (acl_win.h, the agent's own rule):
+ *   - a DATADIR that someone else owns, or that others may write to, or
+ *     that is a junction, is refused: nothing is changed, the install
+ *     fails and rolls back, and the reason goes to stderr and to the
+ *     Application event log (source rcptsync-agent, event 3005).  Its
+ *     owner is the only witness of who created it; resetting it would
+ *     bless whatever that owner put inside;
+ *   - a trusted DATADIR (owned by SYSTEM or Administrators, writable by
+ *     no one else) can only contain what SYSTEM and administrators put
+ *     there, such as keys an earlier version wrote owned by the admin who
+ *     ran keygen.  It and everything below it get the owner
+ *     Administrators and the protected DACL (SYSTEM and Administrators,
+ *     full control, nothing inherited), so that the service's own check
+ *     accepts them.  Junctions and links inside are left alone, never
+ *     followed;
+ *   - a missing DATADIR is created with that owner and DACL in the same
+ *     call.
+ * So an existing agent.conf is kept only inside a trusted DATADIR.  New
+ * files (the config from the template, the log) are created with the
+ * same owner and DACL.
  *
  * Exit status: 0 done (also when nothing needed changing), 1 failure, 2
  * usage.  Windows Installer fails (and rolls back) the installation on a
@@ -49,6 +68,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "acl_win.h"
 #include "rs_attr.h"
 
 /* Limits of this program: a config file, a line, a value. */
@@ -56,9 +76,9 @@
 #define MC_MAX_VALUE	1024
 #define MC_MAX_PATH	4096
 #define MC_RENAME_TRIES	50	/* 100 ms apart: antivirus holds new files */
-
-/* SYSTEM and Administrators: full control, inherited; nothing else. */
-static const wchar_t mc_sddl[] = L"D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+#define MC_MAX_DEPTH	16	/* folder levels under DATADIR */
+/* The agent's MSG_CONFIG ("Configuration error: %1"), messages.mc. */
+#define MC_EVENT_CONFIG	0xC0000BBDUL
 
 enum mc_class {
 	MC_HOST,	/* host name or address: [A-Za-z0-9.:-] */
@@ -89,6 +109,8 @@ static struct mc_prop mc_props[] = {
 #define MC_NPROPS	(sizeof(mc_props) / sizeof(mc_props[0]))
 
 static FILE	*mc_log;
+
+static HANDLE	mc_create(const wchar_t *, int, DWORD, DWORD);
 
 static void	mc_msg(const char *fmt, ...)
     RS_PRINTF(1, 2)
@@ -268,8 +290,7 @@ mc_write(const wchar_t *path, const char *p, size_t n)
 		mc_msg("write config: path too long");
 		return -1;
 	}
-	h = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS,
-	    FILE_ATTRIBUTE_NORMAL, NULL);
+	h = mc_create(tmp, 0, GENERIC_WRITE, CREATE_ALWAYS);
 	if (h == INVALID_HANDLE_VALUE) {
 		mc_msg("create temporary config: error %lu", GetLastError());
 		return -1;
@@ -375,76 +396,183 @@ overflow:
 	return -1;
 }
 
-/* Protected DACL from mc_sddl on path (a file or a directory). */
-static int
-mc_acl(const wchar_t *path)
+/* Tell the administrator why the install stops: stderr and the event log. */
+static void
+mc_refuse(const wchar_t *path, const char *why)
 {
-	PSECURITY_DESCRIPTOR sd = NULL;
-	PACL dacl = NULL;
-	BOOL present = FALSE, def = FALSE;
-	DWORD e;
-	int r = -1;
+	char msg[1200];
+	wchar_t wmsg[1200];
+	const wchar_t *strs[1];
+	HANDLE ev;
 
-	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(mc_sddl,
-	    SDDL_REVISION_1, &sd, NULL)) {
-		mc_msg("build ACL: error %lu", GetLastError());
+	snprintf(msg, sizeof msg, "install: refuse %ls: %s; remove it (after "
+	    "saving what you need from it) and install again, or see "
+	    "docs/ADMIN.md, Windows security", path, why);
+	mc_msg("%s", msg);
+	if (MultiByteToWideChar(CP_UTF8, 0, msg, -1, wmsg, 1200) <= 0)
+		return;
+	strs[0] = wmsg;
+	if ((ev = RegisterEventSourceW(NULL, L"rcptsync-agent")) != NULL) {
+		ReportEventW(ev, EVENTLOG_ERROR_TYPE, 0, MC_EVENT_CONFIG, NULL, 1,
+		    0, strs, NULL);
+		DeregisterEventSource(ev);
+	}
+}
+
+/*
+ * Open path itself, never what a junction or link points at, to read
+ * (READ_CONTROL) or also reset (WRITE_DAC | WRITE_OWNER) its descriptor.
+ * INVALID_HANDLE_VALUE with GetLastError.
+ */
+static HANDLE
+mc_open_sd(const wchar_t *path, DWORD access)
+{
+	return CreateFileW(path, access,
+	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+	    OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS |
+	    FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+}
+
+/*
+ * A new file or folder with the owner and DACL of acl_win.h in the same
+ * call; a folder is opened with READ_CONTROL.
+ */
+static HANDLE
+mc_create(const wchar_t *path, int dir, DWORD access, DWORD disposition)
+{
+	if (dir)
+		return acl_create_dir(path) ? mc_open_sd(path, READ_CONTROL) :
+		    INVALID_HANDLE_VALUE;
+	return acl_create_file(path, acl_sddl_file, access, 0, disposition);
+}
+
+/*
+ * Owner Administrators and the protected DACL on path and, for a folder,
+ * everything below it.  Only called inside a trusted DATADIR (see the
+ * header).  Junctions and links are reported and left alone.
+ */
+static int
+mc_reset_tree(const wchar_t *path, int depth)
+{
+	BY_HANDLE_FILE_INFORMATION fi;
+	WIN32_FIND_DATAW fd;
+	wchar_t sub[MC_MAX_PATH];
+	HANDLE h, find;
+	char why[ACL_WHY_MAX];
+	DWORD e;
+	int r = -1, owner_ok, dir;
+
+	if ((h = mc_open_sd(path, READ_CONTROL | WRITE_DAC | WRITE_OWNER)) ==
+	    INVALID_HANDLE_VALUE) {
+		mc_msg("open %ls: error %lu", path, GetLastError());
 		return -1;
 	}
-	if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &def) || !present) {
-		mc_msg("build ACL: no DACL");
+	if (!GetFileInformationByHandle(h, &fi)) {
+		mc_msg("stat %ls: error %lu", path, GetLastError());
 		goto out;
 	}
-	e = SetNamedSecurityInfoW((wchar_t *)path, SE_FILE_OBJECT,
-	    DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-	    NULL, NULL, dacl, NULL);
-	if (e != ERROR_SUCCESS) {
-		mc_msg("set ACL: error %lu", e);
+	if (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+		mc_msg("secure %ls: a junction or link, left alone", path);
+		r = 0;
+		goto out;
+	}
+	dir = (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+	if (acl_handle_trusted(h, 0, &owner_ok, why, sizeof why, &e) == 0)
+		mc_msg("secure %ls: %s; now owned by Administrators, SYSTEM "
+		    "and Administrators only", path, why);
+	if ((e = acl_reset(h, dir)) != ERROR_SUCCESS) {
+		mc_msg("secure %ls: error %lu", path, e);
 		goto out;
 	}
 	r = 0;
+	if (!dir)
+		goto out;
+	if (depth >= MC_MAX_DEPTH) {
+		mc_msg("secure %ls: more than %d folder levels", path,
+		    MC_MAX_DEPTH);
+		r = -1;
+		goto out;
+	}
+	if (swprintf(sub, MC_MAX_PATH, L"%ls\\*", path) < 0 ||
+	    (find = FindFirstFileW(sub, &fd)) == INVALID_HANDLE_VALUE)
+		goto out;	/* empty or unlistable: nothing below */
+	do {
+		if (wcscmp(fd.cFileName, L".") == 0 ||
+		    wcscmp(fd.cFileName, L"..") == 0)
+			continue;
+		if (swprintf(sub, MC_MAX_PATH, L"%ls\\%ls", path,
+		    fd.cFileName) < 0 || mc_reset_tree(sub, depth + 1) != 0)
+			r = -1;
+	} while (r == 0 && FindNextFileW(find, &fd));
+	FindClose(find);
 out:
-	LocalFree(sd);
+	CloseHandle(h);
 	return r;
 }
 
 /*
- * Create dir (one level: its parent, %ProgramData%, exists) with the
- * protected DACL from the start, so there is no moment when other users
- * could create files in it.  An existing directory gets the DACL too.
+ * DATADIR (one level: its parent, %ProgramData%, exists): 0 created; 1
+ * it exists and is trusted, so mc_reset_tree is next; -1 refused (the
+ * header says why) or failed.  Only read here: a refused folder is left
+ * exactly as it was.
  */
 static int
-mc_mkdir(const wchar_t *dir)
+mc_datadir(const wchar_t *dir)
 {
-	SECURITY_ATTRIBUTES sa;
-	PSECURITY_DESCRIPTOR sd = NULL;
-	int r = -1;
+	BY_HANDLE_FILE_INFORMATION fi;
+	HANDLE h;
+	char why[ACL_WHY_MAX];
+	DWORD e;
+	int owner_ok, ok;
 
-	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(mc_sddl,
-	    SDDL_REVISION_1, &sd, NULL)) {
-		mc_msg("build ACL: error %lu", GetLastError());
+	if ((h = mc_open_sd(dir, READ_CONTROL)) == INVALID_HANDLE_VALUE) {
+		e = GetLastError();
+		if (e != ERROR_FILE_NOT_FOUND && e != ERROR_PATH_NOT_FOUND) {
+			mc_msg("open data folder %ls: error %lu", dir, e);
+			return -1;
+		}
+		if ((h = mc_create(dir, 1, 0, 0)) == INVALID_HANDLE_VALUE) {
+			mc_msg("create data folder %ls: error %lu", dir,
+			    GetLastError());
+			return -1;
+		}
+		CloseHandle(h);
+		return 0;
+	}
+	if (!GetFileInformationByHandle(h, &fi)) {
+		mc_msg("stat data folder %ls: error %lu", dir, GetLastError());
+		CloseHandle(h);
 		return -1;
 	}
-	sa.nLength = sizeof sa;
-	sa.lpSecurityDescriptor = sd;
-	sa.bInheritHandle = FALSE;
-	if (CreateDirectoryW(dir, &sa))
-		r = 0;
-	else if (GetLastError() == ERROR_ALREADY_EXISTS)
-		r = mc_acl(dir);
-	else
-		mc_msg("create data folder: error %lu", GetLastError());
-	LocalFree(sd);
-	return r;
+	if (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+		CloseHandle(h);
+		mc_refuse(dir, "it is a junction or symbolic link, not a folder");
+		return -1;
+	}
+	ok = acl_handle_trusted(h, 0, &owner_ok, why, sizeof why, &e);
+	CloseHandle(h);
+	if (ok < 0) {
+		mc_msg("read the owner of %ls: error %lu", dir, e);
+		return -1;
+	}
+	if (ok == 0) {
+		mc_refuse(dir, why);
+		return -1;
+	}
+	return 1;
 }
 
 static void
 mc_open_log(const wchar_t *datadir)
 {
 	wchar_t p[MC_MAX_PATH];
+	HANDLE h;
 
 	if (swprintf(p, MC_MAX_PATH, L"%ls\\log", datadir) < 0)
 		return;
-	CreateDirectoryW(p, NULL);	/* exists: fine; fails: no log file */
+	/* Exists (and was reset with DATADIR): fine; fails: no log file. */
+	if ((h = mc_create(p, 1, 0, 0)) != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
 	if (swprintf(p, MC_MAX_PATH, L"%ls\\log\\msiconf.log", datadir) < 0)
 		return;
 	mc_log = _wfopen(p, L"a");
@@ -457,7 +585,7 @@ wmain(int argc, wchar_t **argv)
 {
 	char *text = NULL, *out = NULL, *arg, *eq, *id = NULL;
 	size_t len = 0, outlen = 0, i;
-	int a, changed, rc = 1;
+	int a, changed, r, rc = 1;
 
 	wchar_t datadir[MC_MAX_PATH];
 	size_t dl;
@@ -478,9 +606,12 @@ wmain(int argc, wchar_t **argv)
 	dl = wcslen(datadir);
 	if (dl > 2 && datadir[dl - 1] == L'.' && datadir[dl - 2] == L'\\')
 		datadir[dl - 2] = L'\0';
-	if (mc_mkdir(datadir) != 0)
+	if ((r = mc_datadir(datadir)) < 0)
 		return 1;
+	/* The log first: the reset reports what it changed. */
 	mc_open_log(datadir);
+	if (r == 1 && mc_reset_tree(datadir, 0) != 0)
+		goto out;
 	for (a = 4; a < argc; a++) {
 		if ((arg = mc_utf8(argv[a])) == NULL ||
 		    (eq = strchr(arg, '=')) == NULL) {
@@ -530,8 +661,6 @@ wmain(int argc, wchar_t **argv)
 	if ((changed = mc_apply(text, len, &out, &outlen)) < 0)
 		goto out;
 	if (changed > 0 && mc_write(argv[1], out, outlen) != 0)
-		goto out;
-	if (mc_acl(argv[1]) != 0)
 		goto out;
 	mc_msg("configured: %d line(s) set", changed);
 	rc = 0;
