@@ -24,7 +24,7 @@
  * signature verifies; the older ones are then superseded unopened.  A
  * bundle that does not verify is anyone's upload and displaces nothing.
  *
- * Order per bundle (docs/FORMAT.md, issue 3):
+ * Order per bundle (rcptsync-receiver(8), DESCRIPTION):
  *   signature (verify.c) -> sequence (replay/rollback) -> content,
  *   streamed into STATE/AGENT.list.new -> empty and shrink guards ->
  *   install (install.c: map, AGENT.list, AGENT.state, via its journal)

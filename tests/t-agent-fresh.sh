@@ -1,5 +1,6 @@
 #!/bin/sh
-# t-agent-fresh.sh - freshness (issue 9) against a directory that keeps
+# t-agent-fresh.sh - freshness (a change reaches the relay within a
+# poll) against a directory that keeps
 # USNs: Debian's Samba AD DC (tests/harness.sh h_samba_start, docs/HACKING.md
 # "Samba AD DC as the directory"), sshd, the receiver and a Postfix.
 #

@@ -1,6 +1,6 @@
 #!/bin/sh
 # t-agent-winpath.sh - rcptsync-agent.exe under Wine with its relay login
-# key and known_hosts under non-ASCII paths (issue 18, low 11): the agent
+# key and known_hosts under non-ASCII paths: the agent
 # reads both through its sys layer (UTF-16 at the Win32 call) and hands
 # them to libssh2 in memory, where libssh2's own fopen would fail.
 #

@@ -1,5 +1,6 @@
 #!/bin/sh
-# t-hostile.sh - hostile directory data end to end (issue 7, item 2).
+# t-hostile.sh - hostile directory data end to end: values a directory
+# admin can store must never become a map line.
 #
 # The fixture's hostile object (tests/fixture/gen.py --hostile) carries
 # proxyAddresses values with CR, LF, NUL, a tab, '#', '@@', a quoted local

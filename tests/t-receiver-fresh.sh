@@ -1,5 +1,5 @@
 #!/bin/sh
-# t-receiver-fresh.sh - issue 9, receiver side: freshness.  status and
+# t-receiver-fresh.sh - freshness, receiver side: how stale the list is.  status and
 # status --nagios (UNKNOWN with no agent, OK, WARNING and CRITICAL as the
 # last contact ages past stale_warning = 2s and stale_critical = 6s, a
 # heartbeat back to OK, a refused bundle WARNING), the Prometheus textfile

@@ -2,7 +2,7 @@
 # t-receiver.sh - rcptsync-receiver against real postmap and the harness's
 # Postfix (hash map), run as the unprivileged user rcptsync.
 #
-# Covers issue 3's acceptance list except the SIGKILL trials and the 1M
+# Covers the receiver's whole contract except the SIGKILL trials and the 1M
 # bundle (t-receiver-kill.sh, t-receiver-big.sh): a valid install answered
 # 250 / 550 5.1.1 by smtpd, interop with ssh-keygen -Y sign (every bundle
 # here is signed by OpenSSH, none by rcptsync's code), and every refusal:

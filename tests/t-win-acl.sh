@@ -1,6 +1,6 @@
 #!/bin/sh
-# t-win-acl.sh - the Windows state folder cannot be planted (issue 18,
-# High 1): rcptsync-agent.exe and the installer's custom action
+# t-win-acl.sh - the Windows state folder cannot be planted by a local
+# user ahead of the install: rcptsync-agent.exe and the installer's custom action
 # (rcptsync-msiconf.exe) under Wine.
 #
 #   rule      the trust rule itself (acl_win.c, Win32-OpenSSH's

@@ -1,5 +1,6 @@
 #!/bin/sh
-# t-win-fresh.sh - freshness (issue 9) of rcptsync-agent.exe under Wine,
+# t-win-fresh.sh - freshness (change detection by USN) of
+# rcptsync-agent.exe under Wine,
 # against the Samba AD DC (docs/HACKING.md "Samba AD DC as the
 # directory"), sshd, the receiver and a Postfix; the Windows counterpart
 # of t-agent-fresh.sh, with one-shot `sync` runs (not the service):

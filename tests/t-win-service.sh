@@ -1,5 +1,6 @@
 #!/bin/sh
-# t-win-service.sh - rcptsync-agent.exe end to end under Wine (issue 5):
+# t-win-service.sh - rcptsync-agent.exe end to end under Wine, as a
+# service and from the console:
 #
 #   - export through wldap32 is byte-identical to the Linux build's export
 #     on the same >= 20,000-recipient fixture;
