@@ -85,12 +85,12 @@ oldap_tls_msg(struct ldapx_conn *c, const struct ldapx_opts *o,
 	}
 	ldap_get_option(c->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
 	snprintf(c->msg, sizeof(c->msg), "%s: %s: TLS handshake failed (%s%s"
-	    "is the server's certificate signed by ca_file %.150s, and does "
-	    "it carry the name in %.150s?)", op, ldap_err2string(rc),
+	    "is the server's certificate signed by %s%.150s, and does it "
+	    "carry the name in %.150s?)", op, ldap_err2string(rc),
 	    diag != NULL && diag[0] != '\0' ? diag : "",
 	    diag != NULL && diag[0] != '\0' ? "; " : "",
-	    o->ca_file != NULL ? o->ca_file : "(the system's roots)",
-	    c->server);
+	    o->ca_file != NULL ? "ca_file " : "a CA the system trusts (no "
+	    "ca_file set)", o->ca_file != NULL ? o->ca_file : "", c->server);
 	if (diag != NULL)
 		ldap_memfree(diag);
 }
