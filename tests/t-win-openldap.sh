@@ -25,6 +25,9 @@
 #   choosing  client = openldap with bind = negotiate, and client =
 #             wldap32 with a ca_file: config errors that name the other
 #             client; nothing is written
+#   service   installed, net start, one sync over ldaps through openldap
+#             to the harness relay (sshd, receiver, Postfix answers 250),
+#             net stop, uninstall
 . "$(dirname "$0")/lib.sh"
 . "$RS_TOP/tests/harness.sh"
 # Our own mount namespace (for /etc/hosts), then h_netns_enter's network
@@ -224,5 +227,50 @@ wexport wl-cafile "$T/wl-cafile.conf"
 refused wl-cafile
 t_grep wl-cafile-names-openldap 'ca_file .*: client = wldap32 checks the Windows certificate store only; .*client = openldap' \
     "$T/wl-cafile.err"
+
+# --- the service with this client --------------------------------------------
+# install, net start, one sync over ldaps to the harness relay, net stop
+# (as tests/t-win-service.sh does it through wldap32).
+receiver=${RS_RECEIVER:-$RS_TOP/rcptsync-receiver}
+t_need "$receiver"
+h_sshd_start || exit 1
+h_postfix_start || exit 1
+h_receiver_conf "$T/receiver.conf" || exit 1
+# One services.exe: see tests/t-win-service.sh.
+wineserver -k >&2 2>&1; wineserver -w >&2 2>&1; wineserver -p >&2 2>&1
+H_AGENT_STATE=$T/svcstate agentconf "$T/svc0.conf" wine || exit 1
+t_check service-set-password setpw "$T/svc0.conf"
+pd="$WINEPREFIX/drive_c/ProgramData/rcptsync"
+log="$pd/log/agent.log"
+mkdir -p "$pd"
+rm -f "$log"
+conf "$T/svc0.conf" svc server=ldaps://dc1.corp.test:636 tls=ldaps ca_file="$ca"
+awk '/^\[agent\]/ { print; print "interval = 1h"; next } { print }' \
+    "$T/svc.conf" >"$pd/agent.conf"
+h_wine "$exe" install >"$T/install.out" 2>&1
+t_eq service-install-exit 0 $?
+t_cleanup "h_wine '$exe' uninstall >/dev/null 2>&1"
+RECEIVER=$receiver h_receiver_watch "$T/receiver.conf" "$T/receiver.log"
+h_wine net start rcptsync-agent >&2 2>&1
+t_eq service-net-start 0 $?
+if t_wait_log "$log" 'installed sequence' 180 1; then
+	t_ok "service-first-sync over ldaps through openldap"
+else
+	t_fail service-first-sync "no 'installed sequence' in $log"
+	tail -n 30 "$log" >&2
+fi
+t_grep service-connected-ldaps 'connected to ldaps://dc1\.corp\.test:636' "$log"
+t_eq service-postfix-known-250 250 "$(h_rcpt "$(head -n 1 "$H_SAMBA_EXPECTED")")"
+h_wine net stop rcptsync-agent >&2 2>&1
+t_eq service-net-stop 0 $?
+_w=0
+while [ "$_w" -lt 60 ]; do
+	h_wine sc query rcptsync-agent >"$T/sc.out" 2>&1
+	grep -q 'STATE.*STOPPED' "$T/sc.out" && break
+	sleep 0.25; _w=$((_w + 1))
+done
+t_grep service-stopped 'STATE.*STOPPED' "$T/sc.out"
+h_wine "$exe" uninstall >&2 2>&1
+t_eq service-uninstall-exit 0 $?
 
 t_done
