@@ -42,7 +42,6 @@ struct ldapx_conn {
 
 /* The server's reply to one search, with its result message. */
 struct ldapx_res {
-	LDAP		*ld;
 	LDAPMessage	*msgs;
 };
 
@@ -310,7 +309,6 @@ oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	res->ld = c->ld;
 	res->msgs = m;
 	*out = res;
 out:

@@ -1,9 +1,10 @@
 /*
  * ldap_wldap32_win.c - the wldap32 backend (ldap_backend.h), Windows only.
  *
- * API: ldapx_wldap32, a struct ldapx_backend.  Only the wide (*W) wldap32 functions are used: base DNs,
- * filters, attribute names and host names are converted from UTF-8 at the
- * call, DNs back to UTF-8.  Attribute values come as struct berval, bytes
+ * API: ldapx_wldap32, a struct ldapx_backend.  Only the wide (*W) wldap32
+ * functions are used: base DNs, filters, attribute names and host names
+ * are converted from UTF-8 at the call, DNs and attribute names back to
+ * UTF-8.  Attribute values come as struct berval, bytes
  * the server sent (UTF-8 in AD), and are passed through untouched.
  *
  * Binds:
@@ -16,7 +17,7 @@
  *              refuses both at once).
  *   simple     ldap_simple_bind_sW(DN or UPN, password).
  *   none       no bind (anonymous).
- *   sasl       not available on Windows: a configuration error.
+ *   sasl       not available on Windows: refused by ldapx_pick.
  * Server NULL: serverless bind; wldap32 asks the DC locator for a DC of
  * the machine's domain.  If that DC does not answer, the locator is asked
  * once more with DS_FORCE_REDISCOVERY, which skips its cached choice: the
@@ -38,6 +39,8 @@
  * unsupported option), RS_ERR_LIMIT (a value or cookie too large).
  * Trust boundary: everything from the server is untrusted; values go to
  * the callback with their length, never as C strings.
+ * Names shared with libldap: eight functions (wldap_dll below) are
+ * looked up in wldap32.dll, not linked by name.
  */
 #include <winsock2.h>
 #include <windows.h>
@@ -71,7 +74,6 @@ struct ldapx_conn {
 
 /* The server's reply to one search. */
 struct ldapx_res {
-	LDAP		*ld;
 	LDAPMessage	*msgs;
 };
 
@@ -440,7 +442,6 @@ wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		rc = RS_ERR_NOMEM;
 		goto out;
 	}
-	res->ld = c->ld;
 	res->msgs = m;
 	*out = res;
  out:
