@@ -100,7 +100,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h $(STAMP)
 # Unit tests of agent core modules: test_M links agent-win/M.o, the
 # platform file the core calls for files (sys_unix.o: only libssh2.h's
 # socket type, no libssh2 code) and all of common/.
-AGENT_UNIT     = dircache hostkey verdict
+AGENT_UNIT     = dircache hostkey verdict ldap_page
 AGENT_UNIT_BIN = $(AGENT_UNIT:%=$(B)/tests/unit/test_%)
 $(AGENT_UNIT_BIN): $(B)/tests/unit/test_%: tests/unit/test_%.c \
 	    $(OBJ)/agent-win/%.o $(OBJ)/agent-win/sys_unix.o $(COMMON_OBJ) \

@@ -35,7 +35,7 @@ static const char *const cfg_agent_keys[] = {
 static const char *const cfg_ldap_keys[] = {
 	"server", "base", "filter", "page_size", "bind", "bind_dn",
 	"password_file", "password", "sasl_mech", "tls", "ca_file", "timeout",
-	"change_detection", NULL
+	"change_detection", "client", NULL
 };
 
 static const char *const cfg_relay_keys[] = {
@@ -273,6 +273,10 @@ static const struct cfg_enum cfg_tlss[] = {
 	{ "none", LDAPX_TLS_NONE }, { "starttls", LDAPX_TLS_STARTTLS },
 	{ "ldaps", LDAPX_TLS_LDAPS }, { NULL, 0 }
 };
+static const struct cfg_enum cfg_clients[] = {
+	{ "wldap32", LDAPX_CLIENT_WLDAP32 },
+	{ "openldap", LDAPX_CLIENT_OPENLDAP }, { NULL, 0 }
+};
 
 static int
 cfg_get_enum(const struct agent_cfg *c, const struct cfg_section *s,
@@ -300,6 +304,7 @@ cfg_load_ldap(struct agent_cfg *c)
 	const char *bad;
 	uint64_t v;
 	size_t i;
+	char why[256];
 	int r, e;
 
 	if (s == NULL) {
@@ -369,6 +374,16 @@ cfg_load_ldap(struct agent_cfg *c)
 		return r;
 	c->tls = (enum ldapx_tls)e;
 	c->ca_file = cfg_get(s, "ca_file");
+	/* Unset: ldapx_pick chooses by bind and tls, and checks either. */
+	if ((r = cfg_get_enum(c, s, "client", cfg_clients, LDAPX_CLIENT_AUTO,
+	    &e)) != RS_OK)
+		return r;
+	c->client = (enum ldapx_client)e;
+	if (ldapx_check_client(c->client, c->bind, c->tls, c->ca_file,
+	    c->nservers > 0, why, sizeof(why)) != RS_OK) {
+		cfg_err(c, s, "client", why);
+		return RS_ERR_SYNTAX;
+	}
 	if (cfg_bool(s, "change_detection", 1, &c->change_detection) !=
 	    RS_OK) {
 		cfg_err(c, s, "change_detection", "not yes or no");

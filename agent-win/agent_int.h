@@ -91,6 +91,7 @@ struct agent_cfg {
 	const char	*bind_dn;
 	const char	*sasl_mech;
 	enum ldapx_tls	 tls;
+	enum ldapx_client client;	/* [ldap] client */
 	const char	*ca_file;
 	unsigned	 timeout;
 	int		 change_detection;	/* use highestCommittedUSN */

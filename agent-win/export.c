@@ -265,6 +265,7 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 	*out = NULL;
 	rs_buf_init(&pw, 4096);
 	memset(&o, 0, sizeof(o));
+	o.client = c->client;
 	o.tls = c->tls;
 	o.ca_file = c->ca_file;
 	o.bind = c->bind;

@@ -1,11 +1,17 @@
 /*
- * ldapx.h - the agent's LDAP shim: the few operations the export needs,
- * implemented by ldapx_unix.c (OpenLDAP libldap) and ldapx_win.c (wldap32).
+ * ldapx.h - the agent's LDAP layer: the few operations the export needs.
+ *
+ * Implemented once in ldap_page.c, which holds the rules every client
+ * library must follow, over a backend picked at ldapx_open (ldap_backend.h):
+ * ldap_openldap.c (OpenLDAP libldap, both builds) and ldap_wldap32_win.c
+ * (wldap32, Windows only).  ldap_client_unix.c / ldap_client_win.c say
+ * which backends a build has and which one a configuration gets.
  *
  * Everything crossing this interface is UTF-8.  The paging loop itself is
  * portable (export.c): it calls ldapx_search_page until the cookie comes
  * back empty.  A page that fails for any reason (server gone, timeout,
- * size limit) returns an error; the caller then abandons the whole export.
+ * size limit, a ranged attribute) returns an error; the caller then
+ * abandons the whole export.
  *
  * Errors: RS_ERR_* codes; ldapx_errmsg() has the server's or library's text
  * for the last failure ("Can't contact LDAP server", "Time limit exceeded").
@@ -32,11 +38,19 @@ enum ldapx_tls {
 	LDAPX_TLS_LDAPS,
 };
 
+/* [ldap] client: which library speaks LDAP (ldap_client_*.c). */
+enum ldapx_client {
+	LDAPX_CLIENT_AUTO,	/* by bind and tls; the only one on Unix */
+	LDAPX_CLIENT_WLDAP32,	/* Windows: wldap32.dll */
+	LDAPX_CLIENT_OPENLDAP,	/* OpenLDAP's libldap, linked in */
+};
+
 struct ldapx_opts {
+	enum ldapx_client client;	/* [ldap] client */
 	const char	*server;	/* "host", "host:port" or an ldap[s]:// URI;
 					   NULL: DC locator (Windows only) */
 	enum ldapx_tls	 tls;
-	const char	*ca_file;	/* NULL: system store */
+	const char	*ca_file;	/* NULL: the system's trusted roots */
 	enum ldapx_bind	 bind;
 	const char	*bind_dn;	/* simple: DN or UPN */
 	const char	*password;	/* simple: wiped by the caller after open */
@@ -82,6 +96,15 @@ int	ldapx_search_page(struct ldapx *c, const char *base,
  */
 int	ldapx_read(struct ldapx *c, const char *dn, const char *const *attrs,
 	    ldapx_entry_fn *fn, void *arg, uint64_t *bytes);
+
+/*
+ * Whether this build has an LDAP client for that configuration (the
+ * choice ldapx_open makes, for config checks); RS_ERR_INVAL with the
+ * reason, which names the alternative, in msg.
+ */
+int	ldapx_check_client(enum ldapx_client client, enum ldapx_bind bind,
+	    enum ldapx_tls tls, const char *ca_file, int have_server,
+	    char *msg, size_t msgsize);
 
 /* The server actually connected to (for logs and the bundle's source). */
 const char *ldapx_server(const struct ldapx *c);

@@ -1,0 +1,118 @@
+/*
+ * ldap_backend.h - what an LDAP client library provides to ldap_page.c.
+ *
+ * In the manner of curl's lib/vtls: ldap_page.c holds every rule that is
+ * the same whatever library speaks LDAP (paging, the result code of a
+ * reply before its entries, ranged attributes), and a backend only
+ * translates calls.  A backend is a struct ldapx_backend of function
+ * pointers; ldapx_pick (ldap_client_*.c) chooses one per connection.
+ *
+ *   ldap_openldap.c     ldapx_openldap: OpenLDAP libldap (both builds)
+ *   ldap_wldap32_win.c  ldapx_wldap32: wldap32.dll (Windows)
+ *
+ * A search is three steps, so that ldap_page.c decides their order:
+ * search sends the request and waits for the whole reply; status reads
+ * the reply's result code (and its paging cookie); entries hands the
+ * entries to the caller's ldapx_entry_fn.  ldap_page.c calls entries only
+ * after status said success.
+ *
+ * Ownership: open hands out a connection that close frees; search hands
+ * out a reply that res_free frees.  Messages go into the caller's msg
+ * buffer, "<operation>: <library's text>[ - <server's text>]".
+ * Trust: everything in a reply is untrusted.  entries passes each
+ * attribute name of an entry to ldapx_attr_slot before using its values,
+ * and values to the callback with their length, never as C strings.
+ */
+#ifndef RS_LDAP_BACKEND_H
+#define RS_LDAP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ldapx.h"
+
+struct rs_buf;
+struct ldapx_conn;		/* a backend's connection */
+struct ldapx_res;		/* a backend's reply to one search */
+
+/* One search, as ldap_page.c asks for it. */
+struct ldapx_query {
+	const char		*base;
+	int			 subtree;	/* 0: base scope (a read) */
+	const char		*filter;
+	const char *const	*attrs;
+	size_t			 nattrs;
+	unsigned		 page_size;	/* 0: no paged results control */
+	const struct rs_buf	*cookie;	/* with page_size */
+	int			 sizelimit;	/* 0: none */
+	unsigned		 timeout;	/* seconds */
+};
+
+/* A reply's outcome, as the server sent it. */
+struct ldapx_status {
+	int	 code;		/* LDAP resultCode (RFC 4511 numbers) */
+	int	 paged;		/* a paged results control came back */
+	char	 diag[256];	/* the server's diagnosticMessage */
+};
+
+struct ldapx_backend {
+	const char *name;	/* the [ldap] client value */
+	int	(*open)(const struct ldapx_opts *o, struct ldapx_conn **out,
+		    char *msg, size_t msgsize);
+	/*
+	 * RS_OK with *res: the server replied (maybe with an error code).
+	 * RS_ERR_NOTFOUND: a read of an entry that is not there.  Other
+	 * errors: no reply (connection, timeout), said in msg.
+	 */
+	int	(*search)(struct ldapx_conn *c, const struct ldapx_query *q,
+		    struct ldapx_res **res, char *msg, size_t msgsize);
+	int	(*status)(struct ldapx_conn *c, struct ldapx_res *res,
+		    struct ldapx_status *st, char *msg, size_t msgsize);
+	/* The server's paging cookie (empty after the last page). */
+	int	(*cookie)(struct ldapx_conn *c, struct ldapx_res *res,
+		    struct rs_buf *cookie, char *msg, size_t msgsize);
+	/* Every entry of res to fn; *n counts them. */
+	int	(*entries)(struct ldapx_conn *c, struct ldapx_res *res,
+		    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
+		    uint64_t *bytes, size_t *n, char *msg, size_t msgsize);
+	void	(*res_free)(struct ldapx_res *res);
+	/* The library's text for an LDAP result code. */
+	void	(*errstr)(int code, char *out, size_t outsize);
+	const char *(*server)(const struct ldapx_conn *c);
+	void	(*close)(struct ldapx_conn *c);
+};
+
+extern const struct ldapx_backend ldapx_openldap;
+extern const struct ldapx_backend ldapx_wldap32;	/* Windows only */
+
+/* Not a requested attribute: its values are not looked at. */
+#define LDAPX_SLOT_NONE	((size_t)-1)
+
+/*
+ * ldap_page.c: which of q's attributes an attribute name in a reply is,
+ * by its whole name (*slot), or LDAPX_SLOT_NONE.  A ranged reply
+ * ("proxyAddresses;range=0-1499", MS-ADTS 3.1.1.3.1.3.3) is an error
+ * (RS_ERR_LIMIT, said in msg): it is never mistaken for an absent
+ * attribute.
+ */
+int	ldapx_attr_slot(const struct ldapx_query *q, const char *dn,
+	    const char *name, size_t *slot, char *msg, size_t msgsize);
+
+/*
+ * ldap_client_*.c: the backend for o (the config's client, bind and
+ * tls), or NULL with the reason in msg when this build cannot do what o
+ * asks.
+ */
+const struct ldapx_backend *ldapx_pick(const struct ldapx_opts *o,
+	    char *msg, size_t msgsize);
+
+/*
+ * ldap_client_*.c: for ldap_openldap.c, after the OpenLDAP handle ld has
+ * its TLS context: the roots its server certificates are checked
+ * against.  Unix: ca_file, or libldap's own default.  Windows: ca_file,
+ * or else the "Root" certificate store.
+ */
+int	ldapx_openldap_roots(void *ld, const char *ca_file, char *msg,
+	    size_t msgsize);
+
+#endif /* RS_LDAP_BACKEND_H */

@@ -1,0 +1,503 @@
+/*
+ * ldap_openldap.c - the OpenLDAP backend (ldap_backend.h): libldap, in
+ * the Unix build (the system's) and in the Windows build (linked in
+ * statically, built by tools/deps.sh on the same OpenSSL).
+ *
+ * API:        ldapx_openldap, a struct ldapx_backend.  Binds: simple
+ *             (DN or UPN plus password), sasl (Cyrus SASL, Unix only:
+ *             the Windows libldap has none), none (anonymous).
+ * Ownership:  open hands out a connection that close frees; search a
+ *             reply that res_free frees.  Values passed to the entry
+ *             callback live until it returns.
+ * Errors:     RS_ERR_SYSTEM for connection and protocol failures,
+ *             RS_ERR_LIMIT for size/time limits, RS_ERR_SIGNER for a
+ *             refused bind; msg has libldap's text plus the server's
+ *             diagnostic.  A failed TLS handshake, which libldap calls
+ *             "Can't contact LDAP server", is said with the handshake's
+ *             own reason (LDAP_OPT_DIAGNOSTIC_MESSAGE).
+ * Trust:      the server is authenticated by TLS when configured: its
+ *             certificate is always verified and must carry the server's
+ *             name (LDAP_OPT_X_TLS_HARD), against ca_file or the roots
+ *             ldapx_openldap_roots gives; there is no setting to skip it.
+ *             Its answers are data for addr_from_proxy, nothing more.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <ldap.h>
+
+#include "buf.h"
+#include "ldap_backend.h"
+#include "rs_err.h"
+#include "rs_limits.h"
+
+struct ldapx_conn {
+	LDAP		*ld;
+	char		 server[512];
+	char		 msg[512];
+};
+
+/* The server's reply to one search, with its result message. */
+struct ldapx_res {
+	LDAPMessage	*msgs;
+};
+
+static void
+oldap_msg(char *msg, size_t msgsize, const char *op, int rc,
+    const char *diag)
+{
+	snprintf(msg, msgsize, "%s: %s%s%s", op, ldap_err2string(rc),
+	    diag != NULL && diag[0] != '\0' ? " - " : "",
+	    diag != NULL ? diag : "");
+}
+
+/* libldap's diagnostic message of the connection, if any. */
+static void
+oldap_ld_msg(LDAP *ld, char *msg, size_t msgsize, const char *op, int rc)
+{
+	char *diag = NULL;
+
+	if (ld != NULL)
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	oldap_msg(msg, msgsize, op, rc, diag);
+	if (diag != NULL)
+		ldap_memfree(diag);
+}
+
+/*
+ * libldap says only "Can't contact LDAP server" or "Connect error" when
+ * the TLS handshake fails, which is nearly always the certificate: give
+ * the handshake's reason and say what to check.
+ */
+static void
+oldap_tls_msg(struct ldapx_conn *c, const struct ldapx_opts *o,
+    const char *op, int rc)
+{
+	char *diag = NULL;
+
+	if (rc != LDAP_CONNECT_ERROR && rc != LDAP_SERVER_DOWN) {
+		oldap_ld_msg(c->ld, c->msg, sizeof(c->msg), op, rc);
+		return;
+	}
+	ldap_get_option(c->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	snprintf(c->msg, sizeof(c->msg), "%s: %s: TLS handshake failed (%s%s"
+	    "is the server's certificate signed by %s%.150s, and does it "
+	    "carry the name in %.150s?)", op, ldap_err2string(rc),
+	    diag != NULL && diag[0] != '\0' ? diag : "",
+	    diag != NULL && diag[0] != '\0' ? "; " : "",
+	    o->ca_file != NULL ? "ca_file " : "a CA the system trusts (no "
+	    "ca_file set)", o->ca_file != NULL ? o->ca_file : "", c->server);
+	if (diag != NULL)
+		ldap_memfree(diag);
+}
+
+/* The SASL mechanisms we use (GSSAPI, EXTERNAL) ask nothing. */
+static int
+oldap_sasl_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
+{
+	(void)ld;
+	(void)flags;
+	(void)defaults;
+	(void)in;
+	return LDAP_SUCCESS;
+}
+
+static int
+oldap_uri(const struct ldapx_opts *o, char *out, size_t outsize)
+{
+	if (o->server == NULL) {
+		snprintf(out, outsize, "no server configured");
+		return RS_ERR_INVAL;
+	}
+	if (strstr(o->server, "://") != NULL) {
+		if (snprintf(out, outsize, "%s", o->server) >= (int)outsize)
+			return RS_ERR_LIMIT;
+	} else if (snprintf(out, outsize, "%s://%s", o->tls ==
+	    LDAPX_TLS_LDAPS ? "ldaps" : "ldap", o->server) >= (int)outsize)
+		return RS_ERR_LIMIT;
+	return RS_OK;
+}
+
+/*
+ * Certificates are always verified, with the server's name (libldap
+ * checks the URI's host against the certificate); the roots are ca_file
+ * or ldapx_openldap_roots'.  A new TLS context makes the options count.
+ */
+static int
+oldap_tls_setup(struct ldapx_conn *c, const struct ldapx_opts *o)
+{
+	int v = LDAP_OPT_X_TLS_HARD;
+	int r;
+
+	if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &v) != 0 ||
+	    (o->ca_file != NULL && ldap_set_option(c->ld,
+	    LDAP_OPT_X_TLS_CACERTFILE, o->ca_file) != 0)) {
+		snprintf(c->msg, sizeof(c->msg), "set TLS options: failed "
+		    "(ca_file %s)", o->ca_file != NULL ? o->ca_file : "system");
+		return RS_ERR_SYSTEM;
+	}
+	v = 0;
+	if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &v) != 0) {
+		snprintf(c->msg, sizeof(c->msg), "TLS context: failed (is "
+		    "ca_file %s readable?)", o->ca_file != NULL ? o->ca_file :
+		    "system");
+		return RS_ERR_SYSTEM;
+	}
+	if ((r = ldapx_openldap_roots(c->ld, o->ca_file, c->msg,
+	    sizeof(c->msg))) != RS_OK)
+		return r;
+	return RS_OK;
+}
+
+static int
+oldap_bind(struct ldapx_conn *c, const struct ldapx_opts *o, int *rc)
+{
+	struct berval cred;
+
+	switch (o->bind) {
+	case LDAPX_BIND_SIMPLE:
+		cred.bv_val = (char *)(o->password != NULL ? o->password : "");
+		cred.bv_len = strlen(cred.bv_val);
+		/* An empty password would be an unauthenticated bind. */
+		if (cred.bv_len == 0) {
+			snprintf(c->msg, sizeof(c->msg), "bind: empty password");
+			return RS_ERR_INVAL;
+		}
+		*rc = ldap_sasl_bind_s(c->ld, o->bind_dn, LDAP_SASL_SIMPLE,
+		    &cred, NULL, NULL, NULL);
+		return RS_OK;
+	case LDAPX_BIND_SASL:
+		*rc = ldap_sasl_interactive_bind_s(c->ld, NULL, o->sasl_mech,
+		    NULL, NULL, LDAP_SASL_QUIET, oldap_sasl_interact, NULL);
+		return RS_OK;
+	case LDAPX_BIND_NONE:
+		/* Anonymous; binding still proves the server answers. */
+		cred.bv_val = (char *)"";
+		cred.bv_len = 0;
+		*rc = ldap_sasl_bind_s(c->ld, "", LDAP_SASL_SIMPLE, &cred,
+		    NULL, NULL, NULL);
+		return RS_OK;
+	default:
+		snprintf(c->msg, sizeof(c->msg), "bind: negotiate needs the "
+		    "Windows agent with client = wldap32; use simple or sasl");
+		return RS_ERR_INVAL;
+	}
+}
+
+static void oldap_close(struct ldapx_conn *c);
+
+static int
+oldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
+    size_t msgsize)
+{
+	struct ldapx_conn *c = NULL;
+	struct timeval tv;
+	int rc, v, r;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(msg, msgsize, "out of memory");
+		return RS_ERR_NOMEM;
+	}
+	if ((r = oldap_uri(o, c->server, sizeof(c->server))) != RS_OK) {
+		snprintf(msg, msgsize, "bad server %s", o->server != NULL ?
+		    o->server : "(none)");
+		goto out;
+	}
+	if ((rc = ldap_initialize(&c->ld, c->server)) != LDAP_SUCCESS) {
+		oldap_msg(c->msg, sizeof(c->msg), "initialize", rc, NULL);
+		r = RS_ERR_SYSTEM;
+		goto fail;
+	}
+	/* libldap would speak LDAPv2, which AD and slapd refuse. */
+	v = LDAP_VERSION3;
+	tv.tv_sec = (time_t)o->timeout;
+	tv.tv_usec = 0;
+	if (ldap_set_option(c->ld, LDAP_OPT_PROTOCOL_VERSION, &v) != 0 ||
+	    ldap_set_option(c->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != 0 ||
+	    ldap_set_option(c->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != 0 ||
+	    ldap_set_option(c->ld, LDAP_OPT_TIMEOUT, &tv) != 0) {
+		snprintf(c->msg, sizeof(c->msg), "set LDAP options: failed");
+		r = RS_ERR_SYSTEM;
+		goto fail;
+	}
+	v = (int)o->timeout;
+	ldap_set_option(c->ld, LDAP_OPT_TIMELIMIT, &v);
+	if ((o->tls != LDAPX_TLS_NONE || strncmp(c->server, "ldaps:", 6) ==
+	    0) && (r = oldap_tls_setup(c, o)) != RS_OK)
+		goto fail;
+	if (o->tls == LDAPX_TLS_STARTTLS &&
+	    (rc = ldap_start_tls_s(c->ld, NULL, NULL)) != LDAP_SUCCESS) {
+		oldap_tls_msg(c, o, "StartTLS", rc);
+		r = RS_ERR_SYSTEM;
+		goto fail;
+	}
+	if ((r = oldap_bind(c, o, &rc)) != RS_OK)
+		goto fail;
+	if (rc != LDAP_SUCCESS && (o->tls == LDAPX_TLS_LDAPS ||
+	    strncmp(c->server, "ldaps:", 6) == 0) &&
+	    (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)) {
+		oldap_tls_msg(c, o, "bind over ldaps", rc);
+		r = RS_ERR_SYSTEM;
+		goto fail;
+	}
+	if (rc != LDAP_SUCCESS) {
+		oldap_ld_msg(c->ld, c->msg, sizeof(c->msg), "bind", rc);
+		r = rc == LDAP_INVALID_CREDENTIALS ? RS_ERR_SIGNER :
+		    RS_ERR_SYSTEM;
+		goto fail;
+	}
+	*out = c;
+	return RS_OK;
+fail:
+	snprintf(msg, msgsize, "%s", c->msg);
+out:
+	oldap_close(c);
+	return r;
+}
+
+static int
+oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
+    struct ldapx_res **out, char *msg, size_t msgsize)
+{
+	struct ldapx_res *res;
+	struct berval ck;
+	LDAPControl *pc = NULL, *ctrls[2];
+	LDAPMessage *m = NULL;
+	struct timeval tv;
+	int rc, r = RS_OK;
+
+	*out = NULL;
+	ctrls[0] = ctrls[1] = NULL;
+	if (q->page_size > 0) {
+		ck.bv_val = (char *)q->cookie->data;
+		ck.bv_len = q->cookie->len;
+		/* Critical: a server without paging must refuse. */
+		if ((rc = ldap_create_page_control(c->ld,
+		    (ber_int_t)q->page_size, q->cookie->len > 0 ? &ck : NULL,
+		    1, &pc)) != LDAP_SUCCESS) {
+			oldap_msg(msg, msgsize, "paged results control", rc,
+			    NULL);
+			return RS_ERR_SYSTEM;
+		}
+		ctrls[0] = pc;
+	}
+	tv.tv_sec = (time_t)q->timeout;
+	tv.tv_usec = 0;
+	rc = ldap_search_ext_s(c->ld, q->base, q->subtree ?
+	    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE, q->filter, (char **)q->attrs,
+	    0, ctrls[0] != NULL ? ctrls : NULL, NULL, &tv,
+	    q->sizelimit > 0 ? q->sizelimit : LDAP_NO_LIMIT, &m);
+	if (m == NULL) {
+		if (!q->subtree && rc == LDAP_NO_SUCH_OBJECT)
+			r = RS_ERR_NOTFOUND;
+		else {
+			oldap_ld_msg(c->ld, msg, msgsize, q->subtree ?
+			    "search" : "read", rc);
+			r = rc == LDAP_TIMEOUT ||
+			    rc == LDAP_TIMELIMIT_EXCEEDED ||
+			    rc == LDAP_SIZELIMIT_EXCEEDED ? RS_ERR_LIMIT :
+			    RS_ERR_SYSTEM;
+		}
+		goto out;
+	}
+	if ((res = calloc(1, sizeof(*res))) == NULL) {
+		ldap_msgfree(m);
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	res->msgs = m;
+	*out = res;
+out:
+	if (pc != NULL)
+		ldap_control_free(pc);
+	return r;
+}
+
+static int
+oldap_status(struct ldapx_conn *c, struct ldapx_res *res,
+    struct ldapx_status *st, char *msg, size_t msgsize)
+{
+	LDAPControl **sctrls = NULL;
+	char *diag = NULL;
+	int rc, err;
+
+	if ((rc = ldap_parse_result(c->ld, res->msgs, &err, NULL, &diag, NULL,
+	    &sctrls, 0)) != LDAP_SUCCESS) {
+		oldap_ld_msg(c->ld, msg, msgsize, "search result", rc);
+		return RS_ERR_SYSTEM;
+	}
+	st->code = err;
+	st->paged = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, sctrls,
+	    NULL) != NULL;
+	snprintf(st->diag, sizeof(st->diag), "%s", diag != NULL ? diag : "");
+	if (sctrls != NULL)
+		ldap_controls_free(sctrls);
+	if (diag != NULL)
+		ldap_memfree(diag);
+	return RS_OK;
+}
+
+static int
+oldap_cookie(struct ldapx_conn *c, struct ldapx_res *res,
+    struct rs_buf *cookie, char *msg, size_t msgsize)
+{
+	LDAPControl **sctrls = NULL, *rctl;
+	struct berval newck;
+	ber_int_t count;
+	int rc, err, r = RS_OK;
+
+	memset(&newck, 0, sizeof(newck));
+	if ((rc = ldap_parse_result(c->ld, res->msgs, &err, NULL, NULL, NULL,
+	    &sctrls, 0)) != LDAP_SUCCESS) {
+		oldap_ld_msg(c->ld, msg, msgsize, "search result", rc);
+		return RS_ERR_SYSTEM;
+	}
+	rctl = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, sctrls, NULL);
+	if (rctl == NULL || (rc = ldap_parse_pageresponse_control(c->ld, rctl,
+	    &count, &newck)) != LDAP_SUCCESS) {
+		snprintf(msg, msgsize, "paged results response: %s",
+		    rctl == NULL ? "missing" : ldap_err2string(rc));
+		r = RS_ERR_FORMAT;
+		goto out;
+	}
+	rs_buf_reset(cookie);
+	if (newck.bv_len > 0 && (r = rs_buf_put(cookie, newck.bv_val,
+	    newck.bv_len)) != RS_OK)
+		snprintf(msg, msgsize, "search: paging cookie too large");
+out:
+	if (newck.bv_val != NULL)
+		ldap_memfree(newck.bv_val);
+	if (sctrls != NULL)
+		ldap_controls_free(sctrls);
+	return r;
+}
+
+/*
+ * One entry to fn: each attribute of the reply is looked up with
+ * ldapx_attr_slot (which refuses ranged ones), and only requested ones
+ * are read.
+ */
+static int
+oldap_entry(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
+    ldapx_entry_fn *fn, void *arg, uint64_t *bytes, char *msg,
+    size_t msgsize)
+{
+	struct ldapx_val *vals[RS_MAX_LDAP_ATTRS];
+	struct berval **bv[RS_MAX_LDAP_ATTRS];
+	size_t nvals[RS_MAX_LDAP_ATTRS], i, j, slot;
+	BerElement *ber = NULL;
+	char *dn, *a;
+	int r = RS_OK;
+
+	memset(vals, 0, sizeof(vals));
+	memset(bv, 0, sizeof(bv));
+	memset(nvals, 0, sizeof(nvals));
+	if ((dn = ldap_get_dn(c->ld, e)) == NULL) {
+		snprintf(msg, msgsize, "search: entry without a DN");
+		return RS_ERR_FORMAT;
+	}
+	for (a = ldap_first_attribute(c->ld, e, &ber); a != NULL && r == RS_OK;
+	    a = ldap_next_attribute(c->ld, e, ber)) {
+		r = ldapx_attr_slot(q, dn, a, &slot, msg, msgsize);
+		if (r == RS_OK && slot != LDAPX_SLOT_NONE && bv[slot] == NULL)
+			bv[slot] = ldap_get_values_len(c->ld, e, a);
+		ldap_memfree(a);
+	}
+	if (a != NULL)
+		ldap_memfree(a);
+	if (ber != NULL)
+		ber_free(ber, 0);
+	for (i = 0; i < q->nattrs && r == RS_OK; i++) {
+		if (bv[i] == NULL)
+			continue;
+		nvals[i] = (size_t)ldap_count_values_len(bv[i]);
+		if (nvals[i] > 0 && (vals[i] = calloc(nvals[i],
+		    sizeof(*vals[i]))) == NULL) {
+			r = RS_ERR_NOMEM;
+			break;
+		}
+		for (j = 0; j < nvals[i]; j++) {
+			vals[i][j].p = bv[i][j]->bv_val;
+			vals[i][j].len = bv[i][j]->bv_len;
+			if (bytes != NULL)
+				*bytes += bv[i][j]->bv_len;
+		}
+	}
+	if (r == RS_OK)
+		r = fn(arg, dn, (const struct ldapx_val *const *)vals, nvals);
+	for (i = 0; i < q->nattrs; i++) {
+		free(vals[i]);
+		if (bv[i] != NULL)
+			ldap_value_free_len(bv[i]);
+	}
+	ldap_memfree(dn);
+	return r;
+}
+
+/* Continuation references (AD's other partitions) are not entries. */
+static int
+oldap_entries(struct ldapx_conn *c, struct ldapx_res *res,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
+    uint64_t *bytes, size_t *n, char *msg, size_t msgsize)
+{
+	LDAPMessage *e;
+	int r;
+
+	*n = 0;
+	for (e = ldap_first_entry(c->ld, res->msgs); e != NULL;
+	    e = ldap_next_entry(c->ld, e)) {
+		if ((r = oldap_entry(c, e, q, fn, arg, bytes, msg, msgsize)) !=
+		    RS_OK)
+			return r;
+		(*n)++;
+	}
+	return RS_OK;
+}
+
+static void
+oldap_res_free(struct ldapx_res *res)
+{
+	if (res == NULL)
+		return;
+	ldap_msgfree(res->msgs);
+	free(res);
+}
+
+static void
+oldap_errstr(int code, char *out, size_t outsize)
+{
+	snprintf(out, outsize, "%s", ldap_err2string(code));
+}
+
+static const char *
+oldap_server(const struct ldapx_conn *c)
+{
+	return c->server;
+}
+
+static void
+oldap_close(struct ldapx_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ld != NULL)
+		ldap_unbind_ext_s(c->ld, NULL, NULL);
+	free(c);
+}
+
+const struct ldapx_backend ldapx_openldap = {
+	.name = "openldap",
+	.open = oldap_open,
+	.search = oldap_search,
+	.status = oldap_status,
+	.cookie = oldap_cookie,
+	.entries = oldap_entries,
+	.res_free = oldap_res_free,
+	.errstr = oldap_errstr,
+	.server = oldap_server,
+	.close = oldap_close,
+};

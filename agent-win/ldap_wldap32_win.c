@@ -1,0 +1,690 @@
+/*
+ * ldap_wldap32_win.c - the wldap32 backend (ldap_backend.h), Windows only.
+ *
+ * API: ldapx_wldap32, a struct ldapx_backend.  Only the wide (*W) wldap32
+ * functions are used: base DNs, filters, attribute names and host names
+ * are converted from UTF-8 at the call, DNs and attribute names back to
+ * UTF-8.  Attribute values come as struct berval, bytes
+ * the server sent (UTF-8 in AD), and are passed through untouched.
+ *
+ * Binds:
+ *   negotiate  ldap_bind_sW(LDAP_AUTH_NEGOTIATE) with NULL credentials:
+ *              the process's own identity (LocalSystem = the computer
+ *              account, or a gMSA / virtual account).  Signing and sealing
+ *              (LDAP_OPT_SIGN, LDAP_OPT_ENCRYPT) are switched on first, so
+ *              DCs that require LDAP signing accept the bind; over LDAPS
+ *              TLS already protects the session and they stay off (AD
+ *              refuses both at once).
+ *   simple     ldap_simple_bind_sW(DN or UPN, password).
+ *   none       no bind (anonymous).
+ *   sasl       not available on Windows: refused by ldapx_pick.
+ * Server NULL: serverless bind; wldap32 asks the DC locator for a DC of
+ * the machine's domain.  If that DC does not answer, the locator is asked
+ * once more with DS_FORCE_REDISCOVERY, which skips its cached choice: the
+ * locator's own failover.  Configured server lists are iterated by the
+ * caller (export.c).
+ *
+ * Paging: ldap_create_page_controlW + ldap_search_ext_sW +
+ * ldap_parse_resultW + ldap_parse_page_controlW, one page per search.
+ * (Not ldap_search_init_page: a stub in Wine.)  The rules (a critical
+ * control, the result code before the entries, ranged attributes) are
+ * ldap_page.c's.  TLS: wldap32 checks the server's certificate against
+ * the Windows certificate store, never ca_file (ldapx_pick refuses
+ * ca_file with this backend).
+ *
+ * Ownership: struct ldapx_conn owns the connection; close frees it.  A
+ * reply (struct ldapx_res) holds wldap32's messages until res_free.
+ * Errors: RS_ERR_SYSTEM for LDAP failures, with the library's or the
+ * server's text in msg; RS_ERR_NOMEM, RS_ERR_INVAL (bad UTF-8,
+ * unsupported option), RS_ERR_LIMIT (a value or cookie too large).
+ * Trust boundary: everything from the server is untrusted; values go to
+ * the callback with their length, never as C strings.
+ * Names shared with libldap: eight functions (wldap_dll below) are
+ * looked up in wldap32.dll, not linked by name.
+ */
+#include <winsock2.h>
+#include <windows.h>
+#include <winldap.h>
+#include <winber.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ldap_backend.h"
+#include "rs_err.h"
+#include "rs_limits.h"
+#include "win_int.h"
+
+/* Not in every mingw header set. */
+#ifndef LDAP_OPT_GETDSNAME_FLAGS
+#define LDAP_OPT_GETDSNAME_FLAGS 0x3D
+#endif
+#ifndef DS_FORCE_REDISCOVERY
+#define DS_FORCE_REDISCOVERY	0x00000001
+#endif
+
+struct ldapx_conn {
+	LDAP		*ld;
+	unsigned	 timeout;
+	char		 server[512];
+	char		 err[512];
+};
+
+/* The server's reply to one search. */
+struct ldapx_res {
+	LDAPMessage	*msgs;
+};
+
+/*
+ * The wldap32 functions whose names libldap, linked into the same .exe
+ * for ldap_openldap.c, defines as well: the linker cannot take both, so
+ * these are not called by name but looked up in wldap32.dll, once.
+ */
+struct wldap_dll {
+	ULONG		 (LDAPAPI *connect)(LDAP *, struct l_timeval *);
+	ULONG		 (LDAPAPI *unbind)(LDAP *);
+	LDAPMessage	*(LDAPAPI *first_entry)(LDAP *, LDAPMessage *);
+	LDAPMessage	*(LDAPAPI *next_entry)(LDAP *, LDAPMessage *);
+	ULONG		 (LDAPAPI *msgfree)(LDAPMessage *);
+	ULONG		 (LDAPAPI *value_free_len)(struct berval **);
+	VOID		 (BERAPI *ber_free)(BerElement *, INT);
+	VOID		 (BERAPI *ber_bvfree)(struct berval *);
+};
+
+static struct wldap_dll wl;
+static INIT_ONCE wl_once = INIT_ONCE_STATIC_INIT;
+static int wl_loaded;
+
+/* Through void (*)(void): the one cast of FARPROC gcc does not flag. */
+#define WL_GET(m, field, name) \
+	((wl.field = (__typeof__(wl.field))(void (*)(void)) \
+	    GetProcAddress((m), (name))) != NULL)
+
+static BOOL CALLBACK
+wldap_load_once(PINIT_ONCE once, PVOID arg, PVOID *ctx)
+{
+	HMODULE m = GetModuleHandleW(L"wldap32.dll");
+
+	(void)once;
+	(void)arg;
+	(void)ctx;
+	wl_loaded = m != NULL && WL_GET(m, connect, "ldap_connect") &&
+	    WL_GET(m, unbind, "ldap_unbind") &&
+	    WL_GET(m, first_entry, "ldap_first_entry") &&
+	    WL_GET(m, next_entry, "ldap_next_entry") &&
+	    WL_GET(m, msgfree, "ldap_msgfree") &&
+	    WL_GET(m, value_free_len, "ldap_value_free_len") &&
+	    WL_GET(m, ber_free, "ber_free") &&
+	    WL_GET(m, ber_bvfree, "ber_bvfree");
+	return TRUE;
+}
+
+static int
+wldap_load(char *msg, size_t msgsize)
+{
+	InitOnceExecuteOnce(&wl_once, wldap_load_once, NULL, NULL);
+	if (!wl_loaded) {
+		snprintf(msg, msgsize, "load wldap32.dll: a function is "
+		    "missing (error %lu)", GetLastError());
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+/* Text of an LDAP result code, UTF-8. */
+static void
+wldap_rcstr(ULONG rc, char *out, size_t outsize)
+{
+	char *s = win_utf8(ldap_err2stringW(rc));
+
+	snprintf(out, outsize, "%s (LDAP %lu)", s != NULL ? s : "LDAP error",
+	    (unsigned long)rc);
+	free(s);
+}
+
+static void
+wldap_seterr(char *msg, size_t msgsize, const char *what, ULONG rc,
+    const wchar_t *srv)
+{
+	char why[256], *s = NULL;
+
+	wldap_rcstr(rc, why, sizeof(why));
+	if (srv != NULL && srv[0] != L'\0')
+		s = win_utf8(srv);
+	if (s != NULL)
+		snprintf(msg, msgsize, "%s: %s: %s", what, why, s);
+	else
+		snprintf(msg, msgsize, "%s: %s", what, why);
+	free(s);
+}
+
+/*
+ * Split "host", "host:port", "[v6]:port", "ldap://host:port/..." into
+ * *host (malloc'ed, wide) and *port; *ssl set by an ldaps:// scheme.
+ */
+static int
+wldap_parse_server(const char *server, enum ldapx_tls tls, wchar_t **host,
+    ULONG *port, int *ssl)
+{
+	char buf[512], *h, *p, *end;
+	unsigned long v;
+
+	*host = NULL;
+	*ssl = tls == LDAPX_TLS_LDAPS;
+	if (snprintf(buf, sizeof(buf), "%s", server) >= (int)sizeof(buf))
+		return RS_ERR_LIMIT;
+	h = buf;
+	if (_strnicmp(h, "ldaps://", 8) == 0) {
+		*ssl = 1;
+		h += 8;
+	} else if (_strnicmp(h, "ldap://", 7) == 0)
+		h += 7;
+	if ((p = strchr(h, '/')) != NULL)
+		*p = '\0';
+	*port = *ssl ? LDAP_SSL_PORT : LDAP_PORT;
+	p = NULL;
+	if (h[0] == '[') {
+		if ((end = strchr(h, ']')) == NULL)
+			return RS_ERR_SYNTAX;
+		*end = '\0';
+		h++;
+		if (end[1] == ':')
+			p = end + 2;
+		else if (end[1] != '\0')
+			return RS_ERR_SYNTAX;
+	} else if ((p = strchr(h, ':')) != NULL)
+		*p++ = '\0';
+	if (p != NULL) {
+		v = strtoul(p, &end, 10);
+		if (p[0] < '0' || p[0] > '9' || *end != '\0' || v == 0 ||
+		    v > 65535)
+			return RS_ERR_SYNTAX;
+		*port = (ULONG)v;
+	}
+	if (h[0] == '\0')
+		return RS_ERR_SYNTAX;
+	if ((*host = win_wide(h)) == NULL)
+		return RS_ERR_INVAL;
+	return RS_OK;
+}
+
+/* Create the handle and connect; serverless when host is NULL. */
+static ULONG
+wldap_connect(struct ldapx_conn *c, wchar_t *host, ULONG port, int ssl,
+    int rediscover)
+{
+	struct l_timeval tv;
+	ULONG v, rc;
+
+	if (c->ld != NULL) {
+		wl.unbind(c->ld);
+		c->ld = NULL;
+	}
+	c->ld = ssl ? ldap_sslinitW(host, port, 1) : ldap_initW(host, port);
+	if (c->ld == NULL)
+		return LdapGetLastError();
+	v = LDAP_VERSION3;
+	if ((rc = ldap_set_optionW(c->ld, LDAP_OPT_PROTOCOL_VERSION, &v)) !=
+	    LDAP_SUCCESS)
+		return rc;
+	/* AD returns referrals to other partitions; chasing them hangs. */
+	ldap_set_optionW(c->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+	v = c->timeout;
+	ldap_set_optionW(c->ld, LDAP_OPT_TIMELIMIT, &v);
+	if (rediscover) {
+		v = DS_FORCE_REDISCOVERY;
+		ldap_set_optionW(c->ld, LDAP_OPT_GETDSNAME_FLAGS, &v);
+	}
+	tv.tv_sec = (LONG)c->timeout;
+	tv.tv_usec = 0;
+	return wl.connect(c->ld, &tv);
+}
+
+static void wldap_close(struct ldapx_conn *c);
+
+static int
+wldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
+    size_t msgsize)
+{
+	struct ldapx_conn *c = NULL;
+	wchar_t *host = NULL, *wdn = NULL, *wpw = NULL, *hn = NULL;
+	ULONG port = LDAP_PORT, lrc, srv;
+	char *s;
+	int ssl = 0, rc;
+
+	*out = NULL;
+	if (msgsize > 0)
+		msg[0] = '\0';
+	if ((rc = wldap_load(msg, msgsize)) != RS_OK)
+		goto out;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		rc = RS_ERR_NOMEM;
+		goto out;
+	}
+	c->timeout = o->timeout > 0 ? o->timeout : 30;
+	if (o->server != NULL) {
+		if ((rc = wldap_parse_server(o->server, o->tls, &host, &port,
+		    &ssl)) != RS_OK) {
+			snprintf(msg, msgsize, "server %s: not host, host:port "
+			    "or an ldap:// URI", o->server);
+			goto out;
+		}
+		snprintf(c->server, sizeof(c->server), "%s", o->server);
+	} else {
+		ssl = o->tls == LDAPX_TLS_LDAPS;
+		port = ssl ? LDAP_SSL_PORT : LDAP_PORT;
+		snprintf(c->server, sizeof(c->server), "(DC locator)");
+	}
+
+	lrc = wldap_connect(c, host, port, ssl, 0);
+	if (lrc != LDAP_SUCCESS && host == NULL) {
+		/* The locator's cached DC is gone: ask it for another. */
+		lrc = wldap_connect(c, NULL, port, ssl, 1);
+	}
+	if (lrc != LDAP_SUCCESS) {
+		wldap_seterr(c->err, sizeof(c->err), "connect", lrc, NULL);
+		rc = RS_ERR_SYSTEM;
+		goto fail;
+	}
+	/* The DC the locator chose, for logs and the bundle's source. */
+	if (host == NULL && ldap_get_optionW(c->ld, LDAP_OPT_HOST_NAME, &hn) ==
+	    LDAP_SUCCESS && hn != NULL && (s = win_utf8(hn)) != NULL) {
+		snprintf(c->server, sizeof(c->server), "%s", s);
+		free(s);
+	}
+	if (o->tls == LDAPX_TLS_STARTTLS && !ssl) {
+		srv = 0;
+		if ((lrc = ldap_start_tls_sW(c->ld, &srv, NULL, NULL, NULL)) !=
+		    LDAP_SUCCESS) {
+			wldap_seterr(c->err, sizeof(c->err), "starttls", lrc, NULL);
+			rc = RS_ERR_SYSTEM;
+			goto fail;
+		}
+	}
+	/* TLS: wldap32 verifies against the Windows certificate store. */
+	switch (o->bind) {
+	case LDAPX_BIND_NEGOTIATE:
+		if (!ssl && o->tls != LDAPX_TLS_STARTTLS) {
+			ldap_set_optionW(c->ld, LDAP_OPT_SIGN, LDAP_OPT_ON);
+			ldap_set_optionW(c->ld, LDAP_OPT_ENCRYPT, LDAP_OPT_ON);
+		}
+		lrc = ldap_bind_sW(c->ld, NULL, NULL, LDAP_AUTH_NEGOTIATE);
+		break;
+	case LDAPX_BIND_SIMPLE:
+		if (o->bind_dn == NULL || o->password == NULL) {
+			snprintf(msg, msgsize, "bind: simple bind needs "
+			    "bind_dn and a password");
+			rc = RS_ERR_INVAL;
+			goto out;
+		}
+		if ((wdn = win_wide(o->bind_dn)) == NULL ||
+		    (wpw = win_wide(o->password)) == NULL) {
+			snprintf(msg, msgsize, "bind: bind_dn or password is "
+			    "not valid UTF-8");
+			rc = RS_ERR_INVAL;
+			goto out;
+		}
+		lrc = ldap_simple_bind_sW(c->ld, wdn, wpw);
+		break;
+	default:
+		lrc = LDAP_SUCCESS;
+		break;
+	}
+	if (lrc != LDAP_SUCCESS) {
+		wldap_seterr(c->err, sizeof(c->err), "bind", lrc, NULL);
+		rc = RS_ERR_SYSTEM;
+		goto fail;
+	}
+	c->err[0] = '\0';
+	*out = c;
+	c = NULL;
+	rc = RS_OK;
+	goto out;
+ fail:
+	snprintf(msg, msgsize, "%s", c->err);
+ out:
+	if (wpw != NULL) {
+		rs_wipe(wpw, wcslen(wpw) * sizeof(*wpw));
+		free(wpw);
+	}
+	free(wdn);
+	free(host);
+	wldap_close(c);
+	return rc;
+}
+
+static void
+wldap_free_attrs(wchar_t **w)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; w[i] != NULL; i++)
+		free(w[i]);
+	free(w);
+}
+
+/* The query's attribute names, wide, NULL-terminated. */
+static wchar_t **
+wldap_wide_attrs(const struct ldapx_query *q)
+{
+	wchar_t **w;
+	size_t i;
+
+	if ((w = calloc(q->nattrs + 1, sizeof(*w))) == NULL)
+		return NULL;
+	for (i = 0; i < q->nattrs; i++) {
+		if ((w[i] = win_wide(q->attrs[i])) == NULL) {
+			wldap_free_attrs(w);
+			return NULL;
+		}
+	}
+	return w;
+}
+
+static int
+wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
+    struct ldapx_res **out, char *msg, size_t msgsize)
+{
+	LDAPControlW *page = NULL, *sctrls[2];
+	LDAPMessage *m = NULL;
+	struct ldapx_res *res;
+	struct berval in;
+	struct l_timeval tv;
+	wchar_t *wbase = NULL, *wfilter = NULL, **wattrs = NULL;
+	const char *op = q->subtree ? "search" : "read";
+	ULONG lrc;
+	int rc = RS_OK;
+
+	*out = NULL;
+	sctrls[0] = sctrls[1] = NULL;
+	if ((wbase = win_wide(q->base)) == NULL ||
+	    (wfilter = win_wide(q->filter)) == NULL ||
+	    (wattrs = wldap_wide_attrs(q)) == NULL) {
+		snprintf(msg, msgsize, "%s %s: base, filter or attributes not "
+		    "valid UTF-8", op, q->base);
+		rc = RS_ERR_INVAL;
+		goto out;
+	}
+	if (q->page_size > 0) {
+		in.bv_len = (ULONG)q->cookie->len;
+		in.bv_val = q->cookie->len > 0 ? (char *)q->cookie->data :
+		    NULL;
+		if ((lrc = ldap_create_page_controlW(c->ld, q->page_size, &in,
+		    1, &page)) != LDAP_SUCCESS) {
+			wldap_seterr(msg, msgsize, "create page control", lrc,
+			    NULL);
+			rc = RS_ERR_SYSTEM;
+			goto out;
+		}
+		sctrls[0] = page;
+	}
+	tv.tv_sec = (LONG)q->timeout;
+	tv.tv_usec = 0;
+	lrc = ldap_search_ext_sW(c->ld, wbase, q->subtree ? LDAP_SCOPE_SUBTREE :
+	    LDAP_SCOPE_BASE, wfilter, wattrs, 0, page != NULL ? sctrls : NULL,
+	    NULL, &tv, (ULONG)q->sizelimit, &m);
+	if (m == NULL) {
+		if (!q->subtree && lrc == LDAP_NO_SUCH_OBJECT)
+			rc = RS_ERR_NOTFOUND;
+		else {
+			wldap_seterr(msg, msgsize, op, lrc != LDAP_SUCCESS ?
+			    lrc : LdapGetLastError(), NULL);
+			rc = RS_ERR_SYSTEM;
+		}
+		goto out;
+	}
+	if ((res = calloc(1, sizeof(*res))) == NULL) {
+		wl.msgfree(m);
+		rc = RS_ERR_NOMEM;
+		goto out;
+	}
+	res->msgs = m;
+	*out = res;
+ out:
+	if (page != NULL)
+		ldap_control_freeW(page);
+	wldap_free_attrs(wattrs);
+	free(wfilter);
+	free(wbase);
+	return rc;
+}
+
+/* The reply's result code, its text and its controls (*rctrls). */
+static int
+wldap_result(struct ldapx_conn *c, struct ldapx_res *res, ULONG *code,
+    wchar_t **srvmsg, LDAPControlW ***rctrls, char *msg, size_t msgsize)
+{
+	ULONG lrc;
+
+	*code = LDAP_SUCCESS;
+	lrc = ldap_parse_resultW(c->ld, res->msgs, code, NULL, srvmsg, NULL,
+	    rctrls, FALSE);
+	if (lrc != LDAP_SUCCESS) {
+		wldap_seterr(msg, msgsize, "search result", lrc, NULL);
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+static int
+wldap_status(struct ldapx_conn *c, struct ldapx_res *res,
+    struct ldapx_status *st, char *msg, size_t msgsize)
+{
+	LDAPControlW **rctrls = NULL, **p;
+	wchar_t *srvmsg = NULL;
+	ULONG code;
+	char *s;
+	int rc;
+
+	if ((rc = wldap_result(c, res, &code, &srvmsg, &rctrls, msg,
+	    msgsize)) != RS_OK)
+		return rc;
+	st->code = (int)code;
+	for (p = rctrls; p != NULL && *p != NULL; p++)
+		if (wcscmp((*p)->ldctl_oid, LDAP_PAGED_RESULT_OID_STRING_W) ==
+		    0)
+			st->paged = 1;
+	if (srvmsg != NULL && (s = win_utf8(srvmsg)) != NULL) {
+		snprintf(st->diag, sizeof(st->diag), "%s", s);
+		free(s);
+	}
+	if (rctrls != NULL)
+		ldap_controls_freeW(rctrls);
+	if (srvmsg != NULL)
+		ldap_memfreeW(srvmsg);
+	return RS_OK;
+}
+
+static int
+wldap_cookie(struct ldapx_conn *c, struct ldapx_res *res,
+    struct rs_buf *cookie, char *msg, size_t msgsize)
+{
+	LDAPControlW **rctrls = NULL;
+	struct berval *next = NULL;
+	ULONG code, total = 0, lrc;
+	int rc;
+
+	if ((rc = wldap_result(c, res, &code, NULL, &rctrls, msg, msgsize)) !=
+	    RS_OK)
+		return rc;
+	if (rctrls == NULL || (lrc = ldap_parse_page_controlW(c->ld, rctrls,
+	    &total, &next)) != LDAP_SUCCESS) {
+		snprintf(msg, msgsize, "search: the server did not return a "
+		    "paged results control");
+		rc = RS_ERR_FORMAT;
+		goto out;
+	}
+	rs_buf_reset(cookie);
+	if (next != NULL && next->bv_len > 0 &&
+	    (rc = rs_buf_put(cookie, next->bv_val, next->bv_len)) != RS_OK)
+		snprintf(msg, msgsize, "search: paging cookie too large");
+ out:
+	if (next != NULL)
+		wl.ber_bvfree(next);
+	if (rctrls != NULL)
+		ldap_controls_freeW(rctrls);
+	return rc;
+}
+
+/*
+ * The requested attributes of entry e, by the names the server sent:
+ * each goes through ldapx_attr_slot, which refuses a ranged one.
+ */
+static int
+wldap_values(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
+    const char *dn, struct berval ***bv, char *msg, size_t msgsize)
+{
+	BerElement *ber = NULL;
+	wchar_t *wa;
+	char *a;
+	size_t slot;
+	int rc = RS_OK;
+
+	for (wa = ldap_first_attributeW(c->ld, e, &ber); wa != NULL &&
+	    rc == RS_OK; wa = ldap_next_attributeW(c->ld, e, ber)) {
+		if ((a = win_utf8(wa)) == NULL) {
+			snprintf(msg, msgsize, "entry %.200s: attribute name "
+			    "is not valid UTF-16", dn);
+			rc = RS_ERR_FORMAT;
+		} else if ((rc = ldapx_attr_slot(q, dn, a, &slot, msg,
+		    msgsize)) == RS_OK && slot != LDAPX_SLOT_NONE &&
+		    bv[slot] == NULL)
+			bv[slot] = ldap_get_values_lenW(c->ld, e, wa);
+		free(a);
+		ldap_memfreeW(wa);
+	}
+	if (wa != NULL)
+		ldap_memfreeW(wa);
+	if (ber != NULL)
+		wl.ber_free(ber, 0);
+	return rc;
+}
+
+/* Hand one entry to fn. */
+static int
+wldap_entry(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
+    ldapx_entry_fn *fn, void *arg, uint64_t *bytes, char *msg,
+    size_t msgsize)
+{
+	struct berval **bv[RS_MAX_LDAP_ATTRS];
+	struct ldapx_val *vals[RS_MAX_LDAP_ATTRS];
+	const struct ldapx_val *cvals[RS_MAX_LDAP_ATTRS];
+	size_t nvals[RS_MAX_LDAP_ATTRS], i, j;
+	wchar_t *wdn;
+	char *dn = NULL;
+	int rc;
+
+	memset(bv, 0, sizeof(bv));
+	memset(vals, 0, sizeof(vals));
+	memset(nvals, 0, sizeof(nvals));
+	if ((wdn = ldap_get_dnW(c->ld, e)) == NULL) {
+		snprintf(msg, msgsize, "search: entry without a DN");
+		rc = RS_ERR_FORMAT;
+		goto out;
+	}
+	dn = win_utf8(wdn);
+	ldap_memfreeW(wdn);
+	if (dn == NULL) {
+		snprintf(msg, msgsize, "search: DN is not valid UTF-16");
+		rc = RS_ERR_FORMAT;
+		goto out;
+	}
+	if ((rc = wldap_values(c, e, q, dn, bv, msg, msgsize)) != RS_OK)
+		goto out;
+	for (i = 0; i < q->nattrs; i++) {
+		if (bv[i] == NULL)
+			continue;
+		for (j = 0; bv[i][j] != NULL; j++)
+			;
+		if ((vals[i] = calloc(j + 1, sizeof(*vals[i]))) == NULL) {
+			rc = RS_ERR_NOMEM;
+			goto out;
+		}
+		for (j = 0; bv[i][j] != NULL; j++) {
+			/* bv_len is a ULONG (32 bits) on Win64. */
+			vals[i][j].p = bv[i][j]->bv_val;
+			vals[i][j].len = (size_t)bv[i][j]->bv_len;
+			if (bytes != NULL)
+				*bytes += bv[i][j]->bv_len;
+		}
+		nvals[i] = j;
+	}
+	for (i = 0; i < q->nattrs; i++)
+		cvals[i] = vals[i];
+	rc = fn(arg, dn, cvals, nvals);
+ out:
+	for (i = 0; i < q->nattrs; i++) {
+		if (bv[i] != NULL)
+			wl.value_free_len(bv[i]);
+		free(vals[i]);
+	}
+	free(dn);
+	return rc;
+}
+
+static int
+wldap_entries(struct ldapx_conn *c, struct ldapx_res *res,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
+    uint64_t *bytes, size_t *n, char *msg, size_t msgsize)
+{
+	LDAPMessage *e;
+	int rc;
+
+	*n = 0;
+	for (e = wl.first_entry(c->ld, res->msgs); e != NULL;
+	    e = wl.next_entry(c->ld, e)) {
+		if ((rc = wldap_entry(c, e, q, fn, arg, bytes, msg, msgsize)) !=
+		    RS_OK)
+			return rc;
+		(*n)++;
+	}
+	return RS_OK;
+}
+
+static void
+wldap_res_free(struct ldapx_res *res)
+{
+	if (res == NULL)
+		return;
+	wl.msgfree(res->msgs);
+	free(res);
+}
+
+static void
+wldap_errstr(int code, char *out, size_t outsize)
+{
+	wldap_rcstr((ULONG)code, out, outsize);
+}
+
+static const char *
+wldap_server(const struct ldapx_conn *c)
+{
+	return c->server;
+}
+
+static void
+wldap_close(struct ldapx_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ld != NULL)
+		wl.unbind(c->ld);
+	free(c);
+}
+
+const struct ldapx_backend ldapx_wldap32 = {
+	.name = "wldap32",
+	.open = wldap_open,
+	.search = wldap_search,
+	.status = wldap_status,
+	.cookie = wldap_cookie,
+	.entries = wldap_entries,
+	.res_free = wldap_res_free,
+	.errstr = wldap_errstr,
+	.server = wldap_server,
+	.close = wldap_close,
+};
