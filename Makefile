@@ -5,6 +5,7 @@
 #   make check SAN=1   the same, built with ASan + UBSan
 #   make check-long the longer fault-injection runs
 #   make check-san  unit tests and a receiver/agent subset under ASan+UBSan
+#   make check-fresh  the README's commands in a throwaway Debian 12 root
 #   make demo       the whole pipeline on local stand-ins
 #   make bench      benchmarks (prints ratios; never asserts times)
 #   make fuzz FUZZ_SECONDS=N
@@ -63,7 +64,7 @@ PROGS	= rcptsync-agent rcptsync-receiver
 FLAVOR	= $(if $(SAN),san,plain)
 STAMP	= $(B)/flavor.stamp
 
-.PHONY: all deps win check check-long check-san unit demo bench fuzz \
+.PHONY: all deps win check check-long check-san check-fresh unit demo bench fuzz \
 	install deb clean banned FORCE
 
 all: $(PROGS)
@@ -134,6 +135,12 @@ check-san: deps
 	$(MAKE) SAN=1 all unit
 	tests/run $(UNIT_BIN) $(SAN_TESTS)
 	$(MAKE) all
+
+# Not in CI (30-45 minutes): run it before resolving anything that
+# touches set-up, dependencies or the harness.
+check-fresh:
+	tools/deps.sh apt
+	tools/check-fresh.sh
 
 demo: deps all
 	tests/demo.sh

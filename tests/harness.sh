@@ -62,6 +62,13 @@
 #       while one runs, the next start makes a second instance (another
 #       relay): save the variables of the first before.
 #   h_postfix_stop
+#   h_postfix_map FILE
+#       make FILE (a "key value" source) the live map, the way the receiver
+#       installs one: copy it next to H_MAP, postmap the copy, then rename
+#       the copy's table and source over the live ones.  A table rebuilt
+#       in place by postmap within the second Postfix opened it goes
+#       unnoticed (docs/ADMIN.md, "When Postfix sees a new table"); a
+#       renamed one never does.
 #   h_rcpt ADDR...
 #       one SMTP session (EHLO, MAIL FROM:<test@outside.example>, then one
 #       RCPT TO:<ADDR> per argument, QUIT); prints one line per ADDR: for a
@@ -548,6 +555,19 @@ EOF
 	    { _h_fail postfix-start "postmap $H_MAP_TYPE:$H_MAP failed"; return 1; }
 
 	_h_postfix_run
+}
+
+h_postfix_map() {
+	case $H_MAP_TYPE in
+	cdb) _x=.cdb ;;
+	lmdb) _x=.lmdb ;;
+	*) _x=.db ;;
+	esac
+	cp "$1" "$H_MAP.new" &&
+	    postmap -c "$POSTFIX_DIR" "$H_MAP_TYPE:$H_MAP.new" &&
+	    chown rcptsync:rcptsync "$H_MAP.new" "$H_MAP.new$_x" &&
+	    mv -f "$H_MAP.new$_x" "$H_MAP$_x" &&
+	    mv -f "$H_MAP.new" "$H_MAP"
 }
 
 # _h_postfix_run: start smtp-sink and the instance at POSTFIX_DIR (a

@@ -229,8 +229,11 @@ t_mark "Postfix"
 
 h_postfix_start || exit 1
 t_eq postfix-initial-map 250 "$(h_rcpt harness-initial@corp.test)"
-printf 'alice@corp.test OK\nbob@example.org OK\n' >"$H_MAP"
-postmap -c "$POSTFIX_DIR" "$H_MAP_TYPE:$H_MAP"
+# Installed as the receiver does (new table renamed over the old): an
+# in-place postmap within the second Postfix opened the old table would
+# go unnoticed, and the next session would still see the old one.
+printf 'alice@corp.test OK\nbob@example.org OK\n' >"$H_DIR/map.src"
+t_check postfix-map-replace h_postfix_map "$H_DIR/map.src"
 t_eq postfix-rcpt-known 250 "$(h_rcpt alice@corp.test)"
 t_eq postfix-rcpt-unknown "550 5.1.1" "$(h_rcpt carol@corp.test)"
 t_eq postfix-rcpt-foreign "554 5.7.1" "$(h_rcpt x@elsewhere.example)"

@@ -5,20 +5,23 @@
 #
 #   apt   Debian packages (compilers, servers the tests start, wine, wixl).
 #   unix  libssh2 1.11.1, static, on the system OpenSSL, into build/unix-deps.
-#   win   OpenSSL 3.5 and libssh2 1.11.1, static, for x86_64-w64-mingw32,
-#         into build/win-deps.
+#   win   OpenSSL 3.5, libssh2 1.11.1 and OpenLDAP 2.6's client libraries,
+#         static, for x86_64-w64-mingw32, into build/win-deps (OpenLDAP
+#         in build/win-deps/openldap).
 #
-# Sources come only from Debian: `apt-get source` of trixie's libssh2 and
-# openssl, with deb-src entries added in a file of their own.  The index
+# Sources come only from Debian: `apt-get source` of trixie's libssh2,
+# openssl and openldap, with deb-src entries added in a file of their own.  The index
 # may list versions whose files are not downloadable (a new upload not yet
 # in the pool, or a removed one), so each acceptable version is tried,
 # newest first, until one downloads; OpenSSL falls back to bookworm-security's
 # 3.0, loudly, when no 3.5 can be had.  Each prefix records the versions it
-# was built from in PREFIX/VERSIONS (tests/run prints them); a prefix built
-# from other versions is rebuilt.  Every step leaves a stamp, so a second
+# was built from in PREFIX/VERSIONS (tests/run prints them); a part built
+# from another version is rebuilt (all of the prefix when it is OpenSSL,
+# which the others link against).  Every step leaves a stamp, so a second
 # run costs a few dpkg queries and no network.
 #
-# Test hooks (tests/t-deps.sh): RS_DEPS_BUILD replaces build/, and
+# Test hooks (tests/t-deps.sh): RS_DEPS_BUILD replaces build/,
+# RS_DEPS_SOURCES the deb-src file, and
 # "tools/deps.sh fetch NAME" only fetches and unpacks NAME's source.
 # Must run as root for the apt part (the tests need root anyway).
 
@@ -89,7 +92,7 @@ do_apt() {
 # 3.0 fallback: one file of our own names both, on the mirrors this
 # machine's apt already uses for bookworm and bookworm-security
 # (apt-get indextargets), so a local mirror keeps being used.
-DEB_SRC=/etc/apt/sources.list.d/rcptsync-src.sources
+DEB_SRC=${RS_DEPS_SOURCES:-/etc/apt/sources.list.d/rcptsync-src.sources}
 apt_site() {	# apt_site RELEASE: the mirror of the first deb entry for it
 	apt-get indextargets --format '$(SITE) $(RELEASE) $(TARGET_OF)' |
 	    awk -v r="$1" '$2 == r && $3 == "deb" { print $1; exit }'
@@ -128,6 +131,10 @@ want_openssl() {
 }
 want_libssh2() {
 	echo "trixie $LIBSSH2_VER-* -"
+}
+want_openldap() {
+	echo 'trixie 2.6.* -'
+	echo 'bookworm-security 2.5.* FALLBACK: OpenLDAP 2.5 from bookworm-security, not 2.6 from trixie'
 }
 
 # candidates NAME: the source versions the deb-src index lists, as
@@ -296,43 +303,99 @@ build_openssl_win() {	# build_openssl_win PREFIX
 	rm -rf "$b"
 }
 
-# cached PREFIX VERSIONS: whether PREFIX was built from exactly these
-# source versions (PREFIX/VERSIONS).  A prefix built from others, or
-# without that record, is removed: it is rebuilt, never silently reused.
-cached() {
-	if [ -f "$1/VERSIONS" ] && [ "$(cat "$1/VERSIONS")" = "$2" ]; then
-		return 0
-	fi
-	if [ -d "$1" ]; then
-		say "$1 was built from other versions; rebuilding"
-		say "  it has: $(tr '\n' ';' <"$1/VERSIONS" 2>/dev/null || echo 'no VERSIONS record')"
-		say "  wanted: $(printf '%s' "$2" | tr '\n' ';')"
-		rm -rf "$1"
+build_openldap_win() {	# build_openldap_win PREFIX: libldap, liblber, liblutil
+	# Only the client libraries, static, TLS on the OpenSSL in PREFIX, no
+	# Cyrus SASL, no threads (docs/HACKING.md: one LDAP handle per
+	# thread).  Three configure answers are given, not probed: regex is
+	# only for slapd and the tools; clock_gettime exists in mingw's
+	# winpthreads headers, and without it include/ac/time.h redefines
+	# struct timespec; HAVE_WINSOCK2 (configure only defines
+	# HAVE_WINSOCK2_H) gives os-ip.c its struct addrinfo.  Installed in
+	# PREFIX/openldap, apart from mingw's own winldap.h world.
+	b="$build/obj-openldap-win"
+	o="$1/openldap"
+	rm -rf "$b" "$o"
+	cp -a "$src/openldap" "$b"
+	say "cross-building OpenLDAP's libldap into $o"
+	(cd "$b" && ./configure --host=x86_64-w64-mingw32 --prefix="$o" \
+	    --disable-slapd --disable-shared --enable-static \
+	    --with-tls=openssl --without-cyrus-sasl --without-threads \
+	    --without-systemd \
+	    CC=x86_64-w64-mingw32-gcc AR=x86_64-w64-mingw32-ar \
+	    RANLIB=x86_64-w64-mingw32-ranlib \
+	    CPPFLAGS="-D_WIN32_WINNT=0x0601 -DHAVE_WINSOCK2 -I$1/include" \
+	    LDFLAGS="-L$1/lib" LIBS="-lws2_32 -lcrypt32 -lgdi32" \
+	    ac_cv_header_regex_h=yes ac_cv_search_regfree="none required" \
+	    ac_cv_func_clock_gettime=yes >configure.out 2>&1 ||
+	    { tail -n 30 configure.out; exit 1; })
+	(cd "$b" && { make -C include &&
+	    make -C libraries/liblber liblber.la &&
+	    make -C libraries/libldap libldap.la &&
+	    make -C libraries/liblutil liblutil.a; } >make.out 2>&1) ||
+	    { tail -n 30 "$b/make.out"; exit 1; }
+	mkdir -p "$o/lib" "$o/include"
+	cp "$b/libraries/libldap/.libs/libldap.a" \
+	    "$b/libraries/liblber/.libs/liblber.a" \
+	    "$b/libraries/liblutil/liblutil.a" "$o/lib/"
+	for h in ldap.h lber.h lber_types.h ldap_features.h ldap_cdefs.h \
+	    ldap_schema.h ldap_utf8.h; do
+		cp "$b/include/$h" "$o/include/"
+	done
+	rm -rf "$b"
+}
+
+# have PREFIX LINE: whether PREFIX/VERSIONS records LINE ("NAME VERSION
+# SUITE"); if not, say what it has instead.  A part built from another
+# version is rebuilt, never silently reused.
+have() {
+	grep -qxF "$2" "$1/VERSIONS" 2>/dev/null && return 0
+	set -- "$1" "$2" "${2%% *}"
+	old=$(grep "^$3 " "$1/VERSIONS" 2>/dev/null)
+	if [ -n "$old" ]; then
+		say "$1: $3 was built from ${old#* }; rebuilding it from ${2#* }"
+	elif [ -d "$1" ]; then
+		say "$1: no record of the $3 it holds; building ${2#* }"
 	fi
 	return 1
+}
+
+# record PREFIX LINE...: write PREFIX/VERSIONS.
+record() {
+	p=$1; shift
+	printf '%s\n' "$@" >"$p/VERSIONS"
 }
 
 do_unix() {
 	p="$build/unix-deps"
 	fetch libssh2
-	v="$(source_version libssh2)
-openssl $(dpkg-query -W -f='${Version}' libssl-dev) system"
-	cached "$p" "$v" && return 0
-	build_libssh2 "$p" "" "" "" ""
-	printf '%s\n' "$v" >"$p/VERSIONS"
+	ssh2=$(source_version libssh2)
+	ssl="openssl $(dpkg-query -W -f='${Version}' libssl-dev) system"
+	if ! have "$p" "$ssl" || ! have "$p" "$ssh2"; then
+		rm -rf "$p"
+		build_libssh2 "$p" "" "" "" ""
+		mkdir -p "$p" && record "$p" "$ssh2" "$ssl"
+	fi
 }
 
+# The Windows prefix: OpenSSL first; libssh2 and OpenLDAP link against it,
+# so another OpenSSL means all of it is rebuilt.
 do_win() {
 	p="$build/win-deps"
 	fetch openssl
 	fetch libssh2
-	v="$(source_version openssl)
-$(source_version libssh2)"
-	cached "$p" "$v" && return 0
-	build_openssl_win "$p"
-	build_libssh2 "$p" x86_64-w64-mingw32 "$p" /usr/x86_64-w64-mingw32 \
-	    "-lws2_32 -lgdi32 -lcrypt32"
-	printf '%s\n' "$v" >"$p/VERSIONS"
+	fetch openldap
+	ssl=$(source_version openssl)
+	ssh2=$(source_version libssh2)
+	ldap=$(source_version openldap)
+	if ! have "$p" "$ssl"; then
+		rm -rf "$p"
+		build_openssl_win "$p"
+		record "$p" "$ssl"
+	fi
+	have "$p" "$ssh2" || build_libssh2 "$p" x86_64-w64-mingw32 "$p" \
+	    /usr/x86_64-w64-mingw32 "-lws2_32 -lgdi32 -lcrypt32"
+	have "$p" "$ldap" || build_openldap_win "$p"
+	record "$p" "$ssl" "$ssh2" "$ldap"
 }
 
 [ $# -eq 0 ] && set -- apt unix win
