@@ -96,15 +96,13 @@ rcv_pfc_quote(const char *s)
 	putchar('\'');
 }
 
-/* FAIL line: "FAIL NAME: WHY; fix: postconf [-c DIR] -e 'NAME = VALUE'". */
+/* "; fix: postconf [-c DIR] -e 'NAME = VALUE'" and the newline. */
 static void
-rcv_pfc_fail(struct rcv_pfc *p, const char *name, const char *why,
-    const char *value)
+rcv_pfc_fix(const struct rcv_pfc *p, const char *name, const char *value)
 {
 	char set[RS_MAX_POSTCONF_OUT];
 
-	p->failed = 1;
-	printf("FAIL %s: %s; fix: postconf ", name, why);
+	fputs("; fix: postconf ", stdout);
 	if (p->c->postfix_config != NULL) {
 		fputs("-c ", stdout);
 		rcv_pfc_quote(p->c->postfix_config);
@@ -114,6 +112,16 @@ rcv_pfc_fail(struct rcv_pfc *p, const char *name, const char *why,
 	fputs("-e ", stdout);
 	rcv_pfc_quote(set);
 	putchar('\n');
+}
+
+/* A problem: "FAIL NAME: WHY; fix: ...". */
+static void
+rcv_pfc_fail(struct rcv_pfc *p, const char *name, const char *why,
+    const char *value)
+{
+	p->failed = 1;
+	printf("FAIL %s: %s", name, why);
+	rcv_pfc_fix(p, name, value);
 }
 
 /* Run argv, capture stdout into a new buffer; *status as waitpid's. */
@@ -480,14 +488,8 @@ rcv_pfc_unlisted(struct rcv_pfc *p)
 		    "have been installed for %lld days; senders to unknown "
 		    "addresses keep retrying", code,
 		    (long long)((time(NULL) - since) / 86400));
-		printf("WARN unknown_relay_recipient_reject_code: %s; fix: "
-		    "postconf ", why);
-		if (p->c->postfix_config != NULL) {
-			fputs("-c ", stdout);
-			rcv_pfc_quote(p->c->postfix_config);
-			putchar(' ');
-		}
-		puts("-e 'unknown_relay_recipient_reject_code = 550'");
+		printf("WARN unknown_relay_recipient_reject_code: %s", why);
+		rcv_pfc_fix(p, "unknown_relay_recipient_reject_code", "550");
 	} else
 		printf("OK   unknown_relay_recipient_reject_code: %s "
 		    "(rollout mode: unknown recipients are deferred)\n", code);

@@ -129,7 +129,7 @@ sed -e "s|^server = .*|server = $LDAP_URI|" -e "s|^base = .*|base = $LDAP_BASE|"
     -e "s|^host = .*|host = 127.0.0.1\nport = $SSH_PORT\nwait = 60s\nretries = 1|" \
     "$R/usr/share/doc/rcptsync-agent/examples/agent.conf" >"$R/etc/rcptsync/agent.conf"
 inroot "
-set -ex
+set -e
 chown rcptsync-agent /etc/rcptsync/agent.password && chmod 0600 /etc/rcptsync/agent.password
 sed -i \"s|^hostkey_sha256 = .*|hostkey_sha256 = \$(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f2)|\" /etc/rcptsync/agent.conf
 runuser -u rcptsync-agent -- rcptsync-agent keygen >/etc/rcptsync/allowed_signers
@@ -140,13 +140,12 @@ sed -i 's/^#relay_domains = .*/relay_domains = $H_RELAY_DOMAINS/' /etc/rcptsync/
 mkdir -p /run/sshd
 sshd -t
 /usr/sbin/sshd -p $SSH_PORT -o ListenAddress=127.0.0.1 -o PidFile=/root/sshd.pid
-postfix start
 " >"$T/start.log" 2>&1
-t_eq "keys, sshd and Postfix started in the root" 0 $?
+t_eq "keys and sshd started in the root" 0 $?
 t_cleanup "kill \$(cat '$R/root/sshd.pid' 2>/dev/null) 2>/dev/null"
 t_cleanup "inroot 'postfix stop' >/dev/null 2>&1; _h_stop \"\$(awk '{print \$1}' '$R/var/spool/postfix/pid/master.pid' 2>/dev/null)\" master TERM"
-_h_wait_port "$SMTP_PORT" self 20 && _h_wait_port "$SSH_PORT" self 10 ||
-    { t_fail "servers in the root" "smtpd or sshd not listening"; cat "$T/start.log" >&2; exit 1; }
+_h_wait_port "$SSH_PORT" self 10 ||
+    { t_fail "sshd in the root" "not listening"; cat "$T/start.log" >&2; exit 1; }
 
 # unit_cmd UNIT: the unit's User and ExecStart, as "runuser -u USER -- CMD".
 unit_cmd() {
@@ -185,6 +184,11 @@ push "first push"
 MAP=$R/var/lib/rcptsync/map/relay_recipients
 t_eq "first push: the map holds the directory's recipients" \
     "$(wc -l <"$T/fx/expected.txt")" "$(wc -l <"$MAP" 2>/dev/null)"
+# Postfix starts after the first install: an smtpd that opened the table
+# while it did not exist yet keeps deferring until it exits (ADMIN.md 4.2).
+inroot "postfix start" >"$T/postfix-start.log" 2>&1 &&
+    _h_wait_port "$SMTP_PORT" self 20 ||
+    { t_fail "Postfix in the root" "not listening"; cat "$T/postfix-start.log" >&2; exit 1; }
 smtp_ok "first push"
 inroot "runuser -u rcptsync -- rcptsync-receiver check-postfix" >"$T/pfc" 2>&1
 t_eq "check-postfix in the root: exit 0" 0 $?
