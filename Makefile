@@ -10,6 +10,7 @@
 #   make bench      benchmarks (prints ratios; never asserts times)
 #   make fuzz FUZZ_SECONDS=N
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb        rcptsync-receiver and rcptsync-agent .deb in build/deb/
 #
 # Each directory's *.c is built, except the other platform's (*_win.c);
 # Makefile.mingw builds the Windows agent.
@@ -64,7 +65,7 @@ FLAVOR	= $(if $(SAN),san,plain)
 STAMP	= $(B)/flavor.stamp
 
 .PHONY: all deps win check check-long check-san check-fresh unit demo bench fuzz \
-	install clean banned FORCE
+	install deb clean banned FORCE
 
 all: $(PROGS)
 
@@ -172,6 +173,18 @@ install: all
 	[ -f $(DESTDIR)$(SYSCONFDIR)/rcptsync/receiver.conf ] || \
 	    install -m 0644 installer/receiver.conf \
 	        $(DESTDIR)$(SYSCONFDIR)/rcptsync/receiver.conf
+
+# Packages (debian/, docs/ADMIN.md 10): dpkg-buildpackage in a copy of the
+# tracked files, so the tree stays clean; the .deb files land in build/deb.
+DEBDIR	= $(B)/deb
+deb: $(B)/deps-unix.stamp
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/src/$(B)
+	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $(DEBDIR)/src
+	ln -s $(abspath $(DEPS)) $(DEBDIR)/src/$(DEPS)
+	touch $(DEBDIR)/src/$(B)/deps-unix.stamp
+	cd $(DEBDIR)/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	    { tail -n 30 ../build.log; exit 1; }
+	@ls $(DEBDIR)/*.deb
 
 clean:
 	rm -rf $(B)/obj $(B)/obj-san $(B)/tests $(PROGS)

@@ -7,11 +7,14 @@
  *     diff AGENT [SEQ1 [SEQ2]]  added/removed between two kept versions
  *     approve FILE              re-queue a shrink-guarded bundle, once
  *     retire [--yes] AGENT      take a departed agent's list out of the map
- *     check                     configuration, signers, postmap, dirs
+ *     check                     configuration, signers, postmap, dirs,
+ *                               and check-postfix
+ *     check-postfix             main.cf uses the receiver's map
  *
  * Exit codes (run): 0 nothing pending or all installed; 1 a bundle was
  * refused; 2 usage or configuration error; 3 system failure (retry).
  * status --nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+ * check-postfix: 0 OK, 1 a problem (with its fix), 2 usage, 3 no postconf.
  *
  * Logging: syslog (ident rcptsync-receiver, facility mail) always; stderr
  * too when it is a terminal or with -v, but never in --inetd mode, where
@@ -69,7 +72,8 @@ rcv_main_usage(void)
 	fprintf(stderr, "usage: rcptsync-receiver [-c FILE] [-v] COMMAND\n"
 	    "  run [--inetd]\n  status [--nagios]\n"
 	    "  diff AGENT [SEQ1 [SEQ2]]\n  approve FILE\n"
-	    "  retire [--yes] AGENT\n  check\n");
+	    "  retire [--yes] AGENT\n  check\n"
+	    "  check-postfix\n");
 }
 
 static void
@@ -452,6 +456,7 @@ rcv_cmd_check(const struct rcv_cfg *c)
 	}
 	if (geteuid() == 0)
 		printf("WARN running as root; run as the rcptsync user\n");
+	ok &= rcv_pfc_run(c) == RCV_EXIT_OK;
 	return ok ? RCV_EXIT_OK : RCV_EXIT_USAGE;
 }
 
@@ -492,7 +497,8 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "--nagios") == 0)
 		nagios = 1;
 	else if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "status") == 0 ||
-	    strcmp(cmd, "check") == 0) && argc != 1) {
+	    strcmp(cmd, "check") == 0 || strcmp(cmd, "check-postfix") == 0) &&
+	    argc != 1) {
 		rcv_main_usage();
 		return RCV_EXIT_USAGE;
 	}
@@ -547,6 +553,8 @@ main(int argc, char **argv)
 		r = rcv_cmd_retire(&cfg, argc - 1, argv + 1);
 	else if (strcmp(cmd, "check") == 0)
 		r = rcv_cmd_check(&cfg);
+	else if (strcmp(cmd, "check-postfix") == 0)
+		r = rcv_pfc_run(&cfg);
 	else {
 		rcv_main_usage();
 		r = RCV_EXIT_USAGE;

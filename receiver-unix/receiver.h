@@ -16,6 +16,7 @@
  *   rcv_retire retire.c    take a departed agent's list out of the map
  *   rcv_priv_  priv.c      started as root: become the receiver's user
  *   rcv_util_  util.c      small file helpers shared by the modules
+ *   rcv_pfc_   postfix_check.c  check-postfix: main.cf uses our map
  *
  * Ownership: struct rcv_cfg owns every string it points to; rcv_cfg_free
  * releases them.  Functions return RS_OK or a negative RS_ERR_* and log
@@ -244,6 +245,10 @@ int	rcv_st_unattributed_add(const struct rcv_cfg *c, int why);
 /* metrics.c: rewrite metrics_file (if set) at the end of every run. */
 int	rcv_met_write(const struct rcv_cfg *c, int exit_code,
 	    uint64_t run_usec);
+
+/* postfix_check.c: check-postfix (also part of check); prints one line
+ * per finding; returns RCV_EXIT_OK, _REFUSED (a problem) or _SYSTEM. */
+int	rcv_pfc_run(const struct rcv_cfg *c);
 
 /* fresh.c: the status command; returns the exit code. */
 int	rcv_fresh_status(const struct rcv_cfg *c, int nagios);

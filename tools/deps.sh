@@ -3,7 +3,9 @@
 #
 # Usage: tools/deps.sh [apt] [unix] [win]     (no argument: all three)
 #
-#   apt   Debian packages (compilers, servers the tests start, wine, wixl).
+#   apt   Debian packages (compilers, servers the tests start, wine, wixl,
+#         debootstrap for the throwaway roots, debhelper and lintian for
+#         make deb).
 #   unix  libssh2 1.11.1, static, on the system OpenSSL, into build/unix-deps.
 #   win   OpenSSL 3.5, libssh2 1.11.1 and OpenLDAP 2.6's client libraries,
 #         static, for x86_64-w64-mingw32, into build/win-deps (OpenLDAP
@@ -44,7 +46,7 @@ APT_PKGS="build-essential pkg-config autoconf automake libtool
  dpkg-dev xz-utils ca-certificates python3 procps psmisc iproute2
  groff man-db systemd clang llvm libclang-rt-14-dev
  samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba
- ldb-tools prometheus debootstrap"
+ ldb-tools prometheus debootstrap debhelper lintian"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
