@@ -124,17 +124,21 @@ rcv_pfc_fail(struct rcv_pfc *p, const char *name, const char *why,
 	rcv_pfc_fix(p, name, value);
 }
 
-/* Run argv, capture stdout into a new buffer; *status as waitpid's. */
+/*
+ * Run argv, capture stdout into a new buffer; *status as waitpid's.  The
+ * tool gets postmap_timeout, like every Postfix tool the receiver runs.
+ */
 static int
-rcv_pfc_exec(const char *const *argv, char **out, int *status)
+rcv_pfc_exec(const struct rcv_cfg *c, const char *const *argv, char **out,
+    int *status)
 {
 	size_t len;
 	int r;
 
 	if ((*out = malloc(RS_MAX_POSTCONF_OUT)) == NULL)
 		return RS_ERR_NOMEM;
-	r = rcv_cfg_exec_capture(argv, 0, *out, RS_MAX_POSTCONF_OUT, &len,
-	    status);
+	r = rcv_cfg_exec_capture(argv, 0, c->postmap_timeout, *out,
+	    RS_MAX_POSTCONF_OUT, &len, status);
 	if (r == RS_OK && strlen(*out) != len) {
 		rs_error("run %s: NUL in output", argv[0]);
 		r = RS_ERR_FORMAT;
@@ -165,7 +169,7 @@ rcv_pfc_postconf(const struct rcv_cfg *c, int expand, char **buf,
 	for (i = 0; i < PFC_N; i++)
 		argv[k++] = rcv_pfc_names[i];
 	argv[k] = NULL;
-	if ((r = rcv_pfc_exec(argv, buf, &status)) != RS_OK)
+	if ((r = rcv_pfc_exec(c, argv, buf, &status)) != RS_OK)
 		return r;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		rs_error("run %s%s%s: failed (status %d)", c->postconf,
@@ -345,7 +349,7 @@ rcv_pfc_domain_table(const struct rcv_cfg *c, const char *table,
 	argv[k++] = d;
 	argv[k++] = table;
 	argv[k] = NULL;
-	if (rcv_pfc_exec(argv, &out, &status) == RS_OK && WIFEXITED(status) &&
+	if (rcv_pfc_exec(c, argv, &out, &status) == RS_OK && WIFEXITED(status) &&
 	    WEXITSTATUS(status) <= 1)
 		r = WEXITSTATUS(status) == 0;
 	free(out);
