@@ -12,7 +12,7 @@
 #
 # so every package, every dependency build and every test starts from
 # nothing, as on a new machine.  The output goes to
-# build/fresh/check-fresh.log; at the end this prints the dependency
+# build/fresh/check-fresh.COMMIT.PID.log; at the end this prints the dependency
 # versions the build used, the summary line of make check, and the time
 # taken, and removes the root (KEEP=1 keeps it, for a look inside).
 #
@@ -26,7 +26,7 @@ cd "$top" || exit 1
 out=$top/build/fresh
 mkdir -p "$out"
 root=$out/root.$$
-log=$out/check-fresh.log
+log=$out/check-fresh.$(git rev-parse --short HEAD).$$.log
 start=$(date +%s)
 
 cleanup() {
