@@ -5,7 +5,7 @@
 #   tools/debroot.sh create ROOT        debootstrap bookworm (minbase, plus
 #                                       ca-certificates, git and make) into ROOT
 #   tools/debroot.sh enter ROOT CMD...  run CMD chrooted in ROOT, as root
-#   tools/debroot.sh remove ROOT        delete ROOT
+#   tools/debroot.sh remove ROOT        end what still runs in ROOT, delete it
 #
 # create unpacks a tarball that debootstrap made once and that is cached as
 # build/debroot/bookworm.tgz, so a second root costs about 20 seconds and
@@ -112,6 +112,17 @@ remove() {
 	if awk -v r="$(cd "$root" && pwd -P)/" 'index($2 "/", r) == 1 { f = 1 } END { exit !f }' /proc/self/mounts; then
 		die "remove $root: something is still mounted below it"
 	fi
+	# Processes still running inside (an interrupted enter: the namespace
+	# went, its children did not) are ended first, by their root.
+	real=$(cd "$root" && pwd -P)
+	for sig in TERM KILL; do
+		for p in /proc/[0-9]*; do
+			case $(readlink "$p/root" 2>/dev/null) in
+			"$real" | "$real (deleted)") kill -s "$sig" "${p#/proc/}" 2>/dev/null ;;
+			esac
+		done
+		[ "$sig" = TERM ] && sleep 2
+	done
 	rm -rf "$root"
 	say "removed $root"
 }

@@ -91,6 +91,15 @@ h_wine_init() {
 		# from whatever command comes first, and one run inside $(...)
 		# would then hold that pipe open forever.
 		: >"$WINEPREFIX/.rs-ready"
+	else
+		# A prefix an earlier test of the run made: this new session
+		# has no services.exe yet, and the first wine command starts
+		# it, with that command's stdout.  Were that command inside
+		# $(...) (h_wine cmd /c echo ... | tr), services.exe would hold
+		# the pipe open and the test would hang for good; so start the
+		# session here, writing nowhere.
+		"$H_WINE" cmd /c exit </dev/null >/dev/null 2>&1 ||
+		    { _h_fail wine-init "first command of the session failed"; return 1; }
 	fi
 }
 
