@@ -12,9 +12,8 @@
 # inside a private mount namespace (unshare -m): no permission on the
 # machine changes, and the mount goes away with the run.  In a chroot
 # (make check-fresh's root), where "/" is no mount point, the namespace
-# keeps its propagation, which is safe there because /run is a private
-# mount of the root's own.  RS_TOP then
-# names the mount.  Nothing happens when the tree is reachable, when not
+# keeps its propagation, which is safe there because no mount is shared
+# (tools/mountns.sh).  RS_TOP then names the mount.  Nothing happens when the tree is reachable, when not
 # root (the tests need root anyway and say so), or inside such a run.
 
 _rs_top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,20 +24,13 @@ if [ -z "${RS_REACHABLE:-}" ] && [ "$(id -u)" = 0 ] &&
 	echo "# $_rs_top is out of reach for the users the tests run daemons as" \
 	    "(a parent directory lacks o+x): running from a bind mount of it" \
 	    "under /run, in a private mount namespace"
-	# Private propagation, so that the bind mount is seen nowhere else.
-	# In a chroot "/" is no mount point and unshare cannot change it
-	# (EINVAL); then the mount under /run is made as it is, which is safe
-	# only when /run's mount propagates to no other namespace.
-	_rs_prop=private
-	if ! unshare --mount --propagation private true 2>/dev/null; then
-		_rs_prop=unchanged
-		if awk '$5 == "/run" { for (i = 7; $i != "-"; i++)
-		    if ($i ~ /^shared:/) s = 1 } END { exit !s }' \
-		    /proc/self/mountinfo; then
-			echo "# cannot make a private mount for the tree: unshare" \
-			    "cannot change propagation here and /run is a shared mount" >&2
-			exit 2
-		fi
+	# Private propagation where possible, so that the bind mount is seen
+	# nowhere else (tools/mountns.sh).
+	. "$_rs_top/tools/mountns.sh"
+	if ! _rs_prop=$(mountns_prop); then
+		echo "# cannot make a private mount for the tree: unshare cannot" \
+		    "change propagation here and a mount is shared" >&2
+		exit 2
 	fi
 	exec unshare --mount --propagation "$_rs_prop" -- /bin/sh -c '
 		top=$1 rel=$2

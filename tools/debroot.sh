@@ -14,7 +14,8 @@
 # bookworm, bookworm-updates and bookworm-security on those mirrors, as on
 # a freshly installed Debian 12.
 #
-# enter runs CMD in a private mount namespace (unshare -m), with /proc,
+# enter runs CMD in a private mount namespace (unshare -m; inside another
+# such root, where "/" is no mount point, see tools/mountns.sh), with /proc,
 # /sys, /dev (bound), /dev/pts, a new /run and a new /dev/shm mounted for
 # it alone: when CMD ends, the namespace and its mounts go away with it, so
 # nothing is left mounted inside ROOT, whatever CMD did.  The network
@@ -90,7 +91,10 @@ enter() {
 	[ -x "$root/bin/sh" ] || die "enter $root: not a root made by create"
 	# Everything below happens inside the new mount namespace: the mounts
 	# are private to it and vanish with it.
-	exec unshare --mount --propagation private -- /bin/sh -eu -c '
+	. "$top/tools/mountns.sh"
+	prop=$(mountns_prop) ||
+	    die "enter $root: no private mount namespace can be made here (a mount is shared)"
+	exec unshare --mount --propagation "$prop" -- /bin/sh -eu -c '
 		r=$1; shift
 		mount -t proc proc "$r/proc"
 		mount -t sysfs sysfs "$r/sys"
