@@ -36,7 +36,10 @@ if [ -z "${T_WOL_MNTNS:-}" ]; then
 	t_need unshare mount
 	T_WOL_MNTNS=1
 	export T_WOL_MNTNS
-	exec unshare -m --propagation private -- /bin/sh "$0" "$@"
+	. "$RS_TOP/tools/mountns.sh"
+	_prop=$(mountns_prop) ||
+	    { t_fail mount-namespace "no private mount namespace can be made here"; exit 1; }
+	exec unshare -m --propagation "$_prop" -- /bin/sh "$0" "$@"
 fi
 h_netns_enter "$@"
 

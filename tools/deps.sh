@@ -46,7 +46,7 @@ APT_PKGS="build-essential pkg-config autoconf automake libtool
  dpkg-dev xz-utils ca-certificates python3 procps psmisc iproute2
  groff man-db systemd clang llvm libclang-rt-14-dev
  samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba
- ldb-tools prometheus debootstrap debhelper lintian"
+ ldb-tools prometheus debootstrap debhelper lintian strace"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -270,20 +270,23 @@ source_version() { cat "$src/$1.stamp"; }
 # mingw pkg-config data, so it is left out (shared/NOTES.md).
 skip_patches="0001-Add-lgpg-error-to-.pc-to-facilitate-static-linking.patch"
 
+# Shell variables are global: each builder's own names start with its
+# part's, so that none overwrites its caller's (do_unix's and do_win's
+# version lines above all).
 build_libssh2() {	# build_libssh2 PREFIX HOST SSL_PREFIX ZLIB_PREFIX EXTRA_LIBS
-	prefix=$1 host=$2 ssl=$3 zlib=$4 libs=$5
-	b="$build/obj-libssh2-$(basename "$prefix")"
+	ssh2_prefix=$1 ssh2_host=$2 ssh2_ssl=$3 ssh2_zlib=$4 ssh2_libs=$5
+	b="$build/obj-libssh2-$(basename "$ssh2_prefix")"
 	rm -rf "$b"
 	cp -a "$src/libssh2" "$b"
-	set -- --prefix="$prefix" --libdir="$prefix/lib" \
+	set -- --prefix="$ssh2_prefix" --libdir="$ssh2_prefix/lib" \
 	    --disable-shared --enable-static --with-crypto=openssl \
 	    --with-libz --disable-examples-build \
 	    --disable-docker-tests --disable-sshd-tests
-	[ -n "$host" ] && set -- "$@" --host="$host"
-	[ -n "$ssl" ] && set -- "$@" --with-libssl-prefix="$ssl"
-	[ -n "$zlib" ] && set -- "$@" --with-libz-prefix="$zlib"
-	say "building libssh2 $LIBSSH2_VER into $prefix"
-	(cd "$b" && ./configure "$@" LIBS="$libs" >configure.out 2>&1 ||
+	[ -n "$ssh2_host" ] && set -- "$@" --host="$ssh2_host"
+	[ -n "$ssh2_ssl" ] && set -- "$@" --with-libssl-prefix="$ssh2_ssl"
+	[ -n "$ssh2_zlib" ] && set -- "$@" --with-libz-prefix="$ssh2_zlib"
+	say "building libssh2 $LIBSSH2_VER into $ssh2_prefix"
+	(cd "$b" && ./configure "$@" LIBS="$ssh2_libs" >configure.out 2>&1 ||
 	    { tail -n 30 configure.out; exit 1; })
 	(cd "$b" && make -j"$jobs" >make.out 2>&1 && make install >>make.out 2>&1) ||
 	    { tail -n 30 "$b/make.out"; exit 1; }
