@@ -239,8 +239,8 @@ esac
 # --- the service refuses at start -------------------------------------------
 # One SCM: see t-win-service.sh for why the server restarts first.
 wineserver -k >&2 2>&1; wineserver -w >&2 2>&1; wineserver -p >&2 2>&1
-pd=$WINEPREFIX/drive_c/ProgramData/rcptsync
-had_pd=; [ -e "$pd" ] && had_pd=1
+h_wine_programdata || exit 1
+pd=$H_PD
 agent -c "$cfg" install >"$T/svc-install.out" 2>&1
 t_eq "service-install" 0 $?
 chmod 0666 "$A/agent.conf"
@@ -260,8 +260,8 @@ chmod 0644 "$A/agent.conf"
 h_wine net stop rcptsync-agent >&2 2>&1
 agent uninstall >&2 2>&1
 t_eq "service-uninstall" 0 $?
-# The prefix is shared with the tests that follow: leave it as found.
-[ -n "$had_pd" ] || rm -rf "$pd"
+# The prefix is shared with the tests that follow; each that runs the
+# service empties ProgramData first (h_wine_programdata).
 
 # --- installer ---------------------------------------------------------------
 MSI_OBJ=$T/msi "$RS_TOP/installer/build-msi.sh" -o "$T/x.msi" "$exe" \

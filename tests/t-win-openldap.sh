@@ -243,10 +243,9 @@ h_receiver_conf "$T/receiver.conf" || exit 1
 wineserver -k >&2 2>&1; wineserver -w >&2 2>&1; wineserver -p >&2 2>&1
 H_AGENT_STATE=$T/svcstate agentconf "$T/svc0.conf" wine || exit 1
 t_check service-set-password setpw "$T/svc0.conf"
-pd="$WINEPREFIX/drive_c/ProgramData/rcptsync"
+h_wine_programdata || exit 1
+pd=$H_PD
 log="$pd/log/agent.log"
-mkdir -p "$pd"
-rm -f "$log"
 conf "$T/svc0.conf" svc server=ldaps://dc1.corp.test:636 tls=ldaps ca_file="$ca"
 awk '/^\[agent\]/ { print; print "interval = 1h"; next } { print }' \
     "$T/svc.conf" >"$pd/agent.conf"

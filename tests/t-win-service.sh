@@ -114,9 +114,9 @@ t_eq "export-win-nonascii-base" "juerg.mueller@corp.test" \
     "$(cat "$tmp/win-zuerich.txt" 2>/dev/null)"
 
 # --- the service ------------------------------------------------------------
-pd="$WINEPREFIX/drive_c/ProgramData/rcptsync"
+h_wine_programdata || exit 1
+pd=$H_PD
 log="$pd/log/agent.log"
-mkdir -p "$pd"
 # The service reads the default config; its state directory has a
 # non-ASCII name.  One sync at start, then only on request (interval 1h).
 awk -v st='C:\\ProgramData\\rcptsync\\Zustand-ü' '

@@ -115,11 +115,6 @@ h_receiver_local() {
 	    chmod 0644 "$H_ALLOWED_SIGNERS"
 }
 
-# h_receiver_watch CONF LOG [INTERVAL [OPTION...]]: run the receiver every
-# INTERVAL seconds (default 0.5), as its systemd .path unit would when files
-# arrive, appending to LOG, until the test ends.  The receiver binary is
-# $RECEIVER, else $RS_RECEIVER, else the one at the top of the tree.
-# Sets H_RWATCH_PID.
 # h_agent_conf_with SRC OUT KEY=VALUE...: SRC (an h_agent_conf file) with
 # more [agent] keys, into OUT.
 h_agent_conf_with() {
@@ -131,6 +126,11 @@ h_agent_conf_with() {
 	sed "s/^\\[agent\\]\$/[agent]$_add/" "$_src" >"$_out"
 }
 
+# h_receiver_watch CONF LOG [INTERVAL [OPTION...]]: run the receiver every
+# INTERVAL seconds (default 0.5), as its systemd .path unit would when files
+# arrive, appending to LOG, until the test ends.  The receiver binary is
+# $RECEIVER, else $RS_RECEIVER, else the one at the top of the tree.
+# Sets H_RWATCH_PID.
 h_receiver_watch() {
 	_conf=$1 _log=$2 _every=${3:-0.5}
 	shift 2; [ $# -gt 0 ] && shift

@@ -18,6 +18,12 @@
 #       wineserver -k; wineserver -w).  H_WINE is the wine64 loader.
 #   h_wine CMD...       run CMD under wine64
 #   h_winpath PATH      print PATH as Wine sees it (Z:\...)
+#   h_wine_programdata
+#       empty the prefix's C:\ProgramData\rcptsync (config, state, log of
+#       the service) and set H_PD to it.  Tests of one run share the
+#       prefix, so a test that runs the service starts here: a log line an
+#       earlier test's service wrote ("installed sequence") would otherwise
+#       count as this test's.
 
 H_WINE=/usr/lib/wine/wine64
 
@@ -111,6 +117,12 @@ _h_wine_stop() {
 }
 
 h_wine() { "$H_WINE" "$@"; }
+
+h_wine_programdata() {
+	H_PD=$WINEPREFIX/drive_c/ProgramData/rcptsync
+	rm -rf "$H_PD" && mkdir -p "$H_PD" ||
+	    { _h_fail wine-programdata "cannot empty $H_PD"; return 1; }
+}
 
 # h_winpath PATH: the Wine name of an absolute Unix path (drive Z: is /).
 h_winpath() { printf 'Z:%s\n' "$1" | tr / '\\'; }
