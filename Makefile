@@ -39,11 +39,15 @@ comma	:= ,
 SANFLAGS = $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
 ALLCFLAGS = -std=c11 $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS)
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	   -DRS_VERSION=\"$(VERSION)\" -Icommon -Iagent-win -I$(DEPS)/include
+	   -DRS_VERSION=\"$(VERSION)\" -Icommon $(AGENT_INC) -I$(DEPS)/include
 LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
+# The agent's layers, each a folder of agent-win/ (docs/HACKING.md).
+AGENT_DIRS   = core dir ldap push platform
+AGENT_INC    = $(AGENT_DIRS:%=-Iagent-win/%)
+
 COMMON_SRC   = $(sort $(filter-out %_win.c,$(wildcard common/*.c)))
-AGENT_SRC    = $(sort $(filter-out %_win.c,$(wildcard agent-win/*.c)))
+AGENT_SRC    = $(sort $(filter-out %_win.c,$(wildcard agent-win/*/*.c)))
 RECEIVER_SRC = $(sort $(filter-out %_win.c,$(wildcard receiver-unix/*.c)))
 UNIT_SRC     = $(sort $(wildcard tests/unit/test_*.c))
 
@@ -98,18 +102,21 @@ $(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h $(STAMP)
 	$(CC) $(CPPFLAGS) -Itests/unit $(ALLCFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(COMMON_OBJ) $(COMMON_LIBS)
 
-# Unit tests of agent core modules: test_M links agent-win/M.o, the
+# Unit tests of agent modules: test_M links agent-win/LAYER/M.o, the
 # platform file the core calls for files (sys_unix.o: only libssh2.h's
 # socket type, no libssh2 code) and all of common/.
-AGENT_UNIT     = dircache hostkey verdict ldap_page
-AGENT_UNIT_BIN = $(AGENT_UNIT:%=$(B)/tests/unit/test_%)
-$(AGENT_UNIT_BIN): $(B)/tests/unit/test_%: tests/unit/test_%.c \
-	    $(OBJ)/agent-win/%.o $(OBJ)/agent-win/sys_unix.o $(COMMON_OBJ) \
+AGENT_UNIT     = dir/dircache push/hostkey push/verdict ldap/ldap_page
+SYS_UNIX_OBJ   = $(OBJ)/agent-win/platform/sys_unix.o
+define agent_unit
+$(B)/tests/unit/test_$(notdir $(1)): tests/unit/test_$(notdir $(1)).c \
+	    $(OBJ)/agent-win/$(1).o $(SYS_UNIX_OBJ) $(COMMON_OBJ) \
 	    tests/unit/unit.h $(STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(ALLCFLAGS) $(LDFLAGS) -o $@ $< \
-	    $(OBJ)/agent-win/$*.o $(OBJ)/agent-win/sys_unix.o $(COMMON_OBJ) \
-	    $(COMMON_LIBS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) -Itests/unit $$(ALLCFLAGS) $$(LDFLAGS) -o $$@ $$< \
+	    $(OBJ)/agent-win/$(1).o $(SYS_UNIX_OBJ) $$(COMMON_OBJ) \
+	    $$(COMMON_LIBS)
+endef
+$(foreach u,$(AGENT_UNIT),$(eval $(call agent_unit,$(u))))
 
 unit: $(UNIT_BIN)
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # t-agent-status.sh - the relay's status file as hostile input to the
-# agent (docs/FORMAT.md section 6; agent-win/verdict.c).
+# agent (docs/FORMAT.md section 6; agent-win/push/verdict.c).
 #
 # No receiver runs: the test writes the status files itself.  Two relay
 # sections on the harness sshd share one upload: mx1 reads

@@ -102,7 +102,7 @@ if dn is None:
     print("no hostile object in the fixture"); sys.exit(1)
 
 def esc(b):
-    # agent-win/export.c export_escape: printable ASCII but '\', else \xHH;
+    # agent-win/dir/export.c export_escape: printable ASCII but '\', else \xHH;
     # at most 300 input octets.
     out = []
     for c in b[:300]:

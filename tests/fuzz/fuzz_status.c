@@ -1,6 +1,6 @@
 /*
  * fuzz_status.c - libFuzzer target for the agent's reader of the relay's
- * status file (agent-win/verdict.c, docs/FORMAT.md section 6):
+ * status file (agent-win/push/verdict.c, docs/FORMAT.md section 6):
  * verdict_parse, for agent "corp".
  *
  * API:        LLVMFuzzerTestOneInput; the input is a status file.

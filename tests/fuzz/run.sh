@@ -13,7 +13,7 @@
 #            against it as build/fuzz/fuzz_T.  bundle_text is fuzz_bundle.c
 #            built with -DFZ_BUNDLE_TEXT (input is gzip-compressed by the
 #            harness, so mutations reach the line validator).  status
-#            also compiles the agent's agent-win/verdict.c into the target.
+#            also compiles the agent's agent-win/push/verdict.c into the target.
 # Corpus:    the committed seeds tests/fuzz/corpus/T/ are copied into
 #            build/fuzz/corpus-T/, which libFuzzer grows; the committed
 #            seeds stay small.  tests/fuzz/T.dict is used when present.
@@ -108,8 +108,8 @@ build_common() {
 build_target() {
 	case $1 in
 	bundle_text) src=tests/fuzz/fuzz_bundle.c def=-DFZ_BUNDLE_TEXT ;;
-	status) src="tests/fuzz/fuzz_status.c agent-win/verdict.c"
-		def=-Iagent-win ;;
+	status) src="tests/fuzz/fuzz_status.c agent-win/push/verdict.c"
+		def=-Iagent-win/push ;;
 	*) src=tests/fuzz/fuzz_$1.c def= ;;
 	esac
 	echo "link fuzz_$1" >&2

@@ -1,5 +1,5 @@
 /*
- * test_dircache.c - unit tests for agent-win/dircache.c, the agent's cache
+ * test_dircache.c - unit tests for agent-win/dir/dircache.c, the agent's cache
  * of the directory by objectGUID (change detection).
  *
  * - A randomized model test: a full export (dircache_add with duplicates,

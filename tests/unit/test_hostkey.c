@@ -1,5 +1,5 @@
 /*
- * test_hostkey.c - unit tests for agent-win/hostkey.c: which known_hosts
+ * test_hostkey.c - unit tests for agent-win/push/hostkey.c: which known_hosts
  * lines pin a key for a host and port, the host key algorithms offered
  * for them, the comparison with the key a relay presents, and the
  * SHA-256 fingerprint (against what ssh-keygen -lf printed for the same

@@ -1,5 +1,5 @@
 /*
- * test_ldap_page.c - unit tests for agent-win/ldap_page.c, the rules
+ * test_ldap_page.c - unit tests for agent-win/ldap/ldap_page.c, the rules
  * above the LDAP backends, over a scripted fake backend:
  *
  * - ldapx_attr_slot: a table of attribute names as a server may send

@@ -1,5 +1,5 @@
 /*
- * test_verdict.c - unit tests for agent-win/verdict.c, the agent's reader
+ * test_verdict.c - unit tests for agent-win/push/verdict.c, the agent's reader
  * of the relay's status file (docs/FORMAT.md section 6).
  *
  * A table of status files, each with the expected return code, the

@@ -24,28 +24,28 @@
 #include "rs_err.h"
 #include "sys.h"
 
-static const char *const cfg_sections[] = { "agent", "ldap", "relay", NULL };
+static const char *const acfg_sections[] = { "agent", "ldap", "relay", NULL };
 
-static const char *const cfg_agent_keys[] = {
+static const char *const acfg_agent_keys[] = {
 	"id", "domains", "signing_key", "state_dir", "interval",
 	"full_interval", "heartbeat_interval", "stale_warning",
 	"stale_critical", "shrink_threshold", "audit_file", "log_file", NULL
 };
 
-static const char *const cfg_ldap_keys[] = {
+static const char *const acfg_ldap_keys[] = {
 	"server", "base", "filter", "page_size", "bind", "bind_dn",
 	"password_file", "password", "sasl_mech", "tls", "ca_file", "timeout",
 	"change_detection", "client", NULL
 };
 
-static const char *const cfg_relay_keys[] = {
+static const char *const acfg_relay_keys[] = {
 	"host", "port", "user", "hostkey_sha256", "known_hosts",
 	"private_key", "remote_dir", "status_file", "connect_timeout",
 	"io_timeout", "wait", "retries", "backoff", NULL
 };
 
 /* Longest wait we accept for any duration key: a day. */
-static const uint64_t cfg_max_secs = 86400;
+static const uint64_t acfg_max_secs = 86400;
 
 char *
 agent_strdup(const char *s)
@@ -94,7 +94,7 @@ agent_cfg_free(struct agent_cfg *c)
 
 /* Log a config error at the line of key in s (or of s itself). */
 static void
-cfg_err(const struct agent_cfg *c, const struct cfg_section *s,
+acfg_err(const struct agent_cfg *c, const struct cfg_section *s,
     const char *key, const char *why)
 {
 	size_t line = 0;
@@ -109,19 +109,19 @@ cfg_err(const struct agent_cfg *c, const struct cfg_section *s,
 		rs_error("config %s:%zu: %s", c->path, line, why);
 }
 
-/* A duration key as unsigned seconds, within [min, cfg_max_secs]. */
+/* A duration key as unsigned seconds, within [min, acfg_max_secs]. */
 static int
-cfg_secs(const struct agent_cfg *c, const struct cfg_section *s,
+acfg_secs(const struct agent_cfg *c, const struct cfg_section *s,
     const char *key, uint64_t def, uint64_t min, unsigned *out)
 {
 	uint64_t v;
 
 	if (cfg_duration(s, key, def, &v) != RS_OK) {
-		cfg_err(c, s, key, "not a duration (e.g. 90s, 5m, 1h)");
+		acfg_err(c, s, key, "not a duration (e.g. 90s, 5m, 1h)");
 		return RS_ERR_SYNTAX;
 	}
-	if (v < min || v > cfg_max_secs) {
-		cfg_err(c, s, key, "out of range");
+	if (v < min || v > acfg_max_secs) {
+		acfg_err(c, s, key, "out of range");
 		return RS_ERR_SYNTAX;
 	}
 	*out = (unsigned)v;
@@ -129,13 +129,13 @@ cfg_secs(const struct agent_cfg *c, const struct cfg_section *s,
 }
 
 static int
-cfg_cmp_str(const void *a, const void *b)
+acfg_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int
-cfg_load_agent(struct agent_cfg *c)
+acfg_load_agent(struct agent_cfg *c)
 {
 	const struct cfg_section *s = cfg_section(c->cfg, "agent", 0);
 	const char *bad, *why, *v;
@@ -151,31 +151,31 @@ cfg_load_agent(struct agent_cfg *c)
 		goto out;
 	}
 	if (cfg_count(c->cfg, "agent") > 1) {
-		cfg_err(c, cfg_section(c->cfg, "agent", 1), NULL,
+		acfg_err(c, cfg_section(c->cfg, "agent", 1), NULL,
 		    "[agent] appears twice");
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
-	if ((r = cfg_check_keys(s, cfg_agent_keys, &bad)) != RS_OK) {
-		cfg_err(c, s, bad, "unknown key in [agent]");
+	if ((r = cfg_check_keys(s, acfg_agent_keys, &bad)) != RS_OK) {
+		acfg_err(c, s, bad, "unknown key in [agent]");
 		goto out;
 	}
 	c->id = cfg_get(s, "id");
 	if (c->id == NULL || !bundle_agent_id_ok(c->id)) {
-		cfg_err(c, s, "id", c->id == NULL ? "required" :
+		acfg_err(c, s, "id", c->id == NULL ? "required" :
 		    "must be 1-64 of [a-z0-9._-], starting with a letter "
 		    "or digit");
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
 	if ((v = cfg_get(s, "domains")) == NULL) {
-		cfg_err(c, s, "domains", "required");
+		acfg_err(c, s, "domains", "required");
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
 	if ((r = cfg_words(v, &c->domains, &c->ndomains)) != RS_OK ||
 	    c->ndomains == 0 || c->ndomains > RS_MAX_DOMAINS) {
-		cfg_err(c, s, "domains", "need 1 to 256 domain names");
+		acfg_err(c, s, "domains", "need 1 to 256 domain names");
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
@@ -185,13 +185,13 @@ cfg_load_agent(struct agent_cfg *c)
 				*p = (char)(*p - 'A' + 'a');
 		if (addr_check_domain(c->domains[i], strlen(c->domains[i]),
 		    &why) != RS_OK) {
-			cfg_err(c, s, "domains", why);
+			acfg_err(c, s, "domains", why);
 			r = RS_ERR_SYNTAX;
 			goto out;
 		}
 	}
 	/* The bundle header wants them sorted and unique. */
-	qsort(c->domains, c->ndomains, sizeof(*c->domains), cfg_cmp_str);
+	qsort(c->domains, c->ndomains, sizeof(*c->domains), acfg_cmp_str);
 	for (i = 1, j = 1; i < c->ndomains; i++) {
 		if (strcmp(c->domains[i], c->domains[j - 1]) == 0) {
 			free(c->domains[i]);
@@ -203,7 +203,7 @@ cfg_load_agent(struct agent_cfg *c)
 	for (i = 0; i < c->ndomains; i++)
 		if ((r = rs_buf_printf(&b, "%s%s", i ? " " : "",
 		    c->domains[i])) != RS_OK) {
-			cfg_err(c, s, "domains", "too long for a bundle header");
+			acfg_err(c, s, "domains", "too long for a bundle header");
 			goto out;
 		}
 	if ((c->domains_str = agent_strdup((const char *)b.data)) == NULL) {
@@ -227,29 +227,29 @@ cfg_load_agent(struct agent_cfg *c)
 	 * of the root DSE, so it can be short.  The full export that catches
 	 * deletions runs every full_interval.
 	 */
-	if ((r = cfg_secs(c, s, "interval", 60, 2, &c->interval)) != RS_OK ||
-	    (r = cfg_secs(c, s, "full_interval", 3600, 2,
+	if ((r = acfg_secs(c, s, "interval", 60, 2, &c->interval)) != RS_OK ||
+	    (r = acfg_secs(c, s, "full_interval", 3600, 2,
 	    &c->full_interval)) != RS_OK ||
-	    (r = cfg_secs(c, s, "heartbeat_interval", 3600, 2,
+	    (r = acfg_secs(c, s, "heartbeat_interval", 3600, 2,
 	    &c->heartbeat_interval)) != RS_OK ||
-	    (r = cfg_secs(c, s, "stale_warning", 3 * 3600, 1,
+	    (r = acfg_secs(c, s, "stale_warning", 3 * 3600, 1,
 	    &c->stale_warning)) != RS_OK ||
-	    (r = cfg_secs(c, s, "stale_critical", 24 * 3600, 1,
+	    (r = acfg_secs(c, s, "stale_critical", 24 * 3600, 1,
 	    &c->stale_critical)) != RS_OK)
 		goto out;
 	if (c->full_interval < c->interval) {
-		cfg_err(c, s, "full_interval", "shorter than interval");
+		acfg_err(c, s, "full_interval", "shorter than interval");
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
 	if (c->stale_critical < c->stale_warning) {
-		cfg_err(c, s, "stale_critical", "shorter than stale_warning");
+		acfg_err(c, s, "stale_critical", "shorter than stale_warning");
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
 	if (cfg_percent(s, "shrink_threshold", RS_DEF_SHRINK_PCT,
 	    &c->shrink_pct) != RS_OK) {
-		cfg_err(c, s, "shrink_threshold", "not a percentage");
+		acfg_err(c, s, "shrink_threshold", "not a percentage");
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
@@ -260,27 +260,27 @@ out:
 	return r;
 }
 
-struct cfg_enum {
+struct acfg_enum {
 	const char	*name;
 	int		 val;
 };
 
-static const struct cfg_enum cfg_binds[] = {
+static const struct acfg_enum acfg_binds[] = {
 	{ "negotiate", LDAPX_BIND_NEGOTIATE }, { "simple", LDAPX_BIND_SIMPLE },
 	{ "sasl", LDAPX_BIND_SASL }, { "none", LDAPX_BIND_NONE }, { NULL, 0 }
 };
-static const struct cfg_enum cfg_tlss[] = {
+static const struct acfg_enum acfg_tlss[] = {
 	{ "none", LDAPX_TLS_NONE }, { "starttls", LDAPX_TLS_STARTTLS },
 	{ "ldaps", LDAPX_TLS_LDAPS }, { NULL, 0 }
 };
-static const struct cfg_enum cfg_clients[] = {
+static const struct acfg_enum acfg_clients[] = {
 	{ "wldap32", LDAPX_CLIENT_WLDAP32 },
 	{ "openldap", LDAPX_CLIENT_OPENLDAP }, { NULL, 0 }
 };
 
 static int
-cfg_get_enum(const struct agent_cfg *c, const struct cfg_section *s,
-    const char *key, const struct cfg_enum *e, int def, int *out)
+acfg_get_enum(const struct agent_cfg *c, const struct cfg_section *s,
+    const char *key, const struct acfg_enum *e, int def, int *out)
 {
 	const char *v = cfg_get(s, key);
 
@@ -293,12 +293,12 @@ cfg_get_enum(const struct agent_cfg *c, const struct cfg_section *s,
 			*out = e->val;
 			return RS_OK;
 		}
-	cfg_err(c, s, key, "unknown value");
+	acfg_err(c, s, key, "unknown value");
 	return RS_ERR_SYNTAX;
 }
 
 static int
-cfg_load_ldap(struct agent_cfg *c)
+acfg_load_ldap(struct agent_cfg *c)
 {
 	const struct cfg_section *s = cfg_section(c->cfg, "ldap", 0);
 	const char *bad;
@@ -312,25 +312,25 @@ cfg_load_ldap(struct agent_cfg *c)
 		return RS_ERR_SYNTAX;
 	}
 	if (cfg_count(c->cfg, "ldap") > 1) {
-		cfg_err(c, cfg_section(c->cfg, "ldap", 1), NULL,
+		acfg_err(c, cfg_section(c->cfg, "ldap", 1), NULL,
 		    "[ldap] appears twice");
 		return RS_ERR_SYNTAX;
 	}
-	if ((r = cfg_check_keys(s, cfg_ldap_keys, &bad)) != RS_OK) {
-		cfg_err(c, s, bad, "unknown key in [ldap]");
+	if ((r = cfg_check_keys(s, acfg_ldap_keys, &bad)) != RS_OK) {
+		acfg_err(c, s, bad, "unknown key in [ldap]");
 		return r;
 	}
 	c->ldap = s;
 	c->nservers = cfg_get_n(s, "server");
 	if (c->nservers > AGENT_MAX_SERVERS) {
-		cfg_err(c, s, "server", "too many servers (at most 16)");
+		acfg_err(c, s, "server", "too many servers (at most 16)");
 		return RS_ERR_SYNTAX;
 	}
 	for (i = 0; i < c->nservers; i++)
 		c->servers[i] = cfg_nth(s, "server", i);
 	c->nbases = cfg_get_n(s, "base");
 	if (c->nbases == 0 || c->nbases > AGENT_MAX_BASES) {
-		cfg_err(c, s, "base", "need 1 to 16 base DNs");
+		acfg_err(c, s, "base", "need 1 to 16 base DNs");
 		return RS_ERR_SYNTAX;
 	}
 	for (i = 0; i < c->nbases; i++)
@@ -339,12 +339,12 @@ cfg_load_ldap(struct agent_cfg *c)
 	if (c->filter == NULL)
 		c->filter = "(proxyAddresses=smtp:*)";
 	if (c->filter[0] != '(') {
-		cfg_err(c, s, "filter", "an LDAP filter starts with '('");
+		acfg_err(c, s, "filter", "an LDAP filter starts with '('");
 		return RS_ERR_SYNTAX;
 	}
 	if (cfg_uint(s, "page_size", RS_MAX_PAGE_SIZE, 1, RS_MAX_PAGE_SIZE,
 	    &v) != RS_OK) {
-		cfg_err(c, s, "page_size", "must be 1 to 1000");
+		acfg_err(c, s, "page_size", "must be 1 to 1000");
 		return RS_ERR_SYNTAX;
 	}
 	c->page_size = (unsigned)v;
@@ -352,13 +352,13 @@ cfg_load_ldap(struct agent_cfg *c)
 	 * Windows defaults to negotiate (the service's own identity, no
 	 * stored password); Unix has no such identity and defaults to simple.
 	 */
-	if ((r = cfg_get_enum(c, s, "bind", cfg_binds, sys_default_bind(),
+	if ((r = acfg_get_enum(c, s, "bind", acfg_binds, sys_default_bind(),
 	    &e)) != RS_OK)
 		return r;
 	c->bind = (enum ldapx_bind)e;
 	c->bind_dn = cfg_get(s, "bind_dn");
 	if (c->bind == LDAPX_BIND_SIMPLE && c->bind_dn == NULL) {
-		cfg_err(c, s, "bind_dn", "required for bind = simple");
+		acfg_err(c, s, "bind_dn", "required for bind = simple");
 		return RS_ERR_SYNTAX;
 	}
 	/*
@@ -369,52 +369,52 @@ cfg_load_ldap(struct agent_cfg *c)
 	c->sasl_mech = cfg_get(s, "sasl_mech");
 	if (c->sasl_mech == NULL)
 		c->sasl_mech = "GSSAPI";
-	if ((r = cfg_get_enum(c, s, "tls", cfg_tlss, LDAPX_TLS_NONE, &e)) !=
+	if ((r = acfg_get_enum(c, s, "tls", acfg_tlss, LDAPX_TLS_NONE, &e)) !=
 	    RS_OK)
 		return r;
 	c->tls = (enum ldapx_tls)e;
 	c->ca_file = cfg_get(s, "ca_file");
 	/* Unset: ldapx_pick chooses by bind and tls, and checks either. */
-	if ((r = cfg_get_enum(c, s, "client", cfg_clients, LDAPX_CLIENT_AUTO,
+	if ((r = acfg_get_enum(c, s, "client", acfg_clients, LDAPX_CLIENT_AUTO,
 	    &e)) != RS_OK)
 		return r;
 	c->client = (enum ldapx_client)e;
 	if (ldapx_check_client(c->client, c->bind, c->tls, c->ca_file,
 	    c->nservers > 0, why, sizeof(why)) != RS_OK) {
-		cfg_err(c, s, "client", why);
+		acfg_err(c, s, "client", why);
 		return RS_ERR_SYNTAX;
 	}
 	if (cfg_bool(s, "change_detection", 1, &c->change_detection) !=
 	    RS_OK) {
-		cfg_err(c, s, "change_detection", "not yes or no");
+		acfg_err(c, s, "change_detection", "not yes or no");
 		return RS_ERR_SYNTAX;
 	}
-	return cfg_secs(c, s, "timeout", 30, 1, &c->timeout);
+	return acfg_secs(c, s, "timeout", 30, 1, &c->timeout);
 }
 
 static int
-cfg_load_relay(struct agent_cfg *c, const struct cfg_section *s,
+acfg_load_relay(struct agent_cfg *c, const struct cfg_section *s,
     struct agent_relay *r)
 {
 	const char *bad, *v, *p;
 	uint64_t u;
 	int e;
 
-	if ((e = cfg_check_keys(s, cfg_relay_keys, &bad)) != RS_OK) {
-		cfg_err(c, s, bad, "unknown key in [relay]");
+	if ((e = cfg_check_keys(s, acfg_relay_keys, &bad)) != RS_OK) {
+		acfg_err(c, s, bad, "unknown key in [relay]");
 		return e;
 	}
 	r->name = cfg_section_name(s);
 	if (r->name[0] == '\0') {
-		cfg_err(c, s, NULL, "[relay] needs a name: [relay mx1]");
+		acfg_err(c, s, NULL, "[relay] needs a name: [relay mx1]");
 		return RS_ERR_SYNTAX;
 	}
 	if ((r->host = cfg_get(s, "host")) == NULL) {
-		cfg_err(c, s, "host", "required");
+		acfg_err(c, s, "host", "required");
 		return RS_ERR_SYNTAX;
 	}
 	if (cfg_uint(s, "port", 22, 1, 65535, &u) != RS_OK) {
-		cfg_err(c, s, "port", "must be 1 to 65535");
+		acfg_err(c, s, "port", "must be 1 to 65535");
 		return RS_ERR_SYNTAX;
 	}
 	r->port = (unsigned)u;
@@ -429,21 +429,21 @@ cfg_load_relay(struct agent_cfg *c, const struct cfg_section *s,
 		r->known_hosts = NULL;
 	if (r->hostkey_sha256 == NULL && r->known_hosts == NULL) {
 		/* Never trust on first use: a pin is mandatory. */
-		cfg_err(c, s, "hostkey_sha256",
+		acfg_err(c, s, "hostkey_sha256",
 		    "one of hostkey_sha256 or known_hosts is required");
 		return RS_ERR_SYNTAX;
 	}
 	if (r->hostkey_sha256 != NULL) {
 		v = r->hostkey_sha256;
 		if (strncmp(v, "SHA256:", 7) != 0 || strlen(v) < 7 + 43) {
-			cfg_err(c, s, "hostkey_sha256", "expected SHA256:... "
+			acfg_err(c, s, "hostkey_sha256", "expected SHA256:... "
 			    "as ssh-keygen -lf prints it");
 			return RS_ERR_SYNTAX;
 		}
 		for (p = v + 7; *p != '\0'; p++)
 			if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
 			    "qrstuvwxyz0123456789+/=", *p) == NULL) {
-				cfg_err(c, s, "hostkey_sha256",
+				acfg_err(c, s, "hostkey_sha256",
 				    "not base64 after SHA256:");
 				return RS_ERR_SYNTAX;
 			}
@@ -458,15 +458,15 @@ cfg_load_relay(struct agent_cfg *c, const struct cfg_section *s,
 		r->remote_dir = "incoming";
 	if ((r->status_file = cfg_get(s, "status_file")) == NULL)
 		r->status_file = "status/status.json";
-	if ((e = cfg_secs(c, s, "connect_timeout", 15, 1,
+	if ((e = acfg_secs(c, s, "connect_timeout", 15, 1,
 	    &r->connect_timeout)) != RS_OK ||
-	    (e = cfg_secs(c, s, "io_timeout", 60, 1, &r->io_timeout)) !=
+	    (e = acfg_secs(c, s, "io_timeout", 60, 1, &r->io_timeout)) !=
 	    RS_OK ||
-	    (e = cfg_secs(c, s, "wait", 120, 0, &r->wait)) != RS_OK ||
-	    (e = cfg_secs(c, s, "backoff", 5, 0, &r->backoff)) != RS_OK)
+	    (e = acfg_secs(c, s, "wait", 120, 0, &r->wait)) != RS_OK ||
+	    (e = acfg_secs(c, s, "backoff", 5, 0, &r->backoff)) != RS_OK)
 		return e;
 	if (cfg_uint(s, "retries", 3, 1, 100, &u) != RS_OK) {
-		cfg_err(c, s, "retries", "must be 1 to 100");
+		acfg_err(c, s, "retries", "must be 1 to 100");
 		return RS_ERR_SYNTAX;
 	}
 	r->retries = (unsigned)u;
@@ -500,11 +500,11 @@ agent_cfg_load(const char *path, struct agent_cfg **out)
 		    why != NULL ? why : rs_err_str(r));
 		goto out;
 	}
-	if ((r = cfg_check_sections(c->cfg, cfg_sections, &bad)) != RS_OK) {
+	if ((r = cfg_check_sections(c->cfg, acfg_sections, &bad)) != RS_OK) {
 		rs_error("config %s: unknown section [%s]", path, bad);
 		goto out;
 	}
-	if ((r = cfg_load_agent(c)) != RS_OK || (r = cfg_load_ldap(c)) !=
+	if ((r = acfg_load_agent(c)) != RS_OK || (r = acfg_load_ldap(c)) !=
 	    RS_OK)
 		goto out;
 	c->nrelays = cfg_count(c->cfg, "relay");
@@ -521,12 +521,12 @@ agent_cfg_load(const char *path, struct agent_cfg **out)
 		goto out;
 	}
 	for (i = 0; i < c->nrelays; i++) {
-		if ((r = cfg_load_relay(c, cfg_section(c->cfg, "relay", i),
+		if ((r = acfg_load_relay(c, cfg_section(c->cfg, "relay", i),
 		    &c->relays[i])) != RS_OK)
 			goto out;
 		for (j = 0; j < i; j++)
 			if (strcmp(c->relays[i].name, c->relays[j].name) == 0) {
-				cfg_err(c, cfg_section(c->cfg, "relay", i),
+				acfg_err(c, cfg_section(c->cfg, "relay", i),
 				    NULL, "relay name used twice");
 				r = RS_ERR_SYNTAX;
 				goto out;
