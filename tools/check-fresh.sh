@@ -42,7 +42,7 @@ trap 'exit 130' INT TERM
 tools/debroot.sh create "$root" || exit 1
 git bundle create -q "$root/root/rcptsync.bundle" HEAD ||
     { echo "check-fresh: git bundle failed" >&2; exit 1; }
-echo "check-fresh: $(git log -1 --format='%h %s') in $root; log in $log"
+printf 'check-fresh: %s in %s; log in %s\n' "$(git log -1 --format='%h %s')" "$root" "$log"
 
 tools/debroot.sh enter "$root" /bin/sh -c '
 	set -e
