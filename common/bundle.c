@@ -35,11 +35,13 @@
 #include "addr.h"
 #include "buf.h"
 #include "bundle.h"
+#include "civil.h"
 #include "gz.h"
 #include "hash.h"
 #include "rs_limits.h"
 #include "rlist.h"
 #include "rs_err.h"
+#include "strv.h"
 
 #define BUNDLE_MAGIC		"rcptsync-list"
 #define BUNDLE_SEQ_MAX		UINT64_C(9223372036854775807)	/* 2^63-1 */
@@ -196,47 +198,7 @@ bundle_name(const char *agent, uint64_t seq, char *out, size_t outsize)
 
 /* ---- time ---- */
 
-/*
- * Days since 1970-01-01 of a proleptic Gregorian date, and back.  Eras of
- * 400 years (146097 days) make the leap rule a matter of arithmetic; the
- * year is taken to start on March 1 so that Feb 29 is the last day.  Own
- * code instead of timegm(), which Windows lacks, and gmtime(), which is
- * not thread-safe and fails differently per platform.
- */
-static int64_t
-bundle_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;					/* 0..399 */
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;	/* 0..365 */
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;		/* 0..146096 */
-	return era * 146097 + doe - 719468;
-}
-
-static void
-bundle_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int
-bundle_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+/* Dates: civil.c (no timegm() on Windows, no thread-safe gmtime()). */
 
 void
 bundle_time_fmt(time_t t, char *out, size_t outsize)
@@ -256,7 +218,7 @@ bundle_time_fmt(time_t t, char *out, size_t outsize)
 		s = BUNDLE_TIME_MAX;
 	days = s / 86400;
 	secs = s % 86400;
-	bundle_civil_from_days(days, &y, &m, &d);
+	civil_from_days(days, &y, &m, &d);
 	snprintf(out, outsize, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d,
 	    (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 }
@@ -298,10 +260,10 @@ bundle_time_parse(const char *s, time_t *t)
 		return RS_ERR_SYNTAX;
 	if (y < 1970 || mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
 		return RS_ERR_SYNTAX;
-	dim = mdays[mo - 1] + (mo == 2 && bundle_leap(y));
+	dim = mdays[mo - 1] + (mo == 2 && civil_leap(y));
 	if (d < 1 || d > dim)
 		return RS_ERR_SYNTAX;
-	v = bundle_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	v = civil_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	/* A 32-bit time_t cannot hold every year we accept. */
 	if ((int64_t)(time_t)v != v)
 		return RS_ERR_SYNTAX;
@@ -335,25 +297,12 @@ bundle_cmp_n(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-/* Is d[0..dlen) one of the n sorted domains? */
+/* Is d[0..dlen) one of the header's sorted domains? */
 static int
 bundle_domain_in(const struct bundle_hdr *h, const char *d, size_t dlen)
 {
-	size_t lo = 0, hi = h->ndomains, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = bundle_cmp_n(d, dlen, h->domains[mid],
-		    strlen(h->domains[mid]));
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return 0;
+	return strv_find_rows(h->domains[0], sizeof(h->domains[0]),
+	    h->ndomains, d, dlen) >= 0;
 }
 
 /* The header's domains: 1..RS_MAX_DOMAINS, valid, sorted, unique. */

@@ -33,6 +33,7 @@
 #include "rs_attr.h"
 #include "base64.h"
 #include "buf.h"
+#include "civil.h"
 #include "rs_limits.h"
 #include "rs_err.h"
 #include "signers.h"
@@ -223,12 +224,6 @@ time_field(const char *p, size_t w, int lo, int hi, int *v)
 	return RS_OK;
 }
 
-static int
-leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /*
  * valid-after / valid-before as ssh-keygen reads them (sshd(8) AUTHORIZED
  * KEYS FILE FORMAT, expiry-time): YYYYMMDD, YYYYMMDDHHMM or
@@ -239,8 +234,6 @@ leap(int y)
 static int
 time_parse(const char *v, time_t *out)
 {
-	static const int mdays[12] =
-	    { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	static const struct {
 		size_t	w;
 		int	lo, hi;
@@ -249,7 +242,7 @@ time_parse(const char *v, time_t *out)
 		{ 2, 0, 23 }, { 2, 0, 59 }, { 2, 0, 61 },
 	};
 	int f[6] = { 0, 1, 1, 0, 0, 0 };	/* Y M D h m s */
-	int utc = 0, y;
+	int utc = 0;
 	int64_t days, secs;
 	size_t l = strlen(v), nf, off, i;
 	struct tm tm;
@@ -277,12 +270,8 @@ time_parse(const char *v, time_t *out)
 	if (utc) {
 		if (f[0] < 1970)
 			return RS_ERR_FORMAT;
-		days = 0;
-		for (y = 1970; y < f[0]; y++)
-			days += leap(y) ? 366 : 365;
-		for (i = 0; i + 1 < (size_t)f[1]; i++)
-			days += mdays[i] + (i == 1 && leap(f[0]) ? 1 : 0);
-		days += f[2] - 1;
+		/* Day 31 of a 30-day month rolls over, as with timegm(). */
+		days = civil_days(f[0], (unsigned)f[1], (unsigned)f[2]);
 		secs = days * 86400 + f[3] * 3600 + f[4] * 60 + f[5];
 		t = (time_t)secs;
 		if ((int64_t)t != secs)

@@ -43,6 +43,7 @@
 #include "receiver.h"
 #include "rs_err.h"
 #include "signers.h"
+#include "strv.h"
 
 static const char *const rcv_cfg_receiver_keys[] = {
 	"spool_dir", "status_file", "state_dir", "history_dir", "history",
@@ -70,22 +71,7 @@ rcv_cfg_strcmp(const void *a, const void *b)
 long
 rcv_cfg_word_find(char *const *w, size_t n, const char *d, size_t len)
 {
-	size_t lo = 0, hi = n, mid;
-	int cmp;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		cmp = strncmp(w[mid], d, len);
-		if (cmp == 0 && w[mid][len] != '\0')
-			cmp = 1;
-		if (cmp == 0)
-			return (long)mid;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return strv_find((const char *const *)w, n, d, len);
 }
 
 static void

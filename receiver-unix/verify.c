@@ -43,6 +43,7 @@
 #include "rs_err.h"
 #include "signers.h"
 #include "sshsig.h"
+#include "strv.h"
 
 #define RCV_VFY_COPY_BUF	(64 * 1024)
 
@@ -365,22 +366,8 @@ rcv_vfy_signature(const struct rcv_cfg *c,
 static long
 rcv_vfy_hdr_domain(const struct bundle_hdr *h, const char *d, size_t len)
 {
-	size_t lo = 0, hi = h->ndomains, mid;
-	int cmp;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		cmp = strncmp(h->domains[mid], d, len);
-		if (cmp == 0 && h->domains[mid][len] != '\0')
-			cmp = 1;
-		if (cmp == 0)
-			return (long)mid;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return strv_find_rows(h->domains[0], sizeof(h->domains[0]),
+	    h->ndomains, d, len);
 }
 
 /*

@@ -1,9 +1,10 @@
 /*
  * sys_win.c - the operating system services of sys.h on Windows.
  *
- * API: sys.h (files, default paths, TCP connect, waits, the DPAPI-protected
- * LDAP password) plus the helpers of win_int.h (UTF-8 <-> UTF-16, error
- * text, %ProgramData%\rcptsync, the stop/sync/reload events).
+ * API: sys.h (files, default paths, TCP connect, waits) plus the helpers
+ * of win_int.h (UTF-8 <-> UTF-16, error text, %ProgramData%\rcptsync, the
+ * stop/sync/reload events).  The DPAPI-protected LDAP password is
+ * secret_win.c's.
  *
  * Strings are UTF-8 inside the program; every path is converted to UTF-16
  * at the Win32 call and only *W functions are used, so non-ASCII paths
@@ -39,14 +40,11 @@
  * Ownership: returned default paths are static; win_wide/win_utf8 results
  * belong to the caller.
  * Trust boundary: local users other than SYSTEM and Administrators
- * (planted files and folders, see above); the DPAPI blob in the config is
- * decrypted here, and the plaintext only ever lives in the caller's rs_buf
- * (wiped on free).
+ * (planted files and folders, see above).
  */
 #include "win_int.h"
 #include "acl_win.h"
 
-#include <wincrypt.h>
 #include <ws2tcpip.h>
 #include <aclapi.h>
 #include <sddl.h>
@@ -60,10 +58,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "buf.h"
-#include "cfg.h"
 #include "hash.h"
 #include "ldapx.h"
 #include "log.h"
@@ -73,12 +69,6 @@
 
 /* Write in chunks WriteFile can take (DWORD lengths). */
 enum { SYS_IO_CHUNK = 1 << 20 };
-
-/*
- * Optional entropy bound into the DPAPI blob: a blob made by another
- * program for another purpose does not decrypt as our password.
- */
-static const char sys_dpapi_entropy[] = "rcptsync-agent ldap password v1";
 
 static _Thread_local char sys_err[512];
 
@@ -940,113 +930,4 @@ sys_tcp_close(libssh2_socket_t s)
 {
 	if (s != LIBSSH2_INVALID_SOCKET)
 		closesocket(s);
-}
-
-/* --- the DPAPI-protected password ---------------------------------- */
-
-int
-sys_get_password(const struct cfg_section *ldap, struct rs_buf *out)
-{
-	DATA_BLOB in = { 0, NULL }, plain = { 0, NULL }, ent;
-	const char *b64;
-	unsigned char *raw = NULL;
-	size_t len, pad = 0;
-	int n, rc;
-
-	rs_buf_reset(out);
-	b64 = cfg_get(ldap, "password");
-	if (b64 == NULL) {
-		rs_error("ldap password: no [ldap] password; run "
-		    "rcptsync-agent.exe set-password");
-		rc = RS_ERR_NOTFOUND;
-		goto out;
-	}
-	len = strlen(b64);
-	if (len == 0 || len % 4 != 0 || len > 64 * 1024) {
-		rs_error("ldap password: not a base64 DPAPI blob; run "
-		    "rcptsync-agent.exe set-password");
-		rc = RS_ERR_FORMAT;
-		goto out;
-	}
-	if (b64[len - 1] == '=')
-		pad = b64[len - 2] == '=' ? 2 : 1;
-	if ((raw = malloc(len / 4 * 3 + 1)) == NULL) {
-		rc = RS_ERR_NOMEM;
-		goto out;
-	}
-	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
-	if (n < 0 || (size_t)n < pad) {
-		rs_error("ldap password: not a base64 DPAPI blob; run "
-		    "rcptsync-agent.exe set-password");
-		rc = RS_ERR_FORMAT;
-		goto out;
-	}
-	in.cbData = (DWORD)((size_t)n - pad);
-	in.pbData = raw;
-	ent.cbData = (DWORD)(sizeof(sys_dpapi_entropy) - 1);
-	ent.pbData = (BYTE *)sys_dpapi_entropy;
-	if (!CryptUnprotectData(&in, NULL, &ent, NULL, NULL,
-	    CRYPTPROTECT_UI_FORBIDDEN, &plain)) {
-		win_set_error(GetLastError());
-		rs_error("ldap password: cannot decrypt the DPAPI blob "
-		    "(written on another machine?): %s; run "
-		    "rcptsync-agent.exe set-password", sys_errmsg());
-		rc = RS_ERR_SYSTEM;
-		goto out;
-	}
-	if (memchr(plain.pbData, '\0', plain.cbData) != NULL) {
-		rs_error("ldap password: contains a NUL byte");
-		rc = RS_ERR_FORMAT;
-		goto out;
-	}
-	rc = rs_buf_put(out, plain.pbData, plain.cbData);
- out:
-	if (plain.pbData != NULL) {
-		rs_wipe(plain.pbData, plain.cbData);
-		LocalFree(plain.pbData);
-	}
-	free(raw);
-	return rc;
-}
-
-int
-win_protect_password(const char *pw, size_t n, char **b64)
-{
-	DATA_BLOB in, blob = { 0, NULL }, ent;
-	char *s = NULL;
-	int rc;
-
-	*b64 = NULL;
-	in.cbData = (DWORD)n;
-	in.pbData = (BYTE *)pw;
-	ent.cbData = (DWORD)(sizeof(sys_dpapi_entropy) - 1);
-	ent.pbData = (BYTE *)sys_dpapi_entropy;
-	/*
-	 * Machine scope: the service (LocalSystem, a gMSA, a virtual
-	 * account) must decrypt what an administrator encrypted.  The blob
-	 * is useless on another machine.
-	 */
-	if (!CryptProtectData(&in, L"rcptsync-agent LDAP password", &ent,
-	    NULL, NULL, CRYPTPROTECT_LOCAL_MACHINE | CRYPTPROTECT_UI_FORBIDDEN,
-	    &blob)) {
-		rc = sys_fail(GetLastError());
-		goto out;
-	}
-	if (blob.cbData > 48 * 1024) {
-		rc = RS_ERR_LIMIT;
-		goto out;
-	}
-	if ((s = malloc((blob.cbData + 2) / 3 * 4 + 1)) == NULL) {
-		rc = RS_ERR_NOMEM;
-		goto out;
-	}
-	EVP_EncodeBlock((unsigned char *)s, blob.pbData, (int)blob.cbData);
-	*b64 = s;
-	s = NULL;
-	rc = RS_OK;
- out:
-	if (blob.pbData != NULL)
-		LocalFree(blob.pbData);
-	free(s);
-	return rc;
 }
