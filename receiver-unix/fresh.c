@@ -159,7 +159,7 @@ rcv_fresh_install_seq(const struct rcv_cfg *c, const char *agent,
 		return st->install_seq;
 	if (st->heartbeat_time == 0 || st->heartbeat_time < st->accepted_time)
 		return st->seq;
-	if (rcv_st_history_seqs(c, agent, &seqs, &n) != RS_OK)
+	if (rcv_keep_history_seqs(c, agent, &seqs, &n) != RS_OK)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (seqs[i] <= st->seq)

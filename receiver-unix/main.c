@@ -291,7 +291,7 @@ rcv_cmd_diff(const struct rcv_cfg *c, int argc, char **argv)
 		rcv_main_usage();
 		return RCV_EXIT_USAGE;
 	}
-	if (rcv_st_history_seqs(c, argv[0], &seqs, &n) != RS_OK)
+	if (rcv_keep_history_seqs(c, argv[0], &seqs, &n) != RS_OK)
 		return RCV_EXIT_SYSTEM;
 	if (argc == 1) {
 		if (n < 2) {

@@ -186,19 +186,19 @@ int	rcv_st_save(const struct rcv_cfg *c, const char *agent,
 int	rcv_st_agents(const struct rcv_cfg *c, char ***agents, size_t *n);
 int	rcv_st_status_write(const struct rcv_cfg *c);
 /* Move the private copy to history (sig written beside it); prune. */
-int	rcv_st_history_add(const struct rcv_cfg *c, const char *agent,
+int	rcv_keep_history_add(const struct rcv_cfg *c, const char *agent,
 	    uint64_t seq, const char *work_path, const char *sig,
 	    size_t siglen);
 /*
  * Quarantine: src (a private copy or a spool file, may be NULL) is
  * renamed into the quarantine with sig beside it and a .reason file.
  */
-int	rcv_st_quarantine(const struct rcv_cfg *c, const char *agent,
+int	rcv_keep_quarantine(const struct rcv_cfg *c, const char *agent,
 	    uint64_t seq, const char *src, const char *sig, size_t siglen,
 	    const char *reason);
-void	rcv_st_quarantine_prune(const struct rcv_cfg *c);
+void	rcv_keep_quarantine_prune(const struct rcv_cfg *c);
 /* Sequences of agent's bundles kept in history, ascending (malloc'd). */
-int	rcv_st_history_seqs(const struct rcv_cfg *c, const char *agent,
+int	rcv_keep_history_seqs(const struct rcv_cfg *c, const char *agent,
 	    uint64_t **seqs, size_t *n);
 /*
  * The install journal, STATE/install.pending: what an install commits to,

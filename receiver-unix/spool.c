@@ -156,7 +156,7 @@ rcv_spool_refuse(struct rcv_spool_ctx *x, struct rcv_bundle *b,
 	else if (rcv_util_path(src, sizeof(src), c->spool_dir, b->name) ==
 	    RS_OK)
 		from = src;
-	r = rcv_st_quarantine(c, b->agent, b->seq, from,
+	r = rcv_keep_quarantine(c, b->agent, b->seq, from,
 	    b->siglen > 0 ? b->sig : NULL, b->siglen, reason);
 	if (r != RS_OK)
 		return RCV_SYSFAIL;
@@ -201,7 +201,7 @@ static void
 rcv_spool_to_history(const struct rcv_cfg *c, struct rcv_bundle *b)
 {
 	rcv_spool_unlink(c, b->name);
-	if (b->work_path[0] != '\0' && rcv_st_history_add(c, b->agent,
+	if (b->work_path[0] != '\0' && rcv_keep_history_add(c, b->agent,
 	    b->seq, b->work_path, b->sig, b->siglen) == RS_OK)
 		b->work_path[0] = '\0';
 	rcv_spool_drop_work(b);
@@ -667,7 +667,7 @@ rcv_spool_supersede(struct rcv_spool_ctx *x, const struct rcv_spool_ent *e,
 	    c->quarantine_dir, signame) == RS_OK && lstat(sig, &sst) == 0 &&
 	    (!S_ISREG(sst.st_mode) || rename(sig, dst) == -1))
 		(void)rcv_util_remove(c->spool_dir, signame);
-	r = rcv_st_quarantine(c, e->agent, e->seq, src, NULL, 0, reason);
+	r = rcv_keep_quarantine(c, e->agent, e->seq, src, NULL, 0, reason);
 	if (r != RS_OK)
 		return RCV_SYSFAIL;
 	/*
