@@ -165,28 +165,35 @@ comment_ok(const char *c)
 }
 
 int
-sshkey_pub_fingerprint(const unsigned char pub[SSHKEY_ED25519_PUB],
+sshkey_blob_fingerprint(const unsigned char *blob, size_t len,
     struct rs_buf *out)
 {
 	unsigned char md[RS_SHA256_LEN];
-	struct rs_buf blob;
 	size_t len0;
+	int r;
+
+	if (blob == NULL || out == NULL)
+		return RS_ERR_INVAL;
+	len0 = out->len;
+	if ((r = rs_sha256(blob, len, md)) != RS_OK ||
+	    (r = rs_buf_put_str(out, "SHA256:")) != RS_OK ||
+	    (r = b64_encode(out, md, sizeof(md), 0, 0)) != RS_OK)
+		rs_buf_truncate(out, len0);
+	return r;
+}
+
+int
+sshkey_pub_fingerprint(const unsigned char pub[SSHKEY_ED25519_PUB],
+    struct rs_buf *out)
+{
+	struct rs_buf blob;
 	int r;
 
 	if (pub == NULL || out == NULL)
 		return RS_ERR_INVAL;
-	len0 = out->len;
 	rs_buf_init(&blob, SSHKEY_BLOB_MAX);
-	if ((r = sshkey_pub_put(&blob, pub)) != RS_OK ||
-	    (r = rs_sha256(blob.data, blob.len, md)) != RS_OK)
-		goto out;
-	if ((r = rs_buf_put_str(out, "SHA256:")) != RS_OK ||
-	    (r = b64_encode(out, md, sizeof(md), 0, 0)) != RS_OK)
-		goto out;
-	r = RS_OK;
-out:
-	if (r != RS_OK)
-		rs_buf_truncate(out, len0);
+	if ((r = sshkey_pub_put(&blob, pub)) == RS_OK)
+		r = sshkey_blob_fingerprint(blob.data, blob.len, out);
 	rs_buf_free(&blob);
 	return r;
 }

@@ -35,6 +35,8 @@ struct sshkey;
 #define SSHKEY_ED25519_SIG	64
 /* Largest public key or signature blob we build (sizes the buffers). */
 #define SSHKEY_BLOB_MAX		256
+/* "SHA256:" and 43 characters of unpadded base64 (ssh-keygen -l). */
+#define SSHKEY_FP_LEN		(7 + 43)
 
 int	sshkey_generate(struct sshkey **out);
 /*
@@ -69,6 +71,12 @@ int	sshkey_pub_put(struct rs_buf *b,
  * RS_ERR_TRAILING.
  */
 int	sshkey_pub_get(struct rs_rd *r, unsigned char pub[SSHKEY_ED25519_PUB]);
+/*
+ * Append the SHA-256 fingerprint of a public key blob of any type (as a
+ * server sends it), SSHKEY_FP_LEN characters, to out.
+ */
+int	sshkey_blob_fingerprint(const unsigned char *blob, size_t len,
+	    struct rs_buf *out);
 int	sshkey_pub_fingerprint(const unsigned char pub[SSHKEY_ED25519_PUB],
 	    struct rs_buf *out);
 /* RS_OK when sig is pub's signature over msg, else RS_ERR_SIG. */

@@ -40,6 +40,7 @@
 #include "hostkey.h"
 #include "rs_err.h"
 #include "rs_limits.h"
+#include "sshkey.h"
 
 /* Key types we pin, in the order we offer them, with their methods. */
 static const struct {
@@ -95,18 +96,13 @@ int
 hostkey_fp(const unsigned char *blob, size_t len, char *out,
     size_t outsize)
 {
-	unsigned char md[RS_SHA256_LEN];
 	struct rs_buf b;
 	int r;
 
-	/* "SHA256:" and 43 characters of unpadded base64, as ssh-keygen -l. */
-	if (outsize < 7 + 43 + 1)
+	if (outsize < SSHKEY_FP_LEN + 1)
 		return RS_ERR_INVAL;
-	if ((r = rs_sha256(blob, len, md)) != RS_OK)
-		return r;
 	rs_buf_init(&b, outsize - 1);
-	if ((r = rs_buf_put_str(&b, "SHA256:")) == RS_OK &&
-	    (r = b64_encode(&b, md, sizeof(md), 0, 0)) == RS_OK) {
+	if ((r = sshkey_blob_fingerprint(blob, len, &b)) == RS_OK) {
 		memcpy(out, b.data, b.len);
 		out[b.len] = '\0';
 	}
