@@ -12,7 +12,8 @@
 #   h_wine_init
 #       WINEPREFIX=build/tests/wine/RUNID, created fresh once per tests/run
 #       invocation (RUNID: RS_RUN_ID, else tests/run's PID and start time;
-#       the prefixes of finished runs are deleted), WINEDEBUG=-all,
+#       the prefixes of finished runs are deleted: a prefix's .rs-owner
+#       names the run's tests/run process, RS_RUN_OWNER), WINEDEBUG=-all,
 #       WINEDLLOVERRIDES="mscoree,mshtml=", WINEARCH=win64, wineboot -i,
 #       and "wineserver -p" kept running until the test exits (then
 #       wineserver -k; wineserver -w).  H_WINE is the wine64 loader.
@@ -79,8 +80,9 @@ h_wine_init() {
 	_fresh=
 	if [ ! -f "$WINEPREFIX/.rs-ready" ]; then
 		rm -rf "$WINEPREFIX" && mkdir -p "$WINEPREFIX" || return 1
-		# The run (tests/run, our parent) owns it; gone, it is deleted.
-		echo "$PPID.$(awk '{print $22}' "/proc/$PPID/stat")" \
+		# The run (tests/run, RS_RUN_OWNER; else our parent) owns it;
+		# gone, it is deleted.
+		echo "${RS_RUN_OWNER:-$PPID.$(awk '{print $22}' "/proc/$PPID/stat")}" \
 		    >"$WINEPREFIX/.rs-owner"
 		_fresh=1
 	fi
