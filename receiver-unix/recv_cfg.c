@@ -444,49 +444,54 @@ rcv_cfg_signer(const struct rcv_cfg *c, const char *agent)
 	return NULL;
 }
 
-int
-rcv_cfg_load(const char *path, struct rcv_cfg *c)
+/* Read and parse the file; check its sections and [receiver]'s keys. */
+static int
+rcv_cfg_parse(const struct rcv_cfg *c, struct cfg **cf)
 {
-	struct cfg *cf = NULL;
 	const struct cfg_section *s;
-	const char *why = NULL, *bad = NULL, *const *t;
-	char *text = NULL, *mt = NULL;
+	const char *why = NULL, *bad = NULL;
+	char *text = NULL;
 	size_t len, errline = 0;
-	unsigned pct;
 	int r;
 
-	memset(c, 0, sizeof(*c));
-	if ((c->path = strdup(path)) == NULL)
-		return RS_ERR_NOMEM;
-	r = rcv_util_read_admin(path, RS_MAX_CONFIG_BYTES, &text, &len);
+	*cf = NULL;
+	r = rcv_util_read_admin(c->path, RS_MAX_CONFIG_BYTES, &text, &len);
 	if (r == RS_ERR_NOTFOUND)
-		rs_error("read config %s: no such file", path);
+		rs_error("read config %s: no such file", c->path);
+	if (r != RS_OK)
+		return RS_ERR_SYNTAX;
+	r = cfg_parse(text, len, cf, &errline, &why);
+	free(text);
 	if (r != RS_OK) {
-		r = RS_ERR_SYNTAX;
-		goto out;
-	}
-	if ((r = cfg_parse(text, len, &cf, &errline, &why)) != RS_OK) {
-		rs_error("config %s line %zu: %s", path, errline,
+		rs_error("config %s line %zu: %s", c->path, errline,
 		    why != NULL ? why : rs_err_str(r));
-		r = RS_ERR_SYNTAX;
-		goto out;
+		return RS_ERR_SYNTAX;
 	}
-	r = RS_ERR_SYNTAX;
-	if (cfg_check_sections(cf, rcv_cfg_sections, &bad) != RS_OK) {
-		rs_error("config %s: unknown section [%s]", path, bad);
-		goto out;
+	if (cfg_check_sections(*cf, rcv_cfg_sections, &bad) != RS_OK) {
+		rs_error("config %s: unknown section [%s]", c->path, bad);
+		return RS_ERR_SYNTAX;
 	}
-	if (cfg_count(cf, "receiver") > 1) {
-		rs_error("config %s: more than one [receiver] section", path);
-		goto out;
+	if (cfg_count(*cf, "receiver") > 1) {
+		rs_error("config %s: more than one [receiver] section",
+		    c->path);
+		return RS_ERR_SYNTAX;
 	}
-	s = cfg_section(cf, "receiver", 0);
+	s = cfg_section(*cf, "receiver", 0);
 	if (s != NULL && cfg_check_keys(s, rcv_cfg_receiver_keys, &bad) !=
 	    RS_OK) {
 		rs_error("config %s line %zu: unknown key '%s' in [receiver]",
-		    path, cfg_key_line(s, bad), bad);
-		goto out;
+		    c->path, cfg_key_line(s, bad), bad);
+		return RS_ERR_SYNTAX;
 	}
+	return RS_OK;
+}
+
+/* Every path of [receiver], with its default; each must be absolute. */
+static int
+rcv_cfg_paths(struct rcv_cfg *c, const struct cfg_section *s)
+{
+	int r;
+
 	if ((r = rcv_cfg_str(s, "spool_dir", "/var/spool/rcptsync/incoming",
 	    &c->spool_dir)) != RS_OK ||
 	    (r = rcv_cfg_str(s, "status_file",
@@ -513,18 +518,17 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 	    (r = rcv_cfg_str(s, "metrics_file", NULL, &c->metrics_file)) !=
 	    RS_OK ||
 	    (r = rcv_cfg_str(s, "user", NULL, &c->user)) != RS_OK)
-		goto out;
+		return r;
 	if (c->history_dir == NULL &&
 	    (r = rcv_cfg_join(c->state_dir, "history", &c->history_dir)) !=
 	    RS_OK)
-		goto out;
+		return r;
 	if (c->quarantine_dir == NULL &&
 	    (r = rcv_cfg_join(c->state_dir, "quarantine",
 	    &c->quarantine_dir)) != RS_OK)
-		goto out;
+		return r;
 	if ((r = rcv_cfg_join(c->state_dir, "work", &c->work_dir)) != RS_OK)
-		goto out;
-	r = RS_ERR_SYNTAX;
+		return r;
 	if (rcv_cfg_abs(c, "spool_dir", c->spool_dir) != RS_OK ||
 	    rcv_cfg_abs(c, "status_file", c->status_file) != RS_OK ||
 	    rcv_cfg_abs(c, "state_dir", c->state_dir) != RS_OK ||
@@ -537,7 +541,16 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 	    rcv_cfg_abs(c, "postfix_config", c->postfix_config) != RS_OK ||
 	    rcv_cfg_abs(c, "static_file", c->static_file) != RS_OK ||
 	    rcv_cfg_abs(c, "metrics_file", c->metrics_file) != RS_OK)
-		goto out;
+		return RS_ERR_SYNTAX;
+	return RS_OK;
+}
+
+/* The numbers of [receiver]: history, sizes, durations, the shrink guard. */
+static int
+rcv_cfg_limits(struct rcv_cfg *c, const struct cfg_section *s)
+{
+	unsigned pct;
+
 	if (cfg_uint(s, "history", 10, 1, rcv_cfg_max_history,
 	    &c->history) != RS_OK ||
 	    cfg_size(s, "max_bundle_size", RS_DEF_BUNDLE_BYTES,
@@ -556,53 +569,70 @@ rcv_cfg_load(const char *path, struct rcv_cfg *c)
 	    RS_OK) {
 		rs_error("config %s: a value in [receiver] is invalid "
 		    "(history, sizes, max_entries, durations, "
-		    "postmap_timeout or shrink_threshold)", path);
-		goto out;
+		    "postmap_timeout or shrink_threshold)", c->path);
+		return RS_ERR_SYNTAX;
 	}
 	c->shrink_pct = pct;
 	/* Seconds are allowed (tests use them); 0 would always alarm. */
 	if (c->stale_warning == 0 || c->stale_critical < c->stale_warning) {
 		rs_error("config %s: stale_warning must be at least 1s and "
-		    "stale_critical at least stale_warning", path);
-		goto out;
+		    "stale_critical at least stale_warning", c->path);
+		return RS_ERR_SYNTAX;
 	}
 	if (c->postmap_timeout == 0 || c->postmap_timeout > 86400) {
 		rs_error("config %s: postmap_timeout = %" PRIu64 "s: must be "
-		    "from 1s to 24h", path, c->postmap_timeout);
-		goto out;
+		    "from 1s to 24h", c->path, c->postmap_timeout);
+		return RS_ERR_SYNTAX;
 	}
 	if (c->max_bundle == 0 || c->max_list == 0) {
 		rs_error("config %s: max_bundle_size and max_list_size must "
-		    "not be 0", path);
-		goto out;
+		    "not be 0", c->path);
+		return RS_ERR_SYNTAX;
 	}
-	/* map_type: explicit, or Postfix's default_database_type. */
+	return RS_OK;
+}
+
+/* map_type: explicit, or Postfix's default_database_type; one we know. */
+static int
+rcv_cfg_map_type(struct rcv_cfg *c, const struct cfg_section *s)
+{
+	const char *const *t;
+	int r;
+
 	if ((r = rcv_cfg_str(s, "map_type", NULL, &c->map_type)) != RS_OK)
-		goto out;
-	if (c->map_type == NULL) {
-		if ((r = rcv_cfg_postconf(c, "default_database_type", &mt)) !=
-		    RS_OK)
-			goto out;
-		c->map_type = mt;
-		mt = NULL;
-	}
-	r = RS_ERR_SYNTAX;
+		return r;
+	if (c->map_type == NULL &&
+	    (r = rcv_cfg_postconf(c, "default_database_type",
+	    &c->map_type)) != RS_OK)
+		return r;
 	for (t = rcv_cfg_map_types; *t != NULL; t++)
 		if (strcmp(*t, c->map_type) == 0)
-			break;
-	if (*t == NULL) {
-		rs_error("config %s: map_type '%s' is not supported (hash, "
-		    "btree, cdb, lmdb)", path, c->map_type);
+			return RS_OK;
+	rs_error("config %s: map_type '%s' is not supported (hash, "
+	    "btree, cdb, lmdb)", c->path, c->map_type);
+	return RS_ERR_SYNTAX;
+}
+
+int
+rcv_cfg_load(const char *path, struct rcv_cfg *c)
+{
+	struct cfg *cf = NULL;
+	const struct cfg_section *s;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((c->path = strdup(path)) == NULL)
+		return RS_ERR_NOMEM;
+	if ((r = rcv_cfg_parse(c, &cf)) != RS_OK)
 		goto out;
-	}
-	if ((r = rcv_cfg_relay_domains(c, s)) != RS_OK)
+	s = cfg_section(cf, "receiver", 0);
+	if ((r = rcv_cfg_paths(c, s)) != RS_OK ||
+	    (r = rcv_cfg_limits(c, s)) != RS_OK ||
+	    (r = rcv_cfg_map_type(c, s)) != RS_OK ||
+	    (r = rcv_cfg_relay_domains(c, s)) != RS_OK ||
+	    (r = rcv_cfg_signers(c, cf)) != RS_OK)
 		goto out;
-	if ((r = rcv_cfg_signers(c, cf)) != RS_OK)
-		goto out;
-	r = RS_OK;
  out:
-	free(mt);
-	free(text);
 	cfg_free(cf);
 	return r;
 }
