@@ -393,20 +393,131 @@ rcv_vfy_entry_err(const struct rcv_cfg *c, struct gz_dec *dec,
 	return rcv_vfy_why(reason, rsize, err, "%s", d);
 }
 
+/* The content checks' shared reading state. */
+struct rcv_vfy_rd {
+	const struct rcv_cfg	*c;
+	struct rcv_bundle	*b;
+	struct gz_dec		*dec;
+	struct bundle_reader	*br;
+	char			*reason;
+	size_t			 rsize;
+};
+
+/* The header, and that it names the agent and sequence of the file name. */
+static int
+rcv_vfy_header(struct rcv_vfy_rd *rd)
+{
+	struct rcv_bundle *b = rd->b;
+	int r;
+
+	if ((r = bundle_read_header(rd->br, b->hdr)) != RS_OK)
+		return rcv_vfy_entry_err(rd->c, rd->dec, rd->br, r, rd->reason,
+		    rd->rsize);
+	if (strcmp(b->hdr->agent, b->agent) != 0)
+		return rcv_vfy_why(rd->reason, rd->rsize, RS_ERR_FORMAT,
+		    "header agent '%s' differs from the file name's '%s'",
+		    b->hdr->agent, b->agent);
+	if (b->hdr->seq != b->seq)
+		return rcv_vfy_why(rd->reason, rd->rsize, RS_ERR_FORMAT,
+		    "header sequence %" PRIu64 " differs from the file "
+		    "name's %" PRIu64, b->hdr->seq, b->seq);
+	return RS_OK;
+}
+
+/*
+ * eff[i]: is the header's domain i effective, i.e. also the signer's (if
+ * [signer] limits it) and one of the relay's?
+ */
+static void
+rcv_vfy_effective(const struct rcv_cfg *c, const struct rcv_bundle *b,
+    unsigned char *eff)
+{
+	const struct rcv_signer *sg = rcv_cfg_signer(c, b->agent);
+	const char *dom;
+	size_t i, dlen;
+
+	for (i = 0; i < b->hdr->ndomains; i++) {
+		dom = b->hdr->domains[i];
+		dlen = strlen(dom);
+		eff[i] = rcv_cfg_word_find(c->relay_domains, c->nrelay, dom,
+		    dlen) >= 0 && (sg == NULL || sg->domains == NULL ||
+		    rcv_cfg_word_find(sg->domains, sg->ndomains, dom,
+		    dlen) >= 0);
+	}
+}
+
+/*
+ * Every entry, each in a declared domain: those of effective domains to
+ * out, the others counted in dropped[] and res.
+ */
+static int
+rcv_vfy_entries(struct rcv_vfy_rd *rd, const unsigned char *eff,
+    uint64_t *dropped, FILE *out, const char *list_out,
+    struct rcv_listres *res)
+{
+	const char *addr, *dom;
+	size_t len, dlen;
+	long di;
+	int r;
+
+	for (;;) {
+		r = bundle_next(rd->br, &addr, &len);
+		if (r == 0)
+			return RS_OK;
+		if (r < 0)
+			return rcv_vfy_entry_err(rd->c, rd->dec, rd->br, r,
+			    rd->reason, rd->rsize);
+		dom = addr_domain(addr, len, &dlen);
+		di = dom == NULL ? -1 : rcv_vfy_hdr_domain(rd->b->hdr, dom,
+		    dlen);
+		if (di < 0)
+			return rcv_vfy_why(rd->reason, rd->rsize,
+			    RS_ERR_DOMAIN, "line %zu: domain not declared in "
+			    "the header", bundle_lineno(rd->br));
+		if (!eff[di]) {
+			dropped[di]++;
+			res->dropped++;
+			continue;
+		}
+		if (fwrite(addr, 1, len, out) != len || putc('\n', out) ==
+		    EOF) {
+			rs_error("write %s: %s", list_out, strerror(errno));
+			return rcv_vfy_why(rd->reason, rd->rsize,
+			    RS_ERR_SYSTEM, "list file: %s", strerror(errno));
+		}
+		res->accepted++;
+	}
+}
+
+/* "gmail.com:12 partner.example:3" for the log line. */
+static void
+rcv_vfy_dropped_text(const struct bundle_hdr *h, const uint64_t *dropped,
+    struct rcv_listres *res)
+{
+	size_t i, used = 0;
+	int n;
+
+	for (i = 0; i < h->ndomains; i++) {
+		if (dropped[i] == 0)
+			continue;
+		n = snprintf(res->dropped_domains + used,
+		    sizeof(res->dropped_domains) - used, "%s%s:%" PRIu64,
+		    used ? " " : "", h->domains[i], dropped[i]);
+		if (n < 0 || (size_t)n >= sizeof(res->dropped_domains) - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
 int
 rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
     const char *list_out, struct rcv_listres *res, char *reason,
     size_t rsize)
 {
-	const struct rcv_signer *sg;
-	struct bundle_reader *br = NULL;
-	struct gz_dec *dec = NULL;
+	struct rcv_vfy_rd rd = { c, b, NULL, NULL, reason, rsize };
 	uint64_t *dropped = NULL;
 	unsigned char *eff = NULL;
 	FILE *in = NULL, *out = NULL;
-	const char *addr, *dom;
-	size_t len, dlen, i, used;
-	long di;
 	int r, fd;
 
 	if (res != NULL)
@@ -418,50 +529,23 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 		rs_error("open %s: %s", b->work_path, strerror(errno));
 		return rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "work copy");
 	}
-	if ((r = gz_dec_new(in, c->max_list, &dec)) != RS_OK ||
-	    (r = bundle_reader_new(dec, c->max_entries, &br)) != RS_OK) {
+	if ((r = gz_dec_new(in, c->max_list, &rd.dec)) != RS_OK ||
+	    (r = bundle_reader_new(rd.dec, c->max_entries, &rd.br)) !=
+	    RS_OK) {
 		r = rcv_vfy_why(reason, rsize, r == RS_ERR_NOMEM ?
 		    RS_ERR_SYSTEM : r, "decoder: %s", rs_err_str(r));
 		goto out;
 	}
-	if ((r = bundle_read_header(br, b->hdr)) != RS_OK) {
-		r = rcv_vfy_entry_err(c, dec, br, r, reason, rsize);
+	if ((r = rcv_vfy_header(&rd)) != RS_OK || list_out == NULL)
 		goto out;
-	}
-	if (strcmp(b->hdr->agent, b->agent) != 0) {
-		r = rcv_vfy_why(reason, rsize, RS_ERR_FORMAT, "header agent "
-		    "'%s' differs from the file name's '%s'", b->hdr->agent,
-		    b->agent);
-		goto out;
-	}
-	if (b->hdr->seq != b->seq) {
-		r = rcv_vfy_why(reason, rsize, RS_ERR_FORMAT, "header "
-		    "sequence %" PRIu64 " differs from the file name's %"
-		    PRIu64, b->hdr->seq, b->seq);
-		goto out;
-	}
-	if (list_out == NULL) {
-		r = RS_OK;
-		goto out;
-	}
 
-	/* Effective domains: header's, the signer's, and the relay's. */
-	sg = rcv_cfg_signer(c, b->agent);
 	if ((eff = calloc(b->hdr->ndomains + 1, 1)) == NULL ||
 	    (dropped = calloc(b->hdr->ndomains + 1, sizeof(*dropped))) ==
 	    NULL) {
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < b->hdr->ndomains; i++) {
-		dom = b->hdr->domains[i];
-		dlen = strlen(dom);
-		eff[i] = rcv_cfg_word_find(c->relay_domains, c->nrelay, dom,
-		    dlen) >= 0 && (sg == NULL || sg->domains == NULL ||
-		    rcv_cfg_word_find(sg->domains, sg->ndomains, dom,
-		    dlen) >= 0);
-	}
-
+	rcv_vfy_effective(c, b, eff);
 	fd = open(list_out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (fd == -1 || (out = fdopen(fd, "w")) == NULL) {
@@ -471,36 +555,9 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "list file");
 		goto out;
 	}
-	for (;;) {
-		r = bundle_next(br, &addr, &len);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			r = rcv_vfy_entry_err(c, dec, br, r, reason, rsize);
-			goto out;
-		}
-		dom = addr_domain(addr, len, &dlen);
-		di = dom == NULL ? -1 : rcv_vfy_hdr_domain(b->hdr, dom, dlen);
-		if (di < 0) {
-			r = rcv_vfy_why(reason, rsize, RS_ERR_DOMAIN, "line "
-			    "%zu: domain not declared in the header",
-			    bundle_lineno(br));
-			goto out;
-		}
-		if (!eff[di]) {
-			dropped[di]++;
-			res->dropped++;
-			continue;
-		}
-		if (fwrite(addr, 1, len, out) != len || putc('\n', out) ==
-		    EOF) {
-			rs_error("write %s: %s", list_out, strerror(errno));
-			r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM,
-			    "list file: %s", strerror(errno));
-			goto out;
-		}
-		res->accepted++;
-	}
+	if ((r = rcv_vfy_entries(&rd, eff, dropped, out, list_out, res)) !=
+	    RS_OK)
+		goto out;
 	if (fflush(out) == EOF || fsync(fileno(out)) == -1) {
 		rs_error("write %s: %s", list_out, strerror(errno));
 		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "list file: %s",
@@ -514,17 +571,7 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 		r = rcv_vfy_why(reason, rsize, RS_ERR_SYSTEM, "list file");
 		goto out;
 	}
-	/* "gmail.com:12 partner.example:3" for the log line. */
-	for (i = 0, used = 0; i < b->hdr->ndomains; i++) {
-		if (dropped[i] == 0)
-			continue;
-		r = snprintf(res->dropped_domains + used,
-		    sizeof(res->dropped_domains) - used, "%s%s:%" PRIu64,
-		    used ? " " : "", b->hdr->domains[i], dropped[i]);
-		if (r < 0 || (size_t)r >= sizeof(res->dropped_domains) - used)
-			break;
-		used += (size_t)r;
-	}
+	rcv_vfy_dropped_text(b->hdr, dropped, res);
 	r = RS_OK;
  out:
 	if (out != NULL)
@@ -536,8 +583,8 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 	}
 	free(eff);
 	free(dropped);
-	bundle_reader_free(br);
-	gz_dec_free(dec);
+	bundle_reader_free(rd.br);
+	gz_dec_free(rd.dec);
 	fclose(in);
 	return r;
 }
