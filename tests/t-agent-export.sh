@@ -95,4 +95,16 @@ sed "s|^password_file = .*|password_file = $T/wrong.pw|" "$T/agent.conf" \
 "$AGENT" -c "$T/wrongpw.conf" export -o "$T/wrong.txt" 2>"$T/wrongpw.err"
 t_eq wrongpw-exit 1 $?
 t_grep wrongpw-message 'Invalid credentials' "$T/wrongpw.err"
+
+# 8. An audit export needs only [agent] and [ldap]: no [relay NAME].
+awk '/^\[relay /{skip=1; next} /^\[/{skip=0} !skip' "$T/agent.conf" \
+    >"$T/norelay.conf"
+t_check norelay-conf-has-none sh -c "! grep -q '^\[relay' '$T/norelay.conf'"
+"$AGENT" -c "$T/norelay.conf" export -o "$T/norelay.txt" 2>"$T/norelay.err"
+t_eq norelay-export-exit 0 $?
+t_same_file norelay-equals-expected "$T/fx/expected.txt" "$T/norelay.txt"
+"$AGENT" -c "$T/norelay.conf" sync 2>"$T/norelay-sync.err"
+t_eq norelay-sync-exit 2 $?
+t_grep norelay-sync-message 'no \[relay NAME\] section \(sync, run' \
+    "$T/norelay-sync.err"
 t_done

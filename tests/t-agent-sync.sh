@@ -137,6 +137,13 @@ t_eq sync3-rcpt-added 250 "$(h_rcpt added.by-test@corp.test)"
 t_eq sync3-rcpt-removed "550 5.1.1" "$(h_rcpt "$removed")"
 t_eq sync3-rcpt-real 250 "$(h_rcpt "$real")"
 
+# sync --full says it was asked for, not "first poll since start".
+"$AGENT" -c "$T/agent.conf" sync --full 2>"$T/full.err"
+t_eq full-exit 0 $?
+t_grep full-reason-asked 'full export \(asked for \(--full\)\)' "$T/full.err"
+t_check full-reason-not-first sh -c "! grep -q 'first poll' '$T/full.err'"
+t_eq full-rcpt-added 250 "$(h_rcpt added.by-test@corp.test)"
+
 # --- one cycle at a time per state directory -----------------------------
 # Another holder of STATE/lock (the service, while Task Scheduler starts a
 # sync) makes sync wait for it instead of taking a sequence number too.

@@ -474,7 +474,7 @@ acfg_load_relay(struct agent_cfg *c, const struct cfg_section *s,
 }
 
 int
-agent_cfg_load(const char *path, struct agent_cfg **out)
+agent_cfg_load(const char *path, int need_relays, struct agent_cfg **out)
 {
 	struct agent_cfg *c = NULL;
 	struct rs_buf text;
@@ -508,8 +508,10 @@ agent_cfg_load(const char *path, struct agent_cfg **out)
 	    RS_OK)
 		goto out;
 	c->nrelays = cfg_count(c->cfg, "relay");
-	if (c->nrelays == 0) {
-		rs_error("config %s: no [relay NAME] section", path);
+	/* export reads the directory only: [agent] and [ldap] suffice. */
+	if (c->nrelays == 0 && need_relays) {
+		rs_error("config %s: no [relay NAME] section (sync, run and "
+		    "check push to relays; export needs none)", path);
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}

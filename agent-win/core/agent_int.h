@@ -113,7 +113,8 @@ struct agent_opts {
  * the line for syntax errors and unknown keys).  At least one [relay]
  * section is required; every relay must have a host key pin.
  */
-int	agent_cfg_load(const char *path, struct agent_cfg **out);
+int	agent_cfg_load(const char *path, int need_relays,
+	    struct agent_cfg **out);
 void	agent_cfg_free(struct agent_cfg *c);
 /* Copy a C string (NULL on allocation failure); ISO C has no strdup. */
 char	*agent_strdup(const char *s);

@@ -210,7 +210,7 @@ cmd_check(const char *path)
 	int fails = 0;
 
 	rs_buf_init(&fp, 256);
-	if (agent_cfg_load(path, &c) != RS_OK) {
+	if (agent_cfg_load(path, 1, &c) != RS_OK) {
 		agent_check_line(0, "config", path, "see the message above");
 		rs_buf_free(&fp);
 		return AGENT_EXIT_USAGE;
@@ -276,7 +276,8 @@ cmd_keygen(const char *path, int argc, char **argv)
 		}
 	}
 	/* The config supplies the defaults; with -f and -I it may be absent. */
-	if ((file == NULL || id == NULL) && agent_cfg_load(path, &c) != RS_OK) {
+	if ((file == NULL || id == NULL) &&
+	    agent_cfg_load(path, 0, &c) != RS_OK) {
 		rs_error("keygen: need the config for the defaults, or give "
 		    "-f FILE and -I ID");
 		rc = AGENT_EXIT_USAGE;
@@ -389,7 +390,7 @@ agent_run(const char *config_path)
 		sys_event(SYS_EV_CONFIG, "run: initialization failed");
 		return AGENT_EXIT_FAIL;
 	}
-	if (agent_cfg_load(config_path, &c) != RS_OK) {
+	if (agent_cfg_load(config_path, 1, &c) != RS_OK) {
 		sys_event(SYS_EV_CONFIG, "run: configuration %s unusable; not "
 		    "started", config_path);
 		libssh2_exit();
@@ -415,7 +416,7 @@ agent_run(const char *config_path)
 		if (w == 1)
 			break;
 		if (w == 3) {
-			if (agent_cfg_load(config_path, &nc) == RS_OK) {
+			if (agent_cfg_load(config_path, 1, &nc) == RS_OK) {
 				agent_cfg_free(c);
 				c = nc;
 				nc = NULL;
@@ -486,7 +487,7 @@ agent_main(int argc, char **argv)
 		rc = argc == 1 ? agent_run(g.config) : AGENT_EXIT_USAGE;
 	else if (strcmp(cmd, "export") == 0 || strcmp(cmd, "sync") == 0 ||
 	    strcmp(cmd, "diff") == 0) {
-		if (agent_cfg_load(g.config, &c) != RS_OK) {
+		if (agent_cfg_load(g.config, cmd[0] != 'e', &c) != RS_OK) {
 			rc = AGENT_EXIT_USAGE;
 			goto out;
 		}

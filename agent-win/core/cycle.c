@@ -635,6 +635,9 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 		    "the last list");
 		goto out;
 	}
+	/* dirsync knows only that it was forced; say who forced it. */
+	if (o->full && pr.kind == POLL_FULL)
+		snprintf(pr.why, sizeof(pr.why), "asked for (--full)");
 	polled = 1;
 	cx->polled = 1;
 	cx->entries += pr.entries;
