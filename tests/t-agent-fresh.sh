@@ -208,7 +208,7 @@ t_grep cache-other-dc 'full export \(another DC answers' "$T/sync2.err"
 sed 's/^base = .*/&\nfilter = (\&(proxyAddresses=smtp:*)(objectClass=user))/' \
     "$T/agent.conf" >"$T/filter.conf"
 "$AGENT" -c "$T/filter.conf" sync --allow-shrink 2>"$T/sync3.err"
-t_grep cache-other-filter 'full export \(base, filter or domains changed\)' \
+t_grep cache-other-filter 'full export \(base, filter, domains or include_auth_only changed\)' \
     "$T/sync3.err"
 printf 'rcptsync-dircache 1\nquery zz\n' >"$cache"
 "$AGENT" -c "$T/agent.conf" sync 2>"$T/sync4.err"

@@ -29,7 +29,8 @@ static const char *const acfg_sections[] = { "agent", "ldap", "relay", NULL };
 static const char *const acfg_agent_keys[] = {
 	"id", "domains", "signing_key", "state_dir", "interval",
 	"full_interval", "heartbeat_interval", "stale_warning",
-	"stale_critical", "shrink_threshold", "audit_file", "log_file", NULL
+	"stale_critical", "shrink_threshold", "audit_file", "log_file",
+	"include_auth_only", NULL
 };
 
 static const char *const acfg_ldap_keys[] = {
@@ -254,6 +255,15 @@ acfg_load_agent(struct agent_cfg *c)
 		goto out;
 	}
 	c->audit_file = cfg_get(s, "audit_file");
+	if (cfg_bool(s, "include_auth_only", 0, &c->include_auth_only) !=
+	    RS_OK) {
+		acfg_err(c, s, "include_auth_only", "not yes or no");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if (c->include_auth_only)
+		rs_info("config %s: include_auth_only = yes: recipients that "
+		    "accept only authenticated senders are listed", c->path);
 	r = RS_OK;
 out:
 	rs_buf_free(&b);

@@ -77,6 +77,7 @@ struct agent_cfg {
 	unsigned	 stale_warning;		/* relay unconfirmed this long */
 	unsigned	 stale_critical;
 	unsigned	 shrink_pct;
+	int		 include_auth_only;	/* keep msExchRequireAuthToSendTo */
 	const char	*audit_file;
 
 	/* [ldap] */
@@ -129,6 +130,7 @@ struct export_stats {
 	uint64_t	 not_smtp;	/* X400:, SIP:, X500:, ... */
 	uint64_t	 invalid;	/* smtp: values failing addr_check */
 	uint64_t	 foreign;	/* valid, but outside [agent] domains */
+	uint64_t	 auth_only;	/* objects left out: auth-only */
 	uint64_t	 dups;		/* duplicates removed */
 	uint64_t	 bytes;		/* value bytes received */
 	size_t		 nclasses;

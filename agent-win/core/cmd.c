@@ -103,6 +103,8 @@ cmd_summary(const struct agent_cfg *c, const struct export_stats *st,
 	    "with their DN)\n", (unsigned long long)st->invalid);
 	fprintf(stderr, "  skipped:         %llu outside the accepted "
 	    "domains\n", (unsigned long long)st->foreign);
+	fprintf(stderr, "  skipped:         %llu auth-only objects "
+	    "(msExchRequireAuthToSendTo)\n", (unsigned long long)st->auth_only);
 	fprintf(stderr, "  skipped:         %llu duplicates\n",
 	    (unsigned long long)st->dups);
 	fprintf(stderr, "  addresses:       %zu\n", rlist_count(l));

@@ -13,7 +13,7 @@
  * The file form (STATE/dircache), text, so an administrator can read it:
  *
  *     rcptsync-dircache 1
- *     query 5e0c...(SHA-256 of the bases, filter and domains)
+ *     query 5e0c...(SHA-256 of bases, filter, domains, include_auth_only)
  *     server CN=NTDS Settings,CN=DC1,CN=Servers,...
  *     invocation 8acb1876aea7d44e97af60726fb5d6c8
  *     usn 3937

@@ -212,8 +212,10 @@ dirsync_save(const struct dirsync *d, const struct agent_cfg *c)
 }
 
 /*
- * What the cache was read with: a hash of the bases, the filter and the
- * domains.  A cache read with other settings is not this list's.
+ * What the cache was read with: a hash of the bases, the filter, the
+ * domains and include_auth_only.  A cache read with other settings is not
+ * this list's (a cache from before include_auth_only existed holds the
+ * auth-only objects' addresses: one full export drops them).
  */
 static int
 dirsync_query(const struct agent_cfg *c, char out[2 * RS_SHA256_LEN + 1])
@@ -227,8 +229,9 @@ dirsync_query(const struct agent_cfg *c, char out[2 * RS_SHA256_LEN + 1])
 	for (i = 0; r == RS_OK && i < c->nbases; i++)
 		r = rs_buf_printf(&b, "base %s\n", c->bases[i]);
 	if (r == RS_OK)
-		r = rs_buf_printf(&b, "filter %s\ndomains %s\n", c->filter,
-		    c->domains_str);
+		r = rs_buf_printf(&b, "filter %s\ndomains %s\n"
+		    "include_auth_only %d\n", c->filter, c->domains_str,
+		    c->include_auth_only);
 	if (r == RS_OK && (r = rs_sha256(b.data, b.len, md)) == RS_OK)
 		rs_hex(md, sizeof(md), out);
 	rs_buf_free(&b);
@@ -249,7 +252,8 @@ dirsync_why_full(const struct dirsync *d, const struct agent_cfg *c,
 		return "no cache of the directory yet";
 	src = dircache_src(d->dc);
 	if (strcmp(src->query, dse->query) != 0)
-		return "base, filter or domains changed";
+		return "base, filter, domains or include_auth_only "
+		    "changed";
 	if (strcmp(src->server, dse->server) != 0) {
 		snprintf(buf, bufsize, "another DC answers (%.100s, was "
 		    "%.100s)", dse->server, src->server);

@@ -1,7 +1,8 @@
 /*
  * export.c - the paged directory export: every proxyAddresses smtp: value
  * under the configured bases, normalized, limited to the accepted domains,
- * sorted and deduplicated.
+ * sorted and deduplicated.  Objects with msExchRequireAuthToSendTo TRUE
+ * are left out unless [agent] include_auth_only = yes.
  *
  * API:        export_run, export_count_domain.
  * Ownership:  export_run hands a finished rlist to the caller (rlist_free);
@@ -30,14 +31,15 @@
 
 /* Attributes requested; objectGUID and uSNChanged are for freshness. */
 static const char *const export_attrs[] = {
-	"proxyAddresses", "objectClass", "objectGUID", "uSNChanged", NULL
+	"proxyAddresses", "objectClass", "objectGUID",
+	"msExchRequireAuthToSendTo", "uSNChanged", NULL
 };
 
 /* How much of a DN or value a warning shows. */
 static const size_t export_show_max = 300;
 
 /* Indexes into export_attrs, as the entry callback sees the values. */
-enum { EXPORT_PROXY, EXPORT_CLASS, EXPORT_GUID };
+enum { EXPORT_PROXY, EXPORT_CLASS, EXPORT_GUID, EXPORT_AUTH };
 
 struct export_ctx {
 	const struct agent_cfg	*cfg;
@@ -181,6 +183,13 @@ export_gone(void *arg, const char *dn, const struct ldapx_val *const *vals,
 	return RS_OK;
 }
 
+/* msExchRequireAuthToSendTo is TRUE (LDAP Boolean: "TRUE" or "FALSE"). */
+static int
+export_auth_only(const struct ldapx_val *v, size_t n)
+{
+	return n == 1 && v[0].len == 4 && strncmp(v[0].p, "TRUE", 4) == 0;
+}
+
 static int
 export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
     const size_t *nvals)
@@ -196,6 +205,18 @@ export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 	st->entries++;
 	export_count_class(st, vals[EXPORT_CLASS], nvals[EXPORT_CLASS]);
 	rs_buf_reset(&x->addrs);
+	/*
+	 * Exchange rejects internet mail to an auth-only recipient, and
+	 * EdgeSync does not replicate it: listing it would only confirm an
+	 * internal address to a dictionary attack.  In the cache it is an
+	 * object without addresses, so setting the flag removes them at the
+	 * next delta and clearing it brings them back.
+	 */
+	if (!x->cfg->include_auth_only && export_auth_only(vals[EXPORT_AUTH],
+	    nvals[EXPORT_AUTH])) {
+		st->auth_only++;
+		goto done;
+	}
 	for (i = 0; i < nvals[EXPORT_PROXY]; i++) {
 		st->values++;
 		why = NULL;
@@ -228,6 +249,7 @@ export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 			return r;
 		}
 	}
+done:
 	if (x->dc != NULL && (r = export_cache_put(x, dn, vals[EXPORT_GUID],
 	    nvals[EXPORT_GUID])) != RS_OK)
 		return r;
@@ -395,22 +417,25 @@ export_full(const struct agent_cfg *c, struct ldapx *ld, struct rlist *list,
 		twice = dircache_seal(dc);
 		rs_info("export: %llu entries, %llu values, %zu objects with "
 		    "addresses (%llu other types, %llu invalid, %llu outside "
-		    "the domains, %zu objects seen twice) from %s",
+		    "the domains, %llu auth-only objects, %zu objects seen "
+		    "twice) from %s",
 		    (unsigned long long)st->entries,
 		    (unsigned long long)st->values, dircache_count(dc),
 		    (unsigned long long)st->not_smtp,
 		    (unsigned long long)st->invalid,
-		    (unsigned long long)st->foreign, twice, st->server);
+		    (unsigned long long)st->foreign,
+		    (unsigned long long)st->auth_only, twice, st->server);
 		return RS_OK;
 	}
 	st->dups = rlist_finish(list);
 	rs_info("export: %llu entries, %llu values, %zu addresses "
 	    "(%llu other types, %llu invalid, %llu outside the domains, "
-	    "%llu duplicates) from %s",
+	    "%llu auth-only objects, %llu duplicates) from %s",
 	    (unsigned long long)st->entries, (unsigned long long)st->values,
 	    rlist_count(list), (unsigned long long)st->not_smtp,
 	    (unsigned long long)st->invalid, (unsigned long long)st->foreign,
-	    (unsigned long long)st->dups, st->server);
+	    (unsigned long long)st->auth_only, (unsigned long long)st->dups,
+	    st->server);
 	return RS_OK;
 }
 
