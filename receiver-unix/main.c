@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "bundle.h"
 #include "gz.h"
 #include "log.h"
@@ -282,7 +283,6 @@ rcv_cmd_diff(const struct rcv_cfg *c, int argc, char **argv)
 	struct rcv_diff_side a, b;
 	uint64_t s1, s2, *seqs = NULL, added = 0, removed = 0;
 	size_t n = 0, m;
-	char *end;
 	int r, ret = RCV_EXIT_SYSTEM, cmp;
 
 	memset(&a, 0, sizeof(a));
@@ -303,16 +303,15 @@ rcv_cmd_diff(const struct rcv_cfg *c, int argc, char **argv)
 		s1 = seqs[n - 2];
 		s2 = seqs[n - 1];
 	} else {
-		errno = 0;
-		s1 = strtoull(argv[1], &end, 10);
-		if (errno != 0 || *end != '\0' || argv[1][0] == '-') {
+		if (rs_parse_dec(argv[1], strlen(argv[1]), 1, UINT64_MAX,
+		    &s1) != RS_OK) {
 			rcv_main_usage();
 			ret = RCV_EXIT_USAGE;
 			goto out;
 		}
 		if (argc == 3) {
-			s2 = strtoull(argv[2], &end, 10);
-			if (errno != 0 || *end != '\0' || argv[2][0] == '-') {
+			if (rs_parse_dec(argv[2], strlen(argv[2]), 1,
+			    UINT64_MAX, &s2) != RS_OK) {
 				rcv_main_usage();
 				ret = RCV_EXIT_USAGE;
 				goto out;

@@ -98,16 +98,8 @@ rcv_st_path(const struct rcv_cfg *c, const char *agent, char *out,
 static int
 rcv_st_u64(const char *v, uint64_t *out)
 {
-	char *end;
-	unsigned long long x;
-
-	if (*v < '0' || *v > '9')
+	if (rs_parse_dec(v, strlen(v), 1, UINT64_MAX, out) != RS_OK)
 		return RS_ERR_FORMAT;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return RS_ERR_FORMAT;
-	*out = x;
 	return RS_OK;
 }
 

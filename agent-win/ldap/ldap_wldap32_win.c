@@ -169,7 +169,7 @@ wldap_parse_server(const char *server, enum ldapx_tls tls, wchar_t **host,
     ULONG *port, int *ssl)
 {
 	char buf[512], *h, *p, *end;
-	unsigned long v;
+	uint64_t v;
 
 	*host = NULL;
 	*ssl = tls == LDAPX_TLS_LDAPS;
@@ -197,9 +197,7 @@ wldap_parse_server(const char *server, enum ldapx_tls tls, wchar_t **host,
 	} else if ((p = strchr(h, ':')) != NULL)
 		*p++ = '\0';
 	if (p != NULL) {
-		v = strtoul(p, &end, 10);
-		if (p[0] < '0' || p[0] > '9' || *end != '\0' || v == 0 ||
-		    v > 65535)
+		if (rs_parse_dec(p, strlen(p), 0, 65535, &v) != RS_OK)
 			return RS_ERR_SYNTAX;
 		*port = (ULONG)v;
 	}
