@@ -278,6 +278,31 @@ rs_rd_done(const struct rs_rd *r)
  * max.  Returns RS_OK or RS_ERR_SYNTAX.
  */
 int
+rs_grow(void **p, size_t *cap, size_t need, size_t elsize, size_t init)
+{
+	size_t ncap = *cap == 0 ? init : *cap;
+	void *np;
+
+	if (need <= *cap)
+		return RS_OK;
+	if (ncap == 0 || elsize == 0)
+		return RS_ERR_NOMEM;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return RS_ERR_NOMEM;
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / elsize)
+		return RS_ERR_NOMEM;
+	/* Not for key material: see rs_buf_reserve, which never reallocs. */
+	if ((np = realloc(*p, ncap * elsize)) == NULL)
+		return RS_ERR_NOMEM;
+	*p = np;
+	*cap = ncap;
+	return RS_OK;
+}
+
+int
 rs_parse_dec(const char *s, size_t len, int zero_ok, uint64_t max,
     uint64_t *v)
 {

@@ -72,6 +72,14 @@ int	rs_rd_done(const struct rs_rd *r);
 int	rs_parse_dec(const char *s, size_t len, int zero_ok, uint64_t max,
 	    uint64_t *v);
 
+/*
+ * Grow the malloc'd array *p of *cap elements of elsize bytes so that it
+ * holds need: doubling from *cap, or from init when *cap is 0.  RS_OK, or
+ * RS_ERR_NOMEM (on overflow too) with *p and *cap unchanged.
+ */
+int	rs_grow(void **p, size_t *cap, size_t need, size_t elsize,
+	    size_t init);
+
 /* Zero memory in a way the compiler does not remove. */
 void	rs_wipe(void *p, size_t n);
 

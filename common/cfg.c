@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cfg.h"
 #include "rs_limits.h"
 #include "rs_err.h"
@@ -169,28 +170,6 @@ cfg_free(struct cfg *c)
 	free(c);
 }
 
-/* Grow *p (of *cap elements of size el) to hold need elements. */
-static int
-cfg_grow(void **p, size_t *cap, size_t need, size_t el)
-{
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return RS_OK;
-	ncap = *cap == 0 ? 8 : *cap;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / el)
-			return RS_ERR_NOMEM;
-		ncap *= 2;
-	}
-	if ((np = realloc(*p, ncap * el)) == NULL)
-		return RS_ERR_NOMEM;
-	*p = np;
-	*cap = ncap;
-	return RS_OK;
-}
-
 /* Parse "[type]" or "[type name]"; l[0] is '['. */
 static int
 cfg_parse_section(struct cfg *c, const char *l, size_t n, size_t line,
@@ -237,8 +216,8 @@ cfg_parse_section(struct cfg *c, const char *l, size_t n, size_t line,
 			return RS_ERR_SYNTAX;
 		}
 	}
-	if ((r = cfg_grow((void **)&c->secs, &c->cap, c->n + 1,
-	    sizeof(*c->secs))) != RS_OK)
+	if ((r = rs_grow((void **)&c->secs, &c->cap, c->n + 1,
+	    sizeof(*c->secs), 8)) != RS_OK)
 		return r;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return RS_ERR_NOMEM;
@@ -286,8 +265,8 @@ cfg_parse_kv(struct cfg *c, const char *l, size_t n, size_t line,
 		return RS_ERR_SYNTAX;
 	}
 	s = c->secs[c->n - 1];
-	if ((r = cfg_grow((void **)&s->kv, &s->cap, s->nkv + 1,
-	    sizeof(*s->kv))) != RS_OK)
+	if ((r = rs_grow((void **)&s->kv, &s->cap, s->nkv + 1,
+	    sizeof(*s->kv), 8)) != RS_OK)
 		return r;
 	kv = &s->kv[s->nkv];
 	kv->line = line;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "rs_limits.h"
 #include "rlist.h"
 #include "rs_err.h"
@@ -109,29 +110,6 @@ rlist_free(struct rlist *l)
 	free(l);
 }
 
-/* Grow an array of elsize-byte elements so that it holds need of them. */
-static int
-rlist_grow(void **p, size_t *cap, size_t need, size_t elsize, size_t init)
-{
-	size_t ncap = *cap == 0 ? init : *cap;
-	void *np;
-
-	if (need <= *cap)
-		return RS_OK;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2)
-			return RS_ERR_NOMEM;
-		ncap *= 2;
-	}
-	if (ncap > SIZE_MAX / elsize)
-		return RS_ERR_NOMEM;
-	if ((np = realloc(*p, ncap * elsize)) == NULL)
-		return RS_ERR_NOMEM;
-	*p = np;
-	*cap = ncap;
-	return RS_OK;
-}
-
 int
 rlist_add(struct rlist *l, const char *a, size_t len)
 {
@@ -142,10 +120,10 @@ rlist_add(struct rlist *l, const char *a, size_t len)
 		return RS_ERR_INVAL;
 	if (l->alen > SIZE_MAX - len || l->alen > ENT_OFF_MAX)
 		return RS_ERR_NOMEM;
-	if ((r = rlist_grow((void **)&l->arena, &l->acap, l->alen + len, 1,
+	if ((r = rs_grow((void **)&l->arena, &l->acap, l->alen + len, 1,
 	    ARENA_INIT)) != RS_OK)
 		return r;
-	if ((r = rlist_grow((void **)&l->ents, &l->ncap, l->n + 1,
+	if ((r = rs_grow((void **)&l->ents, &l->ncap, l->n + 1,
 	    sizeof(*l->ents), ENTS_INIT)) != RS_OK)
 		return r;
 	memcpy(l->arena + l->alen, a, len);

@@ -94,26 +94,6 @@ dircache_count(const struct dircache *d)
 	return d->n;
 }
 
-static int
-dc_grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	size_t ncap = *cap > 0 ? *cap : 1024;
-	void *np;
-
-	if (need <= *cap)
-		return RS_OK;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / size)
-			return RS_ERR_NOMEM;
-		ncap *= 2;
-	}
-	if ((np = realloc(*p, ncap * size)) == NULL)
-		return RS_ERR_NOMEM;
-	*p = np;
-	*cap = ncap;
-	return RS_OK;
-}
-
 /* Copy addrs into the arena; *off gets where. */
 static int
 dc_store(struct dircache *d, const char *addrs, size_t len, size_t *off)
@@ -123,7 +103,7 @@ dc_store(struct dircache *d, const char *addrs, size_t len, size_t *off)
 
 	if (len > UINT32_MAX)
 		return RS_ERR_LIMIT;
-	if ((r = dc_grow(&a, &d->acap, d->used + len, 1)) != RS_OK)
+	if ((r = rs_grow(&a, &d->acap, d->used + len, 1, 1024)) != RS_OK)
 		return r;
 	d->arena = a;
 	memcpy(d->arena + d->used, addrs, len);
@@ -142,7 +122,8 @@ dircache_add(struct dircache *d, const unsigned char *guid,
 
 	if (len == 0)
 		return RS_OK;
-	if ((r = dc_grow(&o, &d->cap, d->n + 1, sizeof(*d->obj))) != RS_OK)
+	if ((r = rs_grow(&o, &d->cap, d->n + 1, sizeof(*d->obj), 1024)) !=
+	    RS_OK)
 		return r;
 	d->obj = o;
 	if ((r = dc_store(d, addrs, len, &off)) != RS_OK)
@@ -277,7 +258,8 @@ dircache_set(struct dircache *d, const unsigned char *guid,
 		if (len == 0)
 			return RS_OK;
 		p = d->obj;
-		if ((r = dc_grow(&p, &d->cap, d->n + 1, sizeof(*d->obj))) !=
+		if ((r = rs_grow(&p, &d->cap, d->n + 1, sizeof(*d->obj),
+		    1024)) !=
 		    RS_OK)
 			return r;
 		d->obj = p;

@@ -275,6 +275,43 @@ test_wipe(void)
 	UT_CHECK("wipe zeroes", ok);
 }
 
+/* rs_grow: doubling from init, need met, overflow refused, state kept. */
+static void
+test_grow(void)
+{
+	uint32_t *v = NULL;
+	void *p;
+	size_t cap = 0, i;
+	int ok = 1;
+
+	UT_CHECK("grow from nothing", rs_grow((void **)&v, &cap, 1,
+	    sizeof(*v), 8) == RS_OK && v != NULL && cap == 8);
+	for (i = 0; i < 1000; i++) {
+		if (rs_grow((void **)&v, &cap, i + 1, sizeof(*v), 8) != RS_OK) {
+			ok = 0;
+			break;
+		}
+		v[i] = (uint32_t)i;
+	}
+	UT_CHECK("grow to 1000 keeps every element", ok && cap == 1024 &&
+	    v[0] == 0 && v[999] == 999);
+	UT_CHECK("grow: need within cap is a no-op",
+	    rs_grow((void **)&v, &cap, 10, sizeof(*v), 8) == RS_OK &&
+	    cap == 1024);
+	p = v;
+	UT_CHECK("grow: size overflow refused, array kept",
+	    rs_grow((void **)&v, &cap, SIZE_MAX / 2 + 2, sizeof(*v), 8) ==
+	    RS_ERR_NOMEM && v == p && cap == 1024);
+	UT_CHECK("grow: element size overflow refused",
+	    rs_grow((void **)&v, &cap, 2048, SIZE_MAX / 1024, 8) ==
+	    RS_ERR_NOMEM && v == p && cap == 1024);
+	free(v);
+	v = NULL;
+	cap = 0;
+	UT_CHECK("grow: init 0 refused", rs_grow((void **)&v, &cap, 1,
+	    sizeof(*v), 0) == RS_ERR_NOMEM && v == NULL && cap == 0);
+}
+
 int
 main(void)
 {
@@ -286,6 +323,7 @@ main(void)
 	test_buf_strings();
 	test_buf_growth();
 	test_rd_sequence();
+	test_grow();
 	test_wipe();
 	return ut_exit();
 }
