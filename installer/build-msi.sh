@@ -10,7 +10,8 @@
 #
 # Steps: cross-compile installer/msiconf_win.c (the custom action that
 # secures %ProgramData%\rcptsync and writes the silent-install properties
-# into the config) with agent-win/platform/acl_win.c (the agent's trust rule), turn
+# into the config) with agent-win/platform/acl_win.c (the agent's trust rule)
+# and utf16_win.c, turn
 # installer/agent.conf.in into a CRLF agent.conf.default for Notepad, stage
 # them with EXE, then run wixl on installer/rcptsync.wxs.  Intermediate files go to build/obj-msi (or
 # $MSI_OBJ, for parallel builds).  Prints the MSI's path on stdout.
@@ -64,7 +65,8 @@ x86_64-w64-mingw32-gcc -std=c11 -O2 -municode \
     -D__USE_MINGW_ANSI_STDIO=1 -I"$top/common" -I"$top/agent-win/platform" \
     -static -s -Wl,--dynamicbase,--nxcompat,--high-entropy-va \
     -o "$obj/rcptsync-msiconf.exe" "$top/installer/msiconf_win.c" \
-    "$top/agent-win/platform/acl_win.c" -ladvapi32
+    "$top/agent-win/platform/acl_win.c" \
+    "$top/agent-win/platform/utf16_win.c" -ladvapi32
 
 # Config for Notepad: CRLF line endings (the agent accepts both).
 sed 's/\r*$/\r/' "$top/installer/agent.conf.in" >"$obj/agent.conf.default"

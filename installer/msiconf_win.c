@@ -70,6 +70,7 @@
 
 #include "acl_win.h"
 #include "rs_attr.h"
+#include "utf16_win.h"
 
 /* Limits of this program: a config file, a line, a value. */
 #define MC_MAX_FILE	(1024 * 1024)
@@ -135,25 +136,6 @@ mc_msg(const char *fmt, ...)
 	}
 }
 
-/* UTF-16 to a new UTF-8 string, or NULL. */
-static char *
-mc_utf8(const wchar_t *w)
-{
-	char *s;
-	int n;
-
-	n = WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, w, -1, NULL, 0,
-	    NULL, NULL);
-	if (n <= 0 || (s = malloc((size_t)n)) == NULL)
-		return NULL;
-	if (WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, w, -1, s, n,
-	    NULL, NULL) != n) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
 static int
 mc_in(char c, const char *set)
 {
@@ -216,7 +198,7 @@ mc_default_id(void)
 
 	if (!GetComputerNameW(w, &n))
 		return NULL;
-	if ((s = mc_utf8(w)) == NULL)
+	if ((s = win_utf8(w)) == NULL)
 		return NULL;
 	for (p = s; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -613,7 +595,7 @@ wmain(int argc, wchar_t **argv)
 	if (r == 1 && mc_reset_tree(datadir, 0) != 0)
 		goto out;
 	for (a = 4; a < argc; a++) {
-		if ((arg = mc_utf8(argv[a])) == NULL ||
+		if ((arg = win_utf8(argv[a])) == NULL ||
 		    (eq = strchr(arg, '=')) == NULL) {
 			mc_msg("argument %d: not NAME=VALUE in UTF-8", a);
 			free(arg);

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "sys.h"
+#include "utf16_win.h"
 
 /* The service name (SCM key, event source, log file name). */
 #define WIN_SERVICE_NAME	L"rcptsync-agent"
@@ -28,9 +29,7 @@
 
 /* --- sys_win.c ----------------------------------------------------- */
 
-/* UTF-8 -> UTF-16 and back; NULL on invalid input or no memory. */
-wchar_t	*win_wide(const char *s);
-char	*win_utf8(const wchar_t *w);
+/* UTF-8 <-> UTF-16: win_wide, win_utf8 (utf16_win.h). */
 /*
  * DPAPI (machine scope) protect pw[0..n) for the [ldap] password key:
  * *b64 is the base64 blob (malloc'ed, caller frees).  sys_get_password
