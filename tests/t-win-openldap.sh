@@ -6,9 +6,9 @@
 #   slapd     the harness slapd with AD's MaxPageSize (size.hard=1000):
 #             2500 objects come through pages of 1000, and the list is
 #             the fixture's ground truth and the Linux agent's export
-#   strong    Samba as a hardened DC (ldap server require strong auth =
-#             yes, what Windows Server 2025 enforces): a plain simple
-#             bind is refused by the server itself
+#   strong    Samba as a hardened DC (h_samba_strong: ldap server require
+#             strong auth = yes, what Windows Server 2025 enforces): a
+#             plain simple bind is refused by the server itself
 #   ldaps     by host name (dc1.corp.test, mapped in /etc/hosts in this
 #             test's own mount namespace), with ca_file: the export is the
 #             Linux build's, byte for byte, and the ground truth; client
@@ -32,15 +32,7 @@
 . "$RS_TOP/tests/harness.sh"
 # Our own mount namespace (for /etc/hosts), then h_netns_enter's network
 # namespace (Samba holds port 389) inside it.
-if [ -z "${T_WOL_MNTNS:-}" ]; then
-	t_need unshare mount
-	T_WOL_MNTNS=1
-	export T_WOL_MNTNS
-	. "$RS_TOP/tools/mountns.sh"
-	_prop=$(mountns_prop) ||
-	    { t_fail mount-namespace "no private mount namespace can be made here"; exit 1; }
-	exec unshare -m --propagation "$_prop" -- /bin/sh "$0" "$@"
-fi
+h_mntns_enter "$@"
 h_netns_enter "$@"
 
 cd "$RS_TOP" || exit 1
@@ -48,11 +40,6 @@ exe=$RS_TOP/build/win/rcptsync-agent.exe
 lagent=${RS_AGENT:-$RS_TOP/rcptsync-agent}
 t_need "$exe" "$lagent" openssl cmp
 T=$(t_tmp)
-
-{ cat /etc/hosts; echo "127.0.0.1 dc1.corp.test wrong.corp.test"; } >"$T/hosts"
-mount --bind "$T/hosts" /etc/hosts ||
-    { t_fail hosts "cannot bind-mount $T/hosts on /etc/hosts"; exit 1; }
-t_eq hosts-dc1 127.0.0.1 "$(getent hosts dc1.corp.test | awk '{print $1}')"
 
 h_wine_init || exit 1
 
@@ -78,16 +65,10 @@ refused() {
 	t_same_file "$1-nothing-written" "$T/sentinel" "$T/$1.txt"
 }
 # conf BASE NAME KEY=VALUE...: BASE with [ldap] keys set (server, tls,
-# ca_file, client, bind, page_size).
+# ca_file, client, bind, page_size) into $T/NAME.conf.
 conf() {
 	_b=$1 _n=$2; shift 2
-	cp "$_b" "$T/$_n.conf"
-	for _kv in "$@"; do
-		_k=${_kv%%=*}
-		_v=$(printf '%s' "${_kv#*=}" | sed 's/\\/\\\\/g')
-		sed -i "/^$_k = /d" "$T/$_n.conf"
-		sed -i "s|^\\[ldap\\]\$|[ldap]\\n$_k = $_v|" "$T/$_n.conf"
-	done
+	h_agent_conf_ldap "$_b" "$T/$_n.conf" "$@"
 }
 # agentconf FILE [wine]: h_agent_conf, with a relay key pinned (export
 # pushes nothing, but the config must be whole).
@@ -121,18 +102,10 @@ t_eq slapd-unpaged-search-size-limit 4 $?
 h_slapd_stop
 
 # --- Samba as a hardened DC -------------------------------------------------
-h_samba_start 300 || exit 1
+h_samba_strong 300 wrong.corp.test || exit 1
 h_samba_use
-h_samba_stop
-sed -i 's/ldap server require strong auth = no/ldap server require strong auth = yes/' \
-    "$H_SAMBA_CONF"
 t_grep samba-strong-auth 'ldap server require strong auth = yes' "$H_SAMBA_CONF"
-# h_samba_start waits for a simple bind, which now needs TLS.
-H_SAMBA_URI=ldaps://dc1.corp.test:636
-LDAPTLS_CACERT=$H_SAMBA_CAFILE
-export H_SAMBA_URI LDAPTLS_CACERT
-h_samba_start || exit 1
-unset LDAPTLS_CACERT
+t_eq hosts-dc1 127.0.0.1 "$(getent hosts dc1.corp.test | awk '{print $1}')"
 ldapsearch -x -H ldap://127.0.0.1:389 -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" \
     -b '' -s base >/dev/null 2>"$T/strong.err"
 t_eq samba-plain-simple-bind-refused 8 $?

@@ -35,8 +35,8 @@ static const char *const acfg_agent_keys[] = {
 
 static const char *const acfg_ldap_keys[] = {
 	"server", "base", "filter", "page_size", "bind", "bind_dn",
-	"password_file", "password", "sasl_mech", "tls", "ca_file", "timeout",
-	"change_detection", "client", NULL
+	"password_file", "password", "sasl_mech", "sasl_nocanon", "tls",
+	"ca_file", "timeout", "change_detection", "client", NULL
 };
 
 static const char *const acfg_relay_keys[] = {
@@ -379,6 +379,16 @@ acfg_load_ldap(struct agent_cfg *c)
 	c->sasl_mech = cfg_get(s, "sasl_mech");
 	if (c->sasl_mech == NULL)
 		c->sasl_mech = "GSSAPI";
+	/*
+	 * Default yes: Kerberos then asks for ldap/NAME with the name
+	 * configured, as Microsoft's clients do.  Canonicalizing by reverse
+	 * DNS trusts DNS with the server's identity, and a DC's PTR record is
+	 * often missing or names another host (docs/CONFIG.md).
+	 */
+	if (cfg_bool(s, "sasl_nocanon", 1, &c->sasl_nocanon) != RS_OK) {
+		acfg_err(c, s, "sasl_nocanon", "not yes or no");
+		return RS_ERR_SYNTAX;
+	}
 	if ((r = acfg_get_enum(c, s, "tls", acfg_tlss, LDAPX_TLS_NONE, &e)) !=
 	    RS_OK)
 		return r;

@@ -91,6 +91,7 @@ struct agent_cfg {
 	enum ldapx_bind	 bind;
 	const char	*bind_dn;
 	const char	*sasl_mech;
+	int		 sasl_nocanon;	/* the server's name as given */
 	enum ldapx_tls	 tls;
 	enum ldapx_client client;	/* [ldap] client */
 	const char	*ca_file;
@@ -159,6 +160,12 @@ size_t	export_count_domain(const struct rlist *l, const char *d);
 /* The parts of an export that change detection (dirsync.c) drives. */
 struct dircache;
 int	export_open(const struct agent_cfg *c, struct ldapx **out);
+/*
+ * The same, with the last server's reason in why: RS_ERR_SIGNER when it
+ * answered and refused the bind (why says what to change).
+ */
+int	export_open_why(const struct agent_cfg *c, struct ldapx **out,
+	    char *why, size_t whysize);
 /* st->server and st->source (the bundle's) for connection ld. */
 void	export_source(const struct agent_cfg *c, struct ldapx *ld,
 	    struct export_stats *st);

@@ -278,6 +278,15 @@ export_count_domain(const struct rlist *l, const char *d)
 int
 export_open(const struct agent_cfg *c, struct ldapx **out)
 {
+	char why[1024];
+
+	return export_open_why(c, out, why, sizeof(why));
+}
+
+int
+export_open_why(const struct agent_cfg *c, struct ldapx **out, char *why,
+    size_t whysize)
+{
 	struct ldapx_opts o;
 	struct rs_buf pw;
 	char msg[512];
@@ -285,6 +294,8 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 	int r = RS_ERR_NOTFOUND;
 
 	*out = NULL;
+	if (whysize > 0)
+		why[0] = '\0';
 	rs_buf_init(&pw, 4096);
 	memset(&o, 0, sizeof(o));
 	o.client = c->client;
@@ -293,10 +304,13 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 	o.bind = c->bind;
 	o.bind_dn = c->bind_dn;
 	o.sasl_mech = c->sasl_mech;
+	o.sasl_nocanon = c->sasl_nocanon;
 	o.timeout = c->timeout;
 	if (c->bind == LDAPX_BIND_SIMPLE) {
 		if ((r = sys_get_password(c->ldap, &pw)) != RS_OK) {
 			/* sys_get_password logged the reason. */
+			snprintf(why, whysize, "ldap password: %s (see the "
+			    "message above)", rs_err_str(r));
 			sys_event(SYS_EV_CONFIG, "ldap password: %s",
 			    rs_err_str(r));
 			goto out;
@@ -311,9 +325,9 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 		r = ldapx_open(&o, out, msg, sizeof(msg));
 		if (r == RS_OK)
 			break;
-		sys_event(SYS_EV_LDAP, "ldap connect %s: %s%s",
-		    o.server != NULL ? o.server : "(DC locator)",
-		    msg[0] != '\0' ? msg : rs_err_str(r),
+		snprintf(why, whysize, "%s: %s", o.server != NULL ? o.server :
+		    "(DC locator)", msg[0] != '\0' ? msg : rs_err_str(r));
+		sys_event(SYS_EV_LDAP, "ldap connect %s%s", why,
 		    i + 1 < n ? "; trying the next server" : "");
 	}
 out:
@@ -524,15 +538,21 @@ export_check(const struct agent_cfg *c)
 	static const char *const attrs[] = { "objectClass", NULL };
 	struct ldapx *ld = NULL;
 	struct rs_buf cookie;
-	char what[RS_MAX_SOURCE + 64], info[128];
+	char what[RS_MAX_SOURCE + 64], info[128], why[1024];
 	uint64_t n;
 	size_t b;
 	int r, fails = 0;
 
 	rs_buf_init(&cookie, 64 * 1024);
-	if ((r = export_open(c, &ld)) != RS_OK) {
-		agent_check_line(0, "ldap: connect and bind",
-		    "no server answered (see the messages above)",
+	/*
+	 * The last server's own words: a server that refused the bind
+	 * answered, and its reason already says what to change.
+	 */
+	if ((r = export_open_why(c, &ld, why, sizeof(why))) != RS_OK) {
+		agent_check_line(0, "ldap: connect and bind", why[0] != '\0' ?
+		    why : rs_err_str(r), r == RS_ERR_SIGNER ? NULL : c->nservers
+		    > 1 ? "the other servers' reasons are above; check [ldap] "
+		    "server, tls, ca_file, bind_dn and the password file" :
 		    "check [ldap] server, tls, ca_file, bind_dn and the "
 		    "password file");
 		fails++;

@@ -73,6 +73,42 @@
 #                       LDAP_BINDDN LDAP_PWFILE LDAP_PASSWORD LDAP_ROOTDN
 #                       LDAP_ROOTPW at Samba, so that h_agent_conf and
 #                       h_ldap_modify work against it
+#
+# --- Samba as a hardened DC (what Windows Server 2025 enforces) ------------
+#
+#   h_mntns_enter "$@"
+#       call first, before h_netns_enter: re-executes the test script
+#       (same PID, stdout, stderr) under "unshare -m" with the propagation
+#       tools/mountns.sh picks (private where it can), so that
+#       h_samba_strong's /etc/hosts is this test's alone.  A no-op inside
+#       (also for child scripts).  Sets H_MNTNS.  No namespace possible:
+#       "not ok - harness-mntns", exit.
+#
+#   h_samba_strong [N [NAME...]]
+#       h_samba_start N (default 1200) as a DC that enforces LDAP signing:
+#       "ldap server require strong auth = yes" (every simple bind
+#       without TLS is refused with LDAP 8, Strong(er) authentication
+#       required), a KDC on 127.0.0.1:88 (server services = ldap kdc)
+#       with the DC's ldap/ SPNs (and ldap/127.0.0.1, an address
+#       registered as an SPN), and the certificate AD CS gives a DC:
+#       names only, DNS:dc1.corp.test and DNS:corp.test, no IP address,
+#       so ldaps and StartTLS work by name and are refused by IP.  dc1.corp.test and each NAME resolve
+#       to 127.0.0.1 through a private /etc/hosts (bind mount; needs
+#       h_mntns_enter).  Sets what h_samba_start sets, with
+#         H_SAMBA_URI        ldaps://dc1.corp.test:636 (the harness's own
+#                            binds need TLS now; its helpers give
+#                            ldapsearch the CA through LDAPTLS_CACERT, the
+#                            environment of the tests stays without it)
+#         H_SAMBA_LDAPS_URI  the same
+#         H_SAMBA_PLAIN_URI  ldap://dc1.corp.test:389
+#       h_samba_stop and h_samba_start without N restart it hardened;
+#       h_samba_start N starts a lenient one again.
+#
+#   h_samba_kinit
+#       a ticket for svc-rcpt@CORP.TEST from that KDC: writes
+#       $H_DIR/krb5.conf (realm CORP.TEST, kdc 127.0.0.1, no DNS, no
+#       reverse DNS), exports KRB5_CONFIG and KRB5CCNAME
+#       (FILE:$H_DIR/krb5cc), kinit with H_SAMBA_PWFILE.
 
 H_SAMBA_BASE="DC=corp,DC=test"
 H_SAMBA_BINDDN="CN=svc-rcpt,CN=Users,$H_SAMBA_BASE"
@@ -244,9 +280,9 @@ h_samba_start() {
 	# Ready when the service account binds and reads the rootDSE.
 	_i=0
 	while [ $_i -lt 300 ] && h_alive "$H_SAMBA_PID"; do
-		if ldapsearch -x -LLL -H "$H_SAMBA_URI" -D "$H_SAMBA_BINDDN" \
-		    -y "$H_SAMBA_PWFILE" -b '' -s base highestCommittedUSN \
-		    >/dev/null 2>&1; then
+		if LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapsearch -x -LLL \
+		    -H "$H_SAMBA_URI" -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" \
+		    -b '' -s base highestCommittedUSN >/dev/null 2>&1; then
 			echo "harness: samba answers after $(( $(date +%s) - _t0 ))s" >&2
 			export H_SAMBA_DIR H_SAMBA_CONF H_SAMBA_LOG H_SAMBA_CAFILE \
 			    H_SAMBA_PWFILE H_SAMBA_ADMIN_PWFILE H_SAMBA_FIXTURE \
@@ -263,7 +299,7 @@ h_samba_start() {
 h_samba_stop() { _h_stop "${H_SAMBA_PID:-}" samba TERM; }
 
 h_samba_modify() {
-	ldapmodify -x -H "$H_SAMBA_URI" -D "$H_SAMBA_ADMIN_DN" \
+	LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapmodify -x -H "$H_SAMBA_URI" -D "$H_SAMBA_ADMIN_DN" \
 	    -y "$H_SAMBA_ADMIN_PWFILE" ${1:+-f "$1"} >&2
 }
 
@@ -283,12 +319,12 @@ h_samba_add_user() {
 }
 
 h_samba_search() {
-	ldapsearch -x -LLL -o ldif-wrap=no -E pr=1000/noprompt -H "$H_SAMBA_URI" \
+	LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapsearch -x -LLL -o ldif-wrap=no -E pr=1000/noprompt -H "$H_SAMBA_URI" \
 	    -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" -b "$H_SAMBA_BASE" "$@"
 }
 
 h_samba_usn() {
-	ldapsearch -x -LLL -H "$H_SAMBA_URI" -b '' -s base highestCommittedUSN |
+	LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapsearch -x -LLL -H "$H_SAMBA_URI" -b '' -s base highestCommittedUSN |
 	    sed -n 's/^highestCommittedUSN: //p'
 }
 
@@ -304,4 +340,109 @@ h_samba_use() {
 	LDAP_ROOTPW=$(cat "$H_SAMBA_ADMIN_PWFILE")
 	export LDAP_URI LDAP_HOST LDAP_PORT LDAP_BASE LDAP_BINDDN LDAP_PWFILE \
 	    LDAP_PASSWORD LDAP_ROOTDN LDAP_ROOTPW
+}
+
+h_mntns_enter() {
+	t_need unshare mount
+	[ -n "${H_MNTNS:-}" ] && return 0
+	. "$RS_TOP/tools/mountns.sh"
+	_prop=$(mountns_prop) ||
+	    { _h_fail mntns "no private mount namespace can be made here"; exit 1; }
+	H_MNTNS=$_prop
+	export H_MNTNS
+	# As h_netns_enter: nothing started yet, and exec skips the EXIT trap.
+	exec unshare -m --propagation "$_prop" -- /bin/sh "$0" "$@"
+}
+
+# _h_hosts_map NAME...: NAME... resolve to 127.0.0.1 in this test only.
+_h_hosts_map() {
+	{ cat /etc/hosts; echo "127.0.0.1 $*"; } >"$H_DIR/hosts" &&
+	    mount --bind "$H_DIR/hosts" /etc/hosts ||
+	    { _h_fail samba-strong "cannot bind-mount $H_DIR/hosts on /etc/hosts"; return 1; }
+}
+
+# _h_samba_dc_cert DIR: a key and certificate as AD CS's Domain Controller
+# template issues them, DNS names only; self-signed, so that the
+# certificate is its own trust anchor (H_SAMBA_CAFILE).
+_h_samba_dc_cert() {
+	rm -f "$1/key.pem" "$1/cert.pem"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$1/key.pem" -out "$1/cert.pem" -days 60 \
+	    -subj "/CN=dc1.corp.test" \
+	    -addext "subjectAltName=DNS:dc1.corp.test,DNS:corp.test" \
+	    -addext "extendedKeyUsage=serverAuth,clientAuth" \
+	    >"$H_DIR/dc-cert.log" 2>&1 && chmod 0600 "$1/key.pem" ||
+	    { cat "$H_DIR/dc-cert.log" >&2;
+	      _h_fail samba-strong "openssl could not make the DC certificate"; return 1; }
+}
+
+# _h_samba_dc_spns: the DC account's ldap/ and GC/ service principal
+# names, as a Windows DC registers them and Samba's samba_spnupdate (of the
+# dnsupdate service, which does not run here) would add them; without
+# them the KDC answers "Server not found in Kerberos database" for
+# ldap/dc1.corp.test (AD's sPNMappings map host/ to many services, never
+# ldap).  And ldap/127.0.0.1: Kerberos by IP address works on AD only for
+# an address registered as an SPN (setspn; Microsoft's "Kerberos for IP
+# addresses"), which lets a test show that a client asks for the address
+# it was given.  Offline, into sam.ldb, like the fixture.
+_h_samba_dc_spns() {
+	_dc="CN=DC1,OU=Domain Controllers,$H_SAMBA_BASE"
+	printf 'dn: %s\nchangetype: modify\nadd: servicePrincipalName\n%s\n' "$_dc" \
+	    "$(for _s in ldap/dc1.corp.test ldap/dc1.corp.test/corp.test \
+	    ldap/dc1.corp.test/CORP ldap/DC1 ldap/DC1/CORP \
+	    GC/dc1.corp.test/corp.test ldap/127.0.0.1; do
+		printf 'servicePrincipalName: %s\n' "$_s"; done)" \
+	    >"$H_DIR/samba-spn.ldif"
+	ldbmodify -H "$H_DIR/samba/private/sam.ldb" "$H_DIR/samba-spn.ldif" \
+	    >"$H_DIR/samba-spn.log" 2>&1 ||
+	    { cat "$H_DIR/samba-spn.log" >&2;
+	      _h_fail samba-strong "ldbmodify of the DC's SPNs failed"; return 1; }
+}
+
+h_samba_strong() {
+	[ -n "${H_MNTNS:-}" ] ||
+	    { _h_fail samba-strong "call h_mntns_enter first (dc1.corp.test goes into /etc/hosts)"; return 1; }
+	_n=${1:-1200}
+	[ $# -gt 0 ] && shift
+	h_alive "${H_SAMBA_PID:-}" && h_samba_stop
+	_h_samba_load "$_n" || return 1
+	# The lenient settings of _h_samba_conf, replaced where they stand.
+	sed -i -e 's/^\(	ldap server require strong auth =\).*/\1 yes/' \
+	    -e 's/^\(	server services =\).*/\1 ldap kdc/' "$H_DIR/samba/min.conf"
+	grep -q '^	ldap server require strong auth = yes$' "$H_DIR/samba/min.conf" &&
+	    grep -q '^	server services = ldap kdc$' "$H_DIR/samba/min.conf" ||
+	    { _h_fail samba-strong "min.conf kept its lenient settings"; return 1; }
+	_h_samba_dc_cert "$H_DIR/samba/private/tls" || return 1
+	_h_samba_dc_spns || return 1
+	_h_hosts_map dc1.corp.test "$@" || return 1
+	H_SAMBA_URI=ldaps://dc1.corp.test:636
+	H_SAMBA_LDAPS_URI=$H_SAMBA_URI
+	H_SAMBA_PLAIN_URI=ldap://dc1.corp.test:389
+	export H_SAMBA_URI H_SAMBA_LDAPS_URI H_SAMBA_PLAIN_URI
+	h_samba_start
+}
+
+h_samba_kinit() {
+	t_need kinit
+	cat >"$H_DIR/krb5.conf" <<EOF
+# written by tests/harness/samba.sh h_samba_kinit
+[libdefaults]
+	default_realm = CORP.TEST
+	dns_lookup_kdc = false
+	dns_lookup_realm = false
+	rdns = false
+[realms]
+	CORP.TEST = {
+		kdc = 127.0.0.1
+	}
+[domain_realm]
+	corp.test = CORP.TEST
+	.corp.test = CORP.TEST
+EOF
+	KRB5_CONFIG=$H_DIR/krb5.conf
+	KRB5CCNAME=FILE:$H_DIR/krb5cc
+	export KRB5_CONFIG KRB5CCNAME
+	kinit svc-rcpt@CORP.TEST <"$H_SAMBA_PWFILE" >"$H_DIR/kinit.log" 2>&1 ||
+	    { cat "$H_DIR/kinit.log" >&2;
+	      _h_fail samba-kinit "kinit svc-rcpt@CORP.TEST failed"; return 1; }
 }
