@@ -77,11 +77,7 @@ agentconf() {
 	sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' "$1"
 }
 # setpw CONF: the DPAPI-protected password into CONF (set-password).
-setpw() {
-	printf '%s\n' "$LDAP_PASSWORD" |
-	    h_wine "$exe" -c "$(h_winpath "$1")" set-password >"$T/setpw.out" 2>&1 &&
-	    grep -Eq '^password = [A-Za-z0-9+/]+=*' "$1"
-}
+setpw() { h_wine_set_password "$exe" "$1"; }
 
 # --- slapd: paging with AD's cap of 1000 ------------------------------------
 h_fixture 2500 "$T/fx" || exit 1

@@ -306,7 +306,9 @@ export_open_why(const struct agent_cfg *c, struct ldapx **out, char *why,
 	o.sasl_mech = c->sasl_mech;
 	o.sasl_nocanon = c->sasl_nocanon;
 	o.timeout = c->timeout;
-	if (c->bind == LDAPX_BIND_SIMPLE) {
+	/* negotiate with a bind_dn: that account's password (Windows). */
+	if (c->bind == LDAPX_BIND_SIMPLE || (c->bind == LDAPX_BIND_NEGOTIATE &&
+	    c->bind_dn != NULL && c->bind_dn[0] != '\0')) {
 		if ((r = sys_get_password(c->ldap, &pw)) != RS_OK) {
 			/* sys_get_password logged the reason. */
 			snprintf(why, whysize, "ldap password: %s (see the "
