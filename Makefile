@@ -105,7 +105,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h $(STAMP)
 # Unit tests of agent modules: test_M links agent-win/LAYER/M.o, the
 # platform file the core calls for files (sys_unix.o: only libssh2.h's
 # socket type, no libssh2 code) and all of common/.
-AGENT_UNIT     = dir/dircache push/hostkey push/verdict ldap/ldap_page
+AGENT_UNIT     = dir/dircache push/hostkey push/verdict ldap/ldap_page ldap/ldap_bind
 SYS_UNIX_OBJ   = $(OBJ)/agent-win/platform/sys_unix.o
 define agent_unit
 $(B)/tests/unit/test_$(notdir $(1)): tests/unit/test_$(notdir $(1)).c \

@@ -44,10 +44,16 @@ bind_hint(const struct ldapx_opts *o, int rc)
 			    "set tls = ldaps or tls = starttls (with ca_file "
 			    "on Unix), or bind with Kerberos (bind = sasl on "
 			    "Unix, bind = negotiate on Windows)";
-		if (!tls)
-			return "the server wants TLS: set tls = ldaps or "
+		if (tls)
+			return "the server wants a stronger bind than this "
+			    "one over TLS";
+		if (o->bind == LDAPX_BIND_NONE)
+			return "the server takes no anonymous bind without "
+			    "TLS: bind as an account, or set tls = ldaps or "
 			    "tls = starttls";
-		return "the server wants a stronger bind than this one";
+		return "the server wants a signed and sealed bind: use "
+		    "sasl_mech GSSAPI or GSS-SPNEGO (Unix) or negotiate "
+		    "(Windows), or set tls = ldaps or tls = starttls";
 	case LDAPX_RC_AUTH_UNKNOWN:
 		return o->bind == LDAPX_BIND_SASL ? "the server does not "
 		    "offer this sasl_mech (AD offers GSSAPI and GSS-SPNEGO)" :
