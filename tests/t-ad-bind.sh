@@ -214,8 +214,8 @@ t_eq wine-negotiate-account-exit 0 "$rc"
 t_same_file wine-negotiate-account-ground-truth "$H_SAMBA_EXPECTED" "$T/wnegacct.txt"
 wexport wnegupn server=ldap://dc1.corp.test:389 bind=negotiate \
     bind_dn=svc-rcpt@corp.test
-refused wnegupn
-t_grep wine-negotiate-upn-message 'bind = negotiate with bind_dn svc-rcpt@corp\.test: give DOMAIN\\user \(CORP\\svc-rcpt\), or no bind_dn for the service.s own logon' \
+t_eq wine-negotiate-upn-config-error 2 "$rc"
+t_grep wine-negotiate-upn-message 'config .*wnegupn\.conf:[0-9]+: bind_dn: for bind = negotiate: DOMAIN\\user \(CORP\\svc-rcpt\), or unset for the service.s own logon' \
     "$T/wnegupn.err"
 
 # A simple bind on plain 389, through wldap32: the same words.

@@ -371,6 +371,15 @@ acfg_load_ldap(struct agent_cfg *c)
 		acfg_err(c, s, "bind_dn", "required for bind = simple");
 		return RS_ERR_SYNTAX;
 	}
+	/* SSPI takes an account as its two parts, never a DN or a UPN. */
+	if (c->bind == LDAPX_BIND_NEGOTIATE && c->bind_dn != NULL &&
+	    c->bind_dn[0] != '\0' && (strchr(c->bind_dn, '=') != NULL ||
+	    strchr(c->bind_dn, '\\') == NULL || c->bind_dn[0] == '\\' ||
+	    strchr(c->bind_dn, '\\')[1] == '\0')) {
+		acfg_err(c, s, "bind_dn", "for bind = negotiate: DOMAIN\\user "
+		    "(CORP\\svc-rcpt), or unset for the service's own logon");
+		return RS_ERR_SYNTAX;
+	}
 	/*
 	 * The password source (password_file on Unix, the DPAPI blob that
 	 * set-password writes on Windows) is checked by sys_get_password at

@@ -217,8 +217,9 @@ wldap_parse_server(const char *server, enum ldapx_tls tls, wchar_t **host,
 
 /*
  * bind_dn "DOMAIN\user" (NetBIOS or DNS domain) into the wide strings of
- * a SEC_WINNT_AUTH_IDENTITY_W.  A DN or a UPN is refused: SSPI wants the
- * two parts, and Wine's SASL bridge fails a UPN without a domain.
+ * a SEC_WINNT_AUTH_IDENTITY_W.  agent_cfg.c refuses any other form (a DN;
+ * a UPN, which Wine's SASL bridge fails without a domain); this only
+ * splits it, and refuses what it cannot split.
  */
 static int
 wldap_identity(const struct ldapx_opts *o, SEC_WINNT_AUTH_IDENTITY_W *id,
