@@ -371,15 +371,6 @@ acfg_load_ldap(struct agent_cfg *c)
 		acfg_err(c, s, "bind_dn", "required for bind = simple");
 		return RS_ERR_SYNTAX;
 	}
-	/* SSPI takes an account as its two parts, never a DN or a UPN. */
-	if (c->bind == LDAPX_BIND_NEGOTIATE && c->bind_dn != NULL &&
-	    c->bind_dn[0] != '\0' && (strchr(c->bind_dn, '=') != NULL ||
-	    strchr(c->bind_dn, '\\') == NULL || c->bind_dn[0] == '\\' ||
-	    strchr(c->bind_dn, '\\')[1] == '\0')) {
-		acfg_err(c, s, "bind_dn", "for bind = negotiate: DOMAIN\\user "
-		    "(CORP\\svc-rcpt), or unset for the service's own logon");
-		return RS_ERR_SYNTAX;
-	}
 	/*
 	 * The password source (password_file on Unix, the DPAPI blob that
 	 * set-password writes on Windows) is checked by sys_get_password at
@@ -411,6 +402,18 @@ acfg_load_ldap(struct agent_cfg *c)
 	if (ldapx_check_client(c->client, c->bind, c->tls, c->ca_file,
 	    c->nservers > 0, why, sizeof(why)) != RS_OK) {
 		acfg_err(c, s, "client", why);
+		return RS_ERR_SYNTAX;
+	}
+	/*
+	 * After the client check, whose message names the other client.
+	 * SSPI takes an account as its two parts, never a DN or a UPN.
+	 */
+	if (c->bind == LDAPX_BIND_NEGOTIATE && c->bind_dn != NULL &&
+	    c->bind_dn[0] != '\0' && (strchr(c->bind_dn, '=') != NULL ||
+	    strchr(c->bind_dn, '\\') == NULL || c->bind_dn[0] == '\\' ||
+	    strchr(c->bind_dn, '\\')[1] == '\0')) {
+		acfg_err(c, s, "bind_dn", "for bind = negotiate: DOMAIN\\user "
+		    "(CORP\\svc-rcpt), or unset for the service's own logon");
 		return RS_ERR_SYNTAX;
 	}
 	if (cfg_bool(s, "change_detection", 1, &c->change_detection) !=
