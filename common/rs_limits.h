@@ -82,6 +82,14 @@
 #define RS_WIN_RENAME_SLEEP_MS	100
 #define RS_MAX_PASSWORD		1024
 #define RS_MAX_LDAP_ATTRS	16
+/*
+ * Range retrieval: the most values, and bytes, of one attribute of one
+ * entry.  Far above what AD stores in proxyAddresses (about 1200 values
+ * fit its 8 KB record), low enough that a server cannot make the agent
+ * hold more than one entry's worth.
+ */
+#define RS_MAX_RANGED_VALUES	100000
+#define RS_MAX_RANGED_BYTES	(64UL * 1024 * 1024)
 
 /*
  * Agent change detection: the object cache file (STATE/dircache) and the

@@ -15,6 +15,7 @@
 #   wine.sh     h_wine_init, h_wine, h_winpath
 #   samba.sh    h_netns_enter, h_samba_start/stop/modify/add_user/
 #               search/usn/use
+#   adproxy.sh  h_adproxy_start/stop (AD's MaxValRange in front of either)
 #   configs.sh  h_receiver_conf, h_receiver_local, h_receiver_watch,
 #               h_agent_conf, h_agent_conf_with
 #
@@ -132,7 +133,7 @@ _h_users() {
 
 # --- the servers -------------------------------------------------------
 
-for _h_part in slapd sshd postfix wine samba configs; do
+for _h_part in slapd sshd postfix wine samba adproxy configs; do
 	. "$RS_TOP/tests/harness/$_h_part.sh"
 done
 unset _h_part

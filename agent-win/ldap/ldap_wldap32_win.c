@@ -530,7 +530,7 @@ wldap_cookie(struct ldapx_conn *c, struct ldapx_res *res,
 
 /*
  * The requested attributes of entry e, by the names the server sent:
- * each goes through ldapx_attr_slot, which refuses a ranged one.
+ * each goes through ldapx_attr_slot, which knows ranged ones.
  */
 static int
 wldap_values(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
