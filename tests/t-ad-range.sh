@@ -129,11 +129,6 @@ t_eq skip-nothing-written sentinel "$(cat "$T/skip.txt")"
 h_adproxy_start 127.0.0.1 389 1500 || exit 1
 h_sshd_start || exit 1
 h_postfix_start || exit 1
-"$AGENT" keygen -f "$T/agent_ed25519" -I corp >"$T/allowed_signers" \
-    2>/dev/null || { t_fail keygen "failed"; exit 1; }
-H_AGENT_KEY=$T/agent_ed25519
-H_ALLOWED_SIGNERS=$T/allowed_signers
-export H_AGENT_KEY H_ALLOWED_SIGNERS
 LDAP_URI=$H_ADPROXY_URI
 h_receiver_conf "$T/receiver.conf" || exit 1
 H_AGENT_STATE=$T/sync-state h_agent_conf "$T/sync.conf" || exit 1
