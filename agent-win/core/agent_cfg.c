@@ -63,14 +63,16 @@ char *
 agent_path(const char *dir, const char *name)
 {
 	size_t dl = strlen(dir), nl = strlen(name);
-	int slash = dl > 0 && dir[dl - 1] != '/' && dir[dl - 1] != '\\';
+	char sep = sys_path_sep();
+	/* '/' ends a directory name on both systems. */
+	int slash = dl > 0 && dir[dl - 1] != sep && dir[dl - 1] != '/';
 	char *p = malloc(dl + (size_t)slash + nl + 1);
 
 	if (p == NULL)
 		return NULL;
 	memcpy(p, dir, dl);
 	if (slash)
-		p[dl] = '/';
+		p[dl] = sep;
 	memcpy(p + dl + (size_t)slash, name, nl + 1);
 	return p;
 }

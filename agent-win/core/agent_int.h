@@ -119,7 +119,10 @@ int	agent_cfg_load(const char *path, int need_relays,
 void	agent_cfg_free(struct agent_cfg *c);
 /* Copy a C string (NULL on allocation failure); ISO C has no strdup. */
 char	*agent_strdup(const char *s);
-/* Join dir and name with the platform-neutral '/' (Windows accepts it). */
+/*
+ * Join dir and name with the platform's separator (sys_path_sep), so that
+ * a logged path has one kind: C:\x\state\seq, not C:\x\state/seq.
+ */
 char	*agent_path(const char *dir, const char *name);
 
 /* What the export saw, for the audit summary and the log. */
