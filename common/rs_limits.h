@@ -20,11 +20,13 @@
 
 /*
  * Bundle header.  A header line must hold the domains: field with
- * RS_MAX_DOMAINS domains of the longest length; the other fields are short.
+ * RS_MAX_DOMAINS domains of the longest length, each perhaps a wildcard
+ * ("*." more); domains and relay-domains share RS_MAX_DOMAINS, and the
+ * other fields are short.
  */
 #define RS_MAX_DOMAINS		256
 #define RS_MAX_SOURCE		512
-#define RS_MAX_HDR_LINE		(16 + RS_MAX_DOMAINS * (RS_MAX_DOMAIN_LEN + 1))
+#define RS_MAX_HDR_LINE		(16 + RS_MAX_DOMAINS * (RS_MAX_DOMAIN_LEN + 3))
 #define RS_MAX_HDR_BYTES	(RS_MAX_HDR_LINE + 4096)
 
 /* Bundle size, compressed and decompressed; the receiver's defaults. */

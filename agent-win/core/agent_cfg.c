@@ -30,7 +30,7 @@ static const char *const acfg_agent_keys[] = {
 	"id", "domains", "signing_key", "state_dir", "interval",
 	"full_interval", "heartbeat_interval", "stale_warning",
 	"stale_critical", "shrink_threshold", "audit_file", "log_file",
-	"include_auth_only", NULL
+	"include_auth_only", "bundle_format", NULL
 };
 
 static const char *const acfg_ldap_keys[] = {
@@ -135,6 +135,25 @@ static int
 acfg_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * bundle_format: the list format the relays' receivers read (FORMAT.md
+ * 2.1).  1 for receivers not yet upgraded: such a list cannot carry relay
+ * domains or wildcards, so those are left out of it (cycle.c says so).
+ */
+static int
+acfg_bundle_format(struct agent_cfg *c, const struct cfg_section *s)
+{
+	uint64_t v;
+
+	if (cfg_uint(s, "bundle_format", BUNDLE_VERSION, 1, BUNDLE_VERSION,
+	    &v) != RS_OK) {
+		acfg_err(c, s, "bundle_format", "must be 1 or 2");
+		return RS_ERR_SYNTAX;
+	}
+	c->bundle_format = (unsigned)v;
+	return RS_OK;
 }
 
 static int
@@ -266,6 +285,8 @@ acfg_load_agent(struct agent_cfg *c)
 	if (c->include_auth_only)
 		rs_info("config %s: include_auth_only = yes: recipients that "
 		    "accept only authenticated senders are listed", c->path);
+	if ((r = acfg_bundle_format(c, s)) != RS_OK)
+		goto out;
 	r = RS_OK;
 out:
 	rs_buf_free(&b);

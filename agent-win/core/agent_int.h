@@ -78,6 +78,7 @@ struct agent_cfg {
 	unsigned	 stale_critical;
 	unsigned	 shrink_pct;
 	int		 include_auth_only;	/* keep msExchRequireAuthToSendTo */
+	unsigned	 bundle_format;		/* 1 or 2 (FORMAT.md 2.1) */
 	const char	*audit_file;
 
 	/* [ldap] */
