@@ -84,6 +84,9 @@ struct agent_cfg {
 	const struct cfg_section *ldap;	/* for sys_get_password */
 	size_t		 nservers;
 	const char	*servers[AGENT_MAX_SERVERS];
+	int		 global_catalog;	/* the servers are GCs */
+	/* servers[i] with the GC port added (owned), or NULL. */
+	char		*gc_servers[AGENT_MAX_SERVERS];
 	size_t		 nbases;
 	const char	*bases[AGENT_MAX_BASES];
 	const char	*filter;
