@@ -64,12 +64,18 @@ h_agent_conf "$T/dc.conf" || exit 1
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 say "ground truth: $(wc -l <"$H_SAMBA_EXPECTED") addresses"
 
-# lexport NAME CONF: the Linux agent's `export -o $T/NAME.txt`; stderr in
-# $T/NAME.err, exit status in $rc.  NAME.txt starts as a sentinel, so a
-# refused export shows that it wrote nothing.
+# lexport NAME CONF [wine]: `export -o $T/NAME.txt` of the Linux agent, or
+# of the .exe under Wine; stderr in $T/NAME.err, exit status in $rc.
+# NAME.txt starts as a sentinel, so a refused export shows that it wrote
+# nothing.
 lexport() {
 	echo "sentinel: nothing written" >"$T/$1.txt"
-	"$AGENT" -c "$2" export -o "$T/$1.txt" 2>"$T/$1.err"
+	if [ "${3:-}" = wine ]; then
+		h_wine "$exe" -c "$(h_winpath "$2")" export \
+		    -o "$(h_winpath "$T/$1.txt")" 2>"$T/$1.err"
+	else
+		"$AGENT" -c "$2" export -o "$T/$1.txt" 2>"$T/$1.err"
+	fi
 	rc=$?
 	echo "--- $1: exit $rc" >&2
 	cat "$T/$1.err" >&2
@@ -206,25 +212,16 @@ printf '%s\n' "$LDAP_PASSWORD" |
     h_wine "$exe" -c "$(h_winpath "$T/w0.conf")" set-password \
     >"$T/setpw.out" 2>&1
 t_check wine-set-password grep -Eq '^password = [A-Za-z0-9+/]+=*' "$T/w0.conf"
-# wexport NAME CONF: the .exe's export, as lexport.
-wexport() {
-	echo "sentinel: nothing written" >"$T/$1.txt"
-	h_wine "$exe" -c "$(h_winpath "$2")" export \
-	    -o "$(h_winpath "$T/$1.txt")" 2>"$T/$1.err"
-	rc=$?
-	echo "--- $1: exit $rc" >&2
-	cat "$T/$1.err" >&2
-}
 h_agent_conf_ldap "$T/w0.conf" "$T/w-gc.conf" server="$GC" base= \
     client=wldap32
-wexport w-gc "$T/w-gc.conf"
+lexport w-gc "$T/w-gc.conf" wine
 t_eq wine-gc-export-exit 0 "$rc"
 t_same_file "wine, wldap32, GC base \"\": the Linux list" "$T/dc2.txt" \
     "$T/w-gc.txt"
 
 h_agent_conf_ldap "$T/w0.conf" "$T/w-loc.conf" server=- base= \
     client=wldap32 global_catalog=yes
-wexport w-loc "$T/w-loc.conf"
+lexport w-loc "$T/w-loc.conf" wine
 say "wine locator: exit $rc: $(grep -E 'Global Catalog|DsGetDc' "$T/w-loc.err" | head -n 3 | tr '\n' ' ')"
 t_eq wine-locator-exit-1 1 "$rc"
 t_grep "wine, no server: the message names global_catalog and says to set server" \
