@@ -119,6 +119,12 @@ t_grep "global_catalog = yes: a server without a port gets 3268" \
     "export: connected to (ldap://)?127.0.0.1:3268" \
     "$T/gc-yes.err"
 t_same_file gc-yes-export-same "$T/dc.txt" "$T/gc-yes.txt"
+h_agent_conf_ldap "$T/dc.conf" "$T/gc-uri.conf" server=ldap://127.0.0.1/ \
+    global_catalog=yes
+lexport gc-uri "$T/gc-uri.conf"
+t_grep "global_catalog = yes: a URI without a port gets 3268 before its path" \
+    "export: connected to ldap://127.0.0.1:3268/" "$T/gc-uri.err"
+t_same_file gc-uri-export-same "$T/dc.txt" "$T/gc-uri.txt"
 
 "$AGENT" -c "$T/gc-root.conf" check >"$T/check.out" 2>"$T/check.err"
 t_eq gc-check-exit 0 $?

@@ -334,17 +334,23 @@ acfg_scheme(const char *v, const char *pre)
 	return 1;
 }
 
-/* A server value's port (0: none); v[0..*end) is "[scheme://]host". */
+/*
+ * A server value's port (0: none); v[0..*end) is "[scheme://]host".  A
+ * URI of another scheme (ldapi://, a socket) has no port: *end is 0.
+ */
 static int
 acfg_server_port(const char *v, size_t *end, uint64_t *port)
 {
 	const char *h = v, *p, *stop;
 
 	*port = 0;
+	*end = 0;
 	if (acfg_scheme(h, "ldap://"))
 		h += 7;
 	else if (acfg_scheme(h, "ldaps://"))
 		h += 8;
+	else if (strstr(h, "://") != NULL)
+		return RS_OK;
 	if ((stop = strchr(h, '/')) == NULL)
 		stop = h + strlen(h);
 	if (h[0] == '[') {
@@ -389,7 +395,10 @@ acfg_gc_port(unsigned port)
 	return port == ACFG_GC_PORT || port == ACFG_GC_TLS_PORT;
 }
 
-/* Each server's port against global_catalog (set or not: *set). */
+/*
+ * Each server's port against global_catalog (set: the key is in the
+ * file; unset, it follows the ports); end[i]: where a port would go.
+ */
 static int
 acfg_gc_servers(struct agent_cfg *c, const struct cfg_section *s, int set,
     size_t end[])
@@ -459,7 +468,7 @@ acfg_load_gc(struct agent_cfg *c, const struct cfg_section *s)
 	def = c->tls == LDAPX_TLS_LDAPS ? ACFG_GC_TLS_PORT : ACFG_GC_PORT;
 	for (i = 0; c->global_catalog && i < c->nservers; i++) {
 		if (acfg_server_port(c->servers[i], &end[i], &port) != RS_OK ||
-		    port != 0)
+		    port != 0 || end[i] == 0)
 			continue;
 		if ((c->gc_servers[i] = acfg_server_with_port(c->servers[i],
 		    end[i], acfg_scheme(c->servers[i], "ldaps://") ?

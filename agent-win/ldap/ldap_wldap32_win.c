@@ -357,6 +357,8 @@ wldap_gc_next(struct ldapx_conn *c, struct wldap_gcs *g, const wchar_t *forest,
 	wchar_t *dup;
 	ULONG lrc = LDAP_SERVER_DOWN;
 	DWORD e;
+	size_t k;
+	char why[256];
 
 	if (m != NULL) {
 		dcopen = (wldap_dcopen_fn)(void (*)(void))GetProcAddress(m,
@@ -373,12 +375,14 @@ wldap_gc_next(struct ldapx_conn *c, struct wldap_gcs *g, const wchar_t *forest,
 	}
 	if ((e = dcopen(forest, DS_NOTIFY_AFTER_SITE_RECORDS, NULL, NULL,
 	    NULL, DS_GC_SERVER_REQUIRED, &h)) != ERROR_SUCCESS) {
-		win_strerror(e, g->why, sizeof(g->why));
+		win_strerror(e, why, sizeof(why));
 		rs_info("ldap: DsGetDcOpenW (the forest's Global Catalogs): "
-		    "%s", g->why);
+		    "%s", why);
 		return lrc;
 	}
-	while (lrc != LDAP_SUCCESS && g->n < WLDAP_MAX_GC) {
+	/* Bounded also against a list that repeats names we tried. */
+	for (k = 0; lrc != LDAP_SUCCESS && k < 4 * WLDAP_MAX_GC &&
+	    g->n < WLDAP_MAX_GC; k++) {
 		e = dcnext(h, NULL, NULL, &name);
 		/* The end of the client's site's GCs: the others follow. */
 		if (e == ERROR_FILEMARK_DETECTED)
