@@ -19,7 +19,10 @@
 #             list is the ground truth with both changes
 #   wine      the .exe with client wldap32, a simple bind over plain LDAP
 #             to 127.0.0.1:3268 and base "": the Linux list, byte for
-#             byte; global_catalog = yes without a server (the GC locator,
+#             byte; its sync through the GC (the root DSE and NTDS
+#             Settings read over 3268 by wldap32): a full export, then a
+#             new user as a delta of one object, Postfix 250 for it;
+#             global_catalog = yes without a server (the GC locator,
 #             DsGetDcNameW) fails under Wine, and the message names the
 #             setting and says to set server; what Wine returned is in the
 #             log ("t-ad-gc: wine locator:")
@@ -211,6 +214,7 @@ t_grep "3268 -> 389: a full export, and why" \
     "$T/sync-dc2.err"
 
 # --- wine: the .exe against the GC port -------------------------------------
+lstate=$H_AGENT_STATE
 H_AGENT_STATE=$T/wstate
 h_agent_conf "$T/w0.conf" wine || exit 1
 h_wine_init || exit 1
@@ -224,6 +228,28 @@ lexport w-gc "$T/w-gc.conf" wine
 t_eq wine-gc-export-exit 0 "$rc"
 t_same_file "wine, wldap32, GC base \"\": the Linux list" "$T/dc2.txt" \
     "$T/w-gc.txt"
+
+# Change detection through wldap32 on the GC port: the root DSE and the
+# NTDS Settings read over 3268.  The sequence goes on from the Linux
+# agent's, which pushed as the same agent id.
+t_check wine-gc-seq-from-linux cp "$lstate/seq" "$T/wstate/seq"
+h_wine "$exe" -c "$(h_winpath "$T/w-gc.conf")" sync 2>"$T/w-sync1.err"
+t_eq wine-gc-sync1-exit 0 $?
+t_grep "wine, GC: the first sync is a full export" \
+    'cycle 1: full export \(no cache of the directory yet\)' "$T/w-sync1.err"
+t_grep wine-gc-sync1-installed 'sync mx1: installed sequence [0-9]+' \
+    "$T/w-sync1.err"
+wnew=gc.wine@corp.test
+h_samba_add_user gc.wine "$wnew" >"$T/wadd.out" 2>&1
+t_eq wine-gc-user-added 0 $?
+h_wine "$exe" -c "$(h_winpath "$T/w-gc.conf")" sync 2>"$T/w-sync2.err"
+t_eq wine-gc-sync2-exit 0 $?
+t_grep "wine, GC: a new user is a delta of one object" \
+    'cycle 1: changes from USN [0-9]+ to [0-9]+: 1 object\(s\)' "$T/w-sync2.err"
+t_grep wine-gc-sync2-installed 'sync mx1: installed sequence [0-9]+' \
+    "$T/w-sync2.err"
+t_eq "wine, GC delta: Postfix 250 for $wnew" 250 "$(h_rcpt "$wnew")"
+cat "$T/w-sync1.err" "$T/w-sync2.err" >&2
 
 h_agent_conf_ldap "$T/w0.conf" "$T/w-loc.conf" server=- base= \
     client=wldap32 global_catalog=yes
