@@ -4,7 +4,8 @@
 #
 #   export    through the GC with base "" (the whole GC), the domain's DN,
 #             and global_catalog = yes with a server without a port (3268
-#             added): each list equals the domain export on 389 and the
+#             added; 3269 with tls = ldaps, certificate checked against
+#             ca_file): each list equals the domain export on 389 and the
 #             fixture's ground truth; `check` names the GC
 #   rules     base "" on a DC's port, global_catalog = no with port 3268,
 #             a server list that mixes GC and DC ports, global_catalog =
@@ -128,6 +129,13 @@ lexport gc-uri "$T/gc-uri.conf"
 t_grep "global_catalog = yes: a URI without a port gets 3268 before its path" \
     "export: connected to ldap://127.0.0.1:3268/" "$T/gc-uri.err"
 t_same_file gc-uri-export-same "$T/dc.txt" "$T/gc-uri.txt"
+h_agent_conf_ldap "$T/dc.conf" "$T/gc-tls.conf" server=127.0.0.1 base= \
+    global_catalog=yes tls=ldaps ca_file="$H_SAMBA_CAFILE"
+lexport gc-tls "$T/gc-tls.conf"
+t_eq gc-tls-export-exit 0 "$rc"
+t_grep "global_catalog = yes, tls = ldaps: a server without a port gets 3269" \
+    "export: connected to ldaps://127.0.0.1:3269" "$T/gc-tls.err"
+t_same_file gc-tls-export-same "$T/dc.txt" "$T/gc-tls.txt"
 
 "$AGENT" -c "$T/gc-root.conf" check >"$T/check.out" 2>"$T/check.err"
 t_eq gc-check-exit 0 $?
