@@ -10,7 +10,9 @@
 #   rules     base "" on a DC's port, global_catalog = no with port 3268,
 #             a server list that mixes GC and DC ports, global_catalog =
 #             yes with port 389: each is a configuration error (exit 2)
-#             naming the setting, and nothing is exported
+#             naming the setting, and nothing is exported; a server whose
+#             root DSE says no isGlobalCatalogReady TRUE (slapd, like a DC
+#             that is no GC) is refused with global_catalog = yes (exit 1)
 #   switch    a sync through 389, then through 3268: a full export, and
 #             the log says why (a Global Catalog answers now); back to 389
 #             the same the other way
@@ -275,5 +277,22 @@ WINEDEBUG=fixme+netapi32,trace+netapi32,trace+dnsapi h_wine "$exe" -c "$(h_winpa
 grep -E "DsGetDc|DnsQuery_W|get_dc_info" "$T/w-loc-trace.err" | head -n 6 |
     sed 's/^/t-ad-gc: wine locator trace: /' >&2
 
+# --- a server that is no GC: refused, also when told it is one -------------
+# slapd's root DSE has no isGlobalCatalogReady, like a DC that is no GC.
 h_samba_stop
+h_fixture 20 "$T/fx" || exit 1
+h_slapd_start "$T/fx/fixture.ldif" || exit 1
+H_AGENT_STATE=$T/sstate
+h_agent_conf "$T/slapd.conf" || exit 1
+lexport slapd "$T/slapd.conf"
+t_same_file slapd-export-ground-truth "$T/fx/expected.txt" "$T/slapd.txt"
+h_agent_conf_ldap "$T/slapd.conf" "$T/slapd-gc.conf" global_catalog=yes
+lexport slapd-gc "$T/slapd-gc.conf"
+t_eq "global_catalog = yes, a server that is no GC: exit 1" 1 "$rc"
+t_grep "global_catalog = yes, a server that is no GC: the message" \
+    'ldap connect .*: the server says it is no Global Catalog, or one still replicating \(root DSE isGlobalCatalogReady absent\)' \
+    "$T/slapd-gc.err"
+echo "sentinel: nothing written" >"$T/sentinel"
+t_same_file "global_catalog = yes, a server that is no GC: nothing written" \
+    "$T/sentinel" "$T/slapd-gc.txt"
 t_done

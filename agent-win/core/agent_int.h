@@ -241,6 +241,11 @@ int	dirsync_poll(struct dirsync *d, const struct agent_cfg *c,
 void	dirsync_disconnect(struct dirsync *d);
 /* `check`: says whether the server offers change detection. */
 void	dirsync_check(const struct agent_cfg *c, struct ldapx *ld);
+/*
+ * global_catalog: whether ld's server says it is a Global Catalog that has
+ * finished its first replication; RS_ERR_INVAL with the reason in msg.
+ */
+int	dirsync_gc_ready(struct ldapx *ld, char *msg, size_t msgsize);
 /* The current list again, rebuilt from the cache (after POLL_SAME). */
 int	dirsync_list(struct dirsync *d, struct rlist **out);
 

@@ -26,7 +26,8 @@
  * set (MS-ADA1 2.314): a GC may not return it, and then a restored GC is
  * noticed only by its USN going back, or at the next full export.
  *
- * API:        dirsync_new, dirsync_free, dirsync_poll, dirsync_list.
+ * API:        dirsync_new, dirsync_free, dirsync_poll, dirsync_list,
+ *             dirsync_check, dirsync_gc_ready.
  * Ownership:  struct dirsync owns the cache; the poll hands a new rlist
  *             to the caller.
  * Errors:     RS_ERR_* after logging.  A failed poll leaves the cache's
@@ -195,6 +196,50 @@ dirsync_read_inv(struct ldapx *ld, const struct agent_cfg *c,
 		    ldapx_server(ld), dse->server, r != RS_OK ?
 		    (ldapx_errmsg(ld)[0] != '\0' ? ldapx_errmsg(ld) :
 		    rs_err_str(r)) : "not readable");
+}
+
+static int
+dirsync_gc_entry(void *arg, const char *dn,
+    const struct ldapx_val *const *vals, const size_t *nvals)
+{
+	int *ready = arg;
+
+	(void)dn;
+	/* LDAP Boolean; anything but one TRUE is not ready. */
+	if (nvals[0] == 0)
+		*ready = 0;
+	else
+		*ready = nvals[0] == 1 && vals[0][0].len == 4 &&
+		    memcmp(vals[0][0].p, "TRUE", 4) == 0 ? 1 : -1;
+	return RS_OK;
+}
+
+/*
+ * The root DSE's isGlobalCatalogReady: TRUE on a GC that holds a replica
+ * of every domain of the forest.  A DC that is no GC, or a new GC still
+ * replicating, would export a list without (some of) the other domains'
+ * recipients: the shrink guard might catch it, or might not.
+ */
+int
+dirsync_gc_ready(struct ldapx *ld, char *msg, size_t msgsize)
+{
+	static const char *const attrs[] = { "isGlobalCatalogReady", NULL };
+	int r, ready = 0;
+
+	r = ldapx_read(ld, "", attrs, dirsync_gc_entry, &ready, NULL);
+	if (r != RS_OK && r != RS_ERR_NOTFOUND) {
+		snprintf(msg, msgsize, "read the root DSE: %s",
+		    ldapx_errmsg(ld)[0] != '\0' ? ldapx_errmsg(ld) :
+		    rs_err_str(r));
+		return r;
+	}
+	if (ready == 1)
+		return RS_OK;
+	snprintf(msg, msgsize, "the server says it is no Global Catalog, or "
+	    "one still replicating (root DSE isGlobalCatalogReady %s): its "
+	    "list would lack other domains' recipients; global_catalog = yes "
+	    "needs GCs", ready == 0 ? "absent" : "not TRUE");
+	return RS_ERR_INVAL;
 }
 
 /* Load STATE/dircache once (a one-shot `sync` continues from it). */

@@ -310,6 +310,11 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 		o.server = c->nservers > 0 ? c->servers[i] : NULL;
 		msg[0] = '\0';
 		r = ldapx_open(&o, out, msg, sizeof(msg));
+		if (r == RS_OK && c->global_catalog &&
+		    (r = dirsync_gc_ready(*out, msg, sizeof(msg))) != RS_OK) {
+			ldapx_close(*out);
+			*out = NULL;
+		}
 		if (r == RS_OK)
 			break;
 		sys_event(SYS_EV_LDAP, "ldap connect %s: %s%s",
