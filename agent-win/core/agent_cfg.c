@@ -448,8 +448,9 @@ acfg_gc_servers(struct agent_cfg *c, const struct cfg_section *s, int set,
 
 /*
  * global_catalog, the GC port for servers that name none, and base ""
- * (the whole forest), which only a GC serves: a DC answers it with
- * noSuchObject, or nothing.
+ * (the whole forest), which only a GC serves: a DC's port answers it with
+ * noSuchObject (only AD's phantom-root search option, MS-ADTS
+ * 3.1.1.3.4.1.12, searches from "", and then the DC's own partitions).
  */
 static int
 acfg_load_gc(struct agent_cfg *c, const struct cfg_section *s)
