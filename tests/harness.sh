@@ -17,7 +17,7 @@
 #               search/usn/use
 #   adproxy.sh  h_adproxy_start/stop (AD's MaxValRange in front of either)
 #   configs.sh  h_receiver_conf, h_receiver_local, h_receiver_watch,
-#               h_agent_conf, h_agent_conf_with
+#               h_agent_conf, h_agent_conf_with, h_agent_conf_ldap
 #
 # This file holds what they share, then loads them.  Shared API:
 #

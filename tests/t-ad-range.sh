@@ -85,7 +85,9 @@ LDAP_URI=$H_ADPROXY_URI
 h_agent_conf "$T/agent.conf" || exit 1
 sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
     "$T/agent.conf"
-sed 's/^\[ldap\]$/[ldap]\npage_size = 7/' "$T/agent.conf" >"$T/page7.conf"
+h_agent_conf_ldap "$T/agent.conf" "$T/page7.conf" page_size=7
+# point CONF...: the configs at the proxy started last.
+point() { for _c; do sed -i "s|^server = .*|server = $H_ADPROXY_URI|" "$_c"; done; }
 
 # lexport NAME CONF [EXPECTED]: the Linux build's export, checked against
 # EXPECTED (the ground truth with the big users); the proxy's log of it in
@@ -109,7 +111,7 @@ t_eq l1500-r1500-not-ranged 0 "$(grep -c '^ranged CN=r1500,' "$T/l1500.proxy")"
 t_eq l1500-r1499-not-ranged 0 "$(grep -c '^ranged CN=r1499,' "$T/l1500.proxy")"
 
 h_adproxy_start 127.0.0.1 389 100 || exit 1
-sed -i "s|^server = .*|server = $H_ADPROXY_URI|" "$T/agent.conf" "$T/page7.conf"
+point "$T/agent.conf" "$T/page7.conf"
 lexport l100 "$T/agent.conf"
 t_eq l100-r5000-fifty-replies 50 "$(grep -c '^ranged CN=r5000,' "$T/l100.proxy")"
 
@@ -117,7 +119,7 @@ t_eq l100-r5000-fifty-replies 50 "$(grep -c '^ranged CN=r5000,' "$T/l100.proxy")
 # A server whose ranged replies claim one value more than they hold: the
 # export fails, names the object and the range, and writes nothing.
 h_adproxy_start 127.0.0.1 389 1500 skip || exit 1
-sed -i "s|^server = .*|server = $H_ADPROXY_URI|" "$T/agent.conf"
+point "$T/agent.conf"
 echo "sentinel" >"$T/skip.txt"
 "$AGENT" -c "$T/agent.conf" export -o "$T/skip.txt" 2>"$T/skip.err"
 t_eq skip-export-fails 1 $?
@@ -187,7 +189,7 @@ wexport() {
 	t_same_file "$1-export-ground-truth" "$3" "$T/$1.txt"
 	cp "$H_ADPROXY_LOG" "$T/$1.proxy"
 }
-sed -i "s|^server = .*|server = $H_ADPROXY_URI|" "$T/w0.conf"
+point "$T/w0.conf"
 wexport w1500 "$T/w0.conf" "$T/expected2.txt"
 t_grep w1500-r5000-ranged '^ranged CN=r5000,.* proxyAddresses;range=4500-\* 500$' \
     "$T/w1500.proxy"
@@ -197,7 +199,7 @@ t_grep w1500-r1550-ranged '^ranged CN=r1550,.* proxyAddresses;range=1500-\* 50$'
 # Change detection with the .exe's OpenLDAP client: a sync (full, its
 # state is new), a ranged user gets 100 more addresses, the next sync
 # reads it through the delta search, ranged.
-sed 's/^\[ldap\]$/[ldap]\nclient = openldap/' "$T/w0.conf" >"$T/wo.conf"
+h_agent_conf_ldap "$T/w0.conf" "$T/wo.conf" client=openldap
 h_wine "$EXE" -c "$(h_winpath "$T/wo.conf")" sync --allow-shrink 2>"$T/wsync1.err"
 t_eq wine-openldap-sync1-exit 0 $?
 t_grep wine-openldap-sync1-full 'cycle 1: full export' "$T/wsync1.err"
@@ -236,10 +238,9 @@ h_samba_search '(proxyAddresses=*)' proxyAddresses 2>/dev/null |
     awk '/^dn: /{ if (n > 3) c++; n = 0 } /^proxyAddresses/{ n++ }
     END { if (n > 3) c++; print c + 0 }' >"$T/over3"
 h_adproxy_start 127.0.0.1 389 3 || exit 1
-sed -i "s|^server = .*|server = $H_ADPROXY_URI|" "$T/agent.conf" "$T/page7.conf" \
-    "$T/w0.conf"
-sed 's/^\[ldap\]$/[ldap]\npage_size = 7/' "$T/w0.conf" >"$T/w7.conf"
-sed 's/^\[ldap\]$/[ldap]\nclient = openldap/' "$T/w7.conf" >"$T/wo7.conf"
+point "$T/agent.conf" "$T/page7.conf" "$T/w0.conf"
+h_agent_conf_ldap "$T/w0.conf" "$T/w7.conf" page_size=7
+h_agent_conf_ldap "$T/w7.conf" "$T/wo7.conf" client=openldap
 lexport l3 "$T/page7.conf" "$H_SAMBA_EXPECTED"
 nobj=$(sed -n 's/^ranged \(.*\) proxyAddresses;range=0-2 3$/\1/p' "$T/l3.proxy" |
     sort -u | wc -l | tr -d ' ')

@@ -85,6 +85,9 @@ struct agent_cfg {
 	const struct cfg_section *ldap;	/* for sys_get_password */
 	size_t		 nservers;
 	const char	*servers[AGENT_MAX_SERVERS];
+	int		 global_catalog;	/* the servers are GCs */
+	/* servers[i] with the GC port added (owned), or NULL. */
+	char		*gc_servers[AGENT_MAX_SERVERS];
 	size_t		 nbases;
 	const char	*bases[AGENT_MAX_BASES];
 	const char	*filter;
@@ -239,6 +242,11 @@ int	dirsync_poll(struct dirsync *d, const struct agent_cfg *c,
 void	dirsync_disconnect(struct dirsync *d);
 /* `check`: says whether the server offers change detection. */
 void	dirsync_check(const struct agent_cfg *c, struct ldapx *ld);
+/*
+ * global_catalog: whether ld's server says it is a Global Catalog that has
+ * finished its first replication; RS_ERR_INVAL with the reason in msg.
+ */
+int	dirsync_gc_ready(struct ldapx *ld, char *msg, size_t msgsize);
 /* The current list again, rebuilt from the cache (after POLL_SAME). */
 int	dirsync_list(struct dirsync *d, struct rlist **out);
 

@@ -288,6 +288,7 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 	rs_buf_init(&pw, 4096);
 	memset(&o, 0, sizeof(o));
 	o.client = c->client;
+	o.global_catalog = c->global_catalog;
 	o.tls = c->tls;
 	o.ca_file = c->ca_file;
 	o.bind = c->bind;
@@ -309,10 +310,16 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 		o.server = c->nservers > 0 ? c->servers[i] : NULL;
 		msg[0] = '\0';
 		r = ldapx_open(&o, out, msg, sizeof(msg));
+		if (r == RS_OK && c->global_catalog &&
+		    (r = dirsync_gc_ready(*out, msg, sizeof(msg))) != RS_OK) {
+			ldapx_close(*out);
+			*out = NULL;
+		}
 		if (r == RS_OK)
 			break;
 		sys_event(SYS_EV_LDAP, "ldap connect %s: %s%s",
-		    o.server != NULL ? o.server : "(DC locator)",
+		    o.server != NULL ? o.server : c->global_catalog ?
+		    "(GC locator)" : "(DC locator)",
 		    msg[0] != '\0' ? msg : rs_err_str(r),
 		    i + 1 < n ? "; trying the next server" : "");
 	}

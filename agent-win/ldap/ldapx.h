@@ -49,6 +49,7 @@ struct ldapx_opts {
 	enum ldapx_client client;	/* [ldap] client */
 	const char	*server;	/* "host", "host:port" or an ldap[s]:// URI;
 					   NULL: DC locator (Windows only) */
+	int		 global_catalog;	/* no server: locate a GC */
 	enum ldapx_tls	 tls;
 	const char	*ca_file;	/* NULL: the system's trusted roots */
 	enum ldapx_bind	 bind;
