@@ -96,6 +96,18 @@ rcptsync-agent: $(AGENT_OBJ) $(COMMON_OBJ) $(LIBSSH2) $(STAMP)
 rcptsync-receiver: $(RECEIVER_OBJ) $(COMMON_OBJ) $(STAMP)
 	$(CC) $(LDFLAGS) -o $@ $(RECEIVER_OBJ) $(COMMON_OBJ) $(RECEIVER_LIBS)
 
+# For t-accepted-domains only: the receiver as one that reads format 1
+# alone, as before format 2 (FORMAT.md 2.1), built from the same sources.
+RECEIVER_V1  = $(B)/receiver-v1/rcptsync-receiver
+$(B)/receiver-v1/bundle_read.o: common/bundle_read.c | $(B)/deps-unix.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DBUNDLE_READ_MAX=1 $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+$(RECEIVER_V1): $(RECEIVER_OBJ) $(COMMON_OBJ) $(B)/receiver-v1/bundle_read.o \
+	    $(STAMP)
+	$(CC) $(LDFLAGS) -o $@ $(RECEIVER_OBJ) \
+	    $(filter-out %/bundle_read.o,$(COMMON_OBJ)) \
+	    $(B)/receiver-v1/bundle_read.o $(RECEIVER_LIBS)
+
 # Unit tests: one program per common/ module, linked with all of common/.
 $(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h $(STAMP)
 	@mkdir -p $(dir $@)
@@ -126,7 +138,7 @@ win:
 banned:
 	tools/check-banned.sh
 
-check: deps banned all unit win
+check: deps banned all unit win $(RECEIVER_V1)
 	tests/run
 
 check-long: deps all unit win

@@ -5,6 +5,7 @@
  *
  * API:        bundle_agent_id_ok, bundle_name_parse, bundle_name,
  *             bundle_write, bundle_time_fmt, bundle_time_parse (bundle.h);
+ *             bundle_domain_ok, bundle_domain_find (bundle.h);
  *             bundle_value_ok, bundle_cmp_n, bundle_domain_in,
  *             bundle_agent_id_okn, bundle_fields (bundle_int.h).
  * Ownership:  bundle_write appends to the caller's rs_buf (on failure the
@@ -48,8 +49,8 @@
 #include "strv.h"
 
 const char *const bundle_fields[F_NFIELDS] = {
-	"agent", "sequence", "created", "kind", "source", "domains", "count",
-	"list-sha256", "flags",
+	"agent", "sequence", "created", "kind", "source", "domains",
+	"relay-domains", "count", "list-sha256", "flags",
 };
 
 const char bundle_flag_allow_shrink[sizeof(BUNDLE_FLAG_SHRINK)] =
@@ -256,32 +257,116 @@ bundle_cmp_n(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-/* Is d[0..dlen) one of the header's sorted domains? */
 int
-bundle_domain_in(const struct bundle_hdr *h, const char *d, size_t dlen)
+bundle_domain_in(const struct bundle_hdr *h, int part, const char *t,
+    size_t len)
 {
-	return strv_find_rows(h->domains[0], sizeof(h->domains[0]),
-	    h->ndomains, d, dlen) >= 0;
+	size_t first = part == 0 ? 0 : h->ndomains;
+	size_t n = part == 0 ? h->ndomains : h->nrelay;
+
+	return strv_find_rows(h->domains[first], sizeof(h->domains[0]), n, t,
+	    len) >= 0;
 }
 
-/* The header's domains: 1..RS_MAX_DOMAINS, valid, sorted, unique. */
+int
+bundle_domain_ok(const char *t, size_t len, unsigned v, const char **why)
+{
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (len >= 2 && t[0] == '*' && t[1] == '.') {
+		if (v < 2) {
+			*why = "a wildcard domain needs format version 2";
+			return 0;
+		}
+		t += 2;
+		len -= 2;
+	}
+	return addr_check_domain(t, len, why) == RS_OK;
+}
+
+/* The index of token t[0..len) in either part of h, or -1. */
+static long
+bundle_domain_index(const struct bundle_hdr *h, const char *t, size_t len)
+{
+	long i;
+
+	i = strv_find_rows(h->domains[0], sizeof(h->domains[0]), h->ndomains,
+	    t, len);
+	if (i >= 0)
+		return i;
+	i = strv_find_rows(h->domains[h->ndomains], sizeof(h->domains[0]),
+	    h->nrelay, t, len);
+	return i >= 0 ? (long)h->ndomains + i : -1;
+}
+
+long
+bundle_domain_find(const struct bundle_hdr *h, const char *d, size_t dlen)
+{
+	char w[BUNDLE_DOMAIN_MAX + 1];
+	const char *dot;
+	long i;
+
+	if (dlen > RS_MAX_DOMAIN_LEN)
+		return -1;
+	if ((i = bundle_domain_index(h, d, dlen)) >= 0)
+		return i;
+	/* Then "*.d", "*." and d's parent, and so on up. */
+	w[0] = '*';
+	w[1] = '.';
+	for (;;) {
+		memcpy(w + 2, d, dlen);
+		if ((i = bundle_domain_index(h, w, dlen + 2)) >= 0)
+			return i;
+		if ((dot = memchr(d, '.', dlen)) == NULL)
+			return -1;
+		dlen -= (size_t)(dot + 1 - d);
+		d = dot + 1;
+	}
+}
+
+/* One part of the header's domains: valid, sorted, unique. */
 static int
-bundle_domains_ok(const struct bundle_hdr *h)
+bundle_part_ok(const struct bundle_hdr *h, size_t first, size_t n)
 {
 	size_t i, len, prevlen = 0;
+	const char *t;
 
-	if (h->ndomains == 0 || h->ndomains > RS_MAX_DOMAINS)
-		return 0;
-	for (i = 0; i < h->ndomains; i++) {
-		len = strnlen(h->domains[i], RS_MAX_DOMAIN_LEN + 1);
-		if (len > RS_MAX_DOMAIN_LEN ||
-		    addr_check_domain(h->domains[i], len, NULL) != RS_OK)
+	for (i = first; i < first + n; i++) {
+		t = h->domains[i];
+		len = strnlen(t, BUNDLE_DOMAIN_MAX + 1);
+		if (len > BUNDLE_DOMAIN_MAX ||
+		    !bundle_domain_ok(t, len, h->version, NULL))
 			return 0;
-		if (i > 0 && bundle_cmp_n(h->domains[i - 1], prevlen,
-		    h->domains[i], len) >= 0)
+		if (i > first && bundle_cmp_n(h->domains[i - 1], prevlen, t,
+		    len) >= 0)
 			return 0;
 		prevlen = len;
 	}
+	return 1;
+}
+
+/*
+ * The header's domains: 1..RS_MAX_DOMAINS in all, at least one
+ * authoritative, each part valid, sorted, unique, none in both; relay
+ * domains only in version 2.
+ */
+static int
+bundle_domains_ok(const struct bundle_hdr *h)
+{
+	size_t i;
+
+	if (h->ndomains == 0 || h->ndomains > RS_MAX_DOMAINS ||
+	    h->nrelay > RS_MAX_DOMAINS - h->ndomains ||
+	    (h->version < 2 && h->nrelay > 0) ||
+	    !bundle_part_ok(h, 0, h->ndomains) ||
+	    !bundle_part_ok(h, h->ndomains, h->nrelay))
+		return 0;
+	for (i = h->ndomains; i < h->ndomains + h->nrelay; i++)
+		if (bundle_domain_in(h, 0, h->domains[i],
+		    strlen(h->domains[i])))
+			return 0;
 	return 1;
 }
 
@@ -298,6 +383,7 @@ bundle_scan_list(const struct bundle_hdr *h, const struct rlist *list,
 	struct rs_hash *sha = NULL;
 	const char *a, *prev = NULL, *dom;
 	size_t i, n, len, prevlen = 0, dlen, mdlen;
+	long gi;
 	int r;
 
 	if ((r = rs_hash_new("sha256", &sha)) != RS_OK)
@@ -314,7 +400,9 @@ bundle_scan_list(const struct bundle_hdr *h, const struct rlist *list,
 			goto out;
 		}
 		dom = addr_domain(a, len, &dlen);
-		if (dom == NULL || !bundle_domain_in(h, dom, dlen)) {
+		/* Governed by an authoritative domain, not a relay one. */
+		gi = dom == NULL ? -1 : bundle_domain_find(h, dom, dlen);
+		if (gi < 0 || (size_t)gi >= h->ndomains) {
 			r = RS_ERR_DOMAIN;
 			goto out;
 		}
@@ -332,17 +420,34 @@ out:
 	return r;
 }
 
+/* One header line: name and h's n domains from first on. */
+static int
+bundle_put_domains(struct rs_buf *hb, const char *name,
+    const struct bundle_hdr *h, size_t first, size_t n)
+{
+	size_t i, start = hb->len;
+	int r;
+
+	if ((r = rs_buf_put_str(hb, name)) != RS_OK)
+		return r;
+	for (i = first; i < first + n; i++)
+		if ((r = rs_buf_printf(hb, " %s", h->domains[i])) != RS_OK)
+			return r;
+	if (hb->len - start > RS_MAX_HDR_LINE)
+		return RS_ERR_LIMIT;
+	return rs_buf_put_str(hb, "\n");
+}
+
 static int
 bundle_put_header(const struct bundle_hdr *h, struct rs_buf *hb)
 {
 	char when[BUNDLE_TIME_LEN + 1], hex[2 * RS_SHA256_LEN + 1];
-	size_t i, start;
 	int r;
 
 	bundle_time_fmt(h->created, when, sizeof(when));
 	rs_hex(h->list_sha256, RS_SHA256_LEN, hex);
-	if ((r = rs_buf_printf(hb, "%s %d\n", BUNDLE_MAGIC,
-	    BUNDLE_VERSION)) != RS_OK ||
+	if ((r = rs_buf_printf(hb, "%s %u\n", BUNDLE_MAGIC,
+	    h->version)) != RS_OK ||
 	    (r = rs_buf_printf(hb, "agent: %s\n", h->agent)) != RS_OK ||
 	    (r = rs_buf_printf(hb, "sequence: %llu\n",
 	    (unsigned long long)h->seq)) != RS_OK ||
@@ -351,15 +456,9 @@ bundle_put_header(const struct bundle_hdr *h, struct rs_buf *hb)
 	    "full" : "heartbeat")) != RS_OK ||
 	    (r = rs_buf_printf(hb, "source: %s\n", h->source)) != RS_OK)
 		return r;
-	start = hb->len;
-	if ((r = rs_buf_put_str(hb, "domains:")) != RS_OK)
-		return r;
-	for (i = 0; i < h->ndomains; i++)
-		if ((r = rs_buf_printf(hb, " %s", h->domains[i])) != RS_OK)
-			return r;
-	if (hb->len - start > RS_MAX_HDR_LINE)
-		return RS_ERR_LIMIT;
-	if ((r = rs_buf_put_str(hb, "\n")) != RS_OK ||
+	if ((r = bundle_put_domains(hb, "domains:", h, 0, h->ndomains)) !=
+	    RS_OK || (h->nrelay > 0 && (r = bundle_put_domains(hb,
+	    "relay-domains:", h, h->ndomains, h->nrelay)) != RS_OK) ||
 	    (r = rs_buf_printf(hb, "count: %llu\n",
 	    (unsigned long long)h->count)) != RS_OK ||
 	    (r = rs_buf_printf(hb, "list-sha256: %s\n", hex)) != RS_OK)
@@ -389,7 +488,8 @@ bundle_write(struct bundle_hdr *h, const struct rlist *list,
 	}
 	len0 = out->len;
 	srclen = strnlen(h->source, sizeof(h->source));
-	if (!bundle_agent_id_ok(h->agent) || h->seq == 0 ||
+	if (h->version < 1 || h->version > BUNDLE_VERSION ||
+	    !bundle_agent_id_ok(h->agent) || h->seq == 0 ||
 	    h->seq > BUNDLE_SEQ_MAX || (int64_t)h->created < 0 ||
 	    (int64_t)h->created > BUNDLE_TIME_MAX ||
 	    srclen > RS_MAX_SOURCE || !bundle_value_ok(h->source, srclen) ||

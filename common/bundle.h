@@ -25,26 +25,60 @@ struct rs_buf;
 struct rlist;
 struct gz_dec;
 
-#define BUNDLE_VERSION		1
+/*
+ * Format versions (FORMAT.md 2.1): the agent writes BUNDLE_VERSION unless
+ * told to write 1; the reader reads 1 to BUNDLE_READ_MAX.  A test builds a
+ * receiver with BUNDLE_READ_MAX 1, to stand for one not yet upgraded.
+ */
+#define BUNDLE_VERSION		2
+#ifndef BUNDLE_READ_MAX
+#define BUNDLE_READ_MAX		BUNDLE_VERSION
+#endif
 #define BUNDLE_FLAG_ALLOW_SHRINK	0x01u
+
+/* A header domain: a name, or (version 2) "*." and a name. */
+#define BUNDLE_DOMAIN_MAX	(RS_MAX_DOMAIN_LEN + 2)
 
 enum bundle_kind {
 	BUNDLE_FULL = 1,
 	BUNDLE_HEARTBEAT = 2,
 };
 
+/*
+ * domains[0..ndomains) are the authoritative domains (field "domains"),
+ * domains[ndomains..ndomains+nrelay) the relay domains ("relay-domains",
+ * version 2), each part sorted.
+ */
 struct bundle_hdr {
+	unsigned	version;		/* 1 or 2 */
 	char		agent[RS_MAX_AGENT_ID + 1];
 	uint64_t	seq;
 	time_t		created;		/* UTC */
 	enum bundle_kind kind;
 	char		source[RS_MAX_SOURCE + 1];
 	size_t		ndomains;
-	char		domains[RS_MAX_DOMAINS][RS_MAX_DOMAIN_LEN + 1];
+	size_t		nrelay;
+	char		domains[RS_MAX_DOMAINS][BUNDLE_DOMAIN_MAX + 1];
 	uint64_t	count;
 	unsigned char	list_sha256[RS_SHA256_LEN];
 	unsigned	flags;
 };
+
+/*
+ * Is t[0..len) a valid header domain in a list of version v: a domain
+ * name, or in version 2 "*." and one?  If not, *why (may be NULL) says why.
+ */
+int	bundle_domain_ok(const char *t, size_t len, unsigned v,
+	    const char **why);
+
+/*
+ * The header domain that governs the address domain d[0..dlen) (FORMAT.md
+ * 2.3: the most specific match of both fields), as an index into
+ * h->domains, or -1 for none.  Below h->ndomains it is authoritative,
+ * from there on a relay domain.
+ */
+long	bundle_domain_find(const struct bundle_hdr *h, const char *d,
+	    size_t dlen);
 
 /* Is id a valid agent id (FORMAT.md section 1)? */
 int	bundle_agent_id_ok(const char *id);

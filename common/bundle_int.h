@@ -30,12 +30,12 @@
 
 /* Header fields, in the one order they may appear. */
 enum {
-	F_AGENT, F_SEQUENCE, F_CREATED, F_KIND, F_SOURCE, F_DOMAINS, F_COUNT,
-	F_SHA, F_FLAGS, F_NFIELDS
+	F_AGENT, F_SEQUENCE, F_CREATED, F_KIND, F_SOURCE, F_DOMAINS, F_RELAY,
+	F_COUNT, F_SHA, F_FLAGS, F_NFIELDS
 };
 
 /* Fields that may be absent. */
-#define F_OPTIONAL(f)	((f) == F_FLAGS)
+#define F_OPTIONAL(f)	((f) == F_RELAY || (f) == F_FLAGS)
 
 extern const char *const bundle_fields[F_NFIELDS];
 #define BUNDLE_FLAG_SHRINK	"allow-shrink"
@@ -47,8 +47,12 @@ int	 bundle_value_ok(const char *v, size_t len);
 /* Byte order of a[0..alen) and b[0..blen), the shorter first on a tie. */
 int	 bundle_cmp_n(const char *a, size_t alen, const char *b, size_t blen);
 
-/* Is d[0..dlen) one of the n sorted domains? */
-int	 bundle_domain_in(const struct bundle_hdr *h, const char *d, size_t dlen);
+/*
+ * Is t[0..len) a domain of part part (0: domains, 1: relay-domains) of
+ * h?  Each part is sorted.
+ */
+int	 bundle_domain_in(const struct bundle_hdr *h, int part, const char *t,
+	    size_t len);
 
 /* Is id[0..len) a valid agent id (bundle_agent_id_ok without the NUL)? */
 int	 bundle_agent_id_okn(const char *id, size_t len);

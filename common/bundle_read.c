@@ -235,40 +235,53 @@ bundle_is_hex_lower(const char *s, size_t len, unsigned char *out)
 	return 1;
 }
 
+/*
+ * Field domains (part 0) or relay-domains (part 1): domains separated by
+ * one space, sorted, unique, valid for the list's version; relay domains
+ * come after the authoritative ones in h->domains and none is also one.
+ */
 static int
-bundle_parse_domains(struct bundle_reader *r, const char *v, size_t len)
+bundle_parse_domains(struct bundle_reader *r, int part, const char *v,
+    size_t len)
 {
 	struct bundle_hdr *h = &r->hdr;
-	size_t i = 0, j, dlen;
-	const char *why;
+	const char *name = bundle_fields[part == 0 ? F_DOMAINS : F_RELAY];
+	size_t i = 0, j, dlen, first = part == 0 ? 0 : h->ndomains, *n;
+	const char *why, *prev;
 
-	h->ndomains = 0;
+	n = part == 0 ? &h->ndomains : &h->nrelay;
+	*n = 0;
 	while (i < len) {
 		for (j = i; j < len && v[j] != ' '; j++)
 			;
 		dlen = j - i;
 		if (dlen == 0)
 			return bundle_fail(r, RS_ERR_FORMAT,
-			    "domains: more than one space");
-		if (h->ndomains == RS_MAX_DOMAINS)
-			return bundle_fail(r, RS_ERR_LIMIT,
-			    "domains: more than %d", RS_MAX_DOMAINS);
-		if (addr_check_domain(v + i, dlen, &why) != RS_OK)
+			    "%s: more than one space", name);
+		if (first + *n == RS_MAX_DOMAINS)
+			return bundle_fail(r, RS_ERR_LIMIT, "%s: more than %d "
+			    "domains in all", name, RS_MAX_DOMAINS);
+		if (dlen > BUNDLE_DOMAIN_MAX ||
+		    !bundle_domain_ok(v + i, dlen, h->version, &why))
 			return bundle_fail(r, RS_ERR_FORMAT,
-			    "domains: %.*s: %s", (int)(dlen > 64 ? 64 : dlen),
-			    v + i, why);
-		if (h->ndomains > 0 &&
-		    bundle_cmp_n(h->domains[h->ndomains - 1],
-		    strlen(h->domains[h->ndomains - 1]), v + i, dlen) >= 0)
+			    "%s: %.*s: %s", name, (int)(dlen > 64 ? 64 : dlen),
+			    v + i, dlen > BUNDLE_DOMAIN_MAX ? "too long" : why);
+		prev = *n > 0 ? h->domains[first + *n - 1] : NULL;
+		if (prev != NULL && bundle_cmp_n(prev, strlen(prev), v + i,
+		    dlen) >= 0)
 			return bundle_fail(r, RS_ERR_FORMAT,
-			    "domains: not sorted or not unique");
-		memcpy(h->domains[h->ndomains], v + i, dlen);
-		h->domains[h->ndomains][dlen] = '\0';
-		h->ndomains++;
+			    "%s: not sorted or not unique", name);
+		if (part == 1 && bundle_domain_in(h, 0, v + i, dlen))
+			return bundle_fail(r, RS_ERR_FORMAT, "%s: %.*s is also "
+			    "in domains", name, (int)(dlen > 64 ? 64 : dlen),
+			    v + i);
+		memcpy(h->domains[first + *n], v + i, dlen);
+		h->domains[first + *n][dlen] = '\0';
+		(*n)++;
 		i = j + 1;
 		if (j + 1 == len)	/* a trailing space */
 			return bundle_fail(r, RS_ERR_FORMAT,
-			    "domains: trailing space");
+			    "%s: trailing space", name);
 	}
 	return RS_OK;
 }
@@ -330,7 +343,13 @@ bundle_parse_field(struct bundle_reader *r, int f, const char *v,
 		h->source[len] = '\0';
 		break;
 	case F_DOMAINS:
-		return bundle_parse_domains(r, v, len);
+		return bundle_parse_domains(r, 0, v, len);
+	case F_RELAY:
+		if (h->version < 2)
+			return bundle_fail(r, RS_ERR_FORMAT, "relay-domains: "
+			    "a field of format version 2 in a version %u list",
+			    h->version);
+		return bundle_parse_domains(r, 1, v, len);
 	case F_COUNT:
 		if (rs_parse_dec(v, len, 1, UINT64_MAX, &x) != RS_OK)
 			return bundle_fail(r, RS_ERR_FORMAT, bundle_is_dec(v,
@@ -358,6 +377,39 @@ bundle_parse_field(struct bundle_reader *r, int f, const char *v,
 	return RS_OK;
 }
 
+/*
+ * The first line, "rcptsync-list N", in r->line: RS_OK with the version
+ * in r->hdr, or an error that names what the line is instead.
+ */
+static int
+bundle_magic(struct bundle_reader *r)
+{
+	size_t nlen = sizeof(BUNDLE_MAGIC);	/* the magic and the space */
+	uint64_t v;
+
+	if (r->linelen > nlen && memcmp(r->line, BUNDLE_MAGIC " ", nlen) == 0 &&
+	    rs_parse_dec(r->line + nlen, r->linelen - nlen, 0, UINT32_MAX,
+	    &v) == RS_OK) {
+		if (v > BUNDLE_READ_MAX)
+			return bundle_fail(r, RS_ERR_VERSION, "format version "
+			    "%llu: this receiver reads versions 1 to %d; "
+			    "upgrade it, or set bundle_format = %d in the "
+			    "agent's [agent] section", (unsigned long long)v,
+			    BUNDLE_READ_MAX, BUNDLE_READ_MAX);
+		r->hdr.version = (unsigned)v;
+		return RS_OK;
+	}
+	/* What editors and Windows tools add, named as such. */
+	if (r->linelen >= 3 && memcmp(r->line, "\xef\xbb\xbf", 3) == 0)
+		return bundle_fail(r, RS_ERR_FORMAT,
+		    "not an rcptsync list: byte-order mark (EF BB BF) "
+		    "before \"" BUNDLE_MAGIC "\"");
+	if (r->linelen > 0 && r->line[r->linelen - 1] == '\r')
+		return bundle_fail(r, RS_ERR_FORMAT,
+		    "not an rcptsync list: " BUNDLE_CR_FOUND);
+	return bundle_fail(r, RS_ERR_FORMAT, "not an rcptsync list");
+}
+
 int
 bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h)
 {
@@ -380,28 +432,8 @@ bundle_read_header(struct bundle_reader *r, struct bundle_hdr *h)
 	    "header line")) <= 0)
 		return e < 0 ? e : bundle_fail(r, RS_ERR_FORMAT, "empty bundle");
 	total += r->linelen + 1;
-	if (r->linelen != sizeof(BUNDLE_MAGIC " 1") - 1 ||
-	    memcmp(r->line, BUNDLE_MAGIC " 1", r->linelen) != 0) {
-		/* "rcptsync-list N" with another number: a newer format. */
-		nlen = sizeof(BUNDLE_MAGIC);	/* magic and the space */
-		for (i = nlen; i < r->linelen; i++)
-			if (r->line[i] < '0' || r->line[i] > '9')
-				break;
-		if (r->linelen > nlen && i == r->linelen &&
-		    memcmp(r->line, BUNDLE_MAGIC " ", nlen) == 0)
-			return bundle_fail(r, RS_ERR_VERSION,
-			    "unsupported version");
-		/* What editors and Windows tools add, named as such. */
-		if (r->linelen >= 3 && memcmp(r->line, "\xef\xbb\xbf", 3) == 0)
-			return bundle_fail(r, RS_ERR_FORMAT,
-			    "not an rcptsync list: byte-order mark (EF BB BF) "
-			    "before \"" BUNDLE_MAGIC "\"");
-		if (r->linelen > 0 && r->line[r->linelen - 1] == '\r')
-			return bundle_fail(r, RS_ERR_FORMAT,
-			    "not an rcptsync list: " BUNDLE_CR_FOUND);
-		return bundle_fail(r, RS_ERR_FORMAT,
-		    "not an rcptsync list");
-	}
+	if ((e = bundle_magic(r)) != RS_OK)
+		return e;
 	for (;;) {
 		if ((e = bundle_getline(r, RS_MAX_HDR_LINE, RS_ERR_LIMIT,
 	    "header line")) < 0)
@@ -505,6 +537,7 @@ bundle_next(struct bundle_reader *r, const char **addr, size_t *len)
 {
 	const char *why, *dom;
 	size_t dlen;
+	long gi;
 	int e, c;
 
 	if (addr != NULL)
@@ -539,9 +572,14 @@ bundle_next(struct bundle_reader *r, const char **addr, size_t *len)
 			    "entry not greater than previous");
 	}
 	dom = addr_domain(r->line, r->linelen, &dlen);
-	if (dom == NULL || !bundle_domain_in(&r->hdr, dom, dlen))
+	gi = dom == NULL ? -1 : bundle_domain_find(&r->hdr, dom, dlen);
+	if (gi < 0)
 		return bundle_fail(r, RS_ERR_DOMAIN,
 		    "domain not in the header's domains");
+	if ((size_t)gi >= r->hdr.ndomains)
+		return bundle_fail(r, RS_ERR_DOMAIN, "entry in relay domain %s "
+		    "(a relay domain lists no addresses)",
+		    r->hdr.domains[gi]);
 	if ((e = rs_hash_update(r->sha, r->line, r->linelen)) != RS_OK ||
 	    (e = rs_hash_update(r->sha, "\n", 1)) != RS_OK)
 		return bundle_fail(r, e, "hash: %s", rs_err_str(e));

@@ -20,11 +20,13 @@
 
 /*
  * Bundle header.  A header line must hold the domains: field with
- * RS_MAX_DOMAINS domains of the longest length; the other fields are short.
+ * RS_MAX_DOMAINS domains of the longest length, each perhaps a wildcard
+ * ("*." more); domains and relay-domains share RS_MAX_DOMAINS, and the
+ * other fields are short.
  */
 #define RS_MAX_DOMAINS		256
 #define RS_MAX_SOURCE		512
-#define RS_MAX_HDR_LINE		(16 + RS_MAX_DOMAINS * (RS_MAX_DOMAIN_LEN + 1))
+#define RS_MAX_HDR_LINE		(16 + RS_MAX_DOMAINS * (RS_MAX_DOMAIN_LEN + 3))
 #define RS_MAX_HDR_BYTES	(RS_MAX_HDR_LINE + 4096)
 
 /* Bundle size, compressed and decompressed; the receiver's defaults. */
@@ -82,6 +84,14 @@
 #define RS_WIN_RENAME_SLEEP_MS	100
 #define RS_MAX_PASSWORD		1024
 #define RS_MAX_LDAP_ATTRS	16
+/*
+ * Range retrieval: the most values, and bytes, of one attribute of one
+ * entry.  Far above what AD stores in proxyAddresses (about 1200 values
+ * fit its 8 KB record), low enough that a server cannot make the agent
+ * hold more than one entry's worth.
+ */
+#define RS_MAX_RANGED_VALUES	100000
+#define RS_MAX_RANGED_BYTES	(64UL * 1024 * 1024)
 
 /*
  * Agent change detection: the object cache file (STATE/dircache) and the

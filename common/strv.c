@@ -1,8 +1,9 @@
 /*
- * strv.c - binary search over a sorted array of C strings (strv.h).
+ * strv.c - sorted arrays of C strings: search, and sort (strv.h).
  */
 #include "strv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Row i: v[i] of an array of pointers, or the i-th row of size rowsize. */
@@ -50,4 +51,28 @@ strv_find_rows(const char *rows, size_t rowsize, size_t n, const char *s,
     size_t len)
 {
 	return rowsize == 0 ? -1 : strv_search(rows, rowsize, n, s, len);
+}
+
+static int
+strv_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t
+strv_sort_unique(char **v, size_t n)
+{
+	size_t i, j;
+
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof(*v), strv_cmp);
+	for (i = 1, j = 1; i < n; i++) {
+		if (strcmp(v[i], v[j - 1]) == 0) {
+			free(v[i]);
+			continue;
+		}
+		v[j++] = v[i];
+	}
+	return j;
 }

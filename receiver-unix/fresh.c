@@ -139,6 +139,14 @@ rcv_fresh_eval(const struct rcv_cfg *c, const struct rcv_state *st,
 		    " refused: %s", st->rej_seq, st->rej_reason);
 		return;
 	}
+	if (st->nunrelayed > 0) {
+		f->level = RCV_FRESH_WARNING;
+		snprintf(f->msg, sizeof(f->msg), "%" PRIu64 " entries; %"
+		    PRIu64 " of the list's domains are not relayed here (%s): "
+		    "mail for them is refused", st->count, st->nunrelayed,
+		    st->unrelayed);
+		return;
+	}
 	snprintf(f->msg, sizeof(f->msg), "%" PRIu64 " entries, last contact "
 	    "%s ago", st->count, age);
 }

@@ -269,7 +269,8 @@ rcv_inst_static_check(const struct rcv_cfg *c, size_t *n)
  * of its lines passed addr_check (verify.c); checking them all again cost
  * a fifth of an install (docs/BENCH.md, B2).  What the map source needs to
  * parse still holds or the line is refused: one token of printable ASCII
- * with an '@' before a non-empty domain.  Returns the domain, or NULL.
+ * with an '@' before a non-empty domain; the local part is empty only in
+ * a relay domain's "@domain" key (verify.c).  Returns the domain, or NULL.
  */
 static const char *
 rcv_inst_line_dom(const char *l, size_t n, size_t *dlen)
@@ -280,6 +281,10 @@ rcv_inst_line_dom(const char *l, size_t n, size_t *dlen)
 	for (i = 0; i < n; i++)
 		if ((unsigned char)l[i] <= 0x20 || (unsigned char)l[i] >= 0x7f)
 			return NULL;
+	if (n > 1 && l[0] == '@') {
+		*dlen = n - 1;
+		return memchr(l + 1, '@', n - 1) == NULL ? l + 1 : NULL;
+	}
 	dom = addr_domain(l, n, dlen);
 	if (dom == NULL || dom == l + 1 || *dlen == 0)
 		return NULL;
@@ -317,12 +322,7 @@ rcv_inst_next(const struct rcv_cfg *c, struct rcv_inst_src *s)
 			    "(damaged state file?)", s->path, s->lineno);
 			return RS_ERR_FORMAT;
 		}
-		if (rcv_cfg_word_find(c->relay_domains, c->nrelay, dom,
-		    dlen) < 0)
-			continue;
-		if (s->signer != NULL && s->signer->domains != NULL &&
-		    rcv_cfg_word_find(s->signer->domains, s->signer->ndomains,
-		    dom, dlen) < 0)
+		if (!rcv_cfg_allows(c, s->signer, dom, dlen))
 			continue;
 		return RS_OK;
 	}
@@ -341,7 +341,7 @@ rcv_inst_put(FILE *out, const char *key, const char *val)
 static int
 rcv_inst_merge(const struct rcv_cfg *c, struct rcv_inst_src *src, size_t k,
     const struct rcv_inst_static *st, size_t nst, FILE *out,
-    uint64_t *entries)
+    struct rcv_rmap *doms, uint64_t *entries)
 {
 	char cur[RS_MAX_STATIC_LINE];
 	const char *key, *val;
@@ -377,6 +377,9 @@ rcv_inst_merge(const struct rcv_cfg *c, struct rcv_inst_src *src, size_t k,
 		if (strcmp(val, "OK") == 0) {
 			if (rcv_inst_put(out, cur, val) != RS_OK)
 				return RS_ERR_SYSTEM;
+			if (c->relay_domains_map != NULL &&
+			    (r = rcv_rmap_add(doms, cur)) != RS_OK)
+				return r;
 			(*entries)++;
 		}
 		for (i = 0; i < k; i++)
@@ -387,7 +390,7 @@ rcv_inst_merge(const struct rcv_cfg *c, struct rcv_inst_src *src, size_t k,
 	return RS_OK;
 }
 
-static int
+int
 rcv_inst_postmap(const struct rcv_cfg *c, const char *src)
 {
 	char arg[4200], msg[RS_MAX_POSTMAP_OUT], *p, *nl;
@@ -590,6 +593,7 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 {
 	struct rcv_inst_src *src = NULL;
 	struct rcv_inst_static *st = NULL;
+	struct rcv_rmap doms;
 	struct rcv_journal j;
 	struct stat tst;
 	char **agents = NULL, newsrc[4096], newtab[4096], livetab[4096];
@@ -598,6 +602,7 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 	int fd, r, made = 0;
 
 	*entries = 0;
+	memset(&doms, 0, sizeof(doms));
 	if (snprintf(newsrc, sizeof(newsrc), "%s.new", c->map) >=
 	    (int)sizeof(newsrc) ||
 	    rcv_inst_table_path(c, newsrc, newtab, sizeof(newtab)) != RS_OK ||
@@ -631,7 +636,8 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 		r = RS_ERR_SYSTEM;
 		goto out;
 	}
-	if ((r = rcv_inst_merge(c, src, k, st, nst, out, entries)) != RS_OK) {
+	if ((r = rcv_inst_merge(c, src, k, st, nst, out, &doms, entries)) !=
+	    RS_OK) {
 		if (r == RS_ERR_SYSTEM && ferror(out))
 			rs_error("write %s: %s", newsrc, strerror(errno));
 		r = RS_ERR_SYSTEM;
@@ -661,7 +667,8 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 		goto out;
 	}
 	if ((r = rcv_inst_postmap(c, newsrc)) != RS_OK ||
-	    (r = rcv_util_fsync_path(newtab)) != RS_OK)
+	    (r = rcv_util_fsync_path(newtab)) != RS_OK ||
+	    (r = rcv_rmap_build(c, &doms)) != RS_OK)
 		goto out;
 	if (stat(newtab, &tst) == -1) {
 		rs_error("stat %s: %s", newtab, strerror(errno));
@@ -692,6 +699,7 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 	}
 	/* From here the table is live; the rest follows it. */
 	made = 0;
+	(void)rcv_rmap_commit(c);
 	if ((r = rcv_inst_finish(c, &j)) != RS_OK)
 		rs_error("install %s: table installed, but recording it "
 		    "failed; the next run finishes it", c->map);
@@ -707,5 +715,6 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 	free(src);
 	rcv_util_words_free(agents, nagents);
 	rcv_inst_static_free(st, nst);
+	rcv_rmap_free(&doms);
 	return r;
 }

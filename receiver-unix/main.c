@@ -402,8 +402,13 @@ rcv_cmd_check(const struct rcv_cfg *c)
 	size_t nst = 0, len, k = 0, i, line;
 	int ok = 1, status, found = 0, sr;
 
-	snprintf(detail, sizeof(detail), "%s (map %s:%s, %zu relay domains)",
-	    c->path, c->map_type, c->map, c->nrelay);
+	if (c->relay_any)
+		snprintf(detail, sizeof(detail), "%s (map %s:%s, relay_domains "
+		    "= any: the agents' domains, within their [signer]s')",
+		    c->path, c->map_type, c->map);
+	else
+		snprintf(detail, sizeof(detail), "%s (map %s:%s, %zu relay "
+		    "domains)", c->path, c->map_type, c->map, c->nrelay);
 	rcv_check_line(1, "config", detail);
 	/* Each line left out is a FAIL of its own, naming line and reason. */
 	sr = rcv_cfg_signers_load(c, &s);

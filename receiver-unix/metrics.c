@@ -153,7 +153,7 @@ enum rcv_met_field {
 	RCV_MET_LAST_SUCCESS, RCV_MET_ACCEPTED_TIME, RCV_MET_ACCEPTED_SEQ,
 	RCV_MET_ENTRIES, RCV_MET_INSTALL_SEQ, RCV_MET_INSTALL_DURATION,
 	RCV_MET_HEARTBEAT, RCV_MET_REJECTED_SEQ, RCV_MET_REJECTED_TIME,
-	RCV_MET_NFIELDS
+	RCV_MET_UNRELAYED, RCV_MET_NFIELDS
 };
 
 static const struct {
@@ -180,6 +180,9 @@ static const struct {
 	  "Sequence of the agent's last refused bundle." },
 	{ "rejected_timestamp_seconds",
 	  "Unix time of the agent's last refused bundle." },
+	{ "unrelayed_domains",
+	  "Domains of the agent's last list that relay_domains or its "
+	  "[signer] domains leave out: mail for them is refused here." },
 };
 
 static void
@@ -232,6 +235,10 @@ rcv_met_agent_field(struct rcv_met *m, int f)
 		case RCV_MET_REJECTED_TIME:
 			if (st->rej_seq != 0)
 				rcv_met_time(m, name, a, st->rej_time);
+			break;
+		case RCV_MET_UNRELAYED:
+			if (st->have)
+				rcv_met_u64(m, name, a, st->nunrelayed);
 			break;
 		}
 	}

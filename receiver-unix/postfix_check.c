@@ -391,12 +391,31 @@ rcv_pfc_relay_match(struct rcv_pfc *p, const char *d, int parent)
 	return r == 0 && unsure ? -1 : r;
 }
 
-/* One domain the receiver accepts: in Postfix's relay_domains? */
+/*
+ * One domain the receiver accepts: in Postfix's relay_domains?  A
+ * wildcard "*.d" stands for d and the names below it: both are asked
+ * (a made-up subdomain for the latter), and the missing one is named as
+ * Postfix would list it (d, or .d for its subdomains).
+ */
 static void
 rcv_pfc_relay_one(struct rcv_pfc *p, const char *d, const char *from,
     int parent, char *missing, size_t msize, int *unsure)
 {
-	int m = rcv_pfc_relay_match(p, d, parent);
+	char sub[RS_MAX_DOMAIN_LEN + 16];
+	int m;
+
+	if (d[0] == '*' && d[1] == '.') {
+		rcv_pfc_relay_one(p, d + 2, from, parent, missing, msize,
+		    unsure);
+		snprintf(sub, sizeof(sub), "any-subdomain.%s", d + 2);
+		m = rcv_pfc_relay_match(p, sub, parent);
+		if (m == 0 && !rcv_pfc_listed(missing, d + 1))
+			rcv_pfc_append(missing, msize, " ", d + 1);
+		if (m == -1)
+			*unsure = 1;
+		return;
+	}
+	m = rcv_pfc_relay_match(p, d, parent);
 
 	if (m == -1) {
 		printf("WARN relay_domains: cannot tell whether it covers %s "
@@ -405,6 +424,38 @@ rcv_pfc_relay_one(struct rcv_pfc *p, const char *d, const char *from,
 		*unsure = 1;
 	} else if (m == 0 && !rcv_pfc_listed(missing, d))
 		rcv_pfc_append(missing, msize, " ", d);
+}
+
+/*
+ * With relay_domains_map, Postfix's relay_domains must name that table:
+ * then it follows the agents' domains, whatever they are.
+ */
+static void
+rcv_pfc_relay_map(struct rcv_pfc *p)
+{
+	const struct rcv_cfg *c = p->c;
+	char want[4200], fix[RS_MAX_POSTCONF_OUT], why[RS_MAX_POSTCONF_OUT];
+	char *copy, *s, *w;
+	int found = 0;
+
+	snprintf(want, sizeof(want), "%s:%s", c->map_type,
+	    c->relay_domains_map);
+	if ((copy = strdup(p->val[PFC_RELAY_DOMAINS])) == NULL)
+		return;
+	for (s = copy; (w = rcv_pfc_word(&s)) != NULL && !found; )
+		found = strcmp(w, want) == 0;
+	free(copy);
+	if (found) {
+		printf("OK   relay_domains: includes %s (relay_domains_map)\n",
+		    want);
+		return;
+	}
+	snprintf(why, sizeof(why), "'%s' does not include %s, the table of "
+	    "the agents' domains the receiver keeps (relay_domains_map)",
+	    p->val[PFC_RELAY_DOMAINS], want);
+	snprintf(fix, sizeof(fix), "%s%s%s", p->raw[PFC_RELAY_DOMAINS],
+	    p->raw[PFC_RELAY_DOMAINS][0] != '\0' ? ", " : "", want);
+	rcv_pfc_fail(p, "relay_domains", why, fix);
 }
 
 static void
@@ -416,6 +467,10 @@ rcv_pfc_relay_domains(struct rcv_pfc *p)
 	size_t i, k;
 	int parent, unsure = 0;
 
+	if (c->relay_domains_map != NULL) {
+		rcv_pfc_relay_map(p);
+		return;
+	}
 	missing[0] = '\0';
 	parent = strstr(p->val[PFC_PARENT_MATCH], "relay_domains") != NULL;
 	for (i = 0; i < c->nrelay; i++)

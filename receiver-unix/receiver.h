@@ -111,8 +111,11 @@ struct rcv_cfg {
 	char		 *postfix_config;	/* NULL: Postfix default */
 	char		 *static_file;		/* NULL: none */
 	char		 *metrics_file;
-	char		**relay_domains;	/* sorted, unique */
+	char		**relay_domains;	/* sorted, unique; may hold
+						   wildcards "*.d" */
 	size_t		  nrelay;
+	int		  relay_any;		/* relay_domains = any */
+	char		 *relay_domains_map;	/* NULL: none */
 	unsigned	  shrink_pct;
 	uint64_t	  history;
 	uint64_t	  max_bundle;
@@ -129,6 +132,16 @@ struct rcv_cfg {
 	int		  inetd;
 };
 
+/* relaymap.c: the domains of the recipient map, for relay_domains_map. */
+struct rcv_rmap {
+	char	**v;		/* sorted, unique */
+	size_t	  n, cap, last;
+};
+int	rcv_rmap_add(struct rcv_rmap *r, const char *key);
+int	rcv_rmap_build(const struct rcv_cfg *c, const struct rcv_rmap *r);
+int	rcv_rmap_commit(const struct rcv_cfg *c);
+void	rcv_rmap_free(struct rcv_rmap *r);
+
 /* recv_cfg.c */
 int	rcv_cfg_load(const char *path, struct rcv_cfg *c);
 void	rcv_cfg_free(struct rcv_cfg *c);
@@ -138,6 +151,14 @@ const struct rcv_signer *rcv_cfg_signer(const struct rcv_cfg *c,
 	    const char *agent);
 /* Is d[0..len) in the sorted word array w[0..n)?  Returns the index or -1. */
 long	rcv_cfg_word_find(char *const *w, size_t n, const char *d, size_t len);
+/*
+ * May an agent's list speak for the domain, or header domain (a name or
+ * "*.name"), t[0..len)?  Yes when relay_domains (unless it is "any") and
+ * the agent's [signer] domains (where set; sg may be NULL) each hold t,
+ * or a wildcard "*.p" where p is t's name or one of its parents.
+ */
+int	rcv_cfg_allows(const struct rcv_cfg *c, const struct rcv_signer *sg,
+	    const char *t, size_t len);
 /*
  * Run argv[0] (an absolute path: no shell, no PATH lookup) with stdin from
  * /dev/null.  Its stdout (and stderr too when merge is set) is captured
@@ -176,6 +197,12 @@ struct rcv_state {
 						   0: before this was recorded */
 	uint64_t	install_usec;		/* how long that install took */
 	uint64_t	rejections[RCV_WHY_N];	/* counters, never reset */
+	/*
+	 * The last list's domains that relay_domains or [signer] domains
+	 * left out ("a.test b.test"): their mail is refused here.
+	 */
+	char		unrelayed[RS_MAX_REASON + 1];
+	uint64_t	nunrelayed;
 };
 
 int	rcv_st_load(const struct rcv_cfg *c, const char *agent,
@@ -281,6 +308,8 @@ struct rcv_listres {
 	uint64_t	accepted;
 	uint64_t	dropped;
 	char		dropped_domains[RS_MAX_REASON];
+	uint64_t	nunrelayed;		/* header domains left out */
+	char		unrelayed[RS_MAX_REASON];	/* their names */
 };
 
 /*
@@ -317,6 +346,8 @@ int	rcv_inst_recover(const struct rcv_cfg *c);
 /* Validate the static file (used by check and by the install). */
 int	rcv_inst_static_check(const struct rcv_cfg *c, size_t *n);
 /* The table file name postmap builds for src ("src.db" etc.). */
+/* postmap TYPE:src, its messages logged; RS_ERR_SYSTEM when it fails. */
+int	rcv_inst_postmap(const struct rcv_cfg *c, const char *src);
 int	rcv_inst_table_path(const struct rcv_cfg *c, const char *src,
 	    char *out, size_t outsize);
 

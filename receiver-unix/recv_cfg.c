@@ -48,7 +48,8 @@
 static const char *const rcv_cfg_receiver_keys[] = {
 	"spool_dir", "status_file", "state_dir", "history_dir", "history",
 	"quarantine_dir", "allowed_signers", "map", "map_type", "postmap",
-	"postconf", "postfix_config", "relay_domains", "static_file",
+	"postconf", "postfix_config", "relay_domains", "relay_domains_map",
+	"static_file",
 	"shrink_threshold", "max_bundle_size", "max_list_size", "max_entries",
 	"metrics_file", "stale_warning", "stale_critical", "postmap_timeout",
 	"user", NULL
@@ -72,6 +73,45 @@ long
 rcv_cfg_word_find(char *const *w, size_t n, const char *d, size_t len)
 {
 	return strv_find((const char *const *)w, n, d, len);
+}
+
+/* Does the sorted list w[0..n) hold t[0..len) or a wildcard over it? */
+static int
+rcv_cfg_list_allows(char *const *w, size_t n, const char *t, size_t len)
+{
+	char buf[BUNDLE_DOMAIN_MAX + 1];
+	const char *dot;
+
+	if (rcv_cfg_word_find(w, n, t, len) >= 0)
+		return 1;
+	if (len >= 2 && t[0] == '*' && t[1] == '.') {
+		t += 2;
+		len -= 2;
+	}
+	if (len > RS_MAX_DOMAIN_LEN)
+		return 0;
+	buf[0] = '*';
+	buf[1] = '.';
+	for (;;) {
+		memcpy(buf + 2, t, len);
+		if (rcv_cfg_word_find(w, n, buf, len + 2) >= 0)
+			return 1;
+		if ((dot = memchr(t, '.', len)) == NULL)
+			return 0;
+		len -= (size_t)(dot + 1 - t);
+		t = dot + 1;
+	}
+}
+
+int
+rcv_cfg_allows(const struct rcv_cfg *c, const struct rcv_signer *sg,
+    const char *t, size_t len)
+{
+	if (!c->relay_any && !rcv_cfg_list_allows(c->relay_domains, c->nrelay,
+	    t, len))
+		return 0;
+	return sg == NULL || sg->domains == NULL ||
+	    rcv_cfg_list_allows(sg->domains, sg->ndomains, t, len);
 }
 
 static void
@@ -311,7 +351,8 @@ rcv_cfg_domains(const char *path, const char *what, const char *value,
 		for (p = w[i]; *p != '\0'; p++)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');
-		if (addr_check_domain(w[i], strlen(w[i]), &why) != RS_OK) {
+		if (!bundle_domain_ok(w[i], strlen(w[i]), BUNDLE_VERSION,
+		    &why)) {
 			rs_error("config %s: %s: domain '%s': %s", path, what,
 			    w[i], why);
 			r = RS_ERR_SYNTAX;
@@ -351,6 +392,14 @@ rcv_cfg_relay_domains(struct rcv_cfg *c, const struct cfg_section *s)
 	char *pc = NULL;
 	int r;
 
+	if (v != NULL && strcmp(v, "any") == 0) {
+		/* An explicit choice, said at every start. */
+		c->relay_any = 1;
+		rs_info("config %s: relay_domains = any: each agent's list "
+		    "decides which domains the map holds, within its "
+		    "[signer] domains", c->path);
+		return RS_OK;
+	}
 	if (v == NULL) {
 		if ((r = rcv_cfg_postconf(c, "relay_domains", &pc)) != RS_OK)
 			return r;
@@ -363,7 +412,8 @@ rcv_cfg_relay_domains(struct rcv_cfg *c, const struct cfg_section *s)
 			rs_error("config %s: postconf relay_domains is '%s', "
 			    "which refers to other parameters, files or "
 			    "tables; set relay_domains in [receiver] "
-			    "explicitly", c->path, pc);
+			    "explicitly (or 'any', to take the agents' "
+			    "domains, within each [signer]'s)", c->path, pc);
 			free(pc);
 			return RS_ERR_SYNTAX;
 		}
@@ -513,6 +563,8 @@ rcv_cfg_paths(struct rcv_cfg *c, const struct cfg_section *s)
 	    &c->postconf)) != RS_OK ||
 	    (r = rcv_cfg_str(s, "postfix_config", NULL,
 	    &c->postfix_config)) != RS_OK ||
+	    (r = rcv_cfg_str(s, "relay_domains_map", NULL,
+	    &c->relay_domains_map)) != RS_OK ||
 	    (r = rcv_cfg_str(s, "static_file", NULL, &c->static_file)) !=
 	    RS_OK ||
 	    (r = rcv_cfg_str(s, "metrics_file", NULL, &c->metrics_file)) !=
@@ -540,6 +592,8 @@ rcv_cfg_paths(struct rcv_cfg *c, const struct cfg_section *s)
 	    rcv_cfg_abs(c, "postconf", c->postconf) != RS_OK ||
 	    rcv_cfg_abs(c, "postfix_config", c->postfix_config) != RS_OK ||
 	    rcv_cfg_abs(c, "static_file", c->static_file) != RS_OK ||
+	    rcv_cfg_abs(c, "relay_domains_map", c->relay_domains_map) !=
+	    RS_OK ||
 	    rcv_cfg_abs(c, "metrics_file", c->metrics_file) != RS_OK)
 		return RS_ERR_SYNTAX;
 	return RS_OK;
@@ -656,6 +710,7 @@ rcv_cfg_free(struct rcv_cfg *c)
 	free(c->postconf);
 	free(c->postfix_config);
 	free(c->static_file);
+	free(c->relay_domains_map);
 	free(c->metrics_file);
 	free(c->user);
 	rcv_util_words_free(c->relay_domains, c->nrelay);

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "rs_attr.h"
+#include "addr.h"
 #include "bundle.h"
 #include "hash.h"
 #include "log.h"
@@ -359,6 +360,44 @@ rcv_spool_content(struct rcv_spool_job *j)
 	return RCV_NEXT;
 }
 
+/*
+ * The addresses of the agent's installed list that the new list's relay
+ * domains accept: a domain that became a relay domain loses no mail (its
+ * "@domain" key takes any recipient), so its addresses are no shrink.  A
+ * domain that disappears, or one left out by relay_domains, still is.
+ */
+static uint64_t
+rcv_spool_relay_covered(const struct rcv_cfg *c, const struct rcv_bundle *b)
+{
+	const struct rcv_signer *sg = rcv_cfg_signer(c, b->agent);
+	const struct bundle_hdr *h = b->hdr;
+	char path[4096], name[RS_MAX_AGENT_ID + 8], line[RS_MAX_ADDR_LEN + 2];
+	const char *dom;
+	uint64_t n = 0;
+	size_t len, dlen;
+	long gi;
+	FILE *fp;
+
+	snprintf(name, sizeof(name), "%s.list", b->agent);
+	if (h->nrelay == 0 ||
+	    rcv_util_path(path, sizeof(path), c->state_dir, name) != RS_OK ||
+	    (fp = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		len = strcspn(line, "\n");
+		if (len == 0 || line[0] == '@' ||
+		    (dom = addr_domain(line, len, &dlen)) == NULL)
+			continue;
+		gi = bundle_domain_find(h, dom, dlen);
+		if (gi >= 0 && (size_t)gi >= h->ndomains &&
+		    rcv_cfg_allows(c, sg, h->domains[gi],
+		    strlen(h->domains[gi])))
+			n++;
+	}
+	fclose(fp);
+	return n;
+}
+
 /* 4. Guards: never an empty list, never a silent large shrink. */
 static enum rcv_outcome
 rcv_spool_guards(struct rcv_spool_job *j)
@@ -366,7 +405,7 @@ rcv_spool_guards(struct rcv_spool_job *j)
 	const struct rcv_cfg *c = j->x->c;
 	struct rcv_bundle *b = j->b;
 	const struct rcv_state *st = &j->st;
-	uint64_t n = j->res.accepted;
+	uint64_t n = j->res.accepted, covered;
 	enum rcv_outcome o;
 	char path[4096];
 
@@ -380,6 +419,14 @@ rcv_spool_guards(struct rcv_spool_job *j)
 	}
 	if (!st->have || n * 100 >= st->count * (100 - c->shrink_pct))
 		return RCV_NEXT;
+	if ((covered = rcv_spool_relay_covered(c, b)) > 0 &&
+	    (n + covered) * 100 >= st->count * (100 - c->shrink_pct)) {
+		rs_info("shrink %s: %" PRIu64 " entries, installed %" PRIu64
+		    ", of which %" PRIu64 " are now in relay domains, whose "
+		    "every recipient the map accepts: no shrink", b->name, n,
+		    st->count, covered);
+		return RCV_NEXT;
+	}
 	if (b->hdr->flags & BUNDLE_FLAG_ALLOW_SHRINK) {
 		rs_warn("shrink %s: %" PRIu64 " entries, installed %" PRIu64
 		    ", threshold %u%%: APPROVED by the signed flag "
@@ -405,6 +452,30 @@ rcv_spool_guards(struct rcv_spool_job *j)
 		    "with 'rcptsync-receiver approve %s', or push again with "
 		    "'rcptsync-agent sync --allow-shrink'", b->name, path);
 	return o;
+}
+
+/*
+ * Domains the agent's list speaks for that this relay leaves out: said
+ * once per install, and kept in the state for status and the metrics.
+ */
+static void
+rcv_spool_unrelayed(const struct rcv_cfg *c, const struct rcv_bundle *b,
+    const struct rcv_listres *res)
+{
+	struct rcv_state st;
+
+	if (res->nunrelayed > 0)
+		rs_warn("install %s: %" PRIu64 " of the list's domains are "
+		    "not relayed here (%s): not in relay_domains%s, so mail "
+		    "for them is refused (554 relay denied where Postfix "
+		    "does not relay them)", b->name, res->nunrelayed,
+		    res->unrelayed, rcv_cfg_signer(c, b->agent) != NULL ?
+		    " or the [signer]'s domains" : "");
+	if (rcv_st_load(c, b->agent, &st) != RS_OK)
+		return;
+	st.nunrelayed = res->nunrelayed;
+	snprintf(st.unrelayed, sizeof(st.unrelayed), "%s", res->unrelayed);
+	(void)rcv_st_save(c, b->agent, &st);
 }
 
 /* 5. Install and record (install.c commits through its journal). */
@@ -435,6 +506,7 @@ rcv_spool_install(struct rcv_spool_job *j)
 	rs_info("install %s: %" PRIu64 " entries accepted, %" PRIu64
 	    " dropped, map %s now %" PRIu64 " entries (key %s)", b->name,
 	    j->res.accepted, j->res.dropped, c->map, entries, b->fpr);
+	rcv_spool_unrelayed(c, b, &j->res);
 	rcv_spool_report(j->x, "installed %s %" PRIu64 ": %" PRIu64
 	    " entries", b->agent, b->seq, j->res.accepted);
 	rcv_spool_to_history(c, b);

@@ -155,6 +155,10 @@ rcv_st_load_kv(void *arg, const char *key, const char *val)
 		snprintf(st->rej_reason, sizeof(st->rej_reason), "%s", val);
 		return RS_OK;
 	}
+	if (strcmp(key, "unrelayed") == 0) {
+		snprintf(st->unrelayed, sizeof(st->unrelayed), "%s", val);
+		return RS_OK;
+	}
 	if (strcmp(key, "sha256") == 0) {
 		if (strlen(val) != 2 * RS_SHA256_LEN)
 			return RS_ERR_FORMAT;
@@ -172,6 +176,8 @@ rcv_st_load_kv(void *arg, const char *key, const char *val)
 		st->accepted_time = (time_t)v;
 	else if (strcmp(key, "heartbeat_time") == 0)
 		st->heartbeat_time = (time_t)v;
+	else if (strcmp(key, "unrelayed_count") == 0)
+		st->nunrelayed = v;
 	else if (strcmp(key, "rejected_seq") == 0)
 		st->rej_seq = v;
 	else if (strcmp(key, "rejected_time") == 0)
@@ -383,6 +389,11 @@ rcv_st_save(const struct rcv_cfg *c, const char *agent,
 	if (st->approved_seq != 0 && (r = rs_buf_printf(&b, "approved_seq %"
 	    PRIu64 "\n", st->approved_seq)) != RS_OK)
 		goto out;
+	/* Domain names only: printable ASCII without spaces at the ends. */
+	if (st->nunrelayed > 0 && (r = rs_buf_printf(&b, "unrelayed_count %"
+	    PRIu64 "\nunrelayed %s\n", st->nunrelayed, st->unrelayed)) !=
+	    RS_OK)
+		goto out;
 	if ((r = rcv_st_put_counts(&b, st->rejections)) != RS_OK)
 		goto out;
 	r = rcv_util_write_atomic(path, b.data, b.len, 0600);
@@ -523,6 +534,10 @@ rcv_st_json_agent(struct rs_buf *b, const char *agent,
 		if (r == RS_OK && st->heartbeat_time != 0)
 			r = rcv_st_json_time(b, "heartbeat_time",
 			    st->heartbeat_time, &first);
+		if (r == RS_OK && st->nunrelayed > 0)
+			r = rs_buf_put_str(b, ",\n      \"unrelayed_domains\": ");
+		if (r == RS_OK && st->nunrelayed > 0)
+			r = rcv_st_json_str(b, st->unrelayed);
 	}
 	if (r == RS_OK && st->rej_seq != 0) {
 		r = rcv_st_json_u64(b, "rejected_sequence", st->rej_seq,

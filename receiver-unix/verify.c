@@ -362,14 +362,6 @@ rcv_vfy_signature(const struct rcv_cfg *c,
 	return r;
 }
 
-/* Index of the header domain d[0..len), or -1 (domains are sorted). */
-static long
-rcv_vfy_hdr_domain(const struct bundle_hdr *h, const char *d, size_t len)
-{
-	return strv_find_rows(h->domains[0], sizeof(h->domains[0]),
-	    h->ndomains, d, len);
-}
-
 /*
  * The reader's detail already names the line ("line 12: ...") and the
  * rule, or the container's fault without a line ("decompress: not
@@ -425,30 +417,77 @@ rcv_vfy_header(struct rcv_vfy_rd *rd)
 }
 
 /*
- * eff[i]: is the header's domain i effective, i.e. also the signer's (if
- * [signer] limits it) and one of the relay's?
+ * eff[i]: is the header's domain i (authoritative or relay) effective,
+ * i.e. allowed by relay_domains and the agent's [signer] domains?
  */
 static void
 rcv_vfy_effective(const struct rcv_cfg *c, const struct rcv_bundle *b,
     unsigned char *eff)
 {
 	const struct rcv_signer *sg = rcv_cfg_signer(c, b->agent);
-	const char *dom;
-	size_t i, dlen;
+	const struct bundle_hdr *h = b->hdr;
+	size_t i;
 
-	for (i = 0; i < b->hdr->ndomains; i++) {
-		dom = b->hdr->domains[i];
-		dlen = strlen(dom);
-		eff[i] = rcv_cfg_word_find(c->relay_domains, c->nrelay, dom,
-		    dlen) >= 0 && (sg == NULL || sg->domains == NULL ||
-		    rcv_cfg_word_find(sg->domains, sg->ndomains, dom,
-		    dlen) >= 0);
-	}
+	for (i = 0; i < h->ndomains + h->nrelay; i++)
+		eff[i] = (unsigned char)rcv_cfg_allows(c, sg, h->domains[i],
+		    strlen(h->domains[i]));
 }
 
 /*
- * Every entry, each in a declared domain: those of effective domains to
- * out, the others counted in dropped[] and res.
+ * The map keys of the effective relay domains, "@name" ("*.name" too:
+ * Postfix looks up "@domain" for the domain itself only), sorted and
+ * unique into keys[], their number in *nkeys.
+ */
+static int
+rcv_vfy_relay_keys(const struct bundle_hdr *h, const unsigned char *eff,
+    char ***keys, size_t *nkeys)
+{
+	const char *t;
+	size_t i, n = 0;
+	char **k;
+
+	*keys = NULL;
+	*nkeys = 0;
+	if ((k = calloc(h->nrelay + 1, sizeof(*k))) == NULL)
+		return RS_ERR_NOMEM;
+	for (i = h->ndomains; i < h->ndomains + h->nrelay; i++) {
+		if (!eff[i])
+			continue;
+		t = h->domains[i];
+		if (t[0] == '*')
+			t += 2;
+		if ((k[n] = malloc(strlen(t) + 2)) == NULL) {
+			rcv_util_words_free(k, n);
+			return RS_ERR_NOMEM;
+		}
+		k[n][0] = '@';
+		memcpy(k[n] + 1, t, strlen(t) + 1);
+		n++;
+	}
+	n = strv_sort_unique(k, n);
+	*keys = k;
+	*nkeys = n;
+	return RS_OK;
+}
+
+/* One line of the agent's list file. */
+static int
+rcv_vfy_put(struct rcv_vfy_rd *rd, FILE *out, const char *list_out,
+    const char *line, size_t len, struct rcv_listres *res)
+{
+	if (fwrite(line, 1, len, out) != len || putc('\n', out) == EOF) {
+		rs_error("write %s: %s", list_out, strerror(errno));
+		return rcv_vfy_why(rd->reason, rd->rsize, RS_ERR_SYSTEM,
+		    "list file: %s", strerror(errno));
+	}
+	res->accepted++;
+	return RS_OK;
+}
+
+/*
+ * Every entry, each governed by a header domain: those of effective
+ * domains to out, the others counted in dropped[] and res; the relay
+ * domains' keys merged in, so that the file stays sorted.
  */
 static int
 rcv_vfy_entries(struct rcv_vfy_rd *rd, const unsigned char *eff,
@@ -456,36 +495,76 @@ rcv_vfy_entries(struct rcv_vfy_rd *rd, const unsigned char *eff,
     struct rcv_listres *res)
 {
 	const char *addr, *dom;
-	size_t len, dlen;
+	char **keys = NULL;
+	size_t len, dlen, nkeys, ki = 0;
 	long di;
-	int r;
+	int r, more;
 
+	if ((r = rcv_vfy_relay_keys(rd->b->hdr, eff, &keys, &nkeys)) != RS_OK)
+		return r;
 	for (;;) {
-		r = bundle_next(rd->br, &addr, &len);
-		if (r == 0)
-			return RS_OK;
-		if (r < 0)
-			return rcv_vfy_entry_err(rd->c, rd->dec, rd->br, r,
+		if ((more = bundle_next(rd->br, &addr, &len)) < 0) {
+			r = rcv_vfy_entry_err(rd->c, rd->dec, rd->br, more,
 			    rd->reason, rd->rsize);
+			break;
+		}
+		/* The keys that sort before this entry (all, at the end). */
+		for (; ki < nkeys && (more == 0 || strcmp(keys[ki], addr) <
+		    0); ki++)
+			if ((r = rcv_vfy_put(rd, out, list_out, keys[ki],
+			    strlen(keys[ki]), res)) != RS_OK)
+				goto out;
+		if (more == 0) {
+			r = RS_OK;
+			break;
+		}
 		dom = addr_domain(addr, len, &dlen);
-		di = dom == NULL ? -1 : rcv_vfy_hdr_domain(rd->b->hdr, dom,
+		di = dom == NULL ? -1 : bundle_domain_find(rd->b->hdr, dom,
 		    dlen);
-		if (di < 0)
-			return rcv_vfy_why(rd->reason, rd->rsize,
-			    RS_ERR_DOMAIN, "line %zu: domain not declared in "
-			    "the header", bundle_lineno(rd->br));
+		if (di < 0) {
+			r = rcv_vfy_why(rd->reason, rd->rsize, RS_ERR_DOMAIN,
+			    "line %zu: domain not declared in the header",
+			    bundle_lineno(rd->br));
+			break;
+		}
 		if (!eff[di]) {
 			dropped[di]++;
 			res->dropped++;
 			continue;
 		}
-		if (fwrite(addr, 1, len, out) != len || putc('\n', out) ==
-		    EOF) {
-			rs_error("write %s: %s", list_out, strerror(errno));
-			return rcv_vfy_why(rd->reason, rd->rsize,
-			    RS_ERR_SYSTEM, "list file: %s", strerror(errno));
-		}
-		res->accepted++;
+		if ((r = rcv_vfy_put(rd, out, list_out, addr, len, res)) !=
+		    RS_OK)
+			break;
+	}
+out:
+	rcv_util_words_free(keys, nkeys);
+	return r;
+}
+
+/*
+ * The header's domains that were not effective, for the state and the
+ * status: "partner.example *.lab.test" (cut with "..." when long).
+ */
+static void
+rcv_vfy_unrelayed(const struct bundle_hdr *h, const unsigned char *eff,
+    struct rcv_listres *res)
+{
+	size_t i, used = 0, room = sizeof(res->unrelayed) - 4;
+	int n;
+
+	for (i = 0; i < h->ndomains + h->nrelay; i++) {
+		if (eff[i])
+			continue;
+		res->nunrelayed++;
+		if (used >= room)
+			continue;
+		n = snprintf(res->unrelayed + used, room - used, "%s%s",
+		    used ? " " : "", h->domains[i]);
+		if (n < 0 || (size_t)n >= room - used) {
+			memcpy(res->unrelayed + used, "...", 4);
+			used = room;
+		} else
+			used += (size_t)n;
 	}
 }
 
@@ -539,9 +618,9 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 	if ((r = rcv_vfy_header(&rd)) != RS_OK || list_out == NULL)
 		goto out;
 
-	if ((eff = calloc(b->hdr->ndomains + 1, 1)) == NULL ||
-	    (dropped = calloc(b->hdr->ndomains + 1, sizeof(*dropped))) ==
-	    NULL) {
+	if ((eff = calloc(b->hdr->ndomains + b->hdr->nrelay + 1, 1)) == NULL ||
+	    (dropped = calloc(b->hdr->ndomains + b->hdr->nrelay + 1,
+	    sizeof(*dropped))) == NULL) {
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
@@ -572,6 +651,7 @@ rcv_vfy_content(const struct rcv_cfg *c, struct rcv_bundle *b,
 		goto out;
 	}
 	rcv_vfy_dropped_text(b->hdr, dropped, res);
+	rcv_vfy_unrelayed(b->hdr, eff, res);
 	r = RS_OK;
  out:
 	if (out != NULL)

@@ -10,7 +10,9 @@
 #   b_sort FILE
 #       sort FILE bytewise and uniquely in place (the canonical order).
 #   b_header AGENT SEQ ENTRIES [kind=full] [flags=...] [domains=...]
-#            [count=N] [sha=HEX] [created=...] [source=...] [version=1]
+#            [relay=...] [count=N] [sha=HEX] [created=...] [source=...]
+#            [version=1]
+#       relay= is version 2's relay-domains field (left out when empty).
 #       print the header and the empty line; count, list-sha256 and
 #       domains are computed from the ENTRIES file unless given.
 #   b_make DIR AGENT SEQ ENTRIES [header options]
@@ -41,6 +43,7 @@ b_header() {
 	_b_agent=$1 _b_seq=$2 _b_ent=$3
 	shift 3
 	_b_kind=full _b_flags= _b_domains= _b_count= _b_sha= _b_version=1
+	_b_relay=
 	_b_created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	_b_source="ldap://dc1.corp.test/DC=corp,DC=test"
 	for _b_o in "$@"; do
@@ -48,6 +51,7 @@ b_header() {
 		kind=*) _b_kind=${_b_o#kind=} ;;
 		flags=*) _b_flags=${_b_o#flags=} ;;
 		domains=*) _b_domains=${_b_o#domains=} ;;
+		relay=*) _b_relay=${_b_o#relay=} ;;
 		count=*) _b_count=${_b_o#count=} ;;
 		sha=*) _b_sha=${_b_o#sha=} ;;
 		created=*) _b_created=${_b_o#created=} ;;
@@ -67,8 +71,9 @@ b_header() {
 	printf 'rcptsync-list %s\n' "$_b_version"
 	printf 'agent: %s\nsequence: %s\ncreated: %s\nkind: %s\n' \
 	    "$_b_agent" "$_b_seq" "$_b_created" "$_b_kind"
-	printf 'source: %s\ndomains: %s\ncount: %s\nlist-sha256: %s\n' \
-	    "$_b_source" "$_b_domains" "$_b_count" "$_b_sha"
+	printf 'source: %s\ndomains: %s\n' "$_b_source" "$_b_domains"
+	[ -z "$_b_relay" ] || printf 'relay-domains: %s\n' "$_b_relay"
+	printf 'count: %s\nlist-sha256: %s\n' "$_b_count" "$_b_sha"
 	[ -z "$_b_flags" ] || printf 'flags: %s\n' "$_b_flags"
 	printf '\n'
 }

@@ -16,6 +16,7 @@
 #   samba.sh    h_netns_enter, h_samba_start/stop/modify/add_user/
 #               search/usn/use; h_mntns_enter, h_samba_strong,
 #               h_samba_kinit (a DC that enforces LDAP signing)
+#   adproxy.sh  h_adproxy_start/stop (AD's MaxValRange in front of either)
 #   configs.sh  h_receiver_conf, h_receiver_local, h_receiver_watch,
 #               h_agent_conf, h_agent_conf_with, h_agent_conf_ldap
 #
@@ -133,7 +134,7 @@ _h_users() {
 
 # --- the servers -------------------------------------------------------
 
-for _h_part in slapd sshd postfix wine samba configs; do
+for _h_part in slapd sshd postfix wine samba adproxy configs; do
 	. "$RS_TOP/tests/harness/$_h_part.sh"
 done
 unset _h_part

@@ -8,6 +8,10 @@
 #   a folder named "clés-ключи", the files "relay é.key" and
 #   "known_hosts ü": the host key, authentication and the write test pass.
 #   A missing key under such a path is reported with its name, as UTF-8.
+#   Log file and separators (issue 19, Also): `export` writes its lines,
+#   the failed LDAP connect (event 3001) among them, to [agent] log_file
+#   as sync does; the signing key's default path, which the agent joins
+#   from state_dir, has backslashes only, on the console and in the file.
 # LDAP is not started: check's LDAP lines fail, the relay lines count.
 . "$(dirname "$0")/lib.sh"
 . "$RS_TOP/tests/harness.sh"
@@ -42,4 +46,36 @@ t_grep "exe: write test" '^OK   relay mx1: write test' "$T/utf8.out"
 LC_ALL=C.UTF-8 h_wine "$exe" -c "$(h_winpath "$T/missing.conf")" check \
     >"$T/missing.out" 2>"$T/missing.err"
 t_grep "exe: a missing key is named" '^FAIL relay private key: .*\\clés-ключи\\relay ö\.key' "$T/missing.out"
+
+# --- the log file, and paths with one kind of separator ------------------
+wlog=$(h_winpath "$T/log/agent.log")
+sed -e '/^signing_key = /d' \
+    -e "s|^\[agent\]\$|[agent]\nlog_file = $(printf '%s' "$wlog" | sed 's/\\/\\\\/g')|" \
+    "$T/utf8.conf" >"$T/log.conf"
+# A password, so that export gets as far as the (absent) LDAP server.
+printf 'x\n' | LC_ALL=C.UTF-8 h_wine "$exe" -c "$(h_winpath "$T/log.conf")" \
+    set-password >"$T/setpw.out" 2>&1
+t_eq "exe: set-password" 0 $?
+LC_ALL=C.UTF-8 h_wine "$exe" -c "$(h_winpath "$T/log.conf")" export -o "$(h_winpath "$T/x.txt")" \
+    >"$T/export.out" 2>"$T/export.err"
+t_eq "exe: export exits 1 without LDAP" 1 $?
+cat "$T/export.err" >&2
+t_grep "exe: export's event on the console" 'ldap connect .*\(event 3001\)' \
+    "$T/export.err"
+t_grep "exe: export's event in log_file" \
+    '^[0-9T:-]+Z \[[0-9]+\] error: ldap connect .*\(event 3001\)' "$T/log/agent.log"
+LC_ALL=C.UTF-8 h_wine "$exe" -c "$(h_winpath "$T/log.conf")" sync >"$T/sync.out" 2>"$T/sync.err"
+t_eq "exe: sync exits 2 without a signing key" 2 $?
+cat "$T/sync.err" >&2
+# What the agent joined: STATE + \agent_ed25519, not STATE/agent_ed25519.
+want="$(h_winpath "$H_AGENT_STATE")\\agent_ed25519"
+for f in sync.err log/agent.log; do
+	got=$(sed -n 's/^.*read signing key \(.*\): no such file.*$/\1/p' "$T/$f" |
+	    tail -n 1)
+	t_eq "exe: the signing key's path in $f" "$want" "$got"
+	case $got in
+	*/*)	t_fail "exe: one separator in $f" "$got" ;;
+	*)	t_ok "exe: one separator in $f" ;;
+	esac
+done
 t_done

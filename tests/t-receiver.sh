@@ -604,6 +604,88 @@ t_grep "retire --yes: logged loudly" "APPROVED by the administrator \(retire --y
 t_eq "retire --yes: only the static entry is left" "postmaster@corp.test	OK" "$(cat "$H_MAP")"
 t_eq "retire --yes: smtpd" "550 5.1.1 250" "$(h_rcpt u0000001@corp.test postmaster@corp.test | tr '\n' ' ' | sed 's/ $//')"
 
+# --- format version 2: relay domains, wildcards, relay_domains_map ------------
+# A second agent, "edge", signed by the same key.
+b_signer_line edge "$KEY" >>"$H_ALLOWED_SIGNERS"
+ESEQ=5000
+# eput ENTRIES [header options]: bundle edge.$ESEQ, version 2, signed.
+eput() {
+	_e=$1; shift
+	ESEQ=$((ESEQ + 1))
+	_f=$(b_make "$SPOOL" edge "$ESEQ" "$_e" version=2 "$@") &&
+	    b_sign "$KEY" "$_f" && chown rcptsync "$_f" "$_f.sig"
+}
+b_list 100 corp.test e >"$T/e1"
+b_list 300 example.org e >>"$T/e1"
+b_sort "$T/e1"
+eput "$T/e1" domains="corp.test example.org" relay=branch.corp.test
+rcv run >"$T/out"
+t_eq "v2 relay domain: exit 0" 0 $?
+t_grep "v2 relay domain: @domain in the map" '^@branch\.corp\.test	OK$' "$H_MAP"
+t_eq "v2 relay domain: smtpd" "250 250 550 5.1.1" \
+    "$(h_rcpt anyone@branch.corp.test e0000001@corp.test nobody@corp.test | tr '\n' ' ' | sed 's/ $//')"
+t_grep "v2: status has the agent" '"edge"' "$STATUS_DIR/status.json"
+
+# Authoritative to relay: its addresses go, the @domain key takes any
+# recipient, and the guard sees no shrink.
+b_list 100 corp.test e >"$T/e2"
+eput "$T/e2" domains=corp.test relay="branch.corp.test example.org"
+rcv run >"$T/out"
+t_eq "v2 kind change: exit 0 (no shrink)" 0 $?
+t_grep "v2 kind change: said why" 'of which 300 are now in relay domains' "$T/log"
+t_eq "v2 kind change: smtpd" "250 250" \
+    "$(h_rcpt whoever@example.org e0000001@corp.test | tr '\n' ' ' | sed 's/ $//')"
+
+# An authoritative domain that disappears takes its addresses with it:
+# the shrink guard refuses, and the map stays.
+eput "$T/e1" domains="corp.test example.org" relay=branch.corp.test
+rcv run >"$T/out"
+t_eq "v2 back to authoritative: exit 0" 0 $?
+eput "$T/e2" domains=corp.test
+snap
+rcv run >"$T/out"
+t_eq "v2 domain removed: refused (exit 1)" 1 $?
+t_grep "v2 domain removed: the shrink guard" "refuse edge\.$ESEQ\.rcpt\.gz: shrink: 100 entries, installed 401" "$T/log"
+map_unchanged "v2 domain removed"
+
+# A domain this relay does not relay: left out, said, and in the status.
+eput "$T/e1" domains="corp.test example.org" relay="branch.corp.test partner.example"
+rcv run >"$T/out"
+t_eq "v2 unrelayed domain: exit 0" 0 $?
+t_grep "v2 unrelayed domain: warned" 'not relayed here \(partner\.example\)' "$T/log"
+t_grep "v2 unrelayed domain: status.json" '"unrelayed_domains": "partner\.example"' \
+    "$STATUS_DIR/status.json"
+t_grep "v2 unrelayed domain: metrics" '^rcptsync_receiver_unrelayed_domains\{agent="edge"\} 1$' \
+    "$STATUS_DIR/rcptsync.prom"
+rcv status --nagios >"$T/out"
+t_grep "v2 unrelayed domain: nagios warns" 'edge.*not relayed here' "$T/out"
+t_check "v2 unrelayed domain: no @partner.example" sh -c "! grep -q '^@partner' '$H_MAP'"
+
+# relay_domains = any and relay_domains_map: wildcards, and Postfix's
+# relay_domains from the receiver's table.
+cp "$CONF" "$T/any.conf"
+sed -i '/^relay_domains = /d' "$T/any.conf"
+printf 'relay_domains = any\nrelay_domains_map = %s\n[signer edge]\ndomains = *.corp.test example.org\n' \
+    "$T/relay_domains" >>"$T/any.conf"
+chown rcptsync "$T"
+b_list 50 hq.corp.test w >"$T/e3"
+cat "$T/e1" >>"$T/e3"
+b_sort "$T/e3"
+eput "$T/e3" domains="*.corp.test example.org" relay="lab.corp.test partner.example"
+RCONF=$T/any.conf rcv run >"$T/out"
+t_eq "v2 wildcard, any: exit 0" 0 $?
+t_grep "v2 any: said at start" 'relay_domains = any: each agent' "$T/log"
+t_eq "v2 wildcard: relay_domains_map" \
+    "corp.test OK example.org OK hq.corp.test OK lab.corp.test OK" \
+    "$(tr '\t\n' '  ' <"$T/relay_domains" | sed 's/ $//')"
+t_eq "v2 wildcard: the [signer] leaves partner.example out" 10 \
+    "$(grep -c '^@lab\.corp\.test	OK$' "$H_MAP")$(grep -c '^@partner' "$H_MAP")" 
+t_eq "v2 relay_domains_map: postmap finds a domain" OK \
+    "$(postmap -c "$POSTFIX_DIR" -q hq.corp.test "$H_MAP_TYPE:$T/relay_domains")"
+RCONF=$T/any.conf rcv check >"$T/out"
+t_grep "v2 check: Postfix's relay_domains must name the table" \
+    "^FAIL relay_domains: .* does not include $H_MAP_TYPE:$T/relay_domains" "$T/out"
+
 # --- configuration errors ---------------------------------------------------
 printf '[receiver]\nspool_dirr = /x\n' >"$T/typo.conf"
 RCONF=$T/typo.conf rcv run >"$T/out"

@@ -28,6 +28,10 @@
 #   service   installed, net start, one sync over ldaps through openldap
 #             to the harness relay (sshd, receiver, Postfix answers 250),
 #             net stop, uninstall
+#
+# Range retrieval and change detection with this client are in
+# t-ad-range.sh: the .exe's export through the AD stand-in proxy at
+# MaxValRange 3, and a sync, a change to a ranged object and a delta sync.
 . "$(dirname "$0")/lib.sh"
 . "$RS_TOP/tests/harness.sh"
 # Our own mount namespace (for /etc/hosts), then h_netns_enter's network

@@ -30,10 +30,11 @@ static const char *const acfg_agent_keys[] = {
 	"id", "domains", "signing_key", "state_dir", "interval",
 	"full_interval", "heartbeat_interval", "stale_warning",
 	"stale_critical", "shrink_threshold", "audit_file", "log_file",
-	"include_auth_only", NULL
+	"include_auth_only", "bundle_format", NULL
 };
 
 static const char *const acfg_ldap_keys[] = {
+	"global_catalog",
 	"server", "base", "filter", "page_size", "bind", "bind_dn",
 	"password_file", "password", "sasl_mech", "sasl_nocanon", "tls",
 	"ca_file", "timeout", "change_detection", "client", NULL
@@ -63,14 +64,16 @@ char *
 agent_path(const char *dir, const char *name)
 {
 	size_t dl = strlen(dir), nl = strlen(name);
-	int slash = dl > 0 && dir[dl - 1] != '/' && dir[dl - 1] != '\\';
+	char sep = sys_path_sep();
+	/* '/' ends a directory name on both systems. */
+	int slash = dl > 0 && dir[dl - 1] != sep && dir[dl - 1] != '/';
 	char *p = malloc(dl + (size_t)slash + nl + 1);
 
 	if (p == NULL)
 		return NULL;
 	memcpy(p, dir, dl);
 	if (slash)
-		p[dl] = '/';
+		p[dl] = sep;
 	memcpy(p + dl + (size_t)slash, name, nl + 1);
 	return p;
 }
@@ -84,6 +87,8 @@ agent_cfg_free(struct agent_cfg *c)
 		return;
 	for (i = 0; i < c->nrelays; i++)
 		free(c->relays[i].private_key);
+	for (i = 0; i < AGENT_MAX_SERVERS; i++)
+		free(c->gc_servers[i]);
 	if (c->domains != NULL)
 		cfg_words_free(c->domains, c->ndomains);
 	free(c->domains_str);
@@ -133,6 +138,25 @@ static int
 acfg_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * bundle_format: the list format the relays' receivers read (FORMAT.md
+ * 2.1).  1 for receivers not yet upgraded: such a list cannot carry relay
+ * domains or wildcards, so those are left out of it (cycle.c says so).
+ */
+static int
+acfg_bundle_format(struct agent_cfg *c, const struct cfg_section *s)
+{
+	uint64_t v;
+
+	if (cfg_uint(s, "bundle_format", BUNDLE_VERSION, 1, BUNDLE_VERSION,
+	    &v) != RS_OK) {
+		acfg_err(c, s, "bundle_format", "must be 1 or 2");
+		return RS_ERR_SYNTAX;
+	}
+	c->bundle_format = (unsigned)v;
+	return RS_OK;
 }
 
 static int
@@ -264,6 +288,8 @@ acfg_load_agent(struct agent_cfg *c)
 	if (c->include_auth_only)
 		rs_info("config %s: include_auth_only = yes: recipients that "
 		    "accept only authenticated senders are listed", c->path);
+	if ((r = acfg_bundle_format(c, s)) != RS_OK)
+		goto out;
 	r = RS_OK;
 out:
 	rs_buf_free(&b);
@@ -305,6 +331,186 @@ acfg_get_enum(const struct agent_cfg *c, const struct cfg_section *s,
 		}
 	acfg_err(c, s, key, "unknown value");
 	return RS_ERR_SYNTAX;
+}
+
+/*
+ * [ldap] global_catalog.  A Global Catalog answers on ports of its own,
+ * 3268 (3269 with TLS from the start), with every domain of the forest
+ * but only the partial attribute set; on 389 the same DC serves its own
+ * domain in full.  So the two are different views of the directory, and
+ * a server list must not mix them: a failover would then switch silently
+ * between one domain and the whole forest.
+ */
+#define ACFG_GC_PORT		3268
+#define ACFG_GC_TLS_PORT	3269
+
+/* Whether v starts with the scheme pre (lowercase), in any case. */
+static int
+acfg_scheme(const char *v, const char *pre)
+{
+	for (; *pre != '\0'; v++, pre++)
+		if (*v != *pre && !(*v >= 'A' && *v <= 'Z' && *v - 'A' + 'a' ==
+		    *pre))
+			return 0;
+	return 1;
+}
+
+/*
+ * A server value's port (0: none); v[0..*end) is "[scheme://]host".  A
+ * URI of another scheme (ldapi://, a socket) has no port: *end is 0.
+ */
+static int
+acfg_server_port(const char *v, size_t *end, uint64_t *port)
+{
+	const char *h = v, *p, *stop;
+
+	*port = 0;
+	*end = 0;
+	if (acfg_scheme(h, "ldap://"))
+		h += 7;
+	else if (acfg_scheme(h, "ldaps://"))
+		h += 8;
+	else if (strstr(h, "://") != NULL)
+		return RS_OK;
+	if ((stop = strchr(h, '/')) == NULL)
+		stop = h + strlen(h);
+	if (h[0] == '[') {
+		if ((p = memchr(h, ']', (size_t)(stop - h))) == NULL)
+			return RS_ERR_SYNTAX;
+		p++;
+	} else {
+		p = memchr(h, ':', (size_t)(stop - h));
+		/* A bare IPv6 address has no port we could tell apart. */
+		if (p != NULL && memchr(p + 1, ':', (size_t)(stop - p - 1)))
+			return RS_ERR_SYNTAX;
+		if (p == NULL)
+			p = stop;
+	}
+	*end = (size_t)(p - v);
+	if (p == stop)
+		return RS_OK;
+	if (*p != ':' || rs_parse_dec(p + 1, (size_t)(stop - p - 1), 0, 65535,
+	    port) != RS_OK)
+		return RS_ERR_SYNTAX;
+	return RS_OK;
+}
+
+/* v with ":port" inserted after its host, for a GC server without one. */
+static char *
+acfg_server_with_port(const char *v, size_t end, unsigned port)
+{
+	struct rs_buf b;
+	char *p = NULL;
+
+	rs_buf_init(&b, strlen(v) + 16);
+	if (rs_buf_put(&b, v, end) == RS_OK &&
+	    rs_buf_printf(&b, ":%u%s", port, v + end) == RS_OK)
+		p = agent_strdup((const char *)b.data);
+	rs_buf_free(&b);
+	return p;
+}
+
+static int
+acfg_gc_port(unsigned port)
+{
+	return port == ACFG_GC_PORT || port == ACFG_GC_TLS_PORT;
+}
+
+/*
+ * Each server's port against global_catalog (set: the key is in the
+ * file; unset, it follows the ports); end[i]: where a port would go.
+ */
+static int
+acfg_gc_servers(struct agent_cfg *c, const struct cfg_section *s, int set,
+    size_t end[])
+{
+	char why[600];
+	uint64_t port;
+	size_t i, ngc = 0;
+
+	for (i = 0; i < c->nservers; i++) {
+		if (acfg_server_port(c->servers[i], &end[i], &port) != RS_OK) {
+			snprintf(why, sizeof(why), "%.300s: not host, "
+			    "host:port, [v6]:port or an ldap[s]:// URI",
+			    c->servers[i]);
+			acfg_err(c, s, "server", why);
+			return RS_ERR_SYNTAX;
+		}
+		ngc += acfg_gc_port((unsigned)port);
+		if (set && c->global_catalog && (port == 389 || port == 636)) {
+			snprintf(why, sizeof(why), "%.300s: port %u is a "
+			    "domain controller's LDAP port; a Global Catalog "
+			    "answers on 3268 (3269 with tls = ldaps)",
+			    c->servers[i], (unsigned)port);
+			acfg_err(c, s, "server", why);
+			return RS_ERR_SYNTAX;
+		}
+		if (set && !c->global_catalog && acfg_gc_port((unsigned)port)) {
+			snprintf(why, sizeof(why), "%.300s: port %u is a "
+			    "Global Catalog's, but global_catalog = no; set "
+			    "global_catalog = yes, or use the DC's port 389",
+			    c->servers[i], (unsigned)port);
+			acfg_err(c, s, "server", why);
+			return RS_ERR_SYNTAX;
+		}
+	}
+	if (!set)
+		c->global_catalog = ngc > 0;
+	if (!set && ngc > 0 && ngc < c->nservers) {
+		acfg_err(c, s, "server", "some servers are on a Global "
+		    "Catalog port (3268, 3269) and some are not: a failover "
+		    "would switch between the forest and one domain; list "
+		    "only GCs with global_catalog = yes (a server without a "
+		    "port then uses 3268), or only DCs");
+		return RS_ERR_SYNTAX;
+	}
+	return RS_OK;
+}
+
+/*
+ * global_catalog, the GC port for servers that name none, and base ""
+ * (the whole forest), which only a GC serves: a DC's port answers it with
+ * noSuchObject (only AD's phantom-root search option, MS-ADTS
+ * 3.1.1.3.4.1.12, searches from "", and then the DC's own partitions).
+ */
+static int
+acfg_load_gc(struct agent_cfg *c, const struct cfg_section *s)
+{
+	size_t end[AGENT_MAX_SERVERS], i;
+	uint64_t port;
+	unsigned def;
+	int set = cfg_get(s, "global_catalog") != NULL, r;
+
+	if (cfg_bool(s, "global_catalog", 0, &c->global_catalog) != RS_OK) {
+		acfg_err(c, s, "global_catalog", "not yes or no");
+		return RS_ERR_SYNTAX;
+	}
+	if ((r = acfg_gc_servers(c, s, set, end)) != RS_OK)
+		return r;
+	def = c->tls == LDAPX_TLS_LDAPS ? ACFG_GC_TLS_PORT : ACFG_GC_PORT;
+	for (i = 0; c->global_catalog && i < c->nservers; i++) {
+		if (acfg_server_port(c->servers[i], &end[i], &port) != RS_OK ||
+		    port != 0 || end[i] == 0)
+			continue;
+		if ((c->gc_servers[i] = acfg_server_with_port(c->servers[i],
+		    end[i], acfg_scheme(c->servers[i], "ldaps://") ?
+		    ACFG_GC_TLS_PORT : def)) == NULL)
+			return RS_ERR_NOMEM;
+		c->servers[i] = c->gc_servers[i];
+	}
+	for (i = 0; i < c->nbases; i++) {
+		/* The root is written "base =" or, as people write it, "". */
+		if (strcmp(c->bases[i], "\"\"") == 0)
+			c->bases[i] = "";
+		if (c->bases[i][0] == '\0' && !c->global_catalog) {
+			acfg_err(c, s, "base", "\"\" (the whole forest) is "
+			    "served only by a Global Catalog: set "
+			    "global_catalog = yes, or a server on port 3268; "
+			    "or name the domain's DN");
+			return RS_ERR_SYNTAX;
+		}
+	}
+	return RS_OK;
 }
 
 static int
@@ -394,6 +600,8 @@ acfg_load_ldap(struct agent_cfg *c)
 		return r;
 	c->tls = (enum ldapx_tls)e;
 	c->ca_file = cfg_get(s, "ca_file");
+	if ((r = acfg_load_gc(c, s)) != RS_OK)
+		return r;
 	/* Unset: ldapx_pick chooses by bind and tls, and checks either. */
 	if ((r = acfg_get_enum(c, s, "client", acfg_clients, LDAPX_CLIENT_AUTO,
 	    &e)) != RS_OK)

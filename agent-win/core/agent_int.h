@@ -78,12 +78,16 @@ struct agent_cfg {
 	unsigned	 stale_critical;
 	unsigned	 shrink_pct;
 	int		 include_auth_only;	/* keep msExchRequireAuthToSendTo */
+	unsigned	 bundle_format;		/* 1 or 2 (FORMAT.md 2.1) */
 	const char	*audit_file;
 
 	/* [ldap] */
 	const struct cfg_section *ldap;	/* for sys_get_password */
 	size_t		 nservers;
 	const char	*servers[AGENT_MAX_SERVERS];
+	int		 global_catalog;	/* the servers are GCs */
+	/* servers[i] with the GC port added (owned), or NULL. */
+	char		*gc_servers[AGENT_MAX_SERVERS];
 	size_t		 nbases;
 	const char	*bases[AGENT_MAX_BASES];
 	const char	*filter;
@@ -120,7 +124,10 @@ int	agent_cfg_load(const char *path, int need_relays,
 void	agent_cfg_free(struct agent_cfg *c);
 /* Copy a C string (NULL on allocation failure); ISO C has no strdup. */
 char	*agent_strdup(const char *s);
-/* Join dir and name with the platform-neutral '/' (Windows accepts it). */
+/*
+ * Join dir and name with the platform's separator (sys_path_sep), so that
+ * a logged path has one kind: C:\x\state\seq, not C:\x\state/seq.
+ */
 char	*agent_path(const char *dir, const char *name);
 
 /* What the export saw, for the audit summary and the log. */
@@ -242,6 +249,11 @@ int	dirsync_poll(struct dirsync *d, const struct agent_cfg *c,
 void	dirsync_disconnect(struct dirsync *d);
 /* `check`: says whether the server offers change detection. */
 void	dirsync_check(const struct agent_cfg *c, struct ldapx *ld);
+/*
+ * global_catalog: whether ld's server says it is a Global Catalog that has
+ * finished its first replication; RS_ERR_INVAL with the reason in msg.
+ */
+int	dirsync_gc_ready(struct ldapx *ld, char *msg, size_t msgsize);
 /* The current list again, rebuilt from the cache (after POLL_SAME). */
 int	dirsync_list(struct dirsync *d, struct rlist **out);
 

@@ -126,6 +126,7 @@ cycle_bundle(const struct cycle *cy, const struct rlist *list,
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
+	h->version = c->bundle_format;
 	snprintf(h->agent, sizeof(h->agent), "%s", c->id);
 	h->seq = seq;
 	h->created = time(NULL);

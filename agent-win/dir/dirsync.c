@@ -18,7 +18,16 @@
  * that they are gone.  A directory without highestCommittedUSN (OpenLDAP)
  * gets a full export every poll.
  *
- * API:        dirsync_new, dirsync_free, dirsync_poll, dirsync_list.
+ * A Global Catalog ([ldap] global_catalog) is one DC too, with the same
+ * USNs on its GC port as on 389, but another view: every domain of the
+ * forest, only the partial attribute set.  So the view is part of what
+ * the cache was read with, and a switch between a DC's port and a GC's
+ * forces a full export.  invocationId is not in the partial attribute
+ * set (MS-ADA1 2.314): a GC may not return it, and then a restored GC is
+ * noticed only by its USN going back, or at the next full export.
+ *
+ * API:        dirsync_new, dirsync_free, dirsync_poll, dirsync_list,
+ *             dirsync_check, dirsync_gc_ready.
  * Ownership:  struct dirsync owns the cache; the poll hands a new rlist
  *             to the caller.
  * Errors:     RS_ERR_* after logging.  A failed poll leaves the cache's
@@ -49,12 +58,15 @@ struct dirsync {
 	struct dircache	*dc;		/* NULL: no full export yet */
 	int		 loaded;	/* the state file was tried */
 	int		 told_no_usn;
+	int		 told_no_inv;	/* a GC lacks invocationId: said */
 	char		 sha[2 * RS_SHA256_LEN + 1];	/* of dc's list */
 };
 
 /* What the root DSE says. */
 struct dirsync_dse {
 	char		 query[2 * RS_SHA256_LEN + 1];	/* ours, not the DSE's */
+	/* The same through the other view (a GC's or a DC's). */
+	char		 query_view[2 * RS_SHA256_LEN + 1];
 	int		 have_usn;
 	uint64_t	 usn;
 	char		 server[RS_MAX_DSNAME + 1];	/* dsServiceName */
@@ -153,10 +165,13 @@ dirsync_read_dse(struct ldapx *ld, struct dirsync_dse *dse,
 	return RS_OK;
 }
 
-/* The invocationId of the DC's NTDS Settings object. */
+/*
+ * The invocationId of the DC's NTDS Settings object.  told: NULL, or a
+ * flag that a GC's missing invocationId was said once (d->told_no_inv).
+ */
 static void
-dirsync_read_inv(struct ldapx *ld, struct dirsync_dse *dse,
-    struct poll_result *res)
+dirsync_read_inv(struct ldapx *ld, const struct agent_cfg *c,
+    struct dirsync_dse *dse, struct poll_result *res, int *told)
 {
 	static const char *const attrs[] = { "invocationId", NULL };
 	int r;
@@ -165,12 +180,66 @@ dirsync_read_inv(struct ldapx *ld, struct dirsync_dse *dse,
 	    &res->bytes);
 	if (r == RS_OK)
 		res->entries++;
-	if (!dse->have_inv)
+	/* Not in the partial attribute set: expected, so said once. */
+	if (!dse->have_inv && c->global_catalog && told != NULL) {
+		if (!*told)
+			rs_info("poll %s: the Global Catalog returns no "
+			    "invocationId (not in the partial attribute set); "
+			    "a restored GC is noticed when its "
+			    "highestCommittedUSN goes back, or at the next "
+			    "full export (full_interval %us)",
+			    ldapx_server(ld), c->full_interval);
+		*told = 1;
+	} else if (!dse->have_inv)
 		rs_warn("poll %s: no invocationId on %s (%s); a restored DC "
 		    "is only noticed at the next full export",
 		    ldapx_server(ld), dse->server, r != RS_OK ?
 		    (ldapx_errmsg(ld)[0] != '\0' ? ldapx_errmsg(ld) :
 		    rs_err_str(r)) : "not readable");
+}
+
+static int
+dirsync_gc_entry(void *arg, const char *dn,
+    const struct ldapx_val *const *vals, const size_t *nvals)
+{
+	int *ready = arg;
+
+	(void)dn;
+	/* LDAP Boolean; anything but one TRUE is not ready. */
+	if (nvals[0] == 0)
+		*ready = 0;
+	else
+		*ready = nvals[0] == 1 && vals[0][0].len == 4 &&
+		    memcmp(vals[0][0].p, "TRUE", 4) == 0 ? 1 : -1;
+	return RS_OK;
+}
+
+/*
+ * The root DSE's isGlobalCatalogReady: TRUE on a GC that holds a replica
+ * of every domain of the forest.  A DC that is no GC, or a new GC still
+ * replicating, would export a list without (some of) the other domains'
+ * recipients: the shrink guard might catch it, or might not.
+ */
+int
+dirsync_gc_ready(struct ldapx *ld, char *msg, size_t msgsize)
+{
+	static const char *const attrs[] = { "isGlobalCatalogReady", NULL };
+	int r, ready = 0;
+
+	r = ldapx_read(ld, "", attrs, dirsync_gc_entry, &ready, NULL);
+	if (r != RS_OK && r != RS_ERR_NOTFOUND) {
+		snprintf(msg, msgsize, "read the root DSE: %s",
+		    ldapx_errmsg(ld)[0] != '\0' ? ldapx_errmsg(ld) :
+		    rs_err_str(r));
+		return r;
+	}
+	if (ready == 1)
+		return RS_OK;
+	snprintf(msg, msgsize, "the server says it is no Global Catalog, or "
+	    "one still replicating (root DSE isGlobalCatalogReady %s): its "
+	    "list would lack other domains' recipients; global_catalog = yes "
+	    "needs GCs", ready == 0 ? "absent" : "not TRUE");
+	return RS_ERR_INVAL;
 }
 
 /* Load STATE/dircache once (a one-shot `sync` continues from it). */
@@ -213,12 +282,14 @@ dirsync_save(const struct dirsync *d, const struct agent_cfg *c)
 
 /*
  * What the cache was read with: a hash of the bases, the filter, the
- * domains and include_auth_only.  A cache read with other settings is not
- * this list's (a cache from before include_auth_only existed holds the
- * auth-only objects' addresses: one full export drops them).
+ * domains, include_auth_only and the view (a GC's or a DC's: gc).  A
+ * cache read with other settings is not this list's (a cache from before
+ * include_auth_only existed holds the auth-only objects' addresses: one
+ * full export drops them).
  */
 static int
-dirsync_query(const struct agent_cfg *c, char out[2 * RS_SHA256_LEN + 1])
+dirsync_query(const struct agent_cfg *c, int gc,
+    char out[2 * RS_SHA256_LEN + 1])
 {
 	unsigned char md[RS_SHA256_LEN];
 	struct rs_buf b;
@@ -232,6 +303,9 @@ dirsync_query(const struct agent_cfg *c, char out[2 * RS_SHA256_LEN + 1])
 		r = rs_buf_printf(&b, "filter %s\ndomains %s\n"
 		    "include_auth_only %d\n", c->filter, c->domains_str,
 		    c->include_auth_only);
+	/* Only when on: a DC's cache from before the key stays valid. */
+	if (r == RS_OK && gc)
+		r = rs_buf_printf(&b, "global_catalog 1\n");
 	if (r == RS_OK && (r = rs_sha256(b.data, b.len, md)) == RS_OK)
 		rs_hex(md, sizeof(md), out);
 	rs_buf_free(&b);
@@ -251,6 +325,13 @@ dirsync_why_full(const struct dirsync *d, const struct agent_cfg *c,
 	if (d->dc == NULL)
 		return "no cache of the directory yet";
 	src = dircache_src(d->dc);
+	if (strcmp(src->query, dse->query) != 0 &&
+	    strcmp(src->query, dse->query_view) == 0)
+		return c->global_catalog ? "a Global Catalog answers now, "
+		    "a domain controller's LDAP port before: another view of "
+		    "the directory (every domain, the partial attribute set)" :
+		    "a domain controller's LDAP port answers now, a Global "
+		    "Catalog before: another view of the directory";
 	if (strcmp(src->query, dse->query) != 0)
 		return "base, filter, domains or include_auth_only "
 		    "changed";
@@ -378,7 +459,9 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 			goto out;
 	}
 	export_source(c, ld, st);
-	if ((r = dirsync_query(c, dse.query)) != RS_OK)
+	if ((r = dirsync_query(c, c->global_catalog, dse.query)) != RS_OK ||
+	    (r = dirsync_query(c, !c->global_catalog, dse.query_view)) !=
+	    RS_OK)
 		goto out;
 	if (!dse.have_usn) {
 		if (c->change_detection && !d->told_no_usn)
@@ -407,7 +490,7 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 		goto out;
 	}
 	/* Something moved: now the DC's incarnation is worth a read. */
-	dirsync_read_inv(ld, &dse, res);
+	dirsync_read_inv(ld, c, &dse, res, &d->told_no_inv);
 	if (why == NULL)
 		why = dirsync_why_full(d, c, &dse, 0, now, buf, sizeof(buf));
 	if (why != NULL) {
@@ -457,7 +540,8 @@ dirsync_check(const struct agent_cfg *c, struct ldapx *ld)
 {
 	struct dirsync_dse dse;
 	struct poll_result res;
-	char info[RS_MAX_DSNAME + 128];
+	char info[RS_MAX_DSNAME + 160];
+	int told = 1;
 
 	memset(&dse, 0, sizeof(dse));
 	memset(&res, 0, sizeof(res));
@@ -478,10 +562,12 @@ dirsync_check(const struct agent_cfg *c, struct ldapx *ld)
 		    NULL);
 		return;
 	}
-	dirsync_read_inv(ld, &dse, &res);
-	snprintf(info, sizeof(info), "highestCommittedUSN %" PRIu64 " on %s%s",
-	    dse.usn, dse.server, dse.have_inv ? "" :
-	    " (invocationId not readable)");
+	dirsync_read_inv(ld, c, &dse, &res, &told);
+	snprintf(info, sizeof(info), "highestCommittedUSN %" PRIu64
+	    " on %s%s%s", dse.usn, dse.server, c->global_catalog ?
+	    ", a Global Catalog" : "",
+	    dse.have_inv ? "" : c->global_catalog ? " (no invocationId: not "
+	    "in the partial attribute set)" : " (invocationId not readable)");
 	agent_check_line(1, "ldap: change detection", info, NULL);
 }
 

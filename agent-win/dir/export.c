@@ -299,6 +299,7 @@ export_open_why(const struct agent_cfg *c, struct ldapx **out, char *why,
 	rs_buf_init(&pw, 4096);
 	memset(&o, 0, sizeof(o));
 	o.client = c->client;
+	o.global_catalog = c->global_catalog;
 	o.tls = c->tls;
 	o.ca_file = c->ca_file;
 	o.bind = c->bind;
@@ -325,10 +326,16 @@ export_open_why(const struct agent_cfg *c, struct ldapx **out, char *why,
 		o.server = c->nservers > 0 ? c->servers[i] : NULL;
 		msg[0] = '\0';
 		r = ldapx_open(&o, out, msg, sizeof(msg));
+		if (r == RS_OK && c->global_catalog &&
+		    (r = dirsync_gc_ready(*out, msg, sizeof(msg))) != RS_OK) {
+			ldapx_close(*out);
+			*out = NULL;
+		}
 		if (r == RS_OK)
 			break;
 		snprintf(why, whysize, "%s: %s", o.server != NULL ? o.server :
-		    "(DC locator)", msg[0] != '\0' ? msg : rs_err_str(r));
+		    c->global_catalog ? "(GC locator)" : "(DC locator)",
+		    msg[0] != '\0' ? msg : rs_err_str(r));
 		sys_event(SYS_EV_LDAP, "ldap connect %s%s", why,
 		    i + 1 < n ? "; trying the next server" : "");
 	}

@@ -34,6 +34,7 @@
 struct rs_buf;
 struct ldapx_conn;		/* a backend's connection */
 struct ldapx_res;		/* a backend's reply to one search */
+struct ldapx_ranges;		/* ldap_page.c's range retrieval state */
 
 /* One search, as ldap_page.c asks for it. */
 struct ldapx_query {
@@ -46,6 +47,8 @@ struct ldapx_query {
 	const struct rs_buf	*cookie;	/* with page_size */
 	int			 sizelimit;	/* 0: none */
 	unsigned		 timeout;	/* seconds */
+	struct ldapx_ranges	*ranges;	/* ldap_page.c's; backends only
+						   pass q on */
 };
 
 /* A reply's outcome, as the server sent it. */
@@ -89,11 +92,15 @@ extern const struct ldapx_backend ldapx_wldap32;	/* Windows only */
 #define LDAPX_SLOT_NONE	((size_t)-1)
 
 /*
- * ldap_page.c: which of q's attributes an attribute name in a reply is,
- * by its whole name (*slot), or LDAPX_SLOT_NONE.  A ranged reply
- * ("proxyAddresses;range=0-1499", MS-ADTS 3.1.1.3.1.3.3) is an error
- * (RS_ERR_LIMIT, said in msg): it is never mistaken for an absent
- * attribute.
+ * ldap_page.c: which of q's attributes an attribute name in a reply is
+ * (*slot), or LDAPX_SLOT_NONE.  A ranged name ("proxyAddresses;range=
+ * 0-1499", what AD sends past MaxValRange, MS-ADTS 3.1.1.3.1.3.3) is the
+ * attribute's slot too: ldap_page.c notes the range and reads the rest
+ * of the values before the entry reaches the caller, so a ranged reply
+ * is never mistaken for an absent attribute or for all of its values.
+ * Backends call it once per attribute of an entry, then hand the entry
+ * to the fn they were given; a malformed range or an attribute sent
+ * twice is RS_ERR_FORMAT, said in msg.
  */
 int	ldapx_attr_slot(const struct ldapx_query *q, const char *dn,
 	    const char *name, size_t *slot, char *msg, size_t msgsize);

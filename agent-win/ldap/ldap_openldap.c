@@ -456,7 +456,7 @@ out:
 
 /*
  * One entry to fn: each attribute of the reply is looked up with
- * ldapx_attr_slot (which refuses ranged ones), and only requested ones
+ * ldapx_attr_slot (which notes ranged ones), and only requested ones
  * are read.
  */
 static int

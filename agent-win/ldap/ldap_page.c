@@ -11,15 +11,20 @@
  *               unwilling) hands none of its entries on, so a partial
  *               result never looks like the whole;
  *             - a ranged attribute ("proxyAddresses;range=0-1499", what
- *               AD sends past MaxValRange) is not an absent attribute.
- *               Range retrieval (asking for "attr;range=1500-*" until
- *               the upper bound is "*") belongs here, in ldapx_attr_slot's
- *               caller; until then a ranged reply fails the search,
- *               loudly, in both builds.
+ *               AD sends past MaxValRange) is neither an absent
+ *               attribute nor all of its values: before the caller sees
+ *               the entry, base reads of "attr;range=1500-*" fetch the
+ *               rest until a reply's upper bound is "*" (range
+ *               retrieval, MS-ADTS 3.1.1.3.1.3.3), for every search and
+ *               read, full or delta, whatever the backend; a reply that
+ *               skips values, repeats an attribute or does not move on
+ *               fails the search.
  * Ownership:  struct ldapx owns the backend's connection; ldapx_close
  *             frees both.  Replies are freed before each call returns.
  * Errors:     RS_ERR_SYSTEM for connection and protocol failures,
- *             RS_ERR_LIMIT for size and time limits and ranged replies,
+ *             RS_ERR_LIMIT for size and time limits and for more than
+ *             RS_MAX_RANGED_VALUES values, RS_ERR_FORMAT for a reply that
+ *             breaks the rules above,
  *             RS_ERR_NOTFOUND for a read of an absent entry, RS_ERR_INVAL
  *             for a client this build cannot use as configured;
  *             ldapx_errmsg() has the library's text and the server's.
@@ -71,42 +76,33 @@ ldapx_ascii_ieq(const char *a, const char *b, size_t n)
 	return 1;
 }
 
-/* Whether the options of an attribute description name a range. */
-static int
-ldapx_is_ranged(const char *opts)
-{
-	while ((opts = strchr(opts, ';')) != NULL) {
-		opts++;
-		if (ldapx_ascii_ieq(opts, "range=", 6))
-			return 1;
-	}
-	return 0;
-}
+/* A range's upper bound "*": the attribute's last values. */
+#define LDAPX_RANGE_END		UINT64_MAX
 
-int
-ldapx_attr_slot(const struct ldapx_query *q, const char *dn,
-    const char *name, size_t *slot, char *msg, size_t msgsize)
-{
-	size_t i, n;
+/* How one requested attribute came in the entry being read. */
+struct ldapx_range {
+	int		 seen;		/* in the entry (at most once) */
+	int		 ranged;	/* as "attr;range=LOW-HIGH" */
+	uint64_t	 high;		/* LDAPX_RANGE_END for "*" */
+};
 
-	*slot = LDAPX_SLOT_NONE;
-	for (i = 0; i < q->nattrs; i++) {
-		n = strlen(q->attrs[i]);
-		if (!ldapx_ascii_ieq(name, q->attrs[i], n))
-			continue;
-		if (name[n] == '\0') {
-			*slot = i;
-			return RS_OK;
-		}
-		if (name[n] == ';' && ldapx_is_ranged(name + n)) {
-			snprintf(msg, msgsize, "entry %.200s: %.100s: more "
-			    "values than the server sends at once (range "
-			    "retrieval is not supported)", dn, name);
-			return RS_ERR_LIMIT;
-		}
-	}
-	return RS_OK;
-}
+/*
+ * Range retrieval (MS-ADTS 3.1.1.3.1.3.3) of the entry being read:
+ * ldapx_attr_slot fills it from the names the backend finds, and
+ * ldapx_whole_entry reads it, then clears it for the next entry.
+ */
+struct ldapx_ranges {
+	int			 read;	/* a range read: every name is ranged */
+	uint64_t		 low;	/* ...from this value on (else 0) */
+	struct ldapx_range	 a[RS_MAX_LDAP_ATTRS];
+};
+
+/* The values of one ranged attribute after the entry's own reply. */
+struct ldapx_rest {
+	struct rs_buf	 data;		/* the values, back to back */
+	size_t		*lens;
+	size_t		 n, cap;
+};
 
 int
 ldapx_open(const struct ldapx_opts *o, struct ldapx **out, char *msg,
@@ -233,6 +229,324 @@ out:
 	return r;
 }
 
+/*
+ * The range among the options of an attribute description
+ * ("proxyAddresses;range=1500-2999", options as in RFC 4512 2.5): RS_OK
+ * with *has 0 when there is none, RS_ERR_FORMAT when it does not parse
+ * or when there are two.
+ */
+static int
+ldapx_range_parse(const char *opts, int *has, uint64_t *low, uint64_t *high)
+{
+	const char *o, *end, *dash;
+
+	*has = 0;
+	for (o = opts; (o = strchr(o, ';')) != NULL; o = end) {
+		o++;
+		end = o + strcspn(o, ";");
+		if (!ldapx_ascii_ieq(o, "range=", 6))
+			continue;
+		if (*has)
+			return RS_ERR_FORMAT;
+		*has = 1;
+		o += 6;
+		if ((dash = memchr(o, '-', (size_t)(end - o))) == NULL ||
+		    rs_parse_dec(o, (size_t)(dash - o), 1, LDAPX_RANGE_END - 1,
+		    low) != RS_OK)
+			return RS_ERR_FORMAT;
+		dash++;
+		if (end - dash == 1 && *dash == '*')
+			*high = LDAPX_RANGE_END;
+		else if (rs_parse_dec(dash, (size_t)(end - dash), 1,
+		    LDAPX_RANGE_END - 1, high) != RS_OK || *high < *low)
+			return RS_ERR_FORMAT;
+	}
+	return RS_OK;
+}
+
+/*
+ * Which of q's attributes name is, by the part before any option; *bad
+ * when its range does not parse.
+ */
+static size_t
+ldapx_attr_find(const struct ldapx_query *q, const char *name, int *has,
+    uint64_t *low, uint64_t *high, int *bad)
+{
+	size_t i, n;
+
+	*bad = 0;
+	for (i = 0; i < q->nattrs; i++) {
+		n = strcspn(q->attrs[i], ";");
+		if (!ldapx_ascii_ieq(name, q->attrs[i], n) ||
+		    (name[n] != '\0' && name[n] != ';'))
+			continue;
+		if (ldapx_range_parse(name + n, has, low, high) != RS_OK) {
+			*bad = 1;
+			return i;
+		}
+		/* Another option (";binary"): not what was asked for. */
+		if (name[n] == '\0' || *has)
+			return i;
+	}
+	return LDAPX_SLOT_NONE;
+}
+
+int
+ldapx_attr_slot(const struct ldapx_query *q, const char *dn,
+    const char *name, size_t *slot, char *msg, size_t msgsize)
+{
+	struct ldapx_ranges *rs = q->ranges;
+	uint64_t low = 0, high = 0;
+	size_t i;
+	int has = 0, bad;
+
+	*slot = LDAPX_SLOT_NONE;
+	if ((i = ldapx_attr_find(q, name, &has, &low, &high, &bad)) ==
+	    LDAPX_SLOT_NONE)
+		return RS_OK;
+	if (bad) {
+		snprintf(msg, msgsize, "entry %.200s: %.100s: not a valid "
+		    "range (range retrieval, MS-ADTS 3.1.1.3.1.3.3)", dn, name);
+		return RS_ERR_FORMAT;
+	}
+	if (rs->a[i].seen) {
+		snprintf(msg, msgsize, "entry %.200s: %.100s: the attribute "
+		    "came twice in one entry", dn, name);
+		return RS_ERR_FORMAT;
+	}
+	/* A range read must get what it asked for: values from low on. */
+	if ((rs->read && !has) || (has && low != rs->low)) {
+		snprintf(msg, msgsize, "entry %.200s: %.100s: values from "
+		    "%llu on were asked for", dn, name,
+		    (unsigned long long)rs->low);
+		return RS_ERR_FORMAT;
+	}
+	rs->a[i].seen = 1;
+	rs->a[i].ranged = has;
+	rs->a[i].high = high;
+	*slot = i;
+	return RS_OK;
+}
+
+/*
+ * A ranged reply from low to high holds exactly the values it names, so
+ * that none is skipped; "*" (the last ones) may hold any number, even
+ * none.
+ */
+static int
+ldapx_range_count(struct ldapx *c, const char *dn, const char *attr,
+    uint64_t low, uint64_t high, size_t n)
+{
+	if (high == LDAPX_RANGE_END || (uint64_t)n == high - low + 1)
+		return RS_OK;
+	snprintf(c->msg, sizeof(c->msg), "entry %.200s: %.100s;range=%llu-"
+	    "%llu came with %zu values", dn, attr, (unsigned long long)low,
+	    (unsigned long long)high, n);
+	return RS_ERR_FORMAT;
+}
+
+/* One range read of an attribute's values from rs.low on. */
+struct ldapx_rest_read {
+	struct ldapx		*c;
+	struct ldapx_ranges	 rs;
+	struct ldapx_rest	*rest;
+	const char		*attr;
+	size_t			 nfirst;	/* values in the entry's reply */
+	int			 got;		/* the entry had the attribute */
+	uint64_t		 high;
+};
+
+/* ldapx_entry_fn of a range read: keep its one attribute's values. */
+static int
+ldapx_rest_entry(void *arg, const char *dn,
+    const struct ldapx_val *const *vals, const size_t *nvals)
+{
+	struct ldapx_rest_read *rd = arg;
+	struct ldapx_rest *rest = rd->rest;
+	size_t i;
+	int r;
+
+	if (!rd->rs.a[0].seen)
+		return RS_OK;
+	rd->got = 1;
+	rd->high = rd->rs.a[0].high;
+	if ((r = ldapx_range_count(rd->c, dn, rd->attr, rd->rs.low, rd->high,
+	    nvals[0])) != RS_OK)
+		return r;
+	if (nvals[0] > RS_MAX_RANGED_VALUES - rd->nfirst - rest->n) {
+		snprintf(rd->c->msg, sizeof(rd->c->msg), "entry %.200s: "
+		    "%.100s: more than %d values", dn, rd->attr,
+		    RS_MAX_RANGED_VALUES);
+		return RS_ERR_LIMIT;
+	}
+	if ((r = rs_grow((void **)&rest->lens, &rest->cap, rest->n +
+	    nvals[0], sizeof(*rest->lens), 64)) != RS_OK)
+		return r;
+	for (i = 0; i < nvals[0]; i++) {
+		if (rs_buf_put(&rest->data, vals[0][i].p, vals[0][i].len) !=
+		    RS_OK) {
+			snprintf(rd->c->msg, sizeof(rd->c->msg), "entry "
+			    "%.200s: %.100s: values over %lu bytes", dn,
+			    rd->attr, (unsigned long)RS_MAX_RANGED_BYTES);
+			return RS_ERR_LIMIT;
+		}
+		rest->lens[rest->n++] = vals[0][i].len;
+	}
+	return RS_OK;
+}
+
+/*
+ * Read the values of attribute attr of entry dn from low on, one
+ * base-scope read of "attr;range=LOW-*" at a time (MS-ADTS
+ * 3.1.1.3.1.3.3), until a reply's upper bound is "*".  Every reply moves
+ * low on by at least one value (ldapx_range_count), so a hostile server
+ * is stopped by RS_MAX_RANGED_VALUES.
+ */
+static int
+ldapx_range_rest(struct ldapx *c, const char *dn, const char *attr,
+    uint64_t low, size_t nfirst, struct ldapx_rest *rest, uint64_t *bytes)
+{
+	struct ldapx_rest_read rd;
+	struct ldapx_query q;
+	const char *attrs[2];
+	char name[128], op[160];
+	size_t n;
+	int r;
+
+	for (;;) {
+		memset(&rd, 0, sizeof(rd));
+		rd.c = c;
+		rd.rest = rest;
+		rd.attr = attr;
+		rd.nfirst = nfirst;
+		rd.rs.read = 1;
+		rd.rs.low = low;
+		snprintf(name, sizeof(name), "%s;range=%llu-*", attr,
+		    (unsigned long long)low);
+		snprintf(op, sizeof(op), "range retrieval of %s", name);
+		attrs[0] = name;
+		attrs[1] = NULL;
+		memset(&q, 0, sizeof(q));
+		q.base = dn;
+		q.filter = "(objectClass=*)";
+		q.attrs = attrs;
+		q.nattrs = 1;
+		q.sizelimit = 1;
+		q.timeout = c->timeout;
+		q.ranges = &rd.rs;
+		r = ldapx_run(c, &q, op, NULL, ldapx_rest_entry, &rd, bytes,
+		    &n);
+		/* The entry, or the values, went away since the page. */
+		if ((r == RS_OK && !rd.got) || r == RS_ERR_NOTFOUND) {
+			snprintf(c->msg, sizeof(c->msg), "entry %.200s: %s: "
+			    "the values changed while they were read; the "
+			    "next cycle reads them again", dn, name);
+			return RS_ERR_SYSTEM;
+		}
+		if (r != RS_OK || rd.high == LDAPX_RANGE_END)
+			return r;
+		low = rd.high + 1;
+	}
+}
+
+/* The caller's entry: what ldapx_whole_entry hands on, and to whom. */
+struct ldapx_whole {
+	struct ldapx		*c;
+	const struct ldapx_query *q;
+	ldapx_entry_fn		*fn;
+	void			*arg;
+	uint64_t		*bytes;
+	struct ldapx_rest	 rest[RS_MAX_LDAP_ATTRS];
+	struct ldapx_val	*all[RS_MAX_LDAP_ATTRS];
+};
+
+/*
+ * Attribute i of an entry, whole: its first nvals values from the
+ * entry's reply, then the rest.  *out points into both, which must stay
+ * until the caller has seen the entry.
+ */
+static int
+ldapx_whole_attr(struct ldapx_whole *w, const char *dn, size_t i,
+    const struct ldapx_val *vals, size_t nvals,
+    const struct ldapx_val **out, size_t *nout)
+{
+	const struct ldapx_range *ra = &w->q->ranges->a[i];
+	struct ldapx_rest *rest = &w->rest[i];
+	size_t j, off;
+	int r;
+
+	*out = vals;
+	*nout = nvals;
+	if (!ra->ranged)
+		return RS_OK;
+	if ((r = ldapx_range_count(w->c, dn, w->q->attrs[i], 0, ra->high,
+	    nvals)) != RS_OK || ra->high == LDAPX_RANGE_END)
+		return r;
+	rs_buf_init(&rest->data, RS_MAX_RANGED_BYTES);
+	if ((r = ldapx_range_rest(w->c, dn, w->q->attrs[i], ra->high + 1,
+	    nvals, rest, w->bytes)) != RS_OK)
+		return r;
+	if ((w->all[i] = calloc(nvals + rest->n, sizeof(*w->all[i]))) ==
+	    NULL)
+		return RS_ERR_NOMEM;
+	if (nvals > 0)
+		memcpy(w->all[i], vals, nvals * sizeof(*vals));
+	for (j = 0, off = 0; j < rest->n; j++) {
+		w->all[i][nvals + j].p = (const char *)rest->data.data + off;
+		w->all[i][nvals + j].len = rest->lens[j];
+		off += rest->lens[j];
+	}
+	*out = w->all[i];
+	*nout = nvals + rest->n;
+	return RS_OK;
+}
+
+static void
+ldapx_whole_init(struct ldapx_whole *w, struct ldapx *c,
+    struct ldapx_query *q, struct ldapx_ranges *rs, ldapx_entry_fn *fn,
+    void *arg, uint64_t *bytes)
+{
+	memset(rs, 0, sizeof(*rs));
+	memset(w, 0, sizeof(*w));
+	q->ranges = rs;
+	w->c = c;
+	w->q = q;
+	w->fn = fn;
+	w->arg = arg;
+	w->bytes = bytes;
+}
+
+/*
+ * ldapx_entry_fn between a backend and the caller: a ranged attribute
+ * gets the rest of its values first, so the caller sees each entry with
+ * all of its values, or the search fails.
+ */
+static int
+ldapx_whole_entry(void *arg, const char *dn,
+    const struct ldapx_val *const *vals, const size_t *nvals)
+{
+	struct ldapx_whole *w = arg;
+	const struct ldapx_val *call[RS_MAX_LDAP_ATTRS];
+	size_t nall[RS_MAX_LDAP_ATTRS], i;
+	int r = RS_OK;
+
+	for (i = 0; i < w->q->nattrs && r == RS_OK; i++)
+		r = ldapx_whole_attr(w, dn, i, vals[i], nvals[i], &call[i],
+		    &nall[i]);
+	if (r == RS_OK)
+		r = w->fn(w->arg, dn, call, nall);
+	for (i = 0; i < w->q->nattrs; i++) {
+		rs_buf_free(&w->rest[i].data);
+		free(w->rest[i].lens);
+		free(w->all[i]);
+	}
+	memset(w->rest, 0, sizeof(w->rest));
+	memset(w->all, 0, sizeof(w->all));
+	/* The next entry's attributes start unseen. */
+	memset(w->q->ranges->a, 0, sizeof(w->q->ranges->a));
+	return r;
+}
+
 static size_t
 ldapx_count(const char *const *attrs)
 {
@@ -248,7 +562,9 @@ ldapx_search_page(struct ldapx *c, const char *base, const char *filter,
     const char *const *attrs, unsigned page_size, struct rs_buf *cookie,
     ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
 {
+	struct ldapx_ranges rs;
 	struct ldapx_query q;
+	struct ldapx_whole w;
 	size_t n;
 
 	memset(&q, 0, sizeof(q));
@@ -260,14 +576,18 @@ ldapx_search_page(struct ldapx *c, const char *base, const char *filter,
 	q.page_size = page_size > 0 ? page_size : 1;
 	q.cookie = cookie;
 	q.timeout = c->timeout;
-	return ldapx_run(c, &q, "search", cookie, fn, arg, bytes, &n);
+	ldapx_whole_init(&w, c, &q, &rs, fn, arg, bytes);
+	return ldapx_run(c, &q, "search", cookie, ldapx_whole_entry, &w,
+	    bytes, &n);
 }
 
 int
 ldapx_read(struct ldapx *c, const char *dn, const char *const *attrs,
     ldapx_entry_fn *fn, void *arg, uint64_t *bytes)
 {
+	struct ldapx_ranges rs;
 	struct ldapx_query q;
+	struct ldapx_whole w;
 	size_t n;
 	int r;
 
@@ -278,7 +598,8 @@ ldapx_read(struct ldapx *c, const char *dn, const char *const *attrs,
 	q.nattrs = ldapx_count(attrs);
 	q.sizelimit = 1;
 	q.timeout = c->timeout;
-	r = ldapx_run(c, &q, "read", NULL, fn, arg, bytes, &n);
+	ldapx_whole_init(&w, c, &q, &rs, fn, arg, bytes);
+	r = ldapx_run(c, &q, "read", NULL, ldapx_whole_entry, &w, bytes, &n);
 	return r == RS_OK && n == 0 ? RS_ERR_NOTFOUND : r;
 }
 

@@ -10,7 +10,7 @@
  * Everything crossing this interface is UTF-8.  The paging loop itself is
  * portable (export.c): it calls ldapx_search_page until the cookie comes
  * back empty.  A page that fails for any reason (server gone, timeout,
- * size limit, a ranged attribute) returns an error; the caller then
+ * size limit, a broken range) returns an error; the caller then
  * abandons the whole export.
  *
  * Errors: RS_ERR_* codes; ldapx_errmsg() has the server's or library's text
@@ -49,6 +49,7 @@ struct ldapx_opts {
 	enum ldapx_client client;	/* [ldap] client */
 	const char	*server;	/* "host", "host:port" or an ldap[s]:// URI;
 					   NULL: DC locator (Windows only) */
+	int		 global_catalog;	/* no server: locate a GC */
 	enum ldapx_tls	 tls;
 	const char	*ca_file;	/* NULL: the system's trusted roots */
 	enum ldapx_bind	 bind;

@@ -35,9 +35,13 @@
  * refusal exits 2 with event 3005.  Files are checked
  * again as they are read (sys_read_file).
  *
- * Logging: rs_log lines go to stderr and, for run, sync and the service,
- * also to the rotating log file ([agent] log_file, default
+ * Logging: rs_log lines go to stderr and, for the service, export, sync,
+ * run and diff, also to the rotating log file ([agent] log_file, default
  * %ProgramData%\rcptsync\log\agent.log); events also to the Event Log.
+ * Not for keygen, which runs before there is a config to name the file,
+ * nor for check: it reports on stdout and changes nothing, and opening
+ * the log creates its folder, or secures an existing one (sys_mkdirs),
+ * before the folder checks below could refuse it.
  *
  * Crashes: an unhandled exception (in the agent or a DLL) logs one line
  * naming the exception code and the module, raises event 3008 and exits
@@ -179,6 +183,25 @@ main_usage(void)
 	    "  set-password  store the LDAP password DPAPI-protected in the "
 	    "config\n"
 	    "default config: %s\n", sys_default_config());
+}
+
+/*
+ * Does cmd write to the log file (see the file header)?  An event on the
+ * console only, such as an audit export's failed LDAP bind (3001), would
+ * be missing from the file an administrator reads.
+ */
+static int
+main_logs_to_file(const char *cmd)
+{
+	static const char *const cmds[] = {
+		"export", "sync", "run", "diff", NULL
+	};
+	size_t i;
+
+	for (i = 0; cmds[i] != NULL; i++)
+		if (strcmp(cmd, cmds[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* Copy v into dst (WIN_PATH_MAX); 0 when it does not fit. */
@@ -731,8 +754,7 @@ wmain(int argc, wchar_t **wargv)
 		return rc;
 	}
 	/* A failed log file is no reason not to run in a console. */
-	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "sync") == 0) &&
-	    win_log_open(paths.log) != RS_OK)
+	if (main_logs_to_file(cmd) && win_log_open(paths.log) != RS_OK)
 		fprintf(stderr, "rcptsync-agent: log file %s: %s (logging to "
 		    "the console only)\n", paths.log, sys_errmsg());
 	if (strcmp(cmd, "keygen") != 0 &&

@@ -40,6 +40,12 @@ int	sys_remove(const char *path);		/* absent is RS_OK */
 int	sys_mkdirs(const char *path, int private);
 int	sys_exists(const char *path);
 
+/*
+ * The separator the platform writes between path parts: '/' on Unix, '\\'
+ * on Windows (which also reads '/').  agent_path joins with it.
+ */
+char	sys_path_sep(void);
+
 /* Default paths: config file and state directory. */
 const char *sys_default_config(void);
 const char *sys_default_state_dir(void);

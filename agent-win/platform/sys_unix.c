@@ -468,6 +468,12 @@ sys_stop_requested(void)
 	return sys_stop != 0;
 }
 
+char
+sys_path_sep(void)
+{
+	return '/';
+}
+
 int
 sys_isatty_stderr(void)
 {

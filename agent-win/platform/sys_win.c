@@ -234,6 +234,12 @@ sys_init(void)
 	return sys_events();
 }
 
+char
+sys_path_sep(void)
+{
+	return '\\';
+}
+
 int
 sys_isatty_stderr(void)
 {

@@ -16,8 +16,8 @@
 #       agent config's paths are Windows paths.
 #
 #   h_receiver_local FILE, h_receiver_watch CONF LOG [SECS [OPT...]],
-#   h_agent_conf_with SRC OUT KEY=VALUE..., h_agent_conf_ldap SRC OUT
-#   KEY=VALUE...
+#   h_agent_conf_with SRC OUT KEY=VALUE...,
+#   h_agent_conf_ldap SRC OUT KEY=VALUE...
 #       see each function's comment below.
 
 # --- configs -------------------------------------------------------------
@@ -127,18 +127,24 @@ h_agent_conf_with() {
 	sed "s/^\\[agent\\]\$/[agent]$_add/" "$_src" >"$_out"
 }
 
-# h_agent_conf_ldap SRC OUT KEY=VALUE...: SRC with [ldap] keys set, into
-# OUT: each KEY's old line goes, KEY = VALUE comes first in [ldap].  A
-# VALUE may hold backslashes (Windows paths).
+# h_agent_conf_ldap SRC OUT KEY=VALUE...: SRC (an h_agent_conf file) with
+# [ldap] keys set, into OUT: KEY=VALUE replaces every KEY line with one
+# (KEY= gives an empty value), KEY+=VALUE adds one more KEY line, KEY=-
+# removes KEY.  VALUE may hold backslashes (Windows paths).
 h_agent_conf_ldap() {
 	_src=$1 _out=$2; shift 2
 	cp "$_src" "$_out" || return 1
 	for _kv in "$@"; do
 		_k=${_kv%%=*}
-		_v=$(printf '%s' "${_kv#*=}" | sed 's/\\/\\\\/g')
-		sed -i "/^$_k = /d" "$_out"
+		_v=$(printf '%s' "${_kv#*=}" | sed 's/[\\|&]/\\&/g')
+		case $_k in
+		*+) _k=${_k%+} ;;
+		*) sed -i "/^$_k = /d; /^$_k =\$/d" "$_out" ;;
+		esac
+		[ "$_v" = - ] && continue
 		sed -i "s|^\\[ldap\\]\$|[ldap]\\n$_k = $_v|" "$_out"
 	done
+	sed -i 's/ $//' "$_out"
 }
 
 # h_receiver_watch CONF LOG [INTERVAL [OPTION...]]: run the receiver every

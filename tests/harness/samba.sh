@@ -33,7 +33,13 @@
 #       provisioned domain is made once per tests/run invocation in
 #       build/tests/samba/RUNID (samba-tool domain provision, about 8 s;
 #       the templates of finished runs are deleted) and copied into
-#       $H_DIR/samba.  Then, before Samba starts, ldbadd loads the service
+#       $H_DIR/samba.  Its schema has one Exchange attribute more than
+#       Samba's: msExchRequireAuthToSendTo (Boolean, AD's attributeID
+#       1.2.840.113556.1.4.5062) on mailRecipient, so on users, groups and
+#       contacts; tests/fixture/samba-exchange.ldif says where the values
+#       come from.  It is added right after the provision, offline, with
+#       two ldbmodify runs on sam.ldb (attribute, then class) under
+#       "dsdb:schema update allowed=true".  Then, before Samba starts, ldbadd loads the service
 #       account and the fixture of tests/fixture/samba-gen.py (N objects,
 #       default 1200, hostile values included; H_FIXTURE_SEED picks
 #       another variant) into sam.ldb.  The service account has bound once
@@ -169,6 +175,8 @@ _h_samba_template() {
 	    --option="interfaces=lo" --option="bind interfaces only=yes" \
 	    >"$_tt/provision.log" 2>&1 ||
 	    { tail -n 20 "$_tt/provision.log" >&2; rm -rf "$_tt"; return 1; }
+	_h_samba_exchange "$_tt" ||
+	    { tail -n 5 "$_tt/schema.log" >&2; rm -rf "$_tt"; return 1; }
 	# Our own key and certificate, so that Samba need not make its own at
 	# every start (a second each), and with 127.0.0.1 in it for ldaps.
 	_tls=$_tt/p/private/tls
@@ -184,6 +192,27 @@ _h_samba_template() {
 	: >"$_tt/.rs-ready"
 	rm -rf "$H_SAMBA_TEMPLATE"
 	mv "$_tt" "$H_SAMBA_TEMPLATE"
+}
+
+# _h_samba_exchange DIR: extend the schema of the domain provisioned in
+# DIR/p with tests/fixture/samba-exchange.ldif (msExchRequireAuthToSendTo
+# on mailRecipient, so on users, groups and contacts), offline, before
+# Samba first starts; ldbmodify's output goes to DIR/schema.log.  Samba
+# refuses schema writes unless "dsdb:schema update allowed" is set, and a
+# class may only name an attribute the loaded schema has: first the
+# attributeSchema adds, then, in a second ldbmodify (a new transaction,
+# the schema reloaded), the class changes.
+_h_samba_exchange() {
+	_sdn="CN=Schema,CN=Configuration,$H_SAMBA_BASE"
+	for _pass in add modify; do
+		sed "s/\${SCHEMADN}/$_sdn/" "$RS_TOP/tests/fixture/samba-exchange.ldif" |
+		    awk -v want="changetype: $_pass" 'BEGIN { RS = ""; ORS = "\n\n" }
+			index($0, "\n" want "\n") { print }' >"$1/exchange-$_pass.ldif" &&
+		[ -s "$1/exchange-$_pass.ldif" ] &&
+		ldbmodify -H "$1/p/private/sam.ldb" \
+		    --option="dsdb:schema update allowed=true" \
+		    "$1/exchange-$_pass.ldif" >>"$1/schema.log" 2>&1 || return 1
+	done
 }
 
 # _h_samba_conf DIR: the smb.conf this instance runs with.  Only the LDAP

@@ -135,6 +135,7 @@ static void
 hdr_base(struct bundle_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
+	h->version = 1;
 	snprintf(h->agent, sizeof(h->agent), "corp");
 	h->seq = 1763848200;
 	h->created = 1763848200;
@@ -152,14 +153,15 @@ hdr_equal(const struct bundle_hdr *a, const struct bundle_hdr *b)
 {
 	size_t i;
 
-	if (strcmp(a->agent, b->agent) != 0 || a->seq != b->seq ||
+	if (a->version != b->version || a->nrelay != b->nrelay ||
+	    strcmp(a->agent, b->agent) != 0 || a->seq != b->seq ||
 	    a->created != b->created || a->kind != b->kind ||
 	    strcmp(a->source, b->source) != 0 ||
 	    a->ndomains != b->ndomains || a->count != b->count ||
 	    memcmp(a->list_sha256, b->list_sha256, RS_SHA256_LEN) != 0 ||
 	    a->flags != b->flags)
 		return 0;
-	for (i = 0; i < a->ndomains; i++)
+	for (i = 0; i < a->ndomains + a->nrelay; i++)
 		if (strcmp(a->domains[i], b->domains[i]) != 0)
 			return 0;
 	return 1;
@@ -230,6 +232,16 @@ static const char base_fields[] =
     "domains: corp.test example.org\n"
     "count: 3\n"
     "list-sha256: @SHA@\n";
+/* base_fields with other domain lines. */
+#define V2_FIELDS(domains)						\
+    "agent: corp\n"							\
+    "sequence: 1763848200\n"						\
+    "created: 2025-11-22T21:50:00Z\n"					\
+    "kind: full\n"							\
+    "source: ldap://dc1.corp.test/DC=corp,DC=test\n"			\
+    domains								\
+    "count: 3\n"							\
+    "list-sha256: @SHA@\n"
 static const char base_entries[] =
     "alice@corp.test\n"
     "bob@example.org\n"
@@ -246,8 +258,62 @@ struct bcase {
 
 static const struct bcase bcases[] = {
 	{ "base bundle is valid", NULL, NULL, NULL, RS_OK, NULL },
-	{ "version 2", "rcptsync-list 2\n", NULL, NULL, RS_ERR_VERSION,
-	  "line 1: unsupported version" },
+	{ "version 2 without its additions", "rcptsync-list 2\n", NULL, NULL,
+	  RS_OK, NULL },
+	{ "version 3", "rcptsync-list 3\n", NULL, NULL, RS_ERR_VERSION,
+	  "line 1: format version 3: this receiver reads versions 1 to 2; "
+	  "upgrade it, or set bundle_format = 2" },
+	{ "version 0", "rcptsync-list 0\n", NULL, NULL, RS_ERR_FORMAT,
+	  "not an rcptsync list" },
+	{ "version 2: relay domains", "rcptsync-list 2\n", V2_FIELDS(
+	  "domains: corp.test example.org\n"
+	  "relay-domains: lab.corp.test partner.example\n"), NULL, RS_OK,
+	  NULL },
+	{ "version 2: wildcard domains", "rcptsync-list 2\n", V2_FIELDS(
+	  "domains: *.corp.test example.org\n"
+	  "relay-domains: *.partner.example lab.corp.test\n"),
+	  "alice@corp.test\nbob@example.org\ncarol@hq.corp.test\n", RS_OK,
+	  NULL },
+	{ "version 2: the most specific domain governs", "rcptsync-list 2\n",
+	  V2_FIELDS("domains: *.corp.test example.org\n"
+	  "relay-domains: lab.corp.test\n"),
+	  "alice@corp.test\nbob@example.org\ncarol@lab.corp.test\n",
+	  RS_ERR_DOMAIN, "line 14: entry in relay domain lab.corp.test" },
+	{ "version 2: a deeper wildcard governs", "rcptsync-list 2\n",
+	  V2_FIELDS("domains: *.lab.corp.test example.org\n"
+	  "relay-domains: *.corp.test\n"),
+	  "alice@x.lab.corp.test\nbob@example.org\ncarol@corp.test\n",
+	  RS_ERR_DOMAIN, "line 14: entry in relay domain *.corp.test" },
+	{ "version 2: entry in a relay domain", "rcptsync-list 2\n",
+	  V2_FIELDS("domains: corp.test\nrelay-domains: example.org\n"),
+	  NULL, RS_ERR_DOMAIN, "line 13: entry in relay domain example.org" },
+	{ "version 2: relay domain also authoritative", "rcptsync-list 2\n",
+	  V2_FIELDS("domains: corp.test example.org\n"
+	  "relay-domains: example.org\n"), NULL, RS_ERR_FORMAT,
+	  "relay-domains: example.org is also in domains" },
+	{ "version 2: relay domains unsorted", "rcptsync-list 2\n",
+	  V2_FIELDS("domains: corp.test example.org\n"
+	  "relay-domains: z.example a.example\n"), NULL, RS_ERR_FORMAT,
+	  "relay-domains: not sorted or not unique" },
+	{ "version 2: bad wildcard", "rcptsync-list 2\n",
+	  V2_FIELDS("domains: corp.test example.org\n"
+	  "relay-domains: *partner.example\n"), NULL, RS_ERR_FORMAT,
+	  "relay-domains: *partner.example" },
+	{ "version 2: wildcard of one label", "rcptsync-list 2\n",
+	  V2_FIELDS("domains: *.test corp.test example.org\n"), NULL,
+	  RS_ERR_FORMAT, "domains: *.test" },
+	{ "version 2: relay-domains after count", "rcptsync-list 2\n",
+	  "agent: corp\nsequence: 1763848200\ncreated: 2025-11-22T21:50:00Z\n"
+	  "kind: full\nsource: x\ndomains: corp.test example.org\n"
+	  "count: 3\nrelay-domains: partner.example\n", NULL, RS_ERR_FORMAT,
+	  "field \"relay-domains\" out of order" },
+	{ "version 1: relay-domains", NULL, V2_FIELDS(
+	  "domains: corp.test example.org\n"
+	  "relay-domains: partner.example\n"), NULL, RS_ERR_FORMAT,
+	  "relay-domains: a field of format version 2 in a version 1 list" },
+	{ "version 1: wildcard domain", NULL, V2_FIELDS(
+	  "domains: *.corp.test example.org\n"), NULL, RS_ERR_FORMAT,
+	  "a wildcard domain needs format version 2" },
 	{ "version 10", "rcptsync-list 10\n", NULL, NULL, RS_ERR_VERSION,
 	  NULL },
 	{ "magic with trailing space", "rcptsync-list 1 \n", NULL, NULL,
@@ -731,6 +797,15 @@ main(void)
 		hdr_base(&H);
 		H.seq = 1 + ut_rng() % 1000000;
 		H.flags = i % 3 == 0 ? BUNDLE_FLAG_ALLOW_SHRINK : 0;
+		if (i % 2 == 1) {
+			/* Version 2 with relay domains, one a wildcard. */
+			H.version = 2;
+			H.nrelay = 2;
+			snprintf(H.domains[3], sizeof(H.domains[3]),
+			    "*.partner.example");
+			snprintf(H.domains[4], sizeof(H.domains[4]),
+			    "lab.corp.test");
+		}
 		list = rand_list(&H, n);
 		rs_buf_reset(&gz);
 		r = bundle_write(&H, list, &gz);
@@ -753,6 +828,48 @@ main(void)
 		rlist_free(list);
 		rlist_free(got);
 		list = got = NULL;
+	}
+
+	/* Writer: what version 1 cannot say, and relay domains' rules. */
+	{
+		static const char *const one[] = { "alice@corp.test" };
+		static const char *const lab[] = { "x@lab.corp.test" };
+		struct rlist *l1 = NULL, *l2 = NULL;
+
+		rlist_new(&l1);
+		rlist_add(l1, one[0], strlen(one[0]));
+		rlist_finish(l1);
+		rlist_new(&l2);
+		rlist_add(l2, lab[0], strlen(lab[0]));
+		rlist_finish(l2);
+		hdr_base(&H);
+		H.nrelay = 1;
+		snprintf(H.domains[3], sizeof(H.domains[3]), "partner.example");
+		rs_buf_reset(&gz);
+		UT_CHECK("bundle writer: no relay domains in version 1",
+		    bundle_write(&H, l1, &gz) == RS_ERR_INVAL && gz.len == 0);
+		hdr_base(&H);
+		snprintf(H.domains[0], sizeof(H.domains[0]), "*.corp.test");
+		UT_CHECK("bundle writer: no wildcard in version 1",
+		    bundle_write(&H, l1, &gz) == RS_ERR_INVAL);
+		H.version = 2;
+		UT_CHECK("bundle writer: a wildcard in version 2",
+		    bundle_write(&H, l1, &gz) == RS_OK);
+		UT_CHECK("bundle writer: a wildcard covers subdomains",
+		    bundle_write(&H, l2, &gz) == RS_OK);
+		H.nrelay = 1;
+		snprintf(H.domains[3], sizeof(H.domains[3]), "lab.corp.test");
+		UT_CHECK("bundle writer: no entry in a relay domain",
+		    bundle_write(&H, l2, &gz) == RS_ERR_DOMAIN);
+		snprintf(H.domains[3], sizeof(H.domains[3]), "example.org");
+		UT_CHECK("bundle writer: no domain of both kinds",
+		    bundle_write(&H, l1, &gz) == RS_ERR_INVAL);
+		H.version = 3;
+		UT_CHECK("bundle writer: no version 3",
+		    bundle_write(&H, l1, &gz) == RS_ERR_INVAL);
+		rs_buf_reset(&gz);
+		rlist_free(l1);
+		rlist_free(l2);
 	}
 
 	/* Writer output matches FORMAT.md's example layout exactly. */

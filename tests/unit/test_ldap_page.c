@@ -4,13 +4,19 @@
  *
  * - ldapx_attr_slot: a table of attribute names as a server may send
  *   them, against the requested ones: whole names (any case) are theirs,
- *   options other than range are not, a ranged reply is RS_ERR_LIMIT
- *   (never an absent attribute);
+ *   options other than range are not, a range must parse and start where
+ *   it was asked to, and an attribute sent twice is an error;
+ * - range retrieval: the fake ranges values past its MaxValRange as AD
+ *   does, and answers range reads; an entry reaches the caller with all
+ *   of its values, in order, after one base read per further range
+ *   (1500, 1501, 5000 values; two ranged attributes; a read); a reply
+ *   that skips values, names another start, or loses the attribute
+ *   fails the search and says so; RS_MAX_RANGED_VALUES holds;
  * - ldapx_search_page: a page whose result code is an error
  *   (sizeLimitExceeded, noSuchObject) hands on none of its entries and
  *   keeps the old cookie; a page without the paged results control is an
- *   error; a good page hands on every entry and the new cookie; a ranged
- *   attribute fails the page, loudly, before the cookie moves;
+ *   error; a good page hands on every entry and the new cookie, also when
+ *   its last entry was ranged;
  * - ldapx_read: noSuchObject, or no entry, is RS_ERR_NOTFOUND; busy is a
  *   failure, not an absent entry;
  * - ldapx_open: a client the build cannot use is RS_ERR_INVAL with the
@@ -24,13 +30,16 @@
 #include "ldap_backend.h"
 #include "ldapx.h"
 #include "rs_err.h"
+#include "rs_limits.h"
 #include "unit.h"
 
 /* --- the fake backend ---------------------------------------------------- */
 
+/* An entry: attribute names as sent, each with its number of values. */
 struct fake_entry {
 	const char	*dn;
-	const char	*names[4];	/* attribute names sent, NULL-ended */
+	const char	*names[4];	/* NULL-ended */
+	size_t		 nvals[4];	/* 0: one value */
 };
 
 static struct {
@@ -40,13 +49,36 @@ static struct {
 	size_t			 nentries;
 	const char		*cookie;	/* the server's next cookie */
 	int			 refuse;	/* ldapx_pick says no */
+	size_t			 maxval;	/* MaxValRange; 0: none */
+	int			 skip;		/* ranged bounds claim one more */
+	int			 wronglow;	/* a range read's reply starts
+						   elsewhere */
+	int			 lose;		/* range reads find no values */
+	size_t			 searches;	/* calls of search */
+	char			 asked[8][64];	/* range reads' attribute */
 } fake;
 
 struct ldapx_conn { int unused; };
-struct ldapx_res { int unused; };
+struct ldapx_res { const struct ldapx_query *q; };
 
 static struct ldapx_conn fake_conn;
 static struct ldapx_res fake_res;
+
+#define NVALUE	120000
+static char value_text[NVALUE][16];
+static struct ldapx_val value[NVALUE];
+
+static void
+fake_values(void)
+{
+	size_t i;
+
+	for (i = 0; i < NVALUE; i++) {
+		snprintf(value_text[i], sizeof(value_text[i]), "v%zu", i);
+		value[i].p = value_text[i];
+		value[i].len = strlen(value_text[i]);
+	}
+}
 
 static int
 fake_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
@@ -64,9 +96,14 @@ fake_search(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **res, char *msg, size_t msgsize)
 {
 	(void)c;
-	(void)q;
 	(void)msg;
 	(void)msgsize;
+	if (strstr(q->attrs[0], ";range=") != NULL && fake.searches > 0 &&
+	    fake.searches <= 8)
+		snprintf(fake.asked[fake.searches - 1], sizeof(fake.asked[0]),
+		    "%s", q->attrs[0]);
+	fake.searches++;
+	fake_res.q = q;
 	*res = &fake_res;
 	return RS_OK;
 }
@@ -76,12 +113,13 @@ fake_status(struct ldapx_conn *c, struct ldapx_res *res,
     struct ldapx_status *st, char *msg, size_t msgsize)
 {
 	(void)c;
-	(void)res;
 	(void)msg;
 	(void)msgsize;
-	st->code = fake.code;
+	/* Range reads succeed; the script's code is the page's. */
+	st->code = strstr(res->q->attrs[0], ";range=") != NULL ? 0 :
+	    fake.code;
 	st->paged = fake.paged;
-	snprintf(st->diag, sizeof(st->diag), "%s", fake.code != 0 ?
+	snprintf(st->diag, sizeof(st->diag), "%s", st->code != 0 ?
 	    "the server's words" : "");
 	return RS_OK;
 }
@@ -98,14 +136,80 @@ fake_cookie(struct ldapx_conn *c, struct ldapx_res *res,
 	return rs_buf_put(cookie, fake.cookie, strlen(fake.cookie));
 }
 
+/*
+ * The name and values of attribute name (of n values) as the fake's
+ * MaxValRange cuts them, from value low on.
+ */
+static void
+fake_cut(const char *name, size_t n, size_t low, char *out, size_t outsize,
+    size_t *first, size_t *count)
+{
+	size_t base = strcspn(name, ";"), last;
+
+	*first = low;
+	if (fake.maxval == 0 || (low == 0 && n <= fake.maxval &&
+	    name[base] == '\0')) {
+		snprintf(out, outsize, "%s", name);
+		*count = n;
+		return;
+	}
+	last = n - 1;
+	if (last > low + fake.maxval - 1)
+		last = low + fake.maxval - 1;
+	*count = n > low ? last - low + 1 : 0;
+	if (last >= n - 1)
+		snprintf(out, outsize, "%.*s;range=%zu-*", (int)base, name,
+		    low + (fake.wronglow && low > 0));
+	else
+		snprintf(out, outsize, "%.*s;range=%zu-%zu", (int)base, name,
+		    low + (fake.wronglow && low > 0), last + (fake.skip != 0));
+}
+
+/* One entry to fn: a page's entry, or the read entry of a range read. */
+static int
+fake_entry(const struct ldapx_query *q, const struct fake_entry *e,
+    ldapx_entry_fn *fn, void *arg, char *msg, size_t msgsize)
+{
+	const struct ldapx_val *vals[8];
+	size_t nvals[8], j, slot, n, first, count, low = 0;
+	const char *ranged;
+	char name[96];
+	int r;
+
+	memset(vals, 0, sizeof(vals));
+	memset(nvals, 0, sizeof(nvals));
+	if ((ranged = strstr(q->attrs[0], ";range=")) != NULL)
+		low = (size_t)strtoul(ranged + 7, NULL, 10);
+	for (j = 0; e->names[j] != NULL; j++) {
+		n = e->nvals[j] > 0 ? e->nvals[j] : 1;
+		if (ranged != NULL && (fake.lose || strncmp(e->names[j],
+		    q->attrs[0], (size_t)(ranged - q->attrs[0])) != 0))
+			continue;
+		if (strchr(e->names[j], ';') != NULL && ranged == NULL) {
+			/* A scripted name: sent as it is, one value. */
+			snprintf(name, sizeof(name), "%s", e->names[j]);
+			first = 0;
+			count = e->nvals[j] > 0 ? e->nvals[j] : 1;
+		} else
+			fake_cut(e->names[j], n, low, name, sizeof(name),
+			    &first, &count);
+		if ((r = ldapx_attr_slot(q, e->dn, name, &slot, msg,
+		    msgsize)) != RS_OK)
+			return r;
+		if (slot != LDAPX_SLOT_NONE) {
+			vals[slot] = value + first;
+			nvals[slot] = count;
+		}
+	}
+	return fn(arg, e->dn, vals, nvals);
+}
+
 static int
 fake_entries(struct ldapx_conn *c, struct ldapx_res *res,
     const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
     uint64_t *bytes, size_t *n, char *msg, size_t msgsize)
 {
-	static const struct ldapx_val v = { "smtp:a@corp.test", 16 };
-	const struct ldapx_val *vals[8];
-	size_t nvals[8], i, j, slot;
+	size_t i;
 	int r;
 
 	(void)c;
@@ -113,19 +217,12 @@ fake_entries(struct ldapx_conn *c, struct ldapx_res *res,
 	(void)bytes;
 	*n = 0;
 	for (i = 0; i < fake.nentries; i++) {
-		memset(vals, 0, sizeof(vals));
-		memset(nvals, 0, sizeof(nvals));
-		for (j = 0; fake.entries[i].names[j] != NULL; j++) {
-			if ((r = ldapx_attr_slot(q, fake.entries[i].dn,
-			    fake.entries[i].names[j], &slot, msg, msgsize)) !=
-			    RS_OK)
-				return r;
-			if (slot != LDAPX_SLOT_NONE) {
-				vals[slot] = &v;
-				nvals[slot] = 1;
-			}
-		}
-		if ((r = fn(arg, fake.entries[i].dn, vals, nvals)) != RS_OK)
+		/* A read (range reads too) finds its one entry by DN. */
+		if (!q->subtree && q->base[0] != '\0' &&
+		    strcmp(q->base, fake.entries[i].dn) != 0)
+			continue;
+		if ((r = fake_entry(q, &fake.entries[i], fn, arg, msg,
+		    msgsize)) != RS_OK)
 			return r;
 		(*n)++;
 	}
@@ -179,76 +276,34 @@ ldapx_pick(const struct ldapx_opts *o, char *msg, size_t msgsize)
 
 static const char *const attrs[] = { "proxyAddresses", "objectGUID", NULL };
 
-static void
-test_attr_slot(void)
-{
-	static const struct {
-		const char	*name;
-		int		 r;
-		size_t		 slot;
-	} t[] = {
-		{ "proxyAddresses", RS_OK, 0 },
-		{ "PROXYADDRESSES", RS_OK, 0 },
-		{ "objectGUID", RS_OK, 1 },
-		{ "objectguid", RS_OK, 1 },
-		{ "proxyAddresses;range=0-1499", RS_ERR_LIMIT, LDAPX_SLOT_NONE },
-		{ "proxyAddresses;Range=1500-*", RS_ERR_LIMIT, LDAPX_SLOT_NONE },
-		{ "proxyAddresses;lang-en;range=0-9", RS_ERR_LIMIT,
-		    LDAPX_SLOT_NONE },
-		{ "objectGUID;range=0-0", RS_ERR_LIMIT, LDAPX_SLOT_NONE },
-		{ "proxyAddresses;binary", RS_OK, LDAPX_SLOT_NONE },
-		{ "proxyAddressesX", RS_OK, LDAPX_SLOT_NONE },
-		{ "proxyAddresse", RS_OK, LDAPX_SLOT_NONE },
-		{ "mail", RS_OK, LDAPX_SLOT_NONE },
-		{ "mail;range=0-5", RS_OK, LDAPX_SLOT_NONE },
-		{ "", RS_OK, LDAPX_SLOT_NONE },
-	};
-	struct ldapx_query q;
-	char msg[256], name[128];
-	size_t i, slot;
-	int r;
-
-	memset(&q, 0, sizeof(q));
-	q.attrs = attrs;
-	q.nattrs = 2;
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		msg[0] = '\0';
-		r = ldapx_attr_slot(&q, "cn=x", t[i].name, &slot, msg,
-		    sizeof(msg));
-		snprintf(name, sizeof(name), "attr_slot \"%s\"", t[i].name);
-		UT_CHECK(name, r == t[i].r && slot == t[i].slot);
-		if (t[i].r == RS_ERR_LIMIT) {
-			snprintf(name, sizeof(name), "attr_slot \"%s\" says "
-			    "range retrieval", t[i].name);
-			UT_CHECK(name, strstr(msg, "cn=x") != NULL &&
-			    strstr(msg, t[i].name) != NULL &&
-			    strstr(msg, "range retrieval") != NULL);
-		}
-	}
-}
-
+/*
+ * What the caller saw: entries, and the last entry's number of values of
+ * proxyAddresses (got[0]) and objectGUID (got[1]), and whether each
+ * attribute's values were v0, v1, ... (the fake sends them so).
+ */
 static size_t seen;
+static size_t got[2];
+static int in_order;
 
 static int
 count_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
     const size_t *nvals)
 {
+	size_t i, j;
+
 	(void)arg;
 	(void)dn;
-	(void)vals;
-	(void)nvals;
 	seen++;
+	in_order = 1;
+	for (i = 0; i < 2; i++) {
+		got[i] = nvals[i];
+		for (j = 0; j < nvals[i]; j++)
+			if (vals[i][j].len != value[j].len ||
+			    memcmp(vals[i][j].p, value[j].p, value[j].len) != 0)
+				in_order = 0;
+	}
 	return RS_OK;
 }
-
-static const struct fake_entry two[] = {
-	{ "cn=a", { "proxyAddresses", "objectGUID", NULL } },
-	{ "cn=b", { "objectGUID", "proxyAddresses", NULL } },
-};
-static const struct fake_entry ranged[] = {
-	{ "cn=a", { "proxyAddresses", "objectGUID", NULL } },
-	{ "cn=big", { "objectGUID", "proxyAddresses;range=0-1499", NULL } },
-};
 
 /* One page from a fresh connection; the cookie starts as "old". */
 static int
@@ -264,6 +319,9 @@ page(struct ldapx **ld, struct rs_buf *cookie)
 	rs_buf_reset(cookie);
 	rs_buf_put(cookie, "old", 3);
 	seen = 0;
+	got[0] = got[1] = 0;
+	fake.searches = 0;
+	memset(fake.asked, 0, sizeof(fake.asked));
 	return ldapx_search_page(*ld, "dc=corp,dc=test", "(x=*)", attrs, 1000,
 	    cookie, count_entry, NULL, NULL);
 }
@@ -273,6 +331,183 @@ cookie_is(const struct rs_buf *b, const char *s)
 {
 	return b->len == strlen(s) && memcmp(b->data, s, b->len) == 0;
 }
+
+/* One scripted entry on a page: the page's result and the error text. */
+static int
+page_of(const struct fake_entry *e, size_t n, char *msg, size_t msgsize)
+{
+	struct ldapx *ld = NULL;
+	struct rs_buf cookie;
+	int r;
+
+	rs_buf_init(&cookie, 1024);
+	fake.entries = e;
+	fake.nentries = n;
+	r = page(&ld, &cookie);
+	snprintf(msg, msgsize, "%s", ldapx_errmsg(ld));
+	ldapx_close(ld);
+	rs_buf_free(&cookie);
+	return r;
+}
+
+static void
+test_attr_slot(void)
+{
+	static const struct {
+		const char	*name;
+		int		 r;
+		int		 slot;	/* -1: none */
+	} t[] = {
+		{ "proxyAddresses", RS_OK, 0 },
+		{ "PROXYADDRESSES", RS_OK, 0 },
+		{ "objectGUID", RS_OK, 1 },
+		{ "objectguid", RS_OK, 1 },
+		{ "proxyAddresses;range=0-*", RS_OK, 0 },
+		{ "proxyAddresses;Range=0-*", RS_OK, 0 },
+		{ "proxyAddresses;lang-en;range=0-*", RS_OK, 0 },
+		{ "objectGUID;RANGE=0-*", RS_OK, 1 },
+		{ "proxyAddresses;binary", RS_OK, -1 },
+		{ "proxyAddressesX", RS_OK, -1 },
+		{ "proxyAddresse", RS_OK, -1 },
+		{ "mail", RS_OK, -1 },
+		{ "mail;range=0-5", RS_OK, -1 },
+		{ "", RS_OK, -1 },
+		{ "proxyAddresses;range=1500-*", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=x-*", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=0-", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=-5", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=5-2", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=00-*", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=0-**", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=0-1;range=0-1", RS_ERR_FORMAT, -1 },
+		{ "proxyAddresses;range=0-99999999999999999999999", RS_ERR_FORMAT,
+		    -1 },
+	};
+	struct fake_entry e;
+	char msg[512], name[160];
+	size_t i;
+	int r;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.paged = 1;
+	fake.cookie = "";
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		e.dn = "cn=x";
+		e.names[0] = t[i].name;
+		r = page_of(&e, 1, msg, sizeof(msg));
+		snprintf(name, sizeof(name), "attr_slot \"%s\"", t[i].name);
+		UT_CHECK(name, r == t[i].r && (r != RS_OK ||
+		    (t[i].slot < 0 ? got[0] + got[1] == 0 :
+		    got[t[i].slot] == 1 && got[1 - t[i].slot] == 0)));
+		if (t[i].r != RS_OK) {
+			snprintf(name, sizeof(name), "attr_slot \"%s\": the "
+			    "entry and the name in the message", t[i].name);
+			UT_CHECK(name, strstr(msg, "cn=x") != NULL &&
+			    strstr(msg, t[i].name) != NULL);
+		}
+	}
+	memset(&e, 0, sizeof(e));
+	e.dn = "cn=twice";
+	e.names[0] = "proxyAddresses";
+	e.names[1] = "PROXYADDRESSES";
+	r = page_of(&e, 1, msg, sizeof(msg));
+	UT_CHECK("an attribute twice in one entry: RS_ERR_FORMAT",
+	    r == RS_ERR_FORMAT && seen == 0 &&
+	    strstr(msg, "came twice") != NULL);
+}
+
+/*
+ * An entry of n proxyAddresses and guids objectGUID values at MaxValRange
+ * max: what the caller saw.
+ */
+static int
+ranged_page2(size_t n, size_t guids, size_t max, char *msg, size_t msgsize)
+{
+	static struct fake_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.dn = "cn=big";
+	e.names[0] = "objectGUID";
+	e.names[1] = "proxyAddresses";
+	e.nvals[0] = guids;
+	e.nvals[1] = n;
+	fake.maxval = max;
+	return page_of(&e, 1, msg, msgsize);
+}
+
+static int
+ranged_page(size_t n, size_t max, char *msg, size_t msgsize)
+{
+	return ranged_page2(n, 1, max, msg, msgsize);
+}
+
+static void
+test_ranges(void)
+{
+	static const size_t sizes[] = { 1499, 1500, 1501, 1601, 3000, 3001,
+	    5000 };
+	char msg[512], name[128];
+	size_t i, reads;
+	int r;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.paged = 1;
+	fake.cookie = "next";
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		r = ranged_page(sizes[i], 1500, msg, sizeof(msg));
+		reads = (sizes[i] - 1) / 1500;
+		snprintf(name, sizeof(name), "%zu values at MaxValRange 1500: "
+		    "all, in order, after %zu range reads", sizes[i], reads);
+		UT_CHECK(name, r == RS_OK && seen == 1 && got[0] == sizes[i] &&
+		    in_order && got[1] == 1 && fake.searches == 1 + reads);
+	}
+	UT_CHECK("range reads ask for the next value on",
+	    strcmp(fake.asked[0], "proxyAddresses;range=1500-*") == 0 &&
+	    strcmp(fake.asked[1], "proxyAddresses;range=3000-*") == 0 &&
+	    strcmp(fake.asked[2], "proxyAddresses;range=4500-*") == 0);
+	r = ranged_page2(7, 3, 1, msg, sizeof(msg));
+	UT_CHECK("MaxValRange 1, two ranged attributes: every value",
+	    r == RS_OK && got[0] == 7 && got[1] == 3 && in_order &&
+	    fake.searches == 1 + 6 + 2);
+
+	fake.skip = 1;
+	r = ranged_page(1601, 1500, msg, sizeof(msg));
+	UT_CHECK("a range that claims more values than it holds: "
+	    "RS_ERR_FORMAT, nothing handed on", r == RS_ERR_FORMAT &&
+	    seen == 0);
+	UT_CHECK("...and says which", strstr(msg, "cn=big") != NULL &&
+	    strstr(msg, "proxyAddresses;range=0-1500 came with 1500 values") !=
+	    NULL);
+	fake.skip = 0;
+	fake.wronglow = 1;
+	r = ranged_page(1601, 1500, msg, sizeof(msg));
+	UT_CHECK("a range read answered from elsewhere: RS_ERR_FORMAT",
+	    r == RS_ERR_FORMAT && seen == 0 &&
+	    strstr(msg, "values from 1500 on were asked for") != NULL);
+	fake.wronglow = 0;
+	fake.lose = 1;
+	r = ranged_page(1601, 1500, msg, sizeof(msg));
+	UT_CHECK("values gone between the page and the range read: a "
+	    "failure, said", r == RS_ERR_SYSTEM && seen == 0 &&
+	    strstr(msg, "changed while they were read") != NULL);
+	fake.lose = 0;
+	r = ranged_page(RS_MAX_RANGED_VALUES, 1000, msg, sizeof(msg));
+	UT_CHECK("RS_MAX_RANGED_VALUES values: all", r == RS_OK &&
+	    got[0] == RS_MAX_RANGED_VALUES && in_order);
+	r = ranged_page(RS_MAX_RANGED_VALUES + 1, 1000, msg, sizeof(msg));
+	UT_CHECK("one more: RS_ERR_LIMIT, said", r == RS_ERR_LIMIT &&
+	    seen == 0 && strstr(msg, "more than") != NULL);
+}
+
+static const struct fake_entry two[] = {
+	{ "cn=a", { "proxyAddresses", "objectGUID", NULL }, { 0 } },
+	{ "cn=b", { "objectGUID", "proxyAddresses", NULL }, { 0 } },
+};
+static const struct fake_entry ends_ranged[] = {
+	{ "cn=a", { "proxyAddresses", "objectGUID", NULL }, { 0 } },
+	{ "cn=big", { "objectGUID", "proxyAddresses", NULL }, { 0, 1601 } },
+};
 
 static void
 test_pages(void)
@@ -317,13 +552,17 @@ test_pages(void)
 	    seen == 2 && cookie_is(&cookie, "next"));
 	ldapx_close(ld);
 
-	fake.entries = ranged;
+	fake.entries = ends_ranged;
+	fake.maxval = 1500;
 	r = page(&ld, &cookie);
-	UT_CHECK("ranged attribute: the page fails", r == RS_ERR_LIMIT);
-	UT_CHECK("ranged attribute: cookie kept", cookie_is(&cookie, "old"));
-	UT_CHECK("ranged attribute: said loudly",
-	    strstr(ldapx_errmsg(ld), "cn=big") != NULL &&
-	    strstr(ldapx_errmsg(ld), "proxyAddresses;range=0-1499") != NULL);
+	UT_CHECK("a page that ends in a ranged entry: every value, then the "
+	    "page's cookie", r == RS_OK && seen == 2 && got[0] == 1601 &&
+	    in_order && cookie_is(&cookie, "next"));
+	ldapx_close(ld);
+	fake.skip = 1;
+	r = page(&ld, &cookie);
+	UT_CHECK("...with a broken range: the page fails, cookie kept",
+	    r == RS_ERR_FORMAT && cookie_is(&cookie, "old"));
 	ldapx_close(ld);
 	rs_buf_free(&cookie);
 }
@@ -344,6 +583,14 @@ test_read(void)
 	seen = 0;
 	r = ldapx_read(ld, "", attrs, count_entry, NULL, NULL);
 	UT_CHECK("read: the entry", r == RS_OK && seen == 1);
+	fake.entries = ends_ranged + 1;
+	fake.maxval = 100;
+	seen = 0;
+	r = ldapx_read(ld, "cn=big", attrs, count_entry, NULL, NULL);
+	UT_CHECK("read of a ranged entry: every value", r == RS_OK &&
+	    seen == 1 && got[0] == 1601 && in_order);
+	fake.entries = two;
+	fake.maxval = 0;
 	fake.code = 32;
 	r = ldapx_read(ld, "", attrs, count_entry, NULL, NULL);
 	UT_CHECK("read noSuchObject: RS_ERR_NOTFOUND", r == RS_ERR_NOTFOUND);
@@ -370,7 +617,9 @@ test_read(void)
 int
 main(void)
 {
+	fake_values();
 	test_attr_slot();
+	test_ranges();
 	test_pages();
 	test_read();
 	return ut_exit();
