@@ -54,22 +54,18 @@ sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAA
     "$T/base.conf"
 
 # lexport NAME KEY=VALUE...: the Linux agent's export -o $T/NAME.txt with
-# [ldap] keys set; stderr to $T/NAME.err, exit status in $rc.  NAME.txt
-# starts as a sentinel, so a refusal shows that nothing was written.
+# [ldap] keys set (h_agent_export: stderr in $T/NAME.txt.err); exit
+# status in $rc.
 lexport() {
 	_n=$1; shift
 	h_agent_conf_ldap "$T/base.conf" "$T/$_n.conf" "$@"
-	echo "sentinel: nothing written" >"$T/$_n.txt"
-	"$AGENT" -c "$T/$_n.conf" export -o "$T/$_n.txt" 2>"$T/$_n.err"
-	rc=$?
-	echo "--- $_n: exit $rc" >&2
-	cat "$T/$_n.err" >&2
+	h_agent_export "$T/$_n.txt" "$T/$_n.conf"
+	rc=$H_RC
 }
-# refused NAME: exit 1, and the output is the sentinel still.
+# refused NAME: exit 1, and nothing written.
 refused() {
 	t_eq "$1-exit" 1 "$rc"
-	echo "sentinel: nothing written" >"$T/sentinel"
-	t_same_file "$1-nothing-written" "$T/sentinel" "$T/$1.txt"
+	h_agent_unwritten "$1-nothing-written" "$T/$1.txt"
 }
 
 # --- bind = sasl --------------------------------------------------------------
@@ -99,7 +95,7 @@ else
 		    sasl_mech=GSSAPI sasl_nocanon=no
 		refused "canon-${s%%:*}"
 		t_grep "canon-${s%%:*}-message" "ldap connect ${s#*:}: bind: .*Server not found in Kerberos database.*; with sasl_nocanon = no the service name comes from the reverse DNS of the server.s address, which may name another host: set sasl_nocanon = yes" \
-		    "$T/canon-${s%%:*}.err"
+		    "$T/canon-${s%%:*}.txt.err"
 	done
 	# The setting, not the environment, decides.
 	h_agent_conf_ldap "$T/base.conf" "$T/envcanon.conf" \
@@ -120,7 +116,7 @@ export KRB5CCNAME
 lexport noticket server=ldap://dc1.corp.test bind=sasl
 refused noticket
 t_grep noticket-message 'bind: .*; no valid Kerberos ticket: kinit, or a keytab through KRB5_CLIENT_KTNAME or k5start' \
-    "$T/noticket.err"
+    "$T/noticket.txt.err"
 
 # A service without kinit: MIT krb5 gets the ticket itself from a client
 # keytab (KRB5_CLIENT_KTNAME, docs/ADMIN.md), into an empty cache.
@@ -146,17 +142,17 @@ t_check dc-cert-has-no-ip sh -c "! openssl x509 -in '$H_SAMBA_CAFILE' -noout -ex
 lexport ldaps-ip server=ldaps://127.0.0.1:636 tls=ldaps ca_file="$H_SAMBA_CAFILE"
 refused ldaps-ip
 t_grep ldaps-by-ip-message 'ldap connect ldaps://127\.0\.0\.1:636: bind over ldaps: .*TLS handshake failed \(.*server is an IP address \(127\.0\.0\.1\), which the certificate must then carry, and a DC.s certificate names only its DNS names: use one; .*does it carry the name in ldaps://127\.0\.0\.1:636\?\)' \
-    "$T/ldaps-ip.err"
+    "$T/ldaps-ip.txt.err"
 lexport starttls-ip server=ldap://127.0.0.1:389 tls=starttls ca_file="$H_SAMBA_CAFILE"
 refused starttls-ip
 t_grep starttls-by-ip-message 'ldap connect ldap://127\.0\.0\.1:389: StartTLS: .*TLS handshake failed \(.*server is an IP address \(127\.0\.0\.1\), .*does it carry the name in ldap://127\.0\.0\.1:389\?\)' \
-    "$T/starttls-ip.err"
+    "$T/starttls-ip.txt.err"
 
 # --- a simple bind on plain 389 -----------------------------------------------
 said='bind: Strong\(er\) authentication required - BindSimple: Transport encryption required\.; the server takes no simple bind without TLS: set tls = ldaps or tls = starttls \(with ca_file on Unix\), or bind with Kerberos \(bind = sasl on Unix, bind = negotiate on Windows\)'
 lexport plain server=ldap://dc1.corp.test:389
 refused plain
-t_grep plain-export-message "ldap connect ldap://dc1\\.corp\\.test:389: $said" "$T/plain.err"
+t_grep plain-export-message "ldap connect ldap://dc1\\.corp\\.test:389: $said" "$T/plain.txt.err"
 
 h_agent_conf_ldap "$T/base.conf" "$T/plain-check.conf" server=ldap://dc1.corp.test:389
 "$AGENT" -c "$T/plain-check.conf" check >"$T/check.out" 2>"$T/check.err"
@@ -185,12 +181,8 @@ t_check wine-set-password h_wine_set_password "$exe" "$T/wbase.conf"
 wexport() {
 	_n=$1; shift
 	h_agent_conf_ldap "$T/wbase.conf" "$T/$_n.conf" "$@"
-	echo "sentinel: nothing written" >"$T/$_n.txt"
-	h_wine "$exe" -c "$(h_winpath "$T/$_n.conf")" export \
-	    -o "$(h_winpath "$T/$_n.txt")" 2>"$T/$_n.err"
-	rc=$?
-	echo "--- $_n: exit $rc" >&2
-	cat "$T/$_n.err" >&2
+	h_agent_export "$T/$_n.txt" "$T/$_n.conf" wine
+	rc=$H_RC
 }
 
 # negotiate as the service's own logon: NULL credentials, the documented
@@ -200,9 +192,8 @@ wexport() {
 wexport wneg server=ldap://dc1.corp.test:389 bind=negotiate bind_dn=
 t_eq wine-negotiate-own-logon-crash-exit 70 "$rc"
 t_grep wine-negotiate-crash-line '^rcptsync-agent: (error: )?crash: unhandled exception 0xc0000005 \(access violation reading 0+\) at [0-9A-Fa-fx]+ in WLDAP32\.dll; exiting with status 70' \
-    "$T/wneg.err"
-echo "sentinel: nothing written" >"$T/sentinel"
-t_same_file wine-negotiate-crash-nothing-written "$T/sentinel" "$T/wneg.txt"
+    "$T/wneg.txt.err"
+h_agent_unwritten wine-negotiate-crash-nothing-written "$T/wneg.txt"
 t_grep man-page-exit-70 '^\.B 70$' "$RS_TOP/docs/rcptsync-agent.8"
 
 # negotiate as a configured account (DOMAIN\user and set-password's
@@ -216,13 +207,13 @@ wexport wnegupn server=ldap://dc1.corp.test:389 bind=negotiate \
     bind_dn=svc-rcpt@corp.test
 t_eq wine-negotiate-upn-config-error 2 "$rc"
 t_grep wine-negotiate-upn-message 'config .*wnegupn\.conf:[0-9]+: bind_dn: for bind = negotiate: DOMAIN\\user \(CORP\\svc-rcpt\), or unset for the service.s own logon' \
-    "$T/wnegupn.err"
+    "$T/wnegupn.txt.err"
 
 # A simple bind on plain 389, through wldap32: the same words.
 wexport wplain server=ldap://dc1.corp.test:389
 refused wplain
 t_grep wine-plain-message 'ldap connect ldap://dc1\.corp\.test:389: bind: Strong Authentication Required \(LDAP 8\); the server takes no simple bind without TLS: set tls = ldaps or tls = starttls \(with ca_file on Unix\), or bind with Kerberos \(bind = sasl on Unix, bind = negotiate on Windows\)' \
-    "$T/wplain.err"
+    "$T/wplain.txt.err"
 
 # ldaps and StartTLS through Wine's wldap32: the bind succeeds (with a CA
 # the Windows store does not hold), then a search of a page of 1000 fails
@@ -232,7 +223,7 @@ for s in ldaps:ldaps://dc1.corp.test:636 starttls:ldap://dc1.corp.test:389; do
 	wexport "wl-${s%%:*}" server="${s#*:}" tls="${s%%:*}" page_size=1000
 	refused "wl-${s%%:*}"
 	t_grep "wine-${s%%:*}-search-server-down" 'export DC=corp,DC=test from .*: page 1 failed after 0 entries: search: Server Down \(LDAP 81\)' \
-	    "$T/wl-${s%%:*}.err"
+	    "$T/wl-${s%%:*}.txt.err"
 done
 
 t_done

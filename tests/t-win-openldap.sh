@@ -47,16 +47,11 @@ T=$(t_tmp)
 
 h_wine_init || exit 1
 
-# wexport NAME CONF: `export -o $T/NAME.txt` of the .exe; stderr to
-# $T/NAME.err, exit status in $rc.  NAME.txt starts as a sentinel, so a
-# refused export shows that it wrote nothing.
+# wexport NAME CONF: `export -o $T/NAME.txt` of the .exe (h_agent_export:
+# stderr in $T/NAME.txt.err), exit status in $rc.
 wexport() {
-	echo "sentinel: nothing written" >"$T/$1.txt"
-	h_wine "$exe" -c "$(h_winpath "$2")" export \
-	    -o "$(h_winpath "$T/$1.txt")" 2>"$T/$1.err"
-	rc=$?
-	echo "--- $1: exit $rc" >&2
-	cat "$T/$1.err" >&2
+	h_agent_export "$T/$1.txt" "$2" wine
+	rc=$H_RC
 }
 # refused NAME: the export failed and left its output as it was.
 refused() {
@@ -65,8 +60,7 @@ refused() {
 	else
 		t_fail "$1" "exit 0"
 	fi
-	echo "sentinel: nothing written" >"$T/sentinel"
-	t_same_file "$1-nothing-written" "$T/sentinel" "$T/$1.txt"
+	h_agent_unwritten "$1-nothing-written" "$T/$1.txt"
 }
 # conf BASE NAME KEY=VALUE...: BASE with [ldap] keys set (server, tls,
 # ca_file, client, bind, page_size) into $T/NAME.conf.
@@ -143,7 +137,7 @@ conf "$T/w0.conf" wrongca server=ldaps://dc1.corp.test:636 tls=ldaps \
 wexport wrongca "$T/wrongca.conf"
 refused wrongca
 t_grep wrongca-message 'bind over ldaps: .*TLS handshake failed \(.*certificate verify failed.*ca_file .*other\.crt' \
-    "$T/wrongca.err"
+    "$T/wrongca.txt.err"
 
 # The right CA, but a name the certificate does not carry.
 conf "$T/w0.conf" wrongname server=ldaps://wrong.corp.test:636 tls=ldaps \
@@ -151,7 +145,7 @@ conf "$T/w0.conf" wrongname server=ldaps://wrong.corp.test:636 tls=ldaps \
 wexport wrongname "$T/wrongname.conf"
 refused wrongname
 t_grep wrongname-message 'bind over ldaps: .*TLS handshake failed .*carry the name in ldaps://wrong\.corp\.test:636' \
-    "$T/wrongname.err"
+    "$T/wrongname.txt.err"
 
 # No ca_file: the Windows Root store, which Wine fills from the system's
 # roots; the test CA is not among them.
@@ -160,7 +154,7 @@ conf "$T/w0.conf" rootstore server=ldap://dc1.corp.test:389 tls=starttls \
 wexport rootstore "$T/rootstore.conf"
 refused rootstore
 t_grep rootstore-message 'StartTLS: .*(TLS handshake failed \(.*certificate verify failed.*a CA the system trusts \(no ca_file set\)|Windows Root certificate store)' \
-    "$T/rootstore.err"
+    "$T/rootstore.txt.err"
 
 # The test CA in the machine's Root store (HKLM, as Group Policy puts an
 # enterprise CA there; a serialized certificate: property 32, the DER),
@@ -187,7 +181,7 @@ t_same_file root-store-export-equals-linux "$T/linux.txt" "$T/rootok.txt"
 conf "$T/w0.conf" plain server=ldap://dc1.corp.test:389 tls=none client=openldap
 wexport plain "$T/plain.conf"
 refused plain
-t_grep plain-server-reason 'bind: Strong\(er\) authentication required' "$T/plain.err"
+t_grep plain-server-reason 'bind: Strong\(er\) authentication required' "$T/plain.txt.err"
 
 # --- choosing the client ------------------------------------------------------
 conf "$T/w0.conf" negotiate server=ldap://dc1.corp.test:389 bind=negotiate \
@@ -195,14 +189,14 @@ conf "$T/w0.conf" negotiate server=ldap://dc1.corp.test:389 bind=negotiate \
 wexport negotiate "$T/negotiate.conf"
 refused negotiate
 t_grep negotiate-names-wldap32 'client: client = openldap cannot bind = negotiate \(no SASL in this build\); use client = wldap32' \
-    "$T/negotiate.err"
+    "$T/negotiate.txt.err"
 
 conf "$T/w0.conf" wl-cafile server=ldaps://dc1.corp.test:636 tls=ldaps \
     ca_file="$ca" client=wldap32
 wexport wl-cafile "$T/wl-cafile.conf"
 refused wl-cafile
 t_grep wl-cafile-names-openldap 'ca_file .*: client = wldap32 checks the Windows certificate store only; .*client = openldap' \
-    "$T/wl-cafile.err"
+    "$T/wl-cafile.txt.err"
 
 # --- the service with this client --------------------------------------------
 # install, net start, one sync over ldaps to the harness relay, net stop
