@@ -50,8 +50,7 @@ t_eq samba-plain-simple-bind-refused 8 $?
 h_samba_kinit || exit 1
 h_agent_conf "$T/base.conf" || exit 1
 # check and sync need a relay; none runs, its key is pinned for the config.
-sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
-    "$T/base.conf"
+h_agent_pin_none "$T/base.conf"
 
 # lexport NAME KEY=VALUE...: the Linux agent's export -o $T/NAME.txt with
 # [ldap] keys set (h_agent_export: stderr in $T/NAME.txt.err); exit
@@ -172,8 +171,7 @@ exe=$RS_TOP/build/win/rcptsync-agent.exe
 t_need "$exe"
 h_wine_init || exit 1
 H_AGENT_STATE=$T/wstate h_agent_conf "$T/wbase0.conf" wine || exit 1
-sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
-    "$T/wbase0.conf"
+h_agent_pin_none "$T/wbase0.conf"
 h_agent_conf_ldap "$T/wbase0.conf" "$T/wbase.conf" client=wldap32
 t_check wine-set-password h_wine_set_password "$exe" "$T/wbase.conf"
 

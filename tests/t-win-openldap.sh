@@ -72,7 +72,7 @@ conf() {
 # pushes nothing, but the config must be whole).
 agentconf() {
 	h_agent_conf "$@" || return 1
-	sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' "$1"
+	h_agent_pin_none "$1"
 }
 # setpw CONF: the DPAPI-protected password into CONF (set-password).
 setpw() { h_wine_set_password "$exe" "$1"; }

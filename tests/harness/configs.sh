@@ -128,6 +128,16 @@ h_agent_conf_with() {
 	sed "s/^\\[agent\\]\$/[agent]$_add/" "$_src" >"$_out"
 }
 
+# h_agent_pin_none CONF...: for tests without sshd, whose agent pushes
+# nothing (export, check of the LDAP side): a placeholder host key pin,
+# so that the config is whole.
+h_agent_pin_none() {
+	for _c; do
+		sed -i '/^hostkey_sha256 = /d; s|^\[relay mx1\]$|&\nhostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
+		    "$_c" || return 1
+	done
+}
+
 # h_agent_conf_ldap SRC OUT KEY=VALUE...: SRC (an h_agent_conf file) with
 # [ldap] keys set, into OUT: KEY=VALUE replaces every KEY line with one
 # (KEY= gives an empty value), KEY+=VALUE adds one more KEY line, KEY=-
