@@ -16,7 +16,9 @@
  * changed, when the USN went backwards, and every full_interval: deleted
  * objects are not returned to normal searches, so only a full export sees
  * that they are gone.  A directory without highestCommittedUSN (OpenLDAP)
- * gets a full export every poll.
+ * gets a full export every poll.  With domains = auto the accepted
+ * domains (accepted.c) are read again whenever the USN moved: they live
+ * in the configuration partition, whose writes move the same USN.
  *
  * API:        dirsync_new, dirsync_free, dirsync_poll, dirsync_list.
  * Ownership:  struct dirsync owns the cache; the poll hands a new rlist
@@ -34,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accepted.h"
 #include "agent_int.h"
 #include "buf.h"
 #include "hash.h"
@@ -50,6 +53,10 @@ struct dirsync {
 	int		 loaded;	/* the state file was tried */
 	int		 told_no_usn;
 	char		 sha[2 * RS_SHA256_LEN + 1];	/* of dc's list */
+	struct acc_set	*acc;		/* the domains, as last read */
+	int		 acc_ok;	/* acc is this connection's */
+	uint64_t	 acc_usn;	/* ... read at this USN */
+	char		*acc_listed;	/* acc's listed domains before */
 };
 
 /* What the root DSE says. */
@@ -67,15 +74,22 @@ dirsync_new(struct dirsync **out)
 {
 	if ((*out = calloc(1, sizeof(**out))) == NULL)
 		return RS_ERR_NOMEM;
+	if (acc_new(&(*out)->acc) != RS_OK) {
+		free(*out);
+		*out = NULL;
+		return RS_ERR_NOMEM;
+	}
 	return RS_OK;
 }
 
+/* Also after a reload: the domains are read again with the new config. */
 void
 dirsync_disconnect(struct dirsync *d)
 {
 	if (d->ld != NULL)
 		ldapx_close(d->ld);
 	d->ld = NULL;
+	d->acc_ok = 0;
 }
 
 void
@@ -85,6 +99,8 @@ dirsync_free(struct dirsync *d)
 		return;
 	dirsync_disconnect(d);
 	dircache_free(d->dc);
+	acc_free(d->acc);
+	free(d->acc_listed);
 	free(d);
 }
 
@@ -211,14 +227,79 @@ dirsync_save(const struct dirsync *d, const struct agent_cfg *c)
 	free(path);
 }
 
+/* The cache's list, cut to the listed domains (accepted.h). */
+static int
+dirsync_cache_list(const struct dirsync *d, const struct dircache *dc,
+    struct rlist **out)
+{
+	struct rlist *l = NULL, *cut = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = dircache_list(dc, &l)) == RS_OK &&
+	    (r = acc_filter(d->acc, l, &cut)) == RS_OK && cut != NULL) {
+		rlist_free(l);
+		l = cut;
+	}
+	if (r != RS_OK) {
+		rlist_free(l);
+		return r;
+	}
+	*out = l;
+	return RS_OK;
+}
+
+/*
+ * The domains (accepted.c).  With auto they are read once per connection
+ * and again only when highestCommittedUSN moved: a write to an accepted
+ * domain is a write on this DC (the configuration partition's writes take
+ * the same USNs), so a poll that finds nothing changed still reads one
+ * entry, the root DSE.  They are read whole, a few entries: a search for
+ * (uSNChanged>=N) would not see an accepted domain deleted.  *moved: the
+ * listed domains differ from the last read (or this process has none),
+ * so the list may have changed with no object changed.
+ */
+static int
+dirsync_domains(struct dirsync *d, const struct agent_cfg *c,
+    struct ldapx *ld, const struct dirsync_dse *dse, struct poll_result *res,
+    int *moved)
+{
+	const char *now;
+	int r;
+
+	*moved = 0;
+	if (d->acc_ok && dse->have_usn && dse->usn == d->acc_usn)
+		return RS_OK;
+	if ((r = acc_load(d->acc, c, ld, &res->entries, &res->bytes)) !=
+	    RS_OK) {
+		d->acc_ok = 0;
+		return r;
+	}
+	d->acc_ok = 1;
+	d->acc_usn = dse->usn;
+	now = acc_listed_str(d->acc);
+	if (c->domains_auto && (d->acc_listed == NULL ||
+	    strcmp(d->acc_listed, now) != 0)) {
+		*moved = 1;
+		d->sha[0] = '\0';
+		snprintf(res->why, sizeof(res->why), "listed domains %s%.200s",
+		    d->acc_listed == NULL ? "(first read) " : "now ", now);
+	}
+	free(d->acc_listed);
+	d->acc_listed = agent_strdup(now);
+	return RS_OK;
+}
+
 /*
  * What the cache was read with: a hash of the bases, the filter, the
- * domains and include_auth_only.  A cache read with other settings is not
+ * domains whose addresses it keeps (acc_cached_str: for a configured
+ * list the list, as before domains = auto existed) and include_auth_only.  A cache read with other settings is not
  * this list's (a cache from before include_auth_only existed holds the
  * auth-only objects' addresses: one full export drops them).
  */
 static int
-dirsync_query(const struct agent_cfg *c, char out[2 * RS_SHA256_LEN + 1])
+dirsync_query(const struct agent_cfg *c, const struct acc_set *acc,
+    char out[2 * RS_SHA256_LEN + 1])
 {
 	unsigned char md[RS_SHA256_LEN];
 	struct rs_buf b;
@@ -230,7 +311,7 @@ dirsync_query(const struct agent_cfg *c, char out[2 * RS_SHA256_LEN + 1])
 		r = rs_buf_printf(&b, "base %s\n", c->bases[i]);
 	if (r == RS_OK)
 		r = rs_buf_printf(&b, "filter %s\ndomains %s\n"
-		    "include_auth_only %d\n", c->filter, c->domains_str,
+		    "include_auth_only %d\n", c->filter, acc_cached_str(acc),
 		    c->include_auth_only);
 	if (r == RS_OK && (r = rs_sha256(b.data, b.len, md)) == RS_OK)
 		rs_hex(md, sizeof(md), out);
@@ -275,14 +356,15 @@ dirsync_why_full(const struct dirsync *d, const struct agent_cfg *c,
 
 /* Full export without change detection: the list straight away. */
 static int
-dirsync_full_plain(struct ldapx *ld, const struct agent_cfg *c, int progress,
+dirsync_full_plain(struct ldapx *ld, const struct agent_cfg *c,
+    const struct acc_set *acc, int progress,
     struct poll_result *res, struct export_stats *st)
 {
 	struct rlist *l = NULL;
 	int r;
 
 	if ((r = rlist_new(&l)) != RS_OK ||
-	    (r = export_full(c, ld, l, NULL, progress, st)) != RS_OK) {
+	    (r = export_full(c, ld, acc, l, NULL, progress, st)) != RS_OK) {
 		rlist_free(l);
 		return r;
 	}
@@ -302,8 +384,8 @@ dirsync_full_cache(struct dirsync *d, struct ldapx *ld,
 	int r;
 
 	if ((r = dircache_new(&dc)) != RS_OK ||
-	    (r = export_full(c, ld, NULL, dc, progress, st)) != RS_OK ||
-	    (r = dircache_list(dc, &res->list)) != RS_OK) {
+	    (r = export_full(c, ld, d->acc, NULL, dc, progress, st)) != RS_OK ||
+	    (r = dirsync_cache_list(d, dc, &res->list)) != RS_OK) {
 		dircache_free(dc);
 		return r;
 	}
@@ -329,7 +411,7 @@ dirsync_sha(struct dirsync *d)
 
 	if (d->sha[0] != '\0')
 		return RS_OK;
-	if ((r = dircache_list(d->dc, &l)) == RS_OK)
+	if ((r = dirsync_cache_list(d, d->dc, &l)) == RS_OK)
 		r = state_list_sha(l, d->sha);
 	rlist_free(l);
 	return r;
@@ -345,7 +427,7 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 	const char *why;
 	char buf[sizeof(res->why)];
 	time_t now = time(NULL);
-	int r;
+	int r, moved = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(st, 0, sizeof(*st));
@@ -378,8 +460,10 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 			goto out;
 	}
 	export_source(c, ld, st);
-	if ((r = dirsync_query(c, dse.query)) != RS_OK)
+	if ((r = dirsync_domains(d, c, ld, &dse, res, &moved)) != RS_OK ||
+	    (r = dirsync_query(c, d->acc, dse.query)) != RS_OK)
 		goto out;
+	res->acc = d->acc;
 	if (!dse.have_usn) {
 		if (c->change_detection && !d->told_no_usn)
 			rs_info("poll %s: the server publishes no "
@@ -389,7 +473,7 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 		snprintf(res->why, sizeof(res->why), "%s", c->change_detection ?
 		    "no change detection on this server" :
 		    "change_detection = no");
-		if ((r = dirsync_full_plain(ld, c, progress, res, st)) ==
+		if ((r = dirsync_full_plain(ld, c, d->acc, progress, res, st)) ==
 		    RS_OK)
 			r = state_list_sha(res->list, res->sha);
 		goto out;
@@ -416,19 +500,19 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 	} else {
 		src = dircache_src(d->dc);
 		res->usn_from = src->usn + 1;
-		r = export_delta(c, ld, res->usn_from, d->dc, st,
+		r = export_delta(c, ld, d->acc, res->usn_from, d->dc, st,
 		    &res->changed);
 		if (r != RS_OK)
 			goto out;
 		src->usn = dse.usn;
-		if (res->changed == 0) {
+		if (res->changed == 0 && !moved) {
 			res->kind = POLL_SAME;
 			r = dirsync_sha(d);
 			memcpy(res->sha, d->sha, sizeof(res->sha));
 			goto out;
 		}
 		res->kind = POLL_DELTA;
-		r = dircache_list(d->dc, &res->list);
+		r = dirsync_cache_list(d, d->dc, &res->list);
 		if (r == RS_OK)
 			dirsync_save(d, c);
 	}
@@ -493,7 +577,8 @@ dirsync_list(struct dirsync *d, struct rlist **out)
 	*out = NULL;
 	if (d->dc == NULL)
 		return RS_ERR_NOTFOUND;
-	if ((r = dircache_list(d->dc, out)) == RS_OK && d->sha[0] == '\0' &&
+	if ((r = dirsync_cache_list(d, d->dc, out)) == RS_OK &&
+	    d->sha[0] == '\0' &&
 	    (r = state_list_sha(*out, d->sha)) != RS_OK) {
 		rlist_free(*out);
 		*out = NULL;
