@@ -25,6 +25,8 @@
 #             corp.test alone.  Made authoritative again: a delta, and
 #             the addresses are back.  Deleted: the cached domains
 #             changed, so a full export, and the shrink guard again
+#   run       the kept connection of `run` sees a kind change too: a
+#             delta that names the new listed domains
 #   wine      the .exe (client = wldap32, plain LDAP, simple bind): check
 #             and export with domains = auto give what Linux gives
 #
@@ -178,6 +180,27 @@ t_same_file sync5-map-unchanged "$T/map-before" "$H_MAP"
 "$AGENT" -c "$T/sync.conf" sync --allow-shrink 2>"$T/sync6.err"
 t_eq sync6-approved-exit 0 $?
 t_eq sync6-domains "corp.test" "$(bundle_domains)"
+
+# --- run: the same through the kept connection ---------------------------------
+# branch.corp.test becomes authoritative while `run` polls: the domains are
+# read again because the USN moved, and the list grows by a delta.
+h_agent_conf_with "$T/sync.conf" "$T/run.conf" interval=2s
+"$AGENT" -e -c "$T/run.conf" run 2>"$T/run.err" &
+RUN_PID=$!
+t_cleanup "kill $RUN_PID 2>/dev/null"
+t_check run-first-poll t_wait_log "$T/run.err" 'cycle 1: full export \(first poll since start\)' 30
+kind branch.corp.test 0
+t_check run-delta-domains t_wait_log "$T/run.err" \
+    'cycle [0-9]+: changes from USN [0-9]+ to [0-9]+: 0 object\(s\), listed domains now branch\.corp\.test corp\.test;' 30
+t_check run-installed t_wait_log "$T/run.err" 'sync mx1: installed sequence' 30
+kill "$RUN_PID" 2>/dev/null
+wait "$RUN_PID" 2>/dev/null
+t_eq run-one-full-export 1 "$(grep -cE 'cycle [0-9]+: full export' "$T/run.err")"
+t_eq run-domains "branch.corp.test corp.test" "$(bundle_domains)"
+only 'corp\.test|branch\.corp\.test' >"$T/want-run.txt"
+cut -f1 "$H_MAP" | LC_ALL=C sort >"$T/map-run.txt"
+t_same_file run-map "$T/want-run.txt" "$T/map-run.txt"
+kind branch.corp.test 2
 
 # --- the .exe under Wine --------------------------------------------------------
 # Back to the first state of the domains, for the same answers as Linux.
