@@ -156,6 +156,11 @@ int	export_run(const struct agent_cfg *c, int progress,
 	    struct rlist **out, struct acc_set **acc, struct export_stats *st);
 /* `check` for LDAP: connect, bind, count; prints lines, returns failures. */
 int	export_check(const struct agent_cfg *c);
+/*
+ * p[0..n) (untrusted, at most 300 bytes shown) as printable ASCII with
+ * \xNN escapes, for a log line; out of at least 4 * 300 + 8 bytes.
+ */
+void	export_escape(const char *p, size_t n, char *out, size_t outsize);
 /* Count of list entries in domain d (for the summary). */
 size_t	export_count_domain(const struct rlist *l, const char *d);
 

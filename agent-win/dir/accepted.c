@@ -112,22 +112,6 @@ acc_kind_name(enum acc_kind k)
 	}
 }
 
-/* Printable ASCII of an untrusted value, for a log line. */
-static void
-acc_escape(const char *p, size_t n, char *out, size_t outsize)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 5 < outsize; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-			out[o++] = p[i];
-		else
-			o += (size_t)snprintf(out + o, outsize - o, "\\x%02x",
-			    (unsigned char)p[i]);
-	}
-	out[o] = '\0';
-}
-
 /* The rootDSE's configurationNamingContext, into s->base. */
 static int
 acc_base_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
@@ -163,7 +147,7 @@ acc_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 
 	if (nvals[0] != 1 || vals[0][0].len == 0 ||
 	    vals[0][0].len > ACC_NAME_MAX) {
-		acc_escape(dn, strlen(dn), show, sizeof(show));
+		export_escape(dn, strlen(dn), show, sizeof(show));
 		rs_warn("accepted domains: %s: no usable "
 		    "msExchAcceptedDomainName (%zu values); left out", show,
 		    nvals[0]);
@@ -190,7 +174,7 @@ acc_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 	d = a->wildcard ? a->name + 2 : a->name;
 	if (strlen(a->name) != len || addr_check_domain(d, strlen(d), &why) !=
 	    RS_OK) {
-		acc_escape(vals[0][0].p, len, show, sizeof(show));
+		export_escape(vals[0][0].p, len, show, sizeof(show));
 		rs_warn("accepted domains: msExchAcceptedDomainName \"%s\": "
 		    "%s; left out", show, why != NULL ? why : "contains NUL");
 		return RS_OK;
@@ -198,7 +182,7 @@ acc_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 	/* Exchange writes the flags always; its default is 0. */
 	if (nvals[1] == 1 && rs_parse_dec(vals[1][0].p, vals[1][0].len, 1,
 	    UINT32_MAX, &a->flags) != RS_OK) {
-		acc_escape(vals[1][0].p, vals[1][0].len, show, sizeof(show));
+		export_escape(vals[1][0].p, vals[1][0].len, show, sizeof(show));
 		rs_warn("accepted domains: %s: msExchAcceptedDomainFlags \"%s\" "
 		    "is not a number; left out", a->name, show);
 		return RS_OK;

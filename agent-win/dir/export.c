@@ -58,7 +58,7 @@ struct export_ctx {
  * Copy p[0..n) into out as printable ASCII: backslash escapes for
  * anything else, so a hostile value cannot forge or split log lines.
  */
-static void
+void
 export_escape(const char *p, size_t n, char *out, size_t outsize)
 {
 	static const char hex[] = "0123456789abcdef";
