@@ -137,11 +137,20 @@ t_eq sync1-domains "corp.test example.org" "$(bundle_domains)"
 cut -f1 "$H_MAP" | LC_ALL=C sort >"$T/map1.txt"
 t_same_file sync1-map "$T/want-auth.txt" "$T/map1.txt"
 
+# A write that changes neither the list nor the domains: a one-shot sync
+# knows the listed domains of the last (STATE/domains) and says so.
+printf 'dn: %s\nchangetype: modify\nreplace: description\ndescription: touched\n-\n\n' \
+    "$H_SAMBA_BINDDN" | h_samba_modify >>"$T/modify.out" 2>&1
+"$AGENT" -c "$T/sync.conf" sync 2>"$T/sync1b.err"
+t_eq sync1b-exit 0 $?
+t_grep sync1b-none-for-the-list 'cycle 1: changes from USN [0-9]+ to [0-9]+: none for the list' "$T/sync1b.err"
+t_eq sync1b-listed-domains-kept "corp.test example.org" "$(cat "$H_AGENT_STATE/domains")"
+
 kind example.org 2
 cp "$H_MAP" "$T/map-before"
 "$AGENT" -c "$T/sync.conf" sync 2>"$T/sync2.err"
 t_eq sync2-refused-exit 3 $?
-t_grep sync2-delta 'cycle 1: changes from USN [0-9]+ to [0-9]+: 0 object\(s\), listed domains \(first read\) corp\.test;' "$T/sync2.err"
+t_grep sync2-delta 'cycle 1: changes from USN [0-9]+ to [0-9]+: 0 object\(s\), listed domains now corp\.test;' "$T/sync2.err"
 t_eq sync2-no-full 0 "$(grep -c 'full export' "$T/sync2.err")"
 t_grep sync2-shrink-guard 'list shrank from [0-9]+ to [0-9]+ entries \(more than shrink_threshold 1%\); refusing to push' "$T/sync2.err"
 t_grep sync2-logs-relay 'domains = auto: example\.org: internal relay, not listed' "$T/sync2.err"
@@ -161,7 +170,7 @@ t_same_file sync3-map-corp-only "$T/want-corp.txt" "$T/map3.txt"
 kind example.org 0
 "$AGENT" -c "$T/sync.conf" sync 2>"$T/sync4.err"
 t_eq sync4-exit 0 $?
-t_grep sync4-delta 'cycle 1: changes from USN [0-9]+ to [0-9]+: 0 object\(s\), listed domains \(first read\) corp\.test example\.org;' "$T/sync4.err"
+t_grep sync4-delta 'cycle 1: changes from USN [0-9]+ to [0-9]+: 0 object\(s\), listed domains now corp\.test example\.org;' "$T/sync4.err"
 t_eq sync4-no-full 0 "$(grep -c 'full export' "$T/sync4.err")"
 t_eq sync4-domains "corp.test example.org" "$(bundle_domains)"
 cut -f1 "$H_MAP" | LC_ALL=C sort >"$T/map4.txt"

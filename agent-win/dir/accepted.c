@@ -29,6 +29,7 @@
 #include "sys.h"
 
 #define ACC_NAME_MAX	(RS_MAX_DOMAIN_LEN + 2)		/* "*." + domain */
+#define ACC_STATE_FILE	"domains"	/* the listed domains, last read */
 
 struct acc_domain {
 	char		 name[ACC_NAME_MAX + 1];	/* lowercase */
@@ -312,6 +313,52 @@ acc_views(struct acc_set *s)
 		rs_error("domains = auto: the domains under %s are too long "
 		    "for a bundle header", s->base);
 	return r;
+}
+
+char *
+acc_last_listed(const struct agent_cfg *c)
+{
+	struct rs_buf b;
+	char *path, *p = NULL;
+	size_t i;
+
+	rs_buf_init(&b, RS_MAX_HDR_LINE);
+	if ((path = agent_path(c->state_dir, ACC_STATE_FILE)) == NULL)
+		return NULL;
+	if (sys_read_file(path, RS_MAX_HDR_LINE, &b) != RS_OK || b.len == 0)
+		goto out;
+	/* Written by us, but checked as any file: one line of a header. */
+	for (i = 0; i < b.len; i++)
+		if (b.data[i] < 0x20 || b.data[i] > 0x7e)
+			break;
+	if (i + 1 != b.len || b.data[i] != '\n')
+		goto out;
+	if ((p = malloc(i + 1)) != NULL) {
+		memcpy(p, b.data, i);
+		p[i] = '\0';
+	}
+out:
+	rs_buf_free(&b);
+	free(path);
+	return p;
+}
+
+void
+acc_save_listed(const struct agent_cfg *c, const struct acc_set *s)
+{
+	struct rs_buf b;
+	char *path;
+	int r;
+
+	rs_buf_init(&b, RS_MAX_HDR_LINE + 1);
+	if ((path = agent_path(c->state_dir, ACC_STATE_FILE)) == NULL)
+		return;
+	if ((r = rs_buf_printf(&b, "%s\n", acc_listed_str(s))) != RS_OK ||
+	    (r = sys_write_file(path, b.data, b.len, 1)) != RS_OK)
+		rs_warn("write %s: %s", path, r == RS_ERR_SYSTEM ?
+		    sys_errmsg() : rs_err_str(r));
+	rs_buf_free(&b);
+	free(path);
 }
 
 /*

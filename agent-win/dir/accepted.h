@@ -20,6 +20,7 @@
  *             acc_listed, acc_cached (is this domain in the view),
  *             acc_nlisted, acc_listed_name, acc_listed_str, acc_cached_str,
  *             acc_filter (a list cut down to the listed domains),
+ *             acc_last_listed, acc_save_listed (STATE/domains),
  *             acc_check (the `check` lines).
  * Ownership:  the set owns its strings; acc_filter hands a new rlist to
  *             the caller.
@@ -78,6 +79,14 @@ const char *acc_cached_str(const struct acc_set *s);
  */
 int	acc_filter(const struct acc_set *s, const struct rlist *in,
 	    struct rlist **out);
+/*
+ * The listed domains the last poll read, as kept in STATE/domains, so that
+ * a one-shot sync tells a change of the listed domains from none: a new
+ * string (free), or NULL when there is none or it is damaged.  Losing it
+ * costs a misnamed log line, never a wrong list.
+ */
+char	*acc_last_listed(const struct agent_cfg *c);
+void	acc_save_listed(const struct agent_cfg *c, const struct acc_set *s);
 /* `check`: read the set with ld and print one line per domain. */
 int	acc_check(const struct agent_cfg *c, struct ldapx *ld);
 

@@ -256,8 +256,9 @@ dirsync_cache_list(const struct dirsync *d, const struct dircache *dc,
  * the same USNs), so a poll that finds nothing changed still reads one
  * entry, the root DSE.  They are read whole, a few entries: a search for
  * (uSNChanged>=N) would not see an accepted domain deleted.  *moved: the
- * listed domains differ from the last read (or this process has none),
- * so the list may have changed with no object changed.
+ * listed domains differ from the last read (this process's, or a one-shot
+ * sync's before it: STATE/domains), so the list may have changed with no
+ * object changed.
  */
 static int
 dirsync_domains(struct dirsync *d, const struct agent_cfg *c,
@@ -277,13 +278,17 @@ dirsync_domains(struct dirsync *d, const struct agent_cfg *c,
 	}
 	d->acc_ok = 1;
 	d->acc_usn = dse->usn;
+	if (!c->domains_auto)
+		return RS_OK;
+	if (d->acc_listed == NULL)
+		d->acc_listed = acc_last_listed(c);
 	now = acc_listed_str(d->acc);
-	if (c->domains_auto && (d->acc_listed == NULL ||
-	    strcmp(d->acc_listed, now) != 0)) {
+	if (d->acc_listed == NULL || strcmp(d->acc_listed, now) != 0) {
 		*moved = 1;
 		d->sha[0] = '\0';
 		snprintf(res->why, sizeof(res->why), "listed domains %s%.200s",
 		    d->acc_listed == NULL ? "(first read) " : "now ", now);
+		acc_save_listed(c, d->acc);
 	}
 	free(d->acc_listed);
 	d->acc_listed = agent_strdup(now);
