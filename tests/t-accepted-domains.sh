@@ -9,7 +9,9 @@
 # Domains,CN=Transport Settings,CN=Corp,CN=Microsoft Exchange,CN=Services
 # in the configuration partition: corp.test (authoritative, the default),
 # example.org (authoritative), branch.corp.test (internal relay),
-# partner.example (external relay) and *.corp.test (a wildcard).
+# partner.example (external relay) and *.corp.test (a wildcard), and two
+# that are not Exchange's (a name with a space, flags -1): left out, with a
+# warning.
 #
 #   check     lists each accepted domain with its kind and whether it is
 #             listed
@@ -73,13 +75,16 @@ bundle_domains() { zcat "$H_AGENT_STATE/last.rcpt.gz" | sed -n 's/^domains: //p'
 	accdom branch.corp.test 2
 	accdom partner.example 1
 	accdom '*.corp.test' 0
+	# Not Exchange's: a name that is no domain, flags that are no bits.
+	accdom 'spaced name.test' 0
+	accdom neg.test -1
 } | h_samba_modify >"$T/add.out" 2>&1
 t_eq accepted-domains-added 0 $?
 # The service account reads them, as any authenticated user can in AD.
 n=$(ldapsearch -x -LLL -H "$H_SAMBA_URI" -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" \
     -b "CN=Configuration,$H_SAMBA_BASE" '(objectClass=msExchAcceptedDomain)' \
     msExchAcceptedDomainName | grep -c '^msExchAcceptedDomainName: ')
-t_eq accepted-domains-readable 5 "$n"
+t_eq accepted-domains-readable 7 "$n"
 
 h_receiver_conf "$T/receiver.conf" || exit 1
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.3
@@ -106,6 +111,8 @@ t_same_file export-auto-authoritative-only "$T/want-auth.txt" "$T/auto.txt"
 t_grep export-auto-logs-internal 'domains = auto: branch\.corp\.test: internal relay, not listed: its unknown recipients are Exchange.s to route' "$T/auto.err"
 t_grep export-auto-logs-wildcard 'domains = auto: \*\.corp\.test: authoritative, wildcard, not listed' "$T/auto.err"
 t_grep export-auto-summary-example 'example\.org +[1-9]' "$T/auto.err"
+t_grep export-auto-bad-name 'warning: accepted domains: msExchAcceptedDomainName "spaced name\.test": .*; left out' "$T/auto.err"
+t_grep export-auto-bad-flags 'warning: accepted domains: neg\.test: msExchAcceptedDomainFlags "-1" is not a number; left out' "$T/auto.err"
 
 "$AGENT" -c "$T/corp.conf" export -o "$T/corp.txt" 2>"$T/corp.err"
 t_eq export-restricted-exit 0 $?

@@ -180,12 +180,17 @@ acc_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 		    "%s; left out", show, why != NULL ? why : "contains NUL");
 		return RS_OK;
 	}
-	/* Exchange writes the flags always; its default is 0. */
-	if (nvals[1] == 1 && rs_parse_dec(vals[1][0].p, vals[1][0].len, 1,
-	    UINT32_MAX, &a->flags) != RS_OK) {
+	/*
+	 * Exchange writes the flags always; its default is 0.  A negative
+	 * value (bit 31, which Exchange does not use) or more than one value
+	 * is not Exchange's: left out, not guessed at.
+	 */
+	if (nvals[1] > 1 || (nvals[1] == 1 && rs_parse_dec(vals[1][0].p,
+	    vals[1][0].len, 1, UINT32_MAX, &a->flags) != RS_OK)) {
 		export_escape(vals[1][0].p, vals[1][0].len, show, sizeof(show));
-		rs_warn("accepted domains: %s: msExchAcceptedDomainFlags \"%s\" "
-		    "is not a number; left out", a->name, show);
+		rs_warn("accepted domains: %s: msExchAcceptedDomainFlags "
+		    "\"%s\"%s is not a number; left out", a->name, show,
+		    nvals[1] > 1 ? " (and more)" : "");
 		return RS_OK;
 	}
 	a->kind = (enum acc_kind)(a->flags & ACC_FLAG_TYPE_MASK);
@@ -232,8 +237,8 @@ acc_read_dir(struct acc_set *s, struct ldapx *ld, unsigned page_size,
 		    page_size, &cookie, acc_entry, &rd, bytes);
 		/* No Exchange in the forest: no container, "No such object". */
 		if (r != RS_OK) {
-			sys_event(SYS_EV_LDAP, "domains = auto: search %s in %s "
-			    "on %s: %s", acc_filter_str, s->base,
+			sys_event(SYS_EV_LDAP, "domains = auto: search %s in "
+			    "%s on %s: %s", acc_filter_str, s->base,
 			    ldapx_server(ld), ldapx_errmsg(ld)[0] != '\0' ?
 			    ldapx_errmsg(ld) : rs_err_str(r));
 			goto out;

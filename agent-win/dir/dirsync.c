@@ -297,10 +297,11 @@ dirsync_domains(struct dirsync *d, const struct agent_cfg *c,
 
 /*
  * What the cache was read with: a hash of the bases, the filter, the
- * domains whose addresses it keeps (acc_cached_str: for a configured
- * list the list, as before domains = auto existed) and include_auth_only.  A cache read with other settings is not
- * this list's (a cache from before include_auth_only existed holds the
- * auth-only objects' addresses: one full export drops them).
+ * domains whose addresses it keeps (acc_cached_str: for a configured list
+ * the list, as before domains = auto existed) and include_auth_only.  A
+ * cache read with other settings is not this list's (a cache from before
+ * include_auth_only existed holds the auth-only objects' addresses: one
+ * full export drops them).
  */
 static int
 dirsync_query(const struct agent_cfg *c, const struct acc_set *acc,
@@ -478,8 +479,8 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 		snprintf(res->why, sizeof(res->why), "%s", c->change_detection ?
 		    "no change detection on this server" :
 		    "change_detection = no");
-		if ((r = dirsync_full_plain(ld, c, d->acc, progress, res, st)) ==
-		    RS_OK)
+		if ((r = dirsync_full_plain(ld, c, d->acc, progress, res,
+		    st)) == RS_OK)
 			r = state_list_sha(res->list, res->sha);
 		goto out;
 	}
