@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accepted.h"
 #include "agent.h"
 #include "agent_int.h"
 #include "buf.h"
@@ -69,6 +70,7 @@ struct cycle {
 	struct relay_state	 rs[AGENT_MAX_RELAYS];
 	int			 todo[AGENT_MAX_RELAYS];
 	const char		*source;	/* for the bundle header */
+	const struct acc_set	*acc;		/* its domains */
 	size_t			 nok, nref, nfail;
 	unsigned		 wait;		/* shortest backoff set */
 	uint64_t		 list_bytes;
@@ -132,10 +134,10 @@ cycle_bundle(const struct cycle *cy, const struct rlist *list,
 	h->created = time(NULL);
 	h->kind = list != NULL ? BUNDLE_FULL : BUNDLE_HEARTBEAT;
 	snprintf(h->source, sizeof(h->source), "%s", cy->source);
-	h->ndomains = c->ndomains;
-	for (i = 0; i < c->ndomains; i++)
+	h->ndomains = acc_nlisted(cy->acc);
+	for (i = 0; i < h->ndomains; i++)
 		snprintf(h->domains[i], sizeof(h->domains[i]), "%s",
-		    c->domains[i]);
+		    acc_listed_name(cy->acc, i));
 	h->flags = flags;
 	if (list == NULL &&
 	    (r = rs_unhex(sha, RS_SHA256_LEN, h->list_sha256)) != RS_OK)
@@ -224,7 +226,8 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
 	if (n == 0) {
 		/* Installing it would reject all mail for the domains. */
 		sys_event(SYS_EV_SHRINK, "sync: the export found no addresses "
-		    "in %s; refusing to push an empty list", c->domains_str);
+		    "in %s; refusing to push an empty list",
+		    acc_listed_str(cy->acc));
 		*rc = AGENT_EXIT_GUARD;
 		return RS_ERR_INVAL;
 	}
@@ -564,8 +567,9 @@ cycle_log(const struct cycle *cy, const struct poll_result *pr)
 		break;
 	case POLL_DELTA:
 		snprintf(what, sizeof(what), "changes from USN %" PRIu64
-		    " to %" PRIu64 ": %" PRIu64 " object(s)", pr->usn_from,
-		    pr->usn, pr->changed);
+		    " to %" PRIu64 ": %" PRIu64 " object(s)%s%s", pr->usn_from,
+		    pr->usn, pr->changed, pr->why[0] != '\0' ? ", " : "",
+		    pr->why);
 		break;
 	default:
 		snprintf(what, sizeof(what), "full export (%s)", pr->why);
@@ -644,6 +648,7 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 	cx->entries += pr.entries;
 	cx->bytes += pr.bytes;
 	cy->source = st->source[0] != '\0' ? st->source : st->server;
+	cy->acc = pr.acc;
 
 	for (i = 0; i < c->nrelays; i++) {
 		if (!cy->todo[i])

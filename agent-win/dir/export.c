@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accepted.h"
 #include "agent_int.h"
 #include "addr.h"
 #include "buf.h"
@@ -43,6 +44,7 @@ enum { EXPORT_PROXY, EXPORT_CLASS, EXPORT_GUID, EXPORT_AUTH };
 
 struct export_ctx {
 	const struct agent_cfg	*cfg;
+	const struct acc_set	*acc;		/* the domains kept */
 	struct rlist		*list;		/* no cache: the list itself */
 	struct dircache		*dc;		/* or the objects, by GUID */
 	int			 delta;		/* dc: set, not add */
@@ -56,7 +58,7 @@ struct export_ctx {
  * Copy p[0..n) into out as printable ASCII: backslash escapes for
  * anything else, so a hostile value cannot forge or split log lines.
  */
-static void
+void
 export_escape(const char *p, size_t n, char *out, size_t outsize)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -110,19 +112,21 @@ export_count_class(struct export_stats *st, const struct ldapx_val *v,
 	st->classes[st->nclasses++].n = 1;
 }
 
+/*
+ * The cache keeps every accepted domain's addresses, whatever its kind,
+ * and the list is cut to the listed ones as it leaves the cache: so a
+ * domain that changes kind needs no full export (accepted.h).
+ */
 static int
-export_domain_ok(const struct agent_cfg *c, const char *a, size_t len)
+export_domain_ok(const struct export_ctx *x, const char *a, size_t len)
 {
-	size_t dlen, i;
+	size_t dlen;
 	const char *d = addr_domain(a, len, &dlen);
 
 	if (d == NULL)
 		return 0;
-	for (i = 0; i < c->ndomains; i++)
-		if (strlen(c->domains[i]) == dlen &&
-		    memcmp(c->domains[i], d, dlen) == 0)
-			return 1;
-	return 0;
+	return x->dc != NULL ? acc_cached(x->acc, d, dlen) :
+	    acc_listed(x->acc, d, dlen);
 }
 
 /* The entry's objectGUID, which change detection keys the cache by. */
@@ -236,7 +240,7 @@ export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 			    edn, ev, why != NULL ? why : rs_err_str(r));
 			continue;
 		}
-		if (!export_domain_ok(x->cfg, addr, alen)) {
+		if (!export_domain_ok(x, addr, alen)) {
 			st->foreign++;
 			continue;
 		}
@@ -395,10 +399,11 @@ out:
 
 static void
 export_ctx_init(struct export_ctx *x, const struct agent_cfg *c,
-    struct export_stats *st, int progress)
+    const struct acc_set *acc, struct export_stats *st, int progress)
 {
 	memset(x, 0, sizeof(*x));
 	x->cfg = c;
+	x->acc = acc;
 	x->st = st;
 	x->progress = progress;
 	/* One object's addresses: AD sends at most 1500 values at once. */
@@ -416,14 +421,15 @@ export_source(const struct agent_cfg *c, struct ldapx *ld,
 }
 
 int
-export_full(const struct agent_cfg *c, struct ldapx *ld, struct rlist *list,
-    struct dircache *dc, int progress, struct export_stats *st)
+export_full(const struct agent_cfg *c, struct ldapx *ld,
+    const struct acc_set *acc, struct rlist *list, struct dircache *dc,
+    int progress, struct export_stats *st)
 {
 	struct export_ctx x;
 	size_t twice;
 	int r;
 
-	export_ctx_init(&x, c, st, progress);
+	export_ctx_init(&x, c, acc, st, progress);
 	x.list = list;
 	x.dc = dc;
 	export_source(c, ld, st);
@@ -463,8 +469,9 @@ export_full(const struct agent_cfg *c, struct ldapx *ld, struct rlist *list,
 }
 
 int
-export_delta(const struct agent_cfg *c, struct ldapx *ld, uint64_t usn,
-    struct dircache *dc, struct export_stats *st, uint64_t *changed)
+export_delta(const struct agent_cfg *c, struct ldapx *ld,
+    const struct acc_set *acc, uint64_t usn, struct dircache *dc,
+    struct export_stats *st, uint64_t *changed)
 {
 	static const char *const gone_attrs[] = { "objectGUID", NULL };
 	struct export_ctx x;
@@ -472,7 +479,7 @@ export_delta(const struct agent_cfg *c, struct ldapx *ld, uint64_t usn,
 	int r;
 
 	*changed = 0;
-	export_ctx_init(&x, c, st, 0);
+	export_ctx_init(&x, c, acc, st, 0);
 	x.dc = dc;
 	x.delta = 1;
 	rs_buf_init(&f, 2 * strlen(c->filter) + 128);
@@ -503,27 +510,33 @@ out:
 
 int
 export_run(const struct agent_cfg *c, int progress, struct rlist **out,
-    struct export_stats *st)
+    struct acc_set **accp, struct export_stats *st)
 {
 	struct ldapx *ld = NULL;
 	struct rlist *list = NULL;
+	struct acc_set *acc = NULL;
 	int r;
 
 	*out = NULL;
+	*accp = NULL;
 	memset(st, 0, sizeof(*st));
-	if ((r = rlist_new(&list)) != RS_OK)
+	if ((r = rlist_new(&list)) != RS_OK || (r = acc_new(&acc)) != RS_OK)
 		goto out;
 	if ((r = export_open(c, &ld)) != RS_OK)
 		goto out;
 	rs_info("export: connected to %s", ldapx_server(ld));
-	if ((r = export_full(c, ld, list, NULL, progress, st)) != RS_OK)
+	if ((r = acc_load(acc, c, ld, NULL, &st->bytes)) != RS_OK ||
+	    (r = export_full(c, ld, acc, list, NULL, progress, st)) != RS_OK)
 		goto out;
 	*out = list;
 	list = NULL;
+	*accp = acc;
+	acc = NULL;
 out:
 	if (ld != NULL)
 		ldapx_close(ld);
 	rlist_free(list);
+	acc_free(acc);
 	return r;
 }
 
@@ -571,6 +584,7 @@ export_check(const struct agent_cfg *c)
 	    ldapx_server(ld));
 	agent_check_line(1, what, NULL, NULL);
 	dirsync_check(c, ld);
+	fails += acc_check(c, ld);
 	for (b = 0; b < c->nbases; b++) {
 		n = 0;
 		rs_buf_reset(&cookie);

@@ -62,6 +62,15 @@
 #         H_SAMBA_DIR H_SAMBA_CONF (for samba-tool -s, with
 #                            -H $H_SAMBA_DIR/private/sam.ldb) H_SAMBA_LOG
 #         H_SAMBA_PID
+#       With H_SAMBA_ACCEPTED_DOMAINS=yes set before the start, the schema
+#       also has Exchange's msExchAcceptedDomain class and its attributes
+#       msExchAcceptedDomainName and msExchAcceptedDomainFlags
+#       (_h_samba_schema_accepted, added offline like the fixture), and
+#       the Exchange containers down to
+#         H_SAMBA_ACCDOM_DN  CN=Accepted Domains,CN=Transport Settings,
+#                            CN=Corp,CN=Microsoft Exchange,CN=Services,
+#                            CN=Configuration,DC=corp,DC=test
+#       exist, empty: the test adds the domains it wants.
 #   h_samba_stop        SIGTERM, wait until gone
 #   h_samba_modify [FILE]
 #                       ldapmodify as Administrator, LDIF from FILE or stdin
@@ -120,6 +129,7 @@ H_SAMBA_BASE="DC=corp,DC=test"
 H_SAMBA_BINDDN="CN=svc-rcpt,CN=Users,$H_SAMBA_BASE"
 H_SAMBA_ADMIN_DN="CN=Administrator,CN=Users,$H_SAMBA_BASE"
 H_SAMBA_URI="ldap://127.0.0.1:389"
+H_SAMBA_ACCDOM_DN="CN=Accepted Domains,CN=Transport Settings,CN=Corp,CN=Microsoft Exchange,CN=Services,CN=Configuration,$H_SAMBA_BASE"
 H_SAMBA_LDAPS_URI="ldaps://127.0.0.1:636"
 export H_SAMBA_BASE H_SAMBA_BINDDN H_SAMBA_ADMIN_DN H_SAMBA_URI H_SAMBA_LDAPS_URI
 
@@ -276,11 +286,100 @@ userAccountControl: 66048
 unicodePwd:: $(printf '"%s"' "$_spw" | iconv -f UTF-8 -t UTF-16LE | base64 -w0)
 
 EOF
+	if [ "${H_SAMBA_ACCEPTED_DOMAINS:-}" = yes ]; then
+		_h_samba_schema_accepted "$_d" || return 1
+	fi
 	ldbadd -H "$_d/private/sam.ldb" "$H_DIR/samba-svc.ldif" \
 	    "$H_DIR/samba-fixture/fixture.ldif" >"$_d/ldbadd.log" 2>&1 ||
 	    { tail -n 5 "$_d/ldbadd.log" >&2;
 	      _h_fail samba-start "ldbadd of the fixture failed"; return 1; }
 	echo "harness: samba template $((_t1 - _t0))s, copy and load $(( $(date +%s) - _t1 ))s" >&2
+}
+
+# _h_samba_schema DIR LDIF...: schema additions, offline, into DIR's
+# sam.ldb (Samba takes schema writes only with "dsdb:schema update
+# allowed"), one ldbmodify per LDIF, in order.  A class must come in a
+# later LDIF than the attributes it names: within one ldbmodify, a
+# schemaUpdateNow did not make Samba 4.17 see the new attributes.
+_h_samba_schema() {
+	_sd=$1; shift
+	for _sf in "$@"; do
+		ldbmodify -H "$_sd/private/sam.ldb" \
+		    --option="dsdb:schema update allowed=true" "$_sf" \
+		    >>"$_sd/schema.log" 2>&1 ||
+		    { tail -n 5 "$_sd/schema.log" >&2;
+		      _h_fail samba-start "schema update $_sf failed"; return 1; }
+	done
+}
+
+# _h_samba_schema_accepted DIR: Exchange's accepted domains
+# (docs/ADMIN.md, "Accepted domains"), with AD's names, syntaxes and
+# schemaIDGUIDs.  The attributeIDs and the governsID are in the arc
+# RFC 5612 reserves for documentation (1.3.6.1.4.1.32473): Exchange's own
+# OIDs were in no source we could read (they are in its Setup\Data\*.ldf),
+# and the agent never sees an OID, only the names.  Then the containers of
+# an organization "Corp", as plain containers: Exchange's own container
+# classes add nothing a subtree search sees.  A plain domain user reads
+# accepted domains in a forest with Exchange; Samba gives a new class no
+# read access for Authenticated Users, so its defaultSecurityDescriptor
+# does.
+_h_samba_schema_accepted() {
+	_sc="CN=Schema,CN=Configuration,$H_SAMBA_BASE"
+	cat >"$H_DIR/samba-accdom-attrs.ldif" <<EOF
+dn: CN=ms-Exch-Accepted-Domain-Name,$_sc
+changetype: add
+objectClass: attributeSchema
+cn: ms-Exch-Accepted-Domain-Name
+lDAPDisplayName: msExchAcceptedDomainName
+attributeID: 1.3.6.1.4.1.32473.15.1.1
+schemaIDGUID: 9a895c75-f88c-4fd0-a0da-91ff20affa2c
+attributeSyntax: 2.5.5.12
+oMSyntax: 64
+isSingleValued: TRUE
+rangeLower: 1
+rangeUpper: 256
+
+dn: CN=ms-Exch-Accepted-Domain-Flags,$_sc
+changetype: add
+objectClass: attributeSchema
+cn: ms-Exch-Accepted-Domain-Flags
+lDAPDisplayName: msExchAcceptedDomainFlags
+attributeID: 1.3.6.1.4.1.32473.15.1.2
+schemaIDGUID: c7b9a038-99d2-48da-b22c-8a5412cf7a81
+attributeSyntax: 2.5.5.9
+oMSyntax: 2
+isSingleValued: TRUE
+
+EOF
+	cat >"$H_DIR/samba-accdom-class.ldif" <<EOF
+dn: CN=ms-Exch-Accepted-Domain,$_sc
+changetype: add
+objectClass: classSchema
+cn: ms-Exch-Accepted-Domain
+lDAPDisplayName: msExchAcceptedDomain
+governsID: 1.3.6.1.4.1.32473.15.2.1
+schemaIDGUID: 9d71afc6-2c40-4c23-8cd7-e55b7d3129bd
+subClassOf: top
+objectClassCategory: 1
+rDNAttID: cn
+possSuperiors: container
+defaultSecurityDescriptor: D:(A;;RPLCLORC;;;AU)
+mustContain: msExchAcceptedDomainName
+mayContain: msExchAcceptedDomainFlags
+
+EOF
+	_h_samba_schema "$1" "$H_DIR/samba-accdom-attrs.ldif" \
+	    "$H_DIR/samba-accdom-class.ldif" || return 1
+	: >"$H_DIR/samba-accdom-tree.ldif"
+	for _rdn in "CN=Microsoft Exchange" "CN=Corp" "CN=Transport Settings" \
+	    "CN=Accepted Domains"; do
+		printf 'dn: %s,%s\nobjectClass: container\n\n' "$_rdn" \
+		    "${H_SAMBA_ACCDOM_DN#*"$_rdn",}" >>"$H_DIR/samba-accdom-tree.ldif"
+	done
+	ldbadd -H "$1/private/sam.ldb" "$H_DIR/samba-accdom-tree.ldif" \
+	    >>"$1/schema.log" 2>&1 ||
+	    { tail -n 5 "$1/schema.log" >&2;
+	      _h_fail samba-start "the Exchange containers failed"; return 1; }
 }
 
 h_samba_start() {
