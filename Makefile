@@ -24,7 +24,9 @@ SYSCONFDIR ?= /etc
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 UNITS	= installer/rcptsync-receiver.service installer/rcptsync-receiver@.service \
 	  installer/rcptsync-receiver.path installer/rcptsync-receiver.timer \
-	  installer/rcptsync-receiver.socket
+	  installer/rcptsync-receiver.socket \
+	  installer/rcptsync-postfix-reload.path \
+	  installer/rcptsync-postfix-reload.service
 
 CC	?= cc
 B	= build

@@ -32,11 +32,30 @@
 #   wine      the .exe (client = wldap32, plain LDAP, simple bind): check
 #             and export with domains = auto give what Linux gives
 #
-# Not here, because they need bundle format 2 (another part of issue 15):
-# relay domains as wildcard entries, Postfix's 250 for an unknown
-# recipient in the internal relay domain and 554 for a domain not
-# accepted with relay_domains from the map, and a version-1 receiver's
-# refusal of a version-2 list.
+# The sections above run with bundle_format = 1 (receivers not yet
+# upgraded): relay domains and wildcards are left out of the list, and a
+# domain that becomes a relay domain loses its addresses through the
+# shrink guard.  Then format 2, the default:
+#
+#   format 2  the list's relay-domains and wildcards; the receiver with
+#             relay_domains = any and relay_domains_map, and Postfix's
+#             relay_domains = hash: of that table.  Postfix, from a new
+#             connection: a known recipient of the authoritative domain
+#             250, an unknown one 550 5.1.1, an unknown one in the
+#             internal and the external relay domain 250, a domain that
+#             is not accepted 554 5.7.1.  A kind change (authoritative to
+#             internal relay) takes effect through change detection with
+#             no shrink; a removed authoritative domain goes through the
+#             shrink guard, then Postfix answers 554 for it.  Postfix
+#             reads relay_domains in trivial-rewrite(8), which keeps it
+#             until a reload: the receiver rewrites RDM.changed when the
+#             domains change, and the test does what
+#             rcptsync-postfix-reload.path does then
+#   v1 relay  a receiver that reads format 1 only (built from the same
+#             sources with BUNDLE_READ_MAX 1): the agent's version-2 list
+#             is refused with a message that names bundle_format, the
+#             map stays byte-identical, and bundle_format = 1 is accepted
+#   wine v2   the .exe's export with format 2 equals Linux's
 . "$(dirname "$0")/lib.sh"
 . "$RS_TOP/tests/harness.sh"
 h_netns_enter "$@"
@@ -88,7 +107,8 @@ t_eq accepted-domains-readable 7 "$n"
 
 h_receiver_conf "$T/receiver.conf" || exit 1
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.3
-h_agent_conf "$T/base.conf" || exit 1
+h_agent_conf "$T/base1.conf" || exit 1
+h_agent_conf_with "$T/base1.conf" "$T/base.conf" bundle_format=1
 sed 's/^domains = .*/domains = auto/' "$T/base.conf" >"$T/auto.conf"
 sed 's/^domains = .*/domains = auto corp.test/' "$T/base.conf" >"$T/corp.conf"
 sed 's/^domains = .*/domains = auto nothere.test/' "$T/base.conf" >"$T/none.conf"
@@ -228,7 +248,8 @@ t_same_file linux-export-again "$T/want-auth.txt" "$T/auto2.txt"
 h_wine_init || exit 1
 H_AGENT_STATE=$T/wstate h_agent_conf "$T/w0.conf" wine || exit 1
 sed -e 's/^domains = .*/domains = auto/' \
-    -e 's|^\[ldap\]$|[ldap]\nclient = wldap32|' "$T/w0.conf" >"$T/w.conf"
+    -e 's|^\[ldap\]$|[ldap]\nclient = wldap32|' \
+    -e 's|^\[agent\]$|[agent]\nbundle_format = 1|' "$T/w0.conf" >"$T/w.conf"
 printf '%s\n' "$LDAP_PASSWORD" |
     h_wine "$EXE" -c "$(h_winpath "$T/w.conf")" set-password >"$T/setpw.out" 2>&1
 t_grep wine-set-password '^password = [A-Za-z0-9+/]+=*' "$T/w.conf"
@@ -243,3 +264,119 @@ h_wine "$EXE" -c "$(h_winpath "$T/w.conf")" export -o "$(h_winpath "$T/wauto.txt
     2>"$T/wauto.err"
 t_eq wine-export-exit 0 $?
 t_same_file wine-export-equals-linux "$T/auto2.txt" "$T/wauto.txt"
+# --- format 2 ------------------------------------------------------------------
+# A receiver that follows the agents' domains: relay_domains = any, and
+# Postfix's relay_domains from the table it keeps.
+RDM=$(dirname "$H_MAP")/relay_domains
+kill "$H_RWATCH_PID" 2>/dev/null
+sed '/^relay_domains = /d' "$T/receiver.conf" >"$T/r2.conf"
+printf 'relay_domains = any\nrelay_domains_map = %s\n' "$RDM" >>"$T/r2.conf"
+h_receiver_watch "$T/r2.conf" "$T/receiver2.log" 0.3
+sed 's/^domains = .*/domains = auto/' "$T/base1.conf" >"$T/v2a.conf"
+H_AGENT_STATE=$T/v2state h_agent_conf_with "$T/v2a.conf" "$T/v2.conf" \
+    shrink_threshold=1%
+sed -i "s|^state_dir = .*|state_dir = $T/v2state|" "$T/v2.conf"
+mkdir -p "$T/v2state"
+# hdr FIELD: a header field of the last list this agent pushed.
+hdr() { zcat "$T/v2state/last.rcpt.gz" | sed -n "s/^$1: //p"; }
+# The ground truth: *.corp.test and example.org are authoritative,
+# branch.corp.test (more specific than *.corp.test) is a relay domain.
+grep -E '@(corp\.test|example\.org|[a-z0-9.-]+\.corp\.test)$' "$H_SAMBA_EXPECTED" |
+    grep -v '@branch\.corp\.test$' >"$T/want-v2.txt"
+
+"$AGENT" -c "$T/v2.conf" sync --allow-shrink 2>"$T/v2sync1.err"
+t_eq v2-sync1-exit 0 $?
+t_eq v2-version "rcptsync-list 2" "$(zcat "$T/v2state/last.rcpt.gz" | head -n 1)"
+t_eq v2-domains "*.corp.test corp.test example.org" "$(hdr domains)"
+t_eq v2-relay-domains "branch.corp.test partner.example" "$(hdr relay-domains)"
+zcat "$T/v2state/last.rcpt.gz" | sed '1,/^$/d' >"$T/v2list1.txt"
+t_same_file v2-list-ground-truth "$T/want-v2.txt" "$T/v2list1.txt"
+t_grep v2-map-relay-key '^@branch\.corp\.test	OK$' "$H_MAP"
+t_grep v2-map-external-key '^@partner\.example	OK$' "$H_MAP"
+t_grep v2-relay-domains-table '^partner\.example	OK$' "$RDM"
+t_check v2-relay-domains-changed-sign test -s "$RDM.changed"
+# reload_unit: what rcptsync-postfix-reload.path does when the receiver
+# rewrote $RDM.changed (trivial-rewrite keeps relay_domains until then).
+reload_unit() { postfix -c "$POSTFIX_DIR" reload >&2 2>&1; }
+postconf -c "$POSTFIX_DIR" -e "relay_domains = $H_MAP_TYPE:$RDM" && reload_unit
+t_eq v2-postfix-relay-domains "$H_MAP_TYPE:$RDM" \
+    "$(postconf -c "$POSTFIX_DIR" -h relay_domains)"
+known=$(grep '@corp\.test$' "$T/want-v2.txt" | head -n 1)
+rcpt_v2() {
+	h_rcpt "$known" nobody.here@corp.test nobody.here@branch.corp.test \
+	    nobody.here@partner.example nobody.here@example.org \
+	    someone@not-accepted.example | tr '\n' ' ' | sed 's/ $//'
+}
+t_eq v2-postfix-answers "250 550 5.1.1 250 250 550 5.1.1 554 5.7.1" "$(rcpt_v2)"
+"$RECEIVER" -c "$T/r2.conf" check >"$T/r2check.out" 2>&1
+t_grep v2-check-postfix-names-the-table "^OK   relay_domains: includes $H_MAP_TYPE:$RDM" \
+    "$T/r2check.out"
+
+# A kind change: example.org becomes an internal relay.  A delta, and no
+# shrink: the relays now take any recipient there.
+kind example.org 2
+sign=$(stat -c %Y.%i "$RDM.changed")
+"$AGENT" -c "$T/v2.conf" sync 2>"$T/v2sync2.err"
+t_eq v2-kind-change-exit 0 $?
+t_grep v2-kind-change-delta 'cycle 1: changes from USN [0-9]+ to [0-9]+: 0 object' "$T/v2sync2.err"
+t_eq v2-kind-change-no-full 0 "$(grep -c 'full export' "$T/v2sync2.err")"
+t_grep v2-kind-change-no-shrink 'addresses are in relay domains now' "$T/v2sync2.err"
+t_eq v2-kind-change-relay-domains "branch.corp.test example.org partner.example" \
+    "$(hdr relay-domains)"
+t_eq v2-kind-change-answers "250 550 5.1.1 250 250 250 554 5.7.1" "$(rcpt_v2)"
+t_eq v2-kind-change-same-domains-no-reload "$sign" "$(stat -c %Y.%i "$RDM.changed")"
+
+# A removed authoritative domain: the agent's shrink guard refuses (its
+# addresses are a loss), the map stays; approved, Postfix answers 554.
+kind example.org 0
+"$AGENT" -c "$T/v2.conf" sync 2>"$T/v2sync3.err"
+t_eq v2-back-exit 0 $?
+printf 'dn: CN=example.org,%s\nchangetype: delete\n\n' "$H_SAMBA_ACCDOM_DN" |
+    h_samba_modify >>"$T/modify.out" 2>&1
+cp "$H_MAP" "$T/v2map-before"
+"$AGENT" -c "$T/v2.conf" sync 2>"$T/v2sync4.err"
+t_eq v2-removed-refused-exit 3 $?
+t_grep v2-removed-shrink-guard 'list shrank from [0-9]+ to [0-9]+ entries' "$T/v2sync4.err"
+sleep 1
+t_same_file v2-removed-map-unchanged "$T/v2map-before" "$H_MAP"
+"$AGENT" -c "$T/v2.conf" sync --allow-shrink 2>"$T/v2sync5.err"
+t_eq v2-removed-approved-exit 0 $?
+t_check v2-removed-asks-for-a-reload test "$sign" != "$(stat -c %Y.%i "$RDM.changed")"
+reload_unit
+t_eq v2-removed-answers "250 550 5.1.1 250 250 554 5.7.1 554 5.7.1" "$(rcpt_v2)"
+accdom example.org 0 | h_samba_modify >>"$T/modify.out" 2>&1
+
+# --- a receiver that reads format 1 only -----------------------------------------
+# A new mailbox, so that the next sync has a new list to push.
+h_samba_add_user v1.probe v1.probe@corp.test >>"$T/modify.out" 2>&1
+kill "$H_RWATCH_PID" 2>/dev/null
+RECEIVER=$RS_TOP/build/receiver-v1/rcptsync-receiver
+t_need "$RECEIVER"
+h_receiver_watch "$T/r2.conf" "$T/receiver-v1.log" 0.3
+cp "$H_MAP" "$T/v1map-before"
+cp "$H_MAP.db" "$T/v1tab-before" 2>/dev/null
+"$AGENT" -c "$T/v2.conf" sync --allow-shrink 2>"$T/v1sync1.err"
+t_eq v1-receiver-refuses-exit 4 $?
+t_grep v1-receiver-says-why 'format version 2: this receiver reads versions 1 to 1; upgrade it, or set bundle_format = 1' \
+    "$T/v1sync1.err"
+t_same_file v1-receiver-map-unchanged "$T/v1map-before" "$H_MAP"
+[ -f "$T/v1tab-before" ] &&
+    t_same_file v1-receiver-table-unchanged "$T/v1tab-before" "$H_MAP.db"
+h_agent_conf_with "$T/v2.conf" "$T/v1.conf" bundle_format=1
+"$AGENT" -c "$T/v1.conf" sync --allow-shrink 2>"$T/v1sync2.err"
+t_eq v1-receiver-bundle-format-1-exit 0 $?
+t_eq v1-receiver-version "rcptsync-list 1" "$(zcat "$T/v2state/last.rcpt.gz" | head -n 1)"
+
+# --- the .exe, format 2 ------------------------------------------------------------
+printf 'v1.probe@corp.test\n' >>"$T/want-v2.txt"
+resort() { LC_ALL=C sort -u "$1" >"$1.s" && mv "$1.s" "$1"; }
+resort "$T/want-v2.txt"
+"$AGENT" -c "$T/v2.conf" export -o "$T/v2export.txt" 2>/dev/null
+t_same_file v2-export-ground-truth "$T/want-v2.txt" "$T/v2export.txt"
+sed '/^bundle_format = /d' "$T/w.conf" >"$T/w2.conf"
+h_wine "$EXE" -c "$(h_winpath "$T/w2.conf")" export -o "$(h_winpath "$T/wv2.txt")" \
+    2>"$T/wv2.err"
+t_eq wine-v2-export-exit 0 $?
+t_same_file wine-v2-export-equals-linux "$T/v2export.txt" "$T/wv2.txt"
+
+t_done

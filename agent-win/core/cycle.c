@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "accepted.h"
+#include "addr.h"
 #include "agent.h"
 #include "agent_int.h"
 #include "buf.h"
@@ -135,9 +136,13 @@ cycle_bundle(const struct cycle *cy, const struct rlist *list,
 	h->kind = list != NULL ? BUNDLE_FULL : BUNDLE_HEARTBEAT;
 	snprintf(h->source, sizeof(h->source), "%s", cy->source);
 	h->ndomains = acc_nlisted(cy->acc);
+	h->nrelay = acc_nrelay(cy->acc);
 	for (i = 0; i < h->ndomains; i++)
 		snprintf(h->domains[i], sizeof(h->domains[i]), "%s",
 		    acc_listed_name(cy->acc, i));
+	for (i = 0; i < h->nrelay; i++)
+		snprintf(h->domains[h->ndomains + i], sizeof(h->domains[0]),
+		    "%s", acc_relay_name(cy->acc, i));
 	h->flags = flags;
 	if (list == NULL &&
 	    (r = rs_unhex(sha, RS_SHA256_LEN, h->list_sha256)) != RS_OK)
@@ -210,6 +215,28 @@ cycle_approve(struct cycle *cy, const int *mask, size_t n)
 }
 
 /*
+ * The addresses of the last list that are in a relay domain now (bundle
+ * format 2): a domain that became a relay domain loses no mail, since the
+ * relays accept any recipient there, so they are no shrink.
+ */
+static size_t
+cycle_relayed(const struct cycle *cy, const struct rlist *last)
+{
+	const char *a, *d;
+	size_t i, len, dlen, n = 0;
+
+	if (acc_nrelay(cy->acc) == 0)
+		return 0;
+	for (i = 0; i < rlist_count(last); i++) {
+		a = rlist_get(last, i, &len);
+		if ((d = addr_domain(a, len, &dlen)) != NULL &&
+		    acc_relayed(cy->acc, d, dlen))
+			n++;
+	}
+	return n;
+}
+
+/*
  * The guards, before a list goes to the relays in mask: RS_OK, or an
  * exit code in *rc.
  */
@@ -219,7 +246,7 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
 {
 	const struct agent_cfg *c = cy->c;
 	struct rlist *last = NULL;
-	size_t nlast, n = rlist_count(list), i;
+	size_t nlast, n = rlist_count(list), i, relayed;
 	int r, covered = 1;
 
 	*rc = AGENT_EXIT_FAIL;
@@ -239,9 +266,17 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
 	if (r != RS_OK)
 		return r;
 	nlast = rlist_count(last);
+	relayed = cycle_relayed(cy, last);
 	rlist_free(last);
 	if (!cycle_shrinks(nlast, n, c->shrink_pct))
 		return RS_OK;
+	if (relayed > 0 && !cycle_shrinks(nlast, n + relayed, c->shrink_pct)) {
+		rs_info("sync: list shrank from %zu to %zu entries, but %zu of "
+		    "the last list's addresses are in relay domains now, "
+		    "where the relays accept every recipient: no shrink",
+		    nlast, n, relayed);
+		return RS_OK;
+	}
 	for (i = 0; i < c->nrelays; i++)
 		if (mask[i] && !cycle_approved(cy, i, n))
 			covered = 0;

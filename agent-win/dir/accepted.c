@@ -22,6 +22,7 @@
 #include "agent_int.h"
 #include "addr.h"
 #include "buf.h"
+#include "bundle.h"
 #include "log.h"
 #include "rlist.h"
 #include "rs_err.h"
@@ -33,10 +34,14 @@
 
 struct acc_domain {
 	char		 name[ACC_NAME_MAX + 1];	/* lowercase */
+	char		 token[ACC_NAME_MAX + 1];	/* in a header: name, or
+							   "*.name" with
+							   MatchSubDomains */
 	uint64_t	 flags;
 	enum acc_kind	 kind;
 	int		 wildcard;	/* "*.a.test" */
 	int		 listed;
+	int		 relayed;	/* format 2: a relay domain */
 	int		 cached;
 	const char	*why;		/* not listed: why */
 };
@@ -49,6 +54,14 @@ struct acc_set {
 	size_t		 nlisted, ncached;
 	const char	*listed[RS_MAX_DOMAINS];	/* sorted */
 	const char	*cached[RS_MAX_ACCEPTED];	/* sorted */
+	size_t		 nrelay;
+	const char	*relay[RS_MAX_DOMAINS];		/* format 2, sorted */
+	/*
+	 * Format 2: the tokens of both kinds as a header holds them, so that
+	 * which one governs an address is FORMAT.md 2.3's rule, in
+	 * bundle_domain_find; NULL while the views are plain names.
+	 */
+	struct bundle_hdr *gov;
 	struct rs_buf	 listed_str;
 	struct rs_buf	 cached_str;
 };
@@ -80,7 +93,9 @@ acc_reset(struct acc_set *s)
 {
 	free(s->d);
 	s->d = NULL;
-	s->n = s->nlisted = s->ncached = 0;
+	s->n = s->nlisted = s->ncached = s->nrelay = 0;
+	free(s->gov);
+	s->gov = NULL;
 	s->from_dir = 0;
 	s->base[0] = '\0';
 	rs_buf_reset(&s->listed_str);
@@ -194,6 +209,8 @@ acc_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 		return RS_OK;
 	}
 	a->kind = (enum acc_kind)(a->flags & ACC_FLAG_TYPE_MASK);
+	snprintf(a->token, sizeof(a->token), "%s%s", !a->wildcard &&
+	    (a->flags & ACC_FLAG_SUBDOMAINS) ? "*." : "", a->name);
 	s->n++;
 	return RS_OK;
 }
@@ -253,61 +270,116 @@ out:
 }
 
 /*
- * Decide each accepted domain's fate.  Only authoritative domains are
- * listed (format 1); the rest is said once per read, with the reason.
+ * Decide each accepted domain's fate.  Authoritative domains are listed;
+ * in format 2 relay domains go into the list's relay-domains and
+ * wildcards are kept (FORMAT.md 2.3); in format 1 both are left out.
+ * What is left out is said once per read, with the reason.
  */
 static void
 acc_classify(struct acc_set *s, const struct agent_cfg *c)
 {
 	struct acc_domain *a;
+	const char *d;
 	size_t i;
+	int v2 = c->bundle_format >= 2;
 
 	for (i = 0; i < s->n; i++) {
 		a = &s->d[i];
+		d = a->wildcard ? a->name + 2 : a->name;
+		/* Format 1: a domain that matches subdomains lists its own. */
+		if (!v2 && !a->wildcard)
+			snprintf(a->token, sizeof(a->token), "%s", a->name);
 		if (i > 0 && strcmp(a->name, s->d[i - 1].name) == 0)
 			a->why = "listed twice in the directory";
-		else if (a->wildcard)
+		else if (!v2 && a->wildcard)
 			a->why = "wildcard, not listed: bundle format 1 "
 			    "carries no wildcards";
 		else if (c->ndomains > 0 &&
 		    strv_find((const char *const *)c->domains, c->ndomains,
-		    a->name, strlen(a->name)) < 0)
+		    d, strlen(d)) < 0)
 			a->why = "not in [agent] domains";
 		if (a->why != NULL)
 			continue;
 		a->cached = 1;
 		if (a->kind == ACC_AUTHORITATIVE)
 			a->listed = 1;
+		else if (v2 && (a->kind == ACC_INTERNAL_RELAY ||
+		    a->kind == ACC_EXTERNAL_RELAY))
+			a->relayed = 1;
 		else if (a->kind == ACC_INTERNAL_RELAY)
 			a->why = "internal relay, not listed: its unknown "
-			    "recipients are Exchange's to route";
+			    "recipients are Exchange's to route (bundle "
+			    "format 2 lists it as a relay domain)";
 		else if (a->kind == ACC_EXTERNAL_RELAY)
 			a->why = "external relay, not listed: Exchange "
-			    "accepts every recipient there";
+			    "accepts every recipient there (bundle format 2 "
+			    "lists it as a relay domain)";
 		else
 			a->why = "unknown type, not listed";
 	}
 }
 
-/* The two views, and their text. */
+static int
+acc_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Format 2's header view of the tokens, for acc_listed and acc_cached:
+ * a token governs an address as in a list the receiver reads.
+ */
+static int
+acc_gov(struct acc_set *s)
+{
+	struct bundle_hdr *h;
+	size_t i;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return RS_ERR_NOMEM;
+	h->version = BUNDLE_VERSION;
+	h->ndomains = s->nlisted;
+	h->nrelay = s->nrelay;
+	for (i = 0; i < s->nlisted; i++)
+		snprintf(h->domains[i], sizeof(h->domains[i]), "%s",
+		    s->listed[i]);
+	for (i = 0; i < s->nrelay; i++)
+		snprintf(h->domains[s->nlisted + i], sizeof(h->domains[0]),
+		    "%s", s->relay[i]);
+	s->gov = h;
+	return RS_OK;
+}
+
+/* The two views (and format 2's relay domains), and their text. */
 static int
 acc_views(struct acc_set *s)
 {
 	size_t i;
-	int r = RS_OK;
+	int r = RS_OK, tokens = 0;
 
 	for (i = 0; i < s->n; i++) {
 		if (s->d[i].cached)
-			s->cached[s->ncached++] = s->d[i].name;
-		if (!s->d[i].listed)
+			s->cached[s->ncached++] = s->d[i].token;
+		if (!s->d[i].listed && !s->d[i].relayed)
 			continue;
-		if (s->nlisted == RS_MAX_DOMAINS) {
+		if (s->nlisted + s->nrelay == RS_MAX_DOMAINS) {
 			rs_error("domains = auto: more than %d authoritative "
-			    "domains under %s", RS_MAX_DOMAINS, s->base);
+			    "and relay domains under %s", RS_MAX_DOMAINS,
+			    s->base);
 			return RS_ERR_LIMIT;
 		}
-		s->listed[s->nlisted++] = s->d[i].name;
+		if (s->d[i].listed)
+			s->listed[s->nlisted++] = s->d[i].token;
+		else
+			s->relay[s->nrelay++] = s->d[i].token;
+		tokens |= s->d[i].relayed || s->d[i].token[0] == '*';
 	}
+	/* A token "*.name" sorts apart from its name. */
+	qsort(s->listed, s->nlisted, sizeof(*s->listed), acc_cmp_str);
+	qsort(s->relay, s->nrelay, sizeof(*s->relay), acc_cmp_str);
+	qsort(s->cached, s->ncached, sizeof(*s->cached), acc_cmp_str);
+	if (tokens && (r = acc_gov(s)) != RS_OK)
+		return r;
 	for (i = 0; r == RS_OK && i < s->nlisted; i++)
 		r = rs_buf_printf(&s->listed_str, "%s%s", i ? " " : "",
 		    s->listed[i]);
@@ -380,6 +452,9 @@ acc_describe(const struct acc_domain *a, char *out, size_t outsize)
 	if (a->listed)
 		snprintf(out, outsize, "%s%s%s, listed", acc_kind_name(a->kind),
 		    a->flags & ACC_FLAG_DEFAULT ? " (default)" : "", sub);
+	else if (a->relayed)
+		snprintf(out, outsize, "%s%s, listed as a relay domain (every "
+		    "recipient accepted)", acc_kind_name(a->kind), sub);
 	else if (a->cached)
 		snprintf(out, outsize, "%s%s", a->why, sub);
 	else
@@ -464,13 +539,31 @@ out:
 int
 acc_listed(const struct acc_set *s, const char *d, size_t len)
 {
-	return strv_find(s->listed, s->nlisted, d, len) >= 0;
+	long i;
+
+	if (s->gov == NULL)
+		return strv_find(s->listed, s->nlisted, d, len) >= 0;
+	i = bundle_domain_find(s->gov, d, len);
+	return i >= 0 && (size_t)i < s->gov->ndomains;
+}
+
+int
+acc_relayed(const struct acc_set *s, const char *d, size_t len)
+{
+	long i;
+
+	if (s->gov == NULL)
+		return 0;
+	i = bundle_domain_find(s->gov, d, len);
+	return i >= 0 && (size_t)i >= s->gov->ndomains;
 }
 
 int
 acc_cached(const struct acc_set *s, const char *d, size_t len)
 {
-	return strv_find(s->cached, s->ncached, d, len) >= 0;
+	if (s->gov == NULL)
+		return strv_find(s->cached, s->ncached, d, len) >= 0;
+	return bundle_domain_find(s->gov, d, len) >= 0;
 }
 
 size_t
@@ -483,6 +576,18 @@ const char *
 acc_listed_name(const struct acc_set *s, size_t i)
 {
 	return s->listed[i];
+}
+
+size_t
+acc_nrelay(const struct acc_set *s)
+{
+	return s->nrelay;
+}
+
+const char *
+acc_relay_name(const struct acc_set *s, size_t i)
+{
+	return s->relay[i];
 }
 
 const char *
@@ -507,7 +612,7 @@ acc_filter(const struct acc_set *s, const struct rlist *in,
 	int r;
 
 	*out = NULL;
-	if (s->nlisted == s->ncached)
+	if (s->nlisted == s->ncached && s->nrelay == 0)
 		return RS_OK;
 	if ((r = rlist_new(&l)) != RS_OK)
 		return r;

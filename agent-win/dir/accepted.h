@@ -65,10 +65,20 @@ void	acc_free(struct acc_set *s);
  */
 int	acc_load(struct acc_set *s, const struct agent_cfg *c,
 	    struct ldapx *ld, uint64_t *entries, uint64_t *bytes);
+/*
+ * Is the address domain d[0..len) the list's (listed), a relay domain's
+ * (relayed: format 2, its addresses are no entries), or kept by the cache
+ * (cached)?  With format 2's wildcards and relay domains, the most
+ * specific domain governs (FORMAT.md 2.3).
+ */
 int	acc_listed(const struct acc_set *s, const char *d, size_t len);
+int	acc_relayed(const struct acc_set *s, const char *d, size_t len);
 int	acc_cached(const struct acc_set *s, const char *d, size_t len);
 size_t	acc_nlisted(const struct acc_set *s);
 const char *acc_listed_name(const struct acc_set *s, size_t i);
+/* Format 2: the relay domains, for the list's relay-domains. */
+size_t	acc_nrelay(const struct acc_set *s);
+const char *acc_relay_name(const struct acc_set *s, size_t i);
 /* "a.test b.test": the bundle header's domains. */
 const char *acc_listed_str(const struct acc_set *s);
 /* The cached view as text, for change detection's query hash. */
