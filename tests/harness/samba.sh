@@ -207,9 +207,9 @@ _h_samba_template() {
 # _h_samba_exchange DIR: extend the schema of the domain provisioned in
 # DIR/p with tests/fixture/samba-exchange.ldif (msExchRequireAuthToSendTo
 # on mailRecipient, so on users, groups and contacts), offline, before
-# Samba first starts; ldbmodify's output goes to DIR/schema.log.  Samba
-# refuses schema writes unless "dsdb:schema update allowed" is set, and a
-# class may only name an attribute the loaded schema has: first the
+# Samba first starts, through _h_samba_schema (log: DIR/p/schema.log).
+# Samba refuses schema writes unless "dsdb:schema update allowed" is set,
+# and a class may only name an attribute the loaded schema has: first the
 # attributeSchema adds, then, in a second ldbmodify (a new transaction,
 # the schema reloaded), the class changes.
 _h_samba_exchange() {
@@ -218,11 +218,9 @@ _h_samba_exchange() {
 		sed "s/\${SCHEMADN}/$_sdn/" "$RS_TOP/tests/fixture/samba-exchange.ldif" |
 		    awk -v want="changetype: $_pass" 'BEGIN { RS = ""; ORS = "\n\n" }
 			index($0, "\n" want "\n") { print }' >"$1/exchange-$_pass.ldif" &&
-		[ -s "$1/exchange-$_pass.ldif" ] &&
-		ldbmodify -H "$1/p/private/sam.ldb" \
-		    --option="dsdb:schema update allowed=true" \
-		    "$1/exchange-$_pass.ldif" >>"$1/schema.log" 2>&1 || return 1
+		[ -s "$1/exchange-$_pass.ldif" ] || return 1
 	done
+	_h_samba_schema "$1/p" "$1/exchange-add.ldif" "$1/exchange-modify.ldif"
 }
 
 # _h_samba_conf DIR: the smb.conf this instance runs with.  Only the LDAP
