@@ -108,6 +108,21 @@
 #define RS_DEF_SHRINK_PCT	10
 
 /*
+ * Agent change notification (MS-ADTS 3.1.1.3.4.1.9): AD's
+ * MaxNotificationPerConnection, the connections one agent holds, how
+ * long one wait on them lasts (a stop is seen within it), the backoff of
+ * a re-registration, how long a registration must last for the backoff
+ * to start over, and the longest a burst can hold a cycle back, in
+ * debounce periods.
+ */
+#define RS_MAX_NOTIFY_PER_CONN	5
+#define RS_MAX_NOTIFY_CONNS	4
+#define RS_NOTIFY_SLICE_MS	200
+#define RS_NOTIFY_BACKOFF_MIN	2
+#define RS_NOTIFY_BACKOFF_MAX	300
+#define RS_NOTIFY_STABLE_SECS	60
+#define RS_NOTIFY_DEBOUNCE_CAP	5
+/*
  * Receiver.  A second receiver waits at most RS_LOCK_WAIT_SECS for the
  * first.  Refused bundles kept in quarantine: older ones are deleted, so
  * a hostile uploader cannot fill the disk through the quarantine.

@@ -37,7 +37,8 @@ static const char *const acfg_ldap_keys[] = {
 	"global_catalog",
 	"server", "base", "filter", "page_size", "bind", "bind_dn",
 	"password_file", "password", "sasl_mech", "sasl_nocanon", "tls",
-	"ca_file", "timeout", "change_detection", "client", NULL
+	"ca_file", "timeout", "change_detection", "client",
+	"change_notification", "notify_debounce", NULL
 };
 
 static const char *const acfg_relay_keys[] = {
@@ -664,6 +665,15 @@ acfg_load_ldap(struct agent_cfg *c)
 		acfg_err(c, s, "change_detection", "not yes or no");
 		return RS_ERR_SYNTAX;
 	}
+	/* Change notification: see notify.c, and CONFIG.md. */
+	if (cfg_bool(s, "change_notification", 1, &c->change_notification) !=
+	    RS_OK) {
+		acfg_err(c, s, "change_notification", "not yes or no");
+		return RS_ERR_SYNTAX;
+	}
+	if ((r = acfg_secs(c, s, "notify_debounce", 1, 0,
+	    &c->notify_debounce)) != RS_OK)
+		return r;
 	return acfg_secs(c, s, "timeout", 30, 1, &c->timeout);
 }
 

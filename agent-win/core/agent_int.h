@@ -103,6 +103,8 @@ struct agent_cfg {
 	const char	*ca_file;
 	unsigned	 timeout;
 	int		 change_detection;	/* use highestCommittedUSN */
+	int		 change_notification;	/* AD's notification control */
+	unsigned	 notify_debounce;	/* seconds after a change */
 
 	/* [relay NAME] */
 	size_t		 nrelays;
@@ -181,6 +183,13 @@ int	export_open(const struct agent_cfg *c, struct ldapx **out);
  */
 int	export_open_why(const struct agent_cfg *c, struct ldapx **out,
 	    char *why, size_t whysize);
+/*
+ * The connection options of c; pw (rs_buf_init'ed, freed by the caller)
+ * gets the password (simple, or negotiate with a bind_dn).  Logs a
+ * password that cannot be read.
+ */
+int	export_opts(const struct agent_cfg *c, struct ldapx_opts *o,
+	    struct rs_buf *pw);
 /* st->server and st->source (the bundle's) for connection ld. */
 void	export_source(const struct agent_cfg *c, struct ldapx *ld,
 	    struct export_stats *st);
@@ -270,6 +279,25 @@ void	dirsync_check(const struct agent_cfg *c, struct ldapx *ld);
 int	dirsync_gc_ready(struct ldapx *ld, char *msg, size_t msgsize);
 /* The current list again, rebuilt from the cache (after POLL_SAME). */
 int	dirsync_list(struct dirsync *d, struct rlist **out);
+/* The kept poll connection (NULL: none), and the USN the cache has. */
+struct ldapx *dirsync_ldap(const struct dirsync *d);
+uint64_t dirsync_usn(const struct dirsync *d);
+
+/*
+ * Change notification in `run` (notify.c): notify_wait is sys_wait for
+ * the run loop, and returns NOTIFY_CHANGED when the directory said a
+ * change happened (after [ldap] notify_debounce), or when the
+ * notification searches were (re-)registered, since a change may have
+ * come before them.
+ */
+#define NOTIFY_CHANGED	4
+struct notify;
+int	notify_new(struct notify **out);
+void	notify_free(struct notify *n);
+/* Close the notification connections (a reload may change [ldap]). */
+void	notify_reset(struct notify *n);
+int	notify_wait(struct notify *n, const struct agent_cfg *c,
+	    struct dirsync *ds, unsigned secs);
 
 /* State directory files. */
 int	state_init(const struct agent_cfg *c);
@@ -357,6 +385,8 @@ int	cycle_ctx_new(struct cycle_ctx **out);
 void	cycle_ctx_free(struct cycle_ctx *cx);
 /* The configuration was reloaded: reconnect to LDAP at the next poll. */
 void	cycle_ctx_reload(struct cycle_ctx *cx);
+/* The directory poller `run` keeps, for notify_wait. */
+struct dirsync *cycle_ctx_dirsync(struct cycle_ctx *cx);
 /* Returns an exit code (agent.h); *retry_in as for the `run` loop. */
 int	cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 	    struct cycle_ctx *cx, unsigned *retry_in);

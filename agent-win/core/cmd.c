@@ -389,6 +389,7 @@ agent_run(const char *config_path)
 {
 	struct agent_cfg *c = NULL, *nc = NULL;
 	struct cycle_ctx *cx = NULL;
+	struct notify *nt = NULL;
 	struct cycle_opts o;
 	unsigned retry = 0, delay;
 	int w, rc;
@@ -404,7 +405,9 @@ agent_run(const char *config_path)
 		libssh2_exit();
 		return AGENT_EXIT_USAGE;
 	}
-	if (state_init(c) != RS_OK || cycle_ctx_new(&cx) != RS_OK) {
+	if (state_init(c) != RS_OK || cycle_ctx_new(&cx) != RS_OK ||
+	    notify_new(&nt) != RS_OK) {
+		cycle_ctx_free(cx);
 		agent_cfg_free(c);
 		libssh2_exit();
 		return AGENT_EXIT_FAIL;
@@ -420,7 +423,8 @@ agent_run(const char *config_path)
 		rc = cycle_run(c, &o, cx, &retry);
 		rs_debug("run: cycle ended with %d", rc);
 		delay = retry > 0 && retry < c->interval ? retry : c->interval;
-		w = sys_wait(delay);
+		/* sys_wait, or sooner when the directory says it changed. */
+		w = notify_wait(nt, c, cycle_ctx_dirsync(cx), delay);
 		if (w == 1)
 			break;
 		if (w == 3) {
@@ -429,6 +433,7 @@ agent_run(const char *config_path)
 				c = nc;
 				nc = NULL;
 				cycle_ctx_reload(cx);
+				notify_reset(nt);
 				sys_event(SYS_EV_RELOADED, "run: configuration "
 				    "%s reloaded", config_path);
 			} else
@@ -438,6 +443,7 @@ agent_run(const char *config_path)
 		}
 	}
 	sys_event(SYS_EV_STOPPED, "run: stopped");
+	notify_free(nt);
 	cycle_ctx_free(cx);
 	agent_cfg_free(c);
 	libssh2_exit();

@@ -100,6 +100,12 @@ cycle_ctx_reload(struct cycle_ctx *cx)
 	dirsync_disconnect(cx->ds);
 }
 
+struct dirsync *
+cycle_ctx_dirsync(struct cycle_ctx *cx)
+{
+	return cx->ds;
+}
+
 void
 cycle_ctx_free(struct cycle_ctx *cx)
 {

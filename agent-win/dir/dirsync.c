@@ -29,7 +29,8 @@
  * noticed only by its USN going back, or at the next full export.
  *
  * API:        dirsync_new, dirsync_free, dirsync_poll, dirsync_list,
- *             dirsync_check, dirsync_gc_ready.
+ *             dirsync_check, dirsync_gc_ready; dirsync_ldap and
+ *             dirsync_usn for change notification (notify.c).
  * Ownership:  struct dirsync owns the cache; the poll hands a new rlist
  *             to the caller.
  * Errors:     RS_ERR_* after logging.  A failed poll leaves the cache's
@@ -675,4 +676,16 @@ dirsync_list(struct dirsync *d, struct rlist **out)
 		*out = NULL;
 	}
 	return r;
+}
+
+struct ldapx *
+dirsync_ldap(const struct dirsync *d)
+{
+	return d->ld;
+}
+
+uint64_t
+dirsync_usn(const struct dirsync *d)
+{
+	return d->dc != NULL ? dircache_src(d->dc)->usn : 0;
 }

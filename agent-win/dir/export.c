@@ -278,6 +278,37 @@ export_count_domain(const struct rlist *l, const char *d)
 	return n;
 }
 
+/* The connection options every connection to the directory uses. */
+int
+export_opts(const struct agent_cfg *c, struct ldapx_opts *o,
+    struct rs_buf *pw)
+{
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	o->client = c->client;
+	o->global_catalog = c->global_catalog;
+	o->tls = c->tls;
+	o->ca_file = c->ca_file;
+	o->bind = c->bind;
+	o->bind_dn = c->bind_dn;
+	o->sasl_mech = c->sasl_mech;
+	o->sasl_nocanon = c->sasl_nocanon;
+	o->timeout = c->timeout;
+	/* negotiate with a bind_dn: that account's password (Windows). */
+	if (c->bind == LDAPX_BIND_SIMPLE || (c->bind == LDAPX_BIND_NEGOTIATE &&
+	    c->bind_dn != NULL && c->bind_dn[0] != '\0')) {
+		if ((r = sys_get_password(c->ldap, pw)) != RS_OK) {
+			/* sys_get_password logged the reason. */
+			sys_event(SYS_EV_CONFIG, "ldap password: %s",
+			    rs_err_str(r));
+			return r;
+		}
+		o->password = (const char *)pw->data;
+	}
+	return RS_OK;
+}
+
 /* Connect to the first server that answers and binds. */
 int
 export_open(const struct agent_cfg *c, struct ldapx **out)
@@ -301,28 +332,10 @@ export_open_why(const struct agent_cfg *c, struct ldapx **out, char *why,
 	if (whysize > 0)
 		why[0] = '\0';
 	rs_buf_init(&pw, 4096);
-	memset(&o, 0, sizeof(o));
-	o.client = c->client;
-	o.global_catalog = c->global_catalog;
-	o.tls = c->tls;
-	o.ca_file = c->ca_file;
-	o.bind = c->bind;
-	o.bind_dn = c->bind_dn;
-	o.sasl_mech = c->sasl_mech;
-	o.sasl_nocanon = c->sasl_nocanon;
-	o.timeout = c->timeout;
-	/* negotiate with a bind_dn: that account's password (Windows). */
-	if (c->bind == LDAPX_BIND_SIMPLE || (c->bind == LDAPX_BIND_NEGOTIATE &&
-	    c->bind_dn != NULL && c->bind_dn[0] != '\0')) {
-		if ((r = sys_get_password(c->ldap, &pw)) != RS_OK) {
-			/* sys_get_password logged the reason. */
-			snprintf(why, whysize, "ldap password: %s (see the "
-			    "message above)", rs_err_str(r));
-			sys_event(SYS_EV_CONFIG, "ldap password: %s",
-			    rs_err_str(r));
-			goto out;
-		}
-		o.password = (const char *)pw.data;
+	if ((r = export_opts(c, &o, &pw)) != RS_OK) {
+		snprintf(why, whysize, "ldap password: %s (see the message "
+		    "above)", rs_err_str(r));
+		goto out;
 	}
 	/* No server listed: the platform's locator (Windows), one try. */
 	n = c->nservers > 0 ? c->nservers : 1;

@@ -83,7 +83,28 @@ struct ldapx_backend {
 	void	(*errstr)(int code, char *out, size_t outsize);
 	const char *(*server)(const struct ldapx_conn *c);
 	void	(*close)(struct ldapx_conn *c);
+	/*
+	 * Change notification (ldapx.h): notify_start sends q (subtree,
+	 * no paging) asynchronously with the notification control,
+	 * critical, and no time or size limit.  notify_next waits up to ms
+	 * for the next message of any of them: *kind LDAPX_NOTE_NONE
+	 * (nothing in time, or a reference), LDAPX_NOTE_ENTRY (handed to
+	 * fn as entries does), LDAPX_NOTE_DONE (the server ended a search:
+	 * st holds its result).  Errors: the connection failed, said in
+	 * msg.
+	 */
+	int	(*notify_start)(struct ldapx_conn *c,
+		    const struct ldapx_query *q, char *msg, size_t msgsize);
+	int	(*notify_next)(struct ldapx_conn *c, unsigned ms,
+		    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
+		    int *kind, struct ldapx_status *st, char *msg,
+		    size_t msgsize);
 };
+
+/* What notify_next got. */
+#define LDAPX_NOTE_NONE		0
+#define LDAPX_NOTE_ENTRY	1
+#define LDAPX_NOTE_DONE		2
 
 extern const struct ldapx_backend ldapx_openldap;
 extern const struct ldapx_backend ldapx_wldap32;	/* Windows only */

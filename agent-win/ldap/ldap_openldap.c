@@ -567,6 +567,78 @@ oldap_close(struct ldapx_conn *c)
 	free(c);
 }
 
+/*
+ * Change notification: an asynchronous search that the server keeps
+ * open.  The connection is the notifier's alone, so its time limit can
+ * go: with the handle's (o->timeout), the server would end the search.
+ */
+static int
+oldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
+    char *msg, size_t msgsize)
+{
+	LDAPControl ctl, *ctrls[2];
+	int rc, id, v = 0;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.ldctl_oid = (char *)LDAPX_NOTIFY_OID;
+	ctl.ldctl_iscritical = 1;
+	ctrls[0] = &ctl;
+	ctrls[1] = NULL;
+	ldap_set_option(c->ld, LDAP_OPT_TIMELIMIT, &v);
+	if ((rc = ldap_search_ext(c->ld, q->base, LDAP_SCOPE_SUBTREE,
+	    q->filter, (char **)q->attrs, 0, ctrls, NULL, NULL, LDAP_NO_LIMIT,
+	    &id)) != LDAP_SUCCESS) {
+		oldap_ld_msg(c->ld, msg, msgsize, "notification search", rc);
+		return RS_ERR_SYSTEM;
+	}
+	return RS_OK;
+}
+
+static int
+oldap_notify_next(struct ldapx_conn *c, unsigned ms,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, int *kind,
+    struct ldapx_status *st, char *msg, size_t msgsize)
+{
+	LDAPMessage *m = NULL;
+	struct timeval tv;
+	char *diag = NULL;
+	int rc, err = 0, r = RS_OK;
+
+	*kind = LDAPX_NOTE_NONE;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (long)(ms % 1000) * 1000;
+	rc = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &tv, &m);
+	if (rc == 0)
+		return RS_OK;
+	if (rc == -1) {
+		ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &err);
+		oldap_ld_msg(c->ld, msg, msgsize, "notification search", err);
+		return RS_ERR_SYSTEM;
+	}
+	switch (rc) {
+	case LDAP_RES_SEARCH_ENTRY:
+		*kind = LDAPX_NOTE_ENTRY;
+		r = oldap_entry(c, m, q, fn, arg, NULL, msg, msgsize);
+		break;
+	case LDAP_RES_SEARCH_RESULT:
+		*kind = LDAPX_NOTE_DONE;
+		if (ldap_parse_result(c->ld, m, &err, NULL, &diag, NULL, NULL,
+		    0) != LDAP_SUCCESS)
+			err = LDAP_OTHER;
+		st->code = err;
+		snprintf(st->diag, sizeof(st->diag), "%s", diag != NULL ?
+		    diag : "");
+		if (diag != NULL)
+			ldap_memfree(diag);
+		break;
+	default:
+		/* A continuation reference (AD's other partitions). */
+		break;
+	}
+	ldap_msgfree(m);
+	return r;
+}
+
 const struct ldapx_backend ldapx_openldap = {
 	.name = "openldap",
 	.open = oldap_open,
@@ -578,4 +650,6 @@ const struct ldapx_backend ldapx_openldap = {
 	.errstr = oldap_errstr,
 	.server = oldap_server,
 	.close = oldap_close,
+	.notify_start = oldap_notify_start,
+	.notify_next = oldap_notify_next,
 };

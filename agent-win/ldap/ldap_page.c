@@ -52,6 +52,7 @@ struct ldapx {
 	const struct ldapx_backend *be;
 	struct ldapx_conn	*conn;
 	unsigned		 timeout;
+	unsigned		 nnotify;	/* notification searches sent */
 	char			 msg[512];
 };
 
@@ -601,6 +602,74 @@ ldapx_read(struct ldapx *c, const char *dn, const char *const *attrs,
 	ldapx_whole_init(&w, c, &q, &rs, fn, arg, bytes);
 	r = ldapx_run(c, &q, "read", NULL, ldapx_whole_entry, &w, bytes, &n);
 	return r == RS_OK && n == 0 ? RS_ERR_NOTFOUND : r;
+}
+
+/*
+ * Change notification (MS-ADTS 3.1.1.3.4.1.9): AD accepts the control
+ * only with (objectClass=*), and a subtree scope only on a naming
+ * context's root; the caller picks the roots (notify.c).
+ */
+int
+ldapx_notify_start(struct ldapx *c, const char *nc, const char *const *attrs)
+{
+	struct ldapx_query q;
+
+	c->msg[0] = '\0';
+	if (c->be->notify_start == NULL) {
+		snprintf(c->msg, sizeof(c->msg), "notify %s: the %s client "
+		    "has no change notification", nc, c->be->name);
+		return RS_ERR_INVAL;
+	}
+	if (c->nnotify >= RS_MAX_NOTIFY_PER_CONN) {
+		snprintf(c->msg, sizeof(c->msg), "notify %s: at most %d "
+		    "notification searches per connection "
+		    "(MaxNotificationPerConnection)", nc,
+		    RS_MAX_NOTIFY_PER_CONN);
+		return RS_ERR_LIMIT;
+	}
+	memset(&q, 0, sizeof(q));
+	q.base = nc;
+	q.subtree = 1;
+	q.filter = "(objectClass=*)";
+	q.attrs = attrs;
+	q.nattrs = ldapx_count(attrs);
+	c->nnotify++;
+	return c->be->notify_start(c->conn, &q, c->msg, sizeof(c->msg));
+}
+
+int
+ldapx_notify_wait(struct ldapx *c, unsigned ms, ldapx_entry_fn *fn,
+    void *arg, const char *const *attrs, int *got)
+{
+	struct ldapx_ranges rs;
+	struct ldapx_status st;
+	struct ldapx_query q;
+	char why[128];
+	int kind = LDAPX_NOTE_NONE, r;
+
+	*got = 0;
+	c->msg[0] = '\0';
+	memset(&rs, 0, sizeof(rs));
+	memset(&st, 0, sizeof(st));
+	memset(&q, 0, sizeof(q));
+	q.subtree = 1;
+	q.filter = "(objectClass=*)";
+	q.attrs = attrs;
+	q.nattrs = ldapx_count(attrs);
+	/* A notified entry is never ranged: its values are not the list's. */
+	q.ranges = &rs;
+	if ((r = c->be->notify_next(c->conn, ms, &q, fn, arg, &kind, &st,
+	    c->msg, sizeof(c->msg))) != RS_OK)
+		return r;
+	if (kind == LDAPX_NOTE_ENTRY)
+		*got = 1;
+	if (kind != LDAPX_NOTE_DONE)
+		return RS_OK;
+	/* A notification search has no end of its own: the server ended it. */
+	c->be->errstr(st.code, why, sizeof(why));
+	snprintf(c->msg, sizeof(c->msg), "the server ended the notification "
+	    "search: %s%s%s", why, st.diag[0] != '\0' ? " - " : "", st.diag);
+	return RS_ERR_SYSTEM;
 }
 
 const char *

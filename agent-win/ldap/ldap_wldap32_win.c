@@ -54,7 +54,7 @@
  * unsupported option), RS_ERR_LIMIT (a value or cookie too large).
  * Trust boundary: everything from the server is untrusted; values go to
  * the callback with their length, never as C strings.
- * Names shared with libldap: eight functions (wldap_dll below) are
+ * Names shared with libldap: nine functions (wldap_dll below) are
  * looked up in wldap32.dll, not linked by name.
  */
 #include <winsock2.h>
@@ -116,6 +116,8 @@ struct wldap_dll {
 	ULONG		 (LDAPAPI *value_free_len)(struct berval **);
 	VOID		 (BERAPI *ber_free)(BerElement *, INT);
 	VOID		 (BERAPI *ber_bvfree)(struct berval *);
+	ULONG		 (LDAPAPI *result)(LDAP *, ULONG, ULONG,
+			    struct l_timeval *, LDAPMessage **);
 };
 
 static struct wldap_dll wl;
@@ -142,7 +144,8 @@ wldap_load_once(PINIT_ONCE once, PVOID arg, PVOID *ctx)
 	    WL_GET(m, msgfree, "ldap_msgfree") &&
 	    WL_GET(m, value_free_len, "ldap_value_free_len") &&
 	    WL_GET(m, ber_free, "ber_free") &&
-	    WL_GET(m, ber_bvfree, "ber_bvfree");
+	    WL_GET(m, ber_bvfree, "ber_bvfree") &&
+	    WL_GET(m, result, "ldap_result");
 	return TRUE;
 }
 
@@ -944,6 +947,86 @@ wldap_close(struct ldapx_conn *c)
 	free(c);
 }
 
+/* Change notification: ldap_search_extW, asynchronous, ldap_result. */
+static int
+wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
+    char *msg, size_t msgsize)
+{
+	LDAPControlW ctl, *sctrls[2];
+	wchar_t *wbase = NULL, *wfilter = NULL, **wattrs = NULL;
+	ULONG lrc, id = 0;
+	int rc = RS_OK;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.ldctl_oid = (wchar_t *)L"1.2.840.113556.1.4.528";
+	ctl.ldctl_iscritical = TRUE;
+	sctrls[0] = &ctl;
+	sctrls[1] = NULL;
+	if ((wbase = win_wide(q->base)) == NULL ||
+	    (wfilter = win_wide(q->filter)) == NULL ||
+	    (wattrs = wldap_wide_attrs(q)) == NULL) {
+		snprintf(msg, msgsize, "notify %s: base or attributes not "
+		    "valid UTF-8", q->base);
+		rc = RS_ERR_INVAL;
+		goto out;
+	}
+	/* No time limit: the server keeps the search open. */
+	if ((lrc = ldap_search_extW(c->ld, wbase, LDAP_SCOPE_SUBTREE, wfilter,
+	    wattrs, 0, sctrls, NULL, 0, 0, &id)) != LDAP_SUCCESS) {
+		wldap_seterr(msg, msgsize, "notification search", lrc, NULL);
+		rc = RS_ERR_SYSTEM;
+	}
+ out:
+	wldap_free_attrs(wattrs);
+	free(wfilter);
+	free(wbase);
+	return rc;
+}
+
+static int
+wldap_notify_next(struct ldapx_conn *c, unsigned ms,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, int *kind,
+    struct ldapx_status *st, char *msg, size_t msgsize)
+{
+	LDAPMessage *m = NULL, *e;
+	struct l_timeval tv;
+	wchar_t *srvmsg = NULL;
+	ULONG rc, code = 0;
+	char *s;
+	int r = RS_OK;
+
+	*kind = LDAPX_NOTE_NONE;
+	tv.tv_sec = (LONG)(ms / 1000);
+	tv.tv_usec = (LONG)(ms % 1000) * 1000;
+	rc = wl.result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &tv, &m);
+	if (rc == 0)
+		return RS_OK;
+	if (rc == (ULONG)-1 || m == NULL) {
+		wldap_seterr(msg, msgsize, "notification search",
+		    LdapGetLastError(), NULL);
+		return RS_ERR_SYSTEM;
+	}
+	if (rc == LDAP_RES_SEARCH_ENTRY) {
+		*kind = LDAPX_NOTE_ENTRY;
+		if ((e = wl.first_entry(c->ld, m)) != NULL)
+			r = wldap_entry(c, e, q, fn, arg, NULL, msg, msgsize);
+	} else if (rc == LDAP_RES_SEARCH_RESULT) {
+		*kind = LDAPX_NOTE_DONE;
+		if (ldap_parse_resultW(c->ld, m, &code, NULL, &srvmsg, NULL,
+		    NULL, FALSE) != LDAP_SUCCESS)
+			code = LDAP_OTHER;
+		st->code = (int)code;
+		if (srvmsg != NULL && (s = win_utf8(srvmsg)) != NULL) {
+			snprintf(st->diag, sizeof(st->diag), "%s", s);
+			free(s);
+		}
+		if (srvmsg != NULL)
+			ldap_memfreeW(srvmsg);
+	}
+	wl.msgfree(m);
+	return r;
+}
+
 const struct ldapx_backend ldapx_wldap32 = {
 	.name = "wldap32",
 	.open = wldap_open,
@@ -955,4 +1038,6 @@ const struct ldapx_backend ldapx_wldap32 = {
 	.errstr = wldap_errstr,
 	.server = wldap_server,
 	.close = wldap_close,
+	.notify_start = wldap_notify_start,
+	.notify_next = wldap_notify_next,
 };

@@ -108,6 +108,33 @@ int	ldapx_check_client(enum ldapx_client client, enum ldapx_bind bind,
 	    enum ldapx_tls tls, const char *ca_file, int have_server,
 	    char *msg, size_t msgsize);
 
+/*
+ * Change notification (MS-ADTS 3.1.1.3.4.1.9, the control
+ * 1.2.840.113556.1.4.528), on a connection of its own from ldapx_open
+ * that is used for nothing else.
+ *
+ * ldapx_notify_start sends one asynchronous subtree search of nc, which
+ * must be the root of a naming context, with the filter (objectClass=*)
+ * and the control, critical: AD's rules for it.  The server keeps it open
+ * and sends an entry each time an object below nc changes.  attrs are
+ * what each entry brings (e.g. uSNChanged).  At most
+ * RS_MAX_NOTIFY_PER_CONN per connection (AD's
+ * MaxNotificationPerConnection): RS_ERR_LIMIT beyond.
+ *
+ * ldapx_notify_wait waits up to ms milliseconds for the next message of
+ * any of them: RS_OK with *got 1 and fn called with the entry (attrs as
+ * given to ldapx_notify_start), or *got 0
+ * when nothing came (or a continuation reference).  A search the server
+ * ended (any result: it refused the control, a time limit, an unwilling
+ * DC), or a connection that dropped, is RS_ERR_SYSTEM with the reason in
+ * ldapx_errmsg; the connection is then of no more use: ldapx_close it.
+ */
+#define LDAPX_NOTIFY_OID	"1.2.840.113556.1.4.528"
+int	ldapx_notify_start(struct ldapx *c, const char *nc,
+	    const char *const *attrs);
+int	ldapx_notify_wait(struct ldapx *c, unsigned ms, ldapx_entry_fn *fn,
+	    void *arg, const char *const *attrs, int *got);
+
 /* The server actually connected to (for logs and the bundle's source). */
 const char *ldapx_server(const struct ldapx *c);
 const char *ldapx_errmsg(const struct ldapx *c);

@@ -64,6 +64,8 @@ void	sys_tcp_close(libssh2_socket_t s);
 int	sys_wait(unsigned secs);
 /* Non-blocking check of the same: 1 when a stop is pending. */
 int	sys_stop_requested(void);
+/* Milliseconds of a clock that never goes back (for short waits). */
+uint64_t sys_msec(void);
 
 /*
  * Serialize cycles that share a state directory (the service and a Task

@@ -468,6 +468,15 @@ sys_stop_requested(void)
 	return sys_stop != 0;
 }
 
+uint64_t
+sys_msec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 char
 sys_path_sep(void)
 {

@@ -216,6 +216,12 @@ sys_stop_requested(void)
 	return WaitForSingleObject(ev_stop, 0) == WAIT_OBJECT_0;
 }
 
+uint64_t
+sys_msec(void)
+{
+	return (uint64_t)GetTickCount64();
+}
+
 /* --- initialization ------------------------------------------------ */
 
 int
