@@ -278,11 +278,25 @@ notify_register(struct notify *n, const struct agent_cfg *c,
 	notify_reset(n);
 	memset(&d, 0, sizeof(d));
 	rs_buf_init(&pw, 4096);
-	if ((r = ldapx_read(poll, "", dse_attrs, notify_dse_entry, &d,
+	if ((r = export_opts(c, &o, &pw)) != RS_OK) {
+		snprintf(why, whysize, "ldap password: %s", rs_err_str(r));
+		goto out;
+	}
+	/*
+	 * The same DC as the poll ("(DC locator)": the locator again), but
+	 * not its connection, which may be the dead one of a DC that
+	 * restarted: the root DSE is read on the first of our own.
+	 */
+	o.server = srv[0] != '(' ? srv : NULL;
+	why[0] = '\0';
+	if ((r = ldapx_open(&o, &n->conn[0], why, whysize)) != RS_OK)
+		goto out;
+	n->nconn = 1;
+	if ((r = ldapx_read(n->conn[0], "", dse_attrs, notify_dse_entry, &d,
 	    NULL)) != RS_OK) {
 		snprintf(why, whysize, "read the root DSE: %s",
-		    ldapx_errmsg(poll)[0] != '\0' ? ldapx_errmsg(poll) :
-		    rs_err_str(r));
+		    ldapx_errmsg(n->conn[0])[0] != '\0' ?
+		    ldapx_errmsg(n->conn[0]) : rs_err_str(r));
 		r = r == RS_ERR_NOTFOUND ? RS_ERR_SYSTEM : r;
 		goto out;
 	}
@@ -295,14 +309,8 @@ notify_register(struct notify *n, const struct agent_cfg *c,
 	}
 	if ((r = notify_pick_nc(n, c, &d, why, whysize)) != RS_OK)
 		goto out;
-	if ((r = export_opts(c, &o, &pw)) != RS_OK) {
-		snprintf(why, whysize, "ldap password: %s", rs_err_str(r));
-		goto out;
-	}
-	/* The same DC as the poll; "(DC locator)": the locator again. */
-	o.server = srv[0] != '(' ? srv : NULL;
 	for (i = 0; i < n->nnc; i++) {
-		if (i % RS_MAX_NOTIFY_PER_CONN == 0) {
+		if (i > 0 && i % RS_MAX_NOTIFY_PER_CONN == 0) {
 			why[0] = '\0';
 			if ((r = ldapx_open(&o, &n->conn[n->nconn], why,
 			    whysize)) != RS_OK)
@@ -354,8 +362,10 @@ notify_failed(struct notify *n, const struct agent_cfg *c, const char *srv,
 	else
 		rs_debug("notify %s: register again: %s; next in %us", srv,
 		    why, n->backoff);
+	/* Counts the registrations tried since the failure that was said. */
+	if (n->failed)
+		n->attempts++;
 	n->failed = 1;
-	n->attempts++;
 	n->since = 0;
 	n->retry_at = now + n->backoff * 1000ULL;
 	n->backoff = n->backoff * 2 > RS_NOTIFY_BACKOFF_MAX ?
@@ -404,7 +414,7 @@ notify_ensure(struct notify *n, const struct agent_cfg *c, struct dirsync *ds)
 	if (n->failed)
 		rs_info("notify %s: registered again after %u attempt(s), for "
 		    "changes below %s; one cycle for what changed meanwhile",
-		    n->server, n->attempts, ncs);
+		    n->server, n->attempts + 1, ncs);
 	else
 		rs_info("notify %s: registered for changes below %s (change "
 		    "notification, %s); a cycle %us after a change, a poll "

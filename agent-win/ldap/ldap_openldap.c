@@ -569,8 +569,9 @@ oldap_close(struct ldapx_conn *c)
 
 /*
  * Change notification: an asynchronous search that the server keeps
- * open.  The connection is the notifier's alone, so its time limit can
- * go: with the handle's (o->timeout), the server would end the search.
+ * open.  The connection is the notifier's alone, so its options can
+ * change: no time limit (with the handle's, o->timeout, the server would
+ * end the search), and interrupted waits restarted.
  */
 static int
 oldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
@@ -585,6 +586,11 @@ oldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
 	ctrls[0] = &ctl;
 	ctrls[1] = NULL;
 	ldap_set_option(c->ld, LDAP_OPT_TIMELIMIT, &v);
+	/*
+	 * A signal (SIGHUP, SIGUSR1) during ldap_result would otherwise be
+	 * "Can't contact LDAP server" on a connection that is fine.
+	 */
+	ldap_set_option(c->ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
 	if ((rc = ldap_search_ext(c->ld, q->base, LDAP_SCOPE_SUBTREE,
 	    q->filter, (char **)q->attrs, 0, ctrls, NULL, NULL, LDAP_NO_LIMIT,
 	    &id)) != LDAP_SUCCESS) {
