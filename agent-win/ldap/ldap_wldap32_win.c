@@ -92,6 +92,8 @@
 
 struct ldapx_conn {
 	LDAP		*ld;
+	ULONG		 note_id[RS_MAX_NOTIFY_PER_CONN];	/* searches */
+	size_t		 nnote;
 	unsigned	 timeout;
 	char		 server[512];
 	char		 err[512];
@@ -947,7 +949,11 @@ wldap_close(struct ldapx_conn *c)
 	free(c);
 }
 
-/* Change notification: ldap_search_extW, asynchronous, ldap_result. */
+/*
+ * Change notification: ldap_search_extW, asynchronous, then ldap_result
+ * on each search's own message id: Wine 8's refuses LDAP_RES_ANY
+ * (returns -1, and LdapGetLastError says success).
+ */
 static int
 wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
     char *msg, size_t msgsize)
@@ -971,11 +977,15 @@ wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
 		goto out;
 	}
 	/* No time limit: the server keeps the search open. */
-	if ((lrc = ldap_search_extW(c->ld, wbase, LDAP_SCOPE_SUBTREE, wfilter,
-	    wattrs, 0, sctrls, NULL, 0, 0, &id)) != LDAP_SUCCESS) {
+	if (c->nnote == RS_MAX_NOTIFY_PER_CONN) {
+		snprintf(msg, msgsize, "notify %s: too many searches", q->base);
+		rc = RS_ERR_LIMIT;
+	} else if ((lrc = ldap_search_extW(c->ld, wbase, LDAP_SCOPE_SUBTREE,
+	    wfilter, wattrs, 0, sctrls, NULL, 0, 0, &id)) != LDAP_SUCCESS) {
 		wldap_seterr(msg, msgsize, "notification search", lrc, NULL);
 		rc = RS_ERR_SYSTEM;
-	}
+	} else
+		c->note_id[c->nnote++] = id;
  out:
 	wldap_free_attrs(wattrs);
 	free(wfilter);
@@ -991,14 +1001,17 @@ wldap_notify_next(struct ldapx_conn *c, unsigned ms,
 	LDAPMessage *m = NULL, *e;
 	struct l_timeval tv;
 	wchar_t *srvmsg = NULL;
-	ULONG rc, code = 0;
+	ULONG rc = 0, code = 0;
+	size_t i;
 	char *s;
 	int r = RS_OK;
 
 	*kind = LDAPX_NOTE_NONE;
+	ms = c->nnote > 0 ? ms / (unsigned)c->nnote : ms;
 	tv.tv_sec = (LONG)(ms / 1000);
 	tv.tv_usec = (LONG)(ms % 1000) * 1000;
-	rc = wl.result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &tv, &m);
+	for (i = 0; i < c->nnote && rc == 0; i++)
+		rc = wl.result(c->ld, c->note_id[i], LDAP_MSG_ONE, &tv, &m);
 	if (rc == 0)
 		return RS_OK;
 	if (rc == (ULONG)-1 || m == NULL) {
