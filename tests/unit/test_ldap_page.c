@@ -20,7 +20,11 @@
  * - ldapx_read: noSuchObject, or no entry, is RS_ERR_NOTFOUND; busy is a
  *   failure, not an absent entry;
  * - ldapx_open: a client the build cannot use is RS_ERR_INVAL with the
- *   picker's message.
+ *   picker's message;
+ * - change notification: (objectClass=*) and subtree, at most
+ *   RS_MAX_NOTIFY_PER_CONN per connection, an entry is a change, a
+ *   search result of any code ends the search, so does a failed
+ *   connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,11 +258,53 @@ fake_close(struct ldapx_conn *c)
 	(void)c;
 }
 
+/* Change notification: the script's next message, once. */
+static struct {
+	size_t	 started;
+	int	 kind;		/* LDAPX_NOTE_* */
+	int	 code;		/* of a DONE */
+	int	 fail;		/* the connection failed */
+	char	 filter[64];
+} note;
+
+static int
+fake_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
+    char *msg, size_t msgsize)
+{
+	(void)c;
+	(void)msg;
+	(void)msgsize;
+	note.started++;
+	snprintf(note.filter, sizeof(note.filter), "%s%s", q->filter,
+	    q->subtree ? " subtree" : "");
+	return RS_OK;
+}
+
+static int
+fake_notify_next(struct ldapx_conn *c, unsigned ms,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, int *kind,
+    struct ldapx_status *st, char *msg, size_t msgsize)
+{
+	(void)c;
+	(void)ms;
+	if (note.fail) {
+		snprintf(msg, msgsize, "notification search: gone");
+		return RS_ERR_SYSTEM;
+	}
+	*kind = note.kind;
+	st->code = note.code;
+	note.kind = LDAPX_NOTE_NONE;
+	if (*kind == LDAPX_NOTE_ENTRY)
+		return fake_entry(q, &fake.entries[0], fn, arg, msg, msgsize);
+	return RS_OK;
+}
+
 static const struct ldapx_backend fake_backend = {
 	.name = "fake", .open = fake_open, .search = fake_search,
 	.status = fake_status, .cookie = fake_cookie,
 	.entries = fake_entries, .res_free = fake_res_free,
 	.errstr = fake_errstr, .server = fake_server, .close = fake_close,
+	.notify_start = fake_notify_start, .notify_next = fake_notify_next,
 };
 
 const struct ldapx_backend *
@@ -614,6 +660,62 @@ test_read(void)
 	    strcmp(msg, "client = fake: use another") == 0);
 }
 
+/*
+ * Change notification: AD's filter and scope, five searches per
+ * connection, an entry is a change, and a search result of any code
+ * (even success) is the end of the search, as is a failed connection.
+ */
+static void
+test_notify(void)
+{
+	static const char *const usn[] = { "uSNChanged", NULL };
+	struct ldapx_opts o;
+	struct ldapx *ld = NULL;
+	char msg[256];
+	int i, r, n = 0, ok = 1;
+
+	memset(&o, 0, sizeof(o));
+	memset(&fake, 0, sizeof(fake));
+	memset(&note, 0, sizeof(note));
+	fake.entries = two;
+	fake.nentries = 1;
+	UT_CHECK("notify: open", ldapx_open(&o, &ld, msg, sizeof(msg)) ==
+	    RS_OK);
+	for (i = 0; i < RS_MAX_NOTIFY_PER_CONN; i++)
+		ok = ok && ldapx_notify_start(ld, "dc=x", usn) == RS_OK;
+	UT_CHECK("notify: five searches, (objectClass=*), subtree", ok &&
+	    note.started == 5 &&
+	    strcmp(note.filter, "(objectClass=*) subtree") == 0);
+	r = ldapx_notify_start(ld, "dc=y", usn);
+	UT_CHECK("notify: a sixth is RS_ERR_LIMIT, and not sent",
+	    r == RS_ERR_LIMIT && note.started == 5 &&
+	    strstr(ldapx_errmsg(ld), "MaxNotificationPerConnection") != NULL);
+	r = ldapx_notify_wait(ld, 10, count_entry, NULL, usn, &n);
+	UT_CHECK("notify: nothing in time", r == RS_OK && n == 0);
+	note.kind = LDAPX_NOTE_ENTRY;
+	seen = 0;
+	r = ldapx_notify_wait(ld, 10, count_entry, NULL, usn, &n);
+	UT_CHECK("notify: an entry is a change", r == RS_OK && n == 1 &&
+	    seen == 1);
+	note.kind = LDAPX_NOTE_DONE;
+	note.code = 0;
+	r = ldapx_notify_wait(ld, 10, count_entry, NULL, usn, &n);
+	UT_CHECK("notify: a result, even success, ends the search",
+	    r == RS_ERR_SYSTEM && n == 0 && strstr(ldapx_errmsg(ld),
+	    "the server ended the notification search: code 0") != NULL);
+	note.kind = LDAPX_NOTE_DONE;
+	note.code = 12;
+	r = ldapx_notify_wait(ld, 10, count_entry, NULL, usn, &n);
+	UT_CHECK("notify: unavailableCriticalExtension says the code",
+	    r == RS_ERR_SYSTEM && strstr(ldapx_errmsg(ld), "code 12") != NULL);
+	note.fail = 1;
+	r = ldapx_notify_wait(ld, 10, count_entry, NULL, usn, &n);
+	UT_CHECK("notify: a failed connection is an error with its reason",
+	    r == RS_ERR_SYSTEM && strcmp(ldapx_errmsg(ld),
+	    "notification search: gone") == 0);
+	ldapx_close(ld);
+}
+
 int
 main(void)
 {
@@ -622,5 +724,6 @@ main(void)
 	test_ranges();
 	test_pages();
 	test_read();
+	test_notify();
 	return ut_exit();
 }
