@@ -71,6 +71,21 @@ agent_conns() {
 			s = substr($0, RSTART + 11, RLENGTH - 11)
 		print port, s; keep = 0 }' | sort
 }
+# which_conns BEFORE AFTER: agent_conns before and after a poll; sets
+# notify_port (sent nothing in between) and poll_port (sent the poll).
+which_conns() {
+	notify_port=$(join "$1" "$2" | awk '$2 == $3 { print $1 }')
+	poll_port=$(join "$1" "$2" | awk '$2 != $3 { print $1 }')
+}
+# kill_notify: ss -K the connection on notify_port, if one was found.
+kill_notify() {
+	if [ -n "$notify_port" ] && [ -n "$poll_port" ]; then
+		ss -K -tn dst 127.0.0.1 dport = 389 sport = "$notify_port" \
+		    >/dev/null 2>&1
+	else
+		t_fail "$1-which" "cannot tell the connections apart: $(cat "$2" "$3")"
+	fi
+}
 # user_add LOGIN ADDR: a mail-enabled user, timed; sets T0.
 user_add() {
 	T0=$(date +%s)
@@ -132,15 +147,10 @@ kill -USR1 "$AGENT_PID"
 t_check killed-sync-now t_wait_log "$T/run1.err" 'cycle [0-9]*: ' 20 \
     $((ncyc + 1))
 agent_conns "$AGENT_PID" >"$T/conns1.txt"
-notify_port=$(join "$T/conns.txt" "$T/conns1.txt" | awk '$2 == $3 { print $1 }')
-poll_port=$(join "$T/conns.txt" "$T/conns1.txt" | awk '$2 != $3 { print $1 }')
+which_conns "$T/conns.txt" "$T/conns1.txt"
 # A signal during the wait is no failure of the connection.
 t_eq killed-sync-now-no-drop 0 "$(grep -c 'polling every 600s, registering again' "$T/run1.err")"
-if [ -n "$notify_port" ] && [ -n "$poll_port" ]; then
-	ss -K -tn dst 127.0.0.1 dport = 389 sport = "$notify_port" >/dev/null 2>&1
-else
-	t_fail killed-which "cannot tell the connections apart: $(cat "$T/conns.txt" "$T/conns1.txt")"
-fi
+kill_notify killed "$T/conns.txt" "$T/conns1.txt"
 t_check killed-said t_wait_log "$T/run1.err" \
     'notify .*: .*; polling every 600s, registering again in 2s' 10
 t_check killed-registered-again t_wait_log "$T/run1.err" \
@@ -227,6 +237,7 @@ for client in wldap32 openldap; do
 	t_ok "wine $client: registered for changes below DC=corp,DC=test"
 	t_check "wine-$client-cycle-2" t_wait_log "$T/w-$client.err" 'cycle 2: ' 30
 	sleep 2
+	agent_conns "$AGENT_PID" >"$T/wc-$client.txt"
 	user_add "wine.$client" "wine.$client@corp.test"
 	if secs=$(wait_rcpt "wine.$client@corp.test" 250 30 "$T0"); then
 		t_ok "wine $client: a new user gets 250 ${secs}s after its creation (interval 10m)"
@@ -235,5 +246,23 @@ for client in wldap32 openldap; do
 	fi
 	t_check "wine-$client-delta" t_wait_log "$T/w-$client.err" \
 	    'cycle [0-9]+: changes from USN [0-9]+ to [0-9]+: 1 object' 10
+	# The cycle the change started sent on the poll connection only.
+	agent_conns "$AGENT_PID" >"$T/wc1-$client.txt"
+	t_eq "wine-$client-two-connections" 2 "$(wc -l <"$T/wc1-$client.txt")"
+	which_conns "$T/wc-$client.txt" "$T/wc1-$client.txt"
+	kill_notify "wine-$client-killed" "$T/wc-$client.txt" "$T/wc1-$client.txt"
+	t_check "wine-$client-killed-said" t_wait_log "$T/w-$client.err" \
+	    'notify .*: .*; polling every 600s, registering again in 2s' 10
+	t_check "wine-$client-killed-registered-again" t_wait_log \
+	    "$T/w-$client.err" 'notify .*: registered again after 1 attempt' 15
+	t_eq "wine-$client-killed-said-once" 1 \
+	    "$(grep -c 'polling every 600s, registering again' "$T/w-$client.err")"
+	grep 'notify .*: .*; polling every 600s' "$T/w-$client.err" >&2
+	user_add "wine2.$client" "wine2.$client@corp.test"
+	if secs=$(wait_rcpt "wine2.$client@corp.test" 250 30 "$T0"); then
+		t_ok "wine $client: registered again after the kill, a new user gets 250 in ${secs}s"
+	else
+		t_fail "wine-$client-killed-change" "still $(h_rcpt "wine2.$client@corp.test") after ${secs}s"
+	fi
 	agent_stop
 done

@@ -958,16 +958,14 @@ static int
 wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
     char *msg, size_t msgsize)
 {
-	LDAPControlW ctl, *sctrls[2];
+	LDAPControlW ctl = { (wchar_t *)L"1.2.840.113556.1.4.528", { 0, NULL },
+	    TRUE }, *sctrls[2] = { &ctl, NULL };
 	wchar_t *wbase = NULL, *wfilter = NULL, **wattrs = NULL;
 	ULONG lrc, id = 0;
 	int rc = RS_OK;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.ldctl_oid = (wchar_t *)L"1.2.840.113556.1.4.528";
-	ctl.ldctl_iscritical = TRUE;
-	sctrls[0] = &ctl;
-	sctrls[1] = NULL;
+	if (c->nnote == RS_MAX_NOTIFY_PER_CONN)		/* ldap_page.c's rule */
+		return RS_ERR_LIMIT;
 	if ((wbase = win_wide(q->base)) == NULL ||
 	    (wfilter = win_wide(q->filter)) == NULL ||
 	    (wattrs = wldap_wide_attrs(q)) == NULL) {
@@ -977,11 +975,8 @@ wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
 		goto out;
 	}
 	/* No time limit: the server keeps the search open. */
-	if (c->nnote == RS_MAX_NOTIFY_PER_CONN) {
-		snprintf(msg, msgsize, "notify %s: too many searches", q->base);
-		rc = RS_ERR_LIMIT;
-	} else if ((lrc = ldap_search_extW(c->ld, wbase, LDAP_SCOPE_SUBTREE,
-	    wfilter, wattrs, 0, sctrls, NULL, 0, 0, &id)) != LDAP_SUCCESS) {
+	if ((lrc = ldap_search_extW(c->ld, wbase, LDAP_SCOPE_SUBTREE, wfilter,
+	    wattrs, 0, sctrls, NULL, 0, 0, &id)) != LDAP_SUCCESS) {
 		wldap_seterr(msg, msgsize, "notification search", lrc, NULL);
 		rc = RS_ERR_SYSTEM;
 	} else
@@ -1014,9 +1009,15 @@ wldap_notify_next(struct ldapx_conn *c, unsigned ms,
 		rc = wl.result(c->ld, c->note_id[i], LDAP_MSG_ONE, &tv, &m);
 	if (rc == 0)
 		return RS_OK;
+	/* Wine sets no error for a lost connection: say that much. */
 	if (rc == (ULONG)-1 || m == NULL) {
-		wldap_seterr(msg, msgsize, "notification search",
-		    LdapGetLastError(), NULL);
+		if ((code = LdapGetLastError()) != LDAP_SUCCESS)
+			wldap_seterr(msg, msgsize, "notification search", code,
+			    NULL);
+		else
+			snprintf(msg, msgsize, "notification search: "
+			    "ldap_result failed, with no reason (connection "
+			    "lost)");
 		return RS_ERR_SYSTEM;
 	}
 	if (rc == LDAP_RES_SEARCH_ENTRY) {
