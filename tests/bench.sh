@@ -20,10 +20,15 @@
 #   B5  size: the agent's 1M bundle vs the raw list
 #   B6  the Windows .exe under Wine: export of BENCH_WIN_N (20000), through
 #       wldap32 and through its OpenLDAP client ([ldap] client = openldap)
+#   B7  end-to-end latency against Samba (tests/bench-b7.sh, in its own
+#       network namespace): a new mail-enabled user until the first 250
+#       from a new SMTP connection, and its proxyAddresses cleared until
+#       550 5.1.1; BENCH_B7_TRIALS (20) each, with change notification
+#       and polling only; EdgeSync's 5 minutes as the reference
 #
 # Environment: BENCH_DIR_N BENCH_BIG_N BENCH_ATTACK BENCH_ATTACK_LDAP
 # BENCH_WIN_N BENCH_REPEAT (runs per B1 side, default 5; B2: 3; medians),
-# BENCH_SKIP (words: B1 ... B6, skipped), RS_AGENT RS_RECEIVER RS_WIN_AGENT.
+# BENCH_B7_TRIALS, BENCH_SKIP (words: B1 ... B7, skipped), RS_AGENT RS_RECEIVER RS_WIN_AGENT.
 #
 # Trust boundary: none; runs as root on a test machine, starts servers
 # through tests/harness.sh (stopped by PID at exit).
@@ -572,6 +577,12 @@ else
 	else
 		row B6 "B6 not run: h_wine_init failed" "-" "-" "-" "-" info
 	fi
+fi
+
+if ! skipped B7; then
+	say "B7: end-to-end latency against Samba, ${BENCH_B7_TRIALS:-20} trials per mode"
+	sh "$RS_TOP/tests/bench-b7.sh" "$ROWS" "$NOTES" "${BENCH_B7_TRIALS:-20}" ||
+	    row B7 "B7 not run: Samba, sshd or Postfix did not start" "-" "-" "-" "-" info
 fi
 
 # --- the table ---------------------------------------------------------------
