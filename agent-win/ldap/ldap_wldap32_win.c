@@ -45,7 +45,9 @@
  * control, the result code before the entries, ranged attributes) are
  * ldap_page.c's.  TLS: wldap32 checks the server's certificate against
  * the Windows certificate store, never ca_file (ldapx_pick refuses
- * ca_file with this backend).
+ * ca_file with this backend).  Change notification is
+ * ldap_wldap32_notify_win.c's, over the connection and helpers
+ * ldap_wldap32_win.h shares.
  *
  * Ownership: struct ldapx_conn owns the connection; close frees it.  A
  * reply (struct ldapx_res) holds wldap32's messages until res_free.
@@ -54,7 +56,7 @@
  * unsupported option), RS_ERR_LIMIT (a value or cookie too large).
  * Trust boundary: everything from the server is untrusted; values go to
  * the callback with their length, never as C strings.
- * Names shared with libldap: nine functions (wldap_dll below) are
+ * Names shared with libldap: eight functions (wldap_dll below) are
  * looked up in wldap32.dll, not linked by name.
  */
 #include <winsock2.h>
@@ -71,6 +73,7 @@
 
 #include "buf.h"
 #include "ldap_backend.h"
+#include "ldap_wldap32_win.h"
 #include "rs_err.h"
 #include "rs_limits.h"
 #include "win_int.h"
@@ -89,15 +92,6 @@
 
 /* GC failover: how many of the forest's GCs one open tries at most. */
 #define WLDAP_MAX_GC	16
-
-struct ldapx_conn {
-	LDAP		*ld;
-	ULONG		 note_id[RS_MAX_NOTIFY_PER_CONN];	/* searches */
-	size_t		 nnote;
-	unsigned	 timeout;
-	char		 server[512];
-	char		 err[512];
-};
 
 /* The server's reply to one search. */
 struct ldapx_res {
@@ -118,8 +112,6 @@ struct wldap_dll {
 	ULONG		 (LDAPAPI *value_free_len)(struct berval **);
 	VOID		 (BERAPI *ber_free)(BerElement *, INT);
 	VOID		 (BERAPI *ber_bvfree)(struct berval *);
-	ULONG		 (LDAPAPI *result)(LDAP *, ULONG, ULONG,
-			    struct l_timeval *, LDAPMessage **);
 };
 
 static struct wldap_dll wl;
@@ -146,8 +138,7 @@ wldap_load_once(PINIT_ONCE once, PVOID arg, PVOID *ctx)
 	    WL_GET(m, msgfree, "ldap_msgfree") &&
 	    WL_GET(m, value_free_len, "ldap_value_free_len") &&
 	    WL_GET(m, ber_free, "ber_free") &&
-	    WL_GET(m, ber_bvfree, "ber_bvfree") &&
-	    WL_GET(m, result, "ldap_result");
+	    WL_GET(m, ber_bvfree, "ber_bvfree");
 	return TRUE;
 }
 
@@ -174,7 +165,7 @@ wldap_rcstr(ULONG rc, char *out, size_t outsize)
 	free(s);
 }
 
-static void
+void
 wldap_seterr(char *msg, size_t msgsize, const char *what, ULONG rc,
     const wchar_t *srv)
 {
@@ -628,7 +619,7 @@ wldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 	return rc;
 }
 
-static void
+void
 wldap_free_attrs(wchar_t **w)
 {
 	size_t i;
@@ -641,7 +632,7 @@ wldap_free_attrs(wchar_t **w)
 }
 
 /* The query's attribute names, wide, NULL-terminated. */
-static wchar_t **
+wchar_t **
 wldap_wide_attrs(const struct ldapx_query *q)
 {
 	wchar_t **w;
@@ -838,7 +829,7 @@ wldap_values(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
 }
 
 /* Hand one entry to fn. */
-static int
+int
 wldap_entry(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
     ldapx_entry_fn *fn, void *arg, uint64_t *bytes, char *msg,
     size_t msgsize)
@@ -947,98 +938,6 @@ wldap_close(struct ldapx_conn *c)
 	if (c->ld != NULL)
 		wl.unbind(c->ld);
 	free(c);
-}
-
-/*
- * Change notification: ldap_search_extW, asynchronous, then ldap_result
- * on each search's own message id: Wine 8's refuses LDAP_RES_ANY
- * (returns -1, and LdapGetLastError says success).
- */
-static int
-wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
-    char *msg, size_t msgsize)
-{
-	LDAPControlW ctl = { (wchar_t *)L"1.2.840.113556.1.4.528", { 0, NULL },
-	    TRUE }, *sctrls[2] = { &ctl, NULL };
-	wchar_t *wbase = NULL, *wfilter = NULL, **wattrs = NULL;
-	ULONG lrc, id = 0;
-	int rc = RS_OK;
-
-	if (c->nnote == RS_MAX_NOTIFY_PER_CONN)		/* ldap_page.c's rule */
-		return RS_ERR_LIMIT;
-	if ((wbase = win_wide(q->base)) == NULL ||
-	    (wfilter = win_wide(q->filter)) == NULL ||
-	    (wattrs = wldap_wide_attrs(q)) == NULL) {
-		snprintf(msg, msgsize, "notify %s: base or attributes not "
-		    "valid UTF-8", q->base);
-		rc = RS_ERR_INVAL;
-		goto out;
-	}
-	/* No time limit: the server keeps the search open. */
-	if ((lrc = ldap_search_extW(c->ld, wbase, LDAP_SCOPE_SUBTREE, wfilter,
-	    wattrs, 0, sctrls, NULL, 0, 0, &id)) != LDAP_SUCCESS) {
-		wldap_seterr(msg, msgsize, "notification search", lrc, NULL);
-		rc = RS_ERR_SYSTEM;
-	} else
-		c->note_id[c->nnote++] = id;
- out:
-	wldap_free_attrs(wattrs);
-	free(wfilter);
-	free(wbase);
-	return rc;
-}
-
-static int
-wldap_notify_next(struct ldapx_conn *c, unsigned ms,
-    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, int *kind,
-    struct ldapx_status *st, char *msg, size_t msgsize)
-{
-	LDAPMessage *m = NULL, *e;
-	struct l_timeval tv;
-	wchar_t *srvmsg = NULL;
-	ULONG rc = 0, code = 0;
-	size_t i;
-	char *s;
-	int r = RS_OK;
-
-	*kind = LDAPX_NOTE_NONE;
-	ms = c->nnote > 0 ? ms / (unsigned)c->nnote : ms;
-	tv.tv_sec = (LONG)(ms / 1000);
-	tv.tv_usec = (LONG)(ms % 1000) * 1000;
-	for (i = 0; i < c->nnote && rc == 0; i++)
-		rc = wl.result(c->ld, c->note_id[i], LDAP_MSG_ONE, &tv, &m);
-	if (rc == 0)
-		return RS_OK;
-	/* Wine sets no error for a lost connection: say that much. */
-	if (rc == (ULONG)-1 || m == NULL) {
-		if ((code = LdapGetLastError()) != LDAP_SUCCESS)
-			wldap_seterr(msg, msgsize, "notification search", code,
-			    NULL);
-		else
-			snprintf(msg, msgsize, "notification search: "
-			    "ldap_result failed, with no reason (connection "
-			    "lost)");
-		return RS_ERR_SYSTEM;
-	}
-	if (rc == LDAP_RES_SEARCH_ENTRY) {
-		*kind = LDAPX_NOTE_ENTRY;
-		if ((e = wl.first_entry(c->ld, m)) != NULL)
-			r = wldap_entry(c, e, q, fn, arg, NULL, msg, msgsize);
-	} else if (rc == LDAP_RES_SEARCH_RESULT) {
-		*kind = LDAPX_NOTE_DONE;
-		if (ldap_parse_resultW(c->ld, m, &code, NULL, &srvmsg, NULL,
-		    NULL, FALSE) != LDAP_SUCCESS)
-			code = LDAP_OTHER;
-		st->code = (int)code;
-		if (srvmsg != NULL && (s = win_utf8(srvmsg)) != NULL) {
-			snprintf(st->diag, sizeof(st->diag), "%s", s);
-			free(s);
-		}
-		if (srvmsg != NULL)
-			ldap_memfreeW(srvmsg);
-	}
-	wl.msgfree(m);
-	return r;
 }
 
 const struct ldapx_backend ldapx_wldap32 = {
