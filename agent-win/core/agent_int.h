@@ -206,6 +206,12 @@ size_t	dircache_seal(struct dircache *d);
 int	dircache_set(struct dircache *d, const unsigned char *guid,
 	    const char *addrs, size_t len, int *changed);
 int	dircache_norm(struct rs_buf *addrs);
+/*
+ * The cache's addresses as a finished list that borrows the cache's
+ * bytes (rlist_new_over): free it before the cache is changed or freed.
+ * So a poll_result's list, and dirsync_list's, live no longer than the
+ * cycle that got them: the next poll changes the cache.
+ */
 int	dircache_list(const struct dircache *d, struct rlist **out);
 int	dircache_save(const struct dircache *d, const char *path);
 /* RS_ERR_NOTFOUND: no file; RS_ERR_FORMAT: damaged at *lineno. */
@@ -223,7 +229,9 @@ enum poll_kind {
 };
 struct poll_result {
 	enum poll_kind	 kind;
-	struct rlist	*list;		/* owned by the caller */
+	struct rlist	*list;		/* owned by the caller; may borrow the
+					   cache (dircache_list): freed before
+					   the next poll */
 	char		 sha[2 * RS_SHA256_LEN + 1];	/* of the list now */
 	uint64_t	 entries;	/* read, root DSE included */
 	uint64_t	 bytes;		/* value bytes read */
@@ -256,6 +264,11 @@ int	state_init(const struct agent_cfg *c);
 int	state_next_seq(const struct agent_cfg *c, uint64_t *seq);
 /* The last pushed list; RS_ERR_NOTFOUND when there is none yet. */
 int	state_load_last(const struct agent_cfg *c, struct rlist **out);
+/*
+ * Only how many entries it has (the shrink guard), checked line by line
+ * as state_load_last checks them, without building a list.
+ */
+int	state_count_last(const struct agent_cfg *c, size_t *n);
 int	state_save_last(const struct agent_cfg *c, const struct rlist *l);
 /* Write the list as plaintext lines into out. */
 int	state_list_text(const struct rlist *l, struct rs_buf *out);

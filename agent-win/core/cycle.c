@@ -216,8 +216,7 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
     int *rc)
 {
 	const struct agent_cfg *c = cy->c;
-	struct rlist *last = NULL;
-	size_t nlast, n = rlist_count(list), i;
+	size_t nlast = 0, n = rlist_count(list), i;
 	int r, covered = 1;
 
 	*rc = AGENT_EXIT_FAIL;
@@ -230,13 +229,12 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
 	}
 	if (cy->o->allow_shrink)
 		cycle_approve(cy, mask, n);
-	r = state_load_last(c, &last);
+	/* A count is all the guard needs: no second list beside this one. */
+	r = state_count_last(c, &nlast);
 	if (r == RS_ERR_NOTFOUND)
 		return RS_OK;
 	if (r != RS_OK)
 		return r;
-	nlast = rlist_count(last);
-	rlist_free(last);
 	if (!cycle_shrinks(nlast, n, c->shrink_pct))
 		return RS_OK;
 	for (i = 0; i < c->nrelays; i++)

@@ -14,8 +14,9 @@
  *                        detection (dircache.c)
  *   last.rcpt.gz(.sig)   the last bundle and signature pushed (audit)
  *
- * API:        state_init, state_next_seq, state_load_last, state_save_last,
- *             state_list_text, state_save_bundle, state_relay_load/save.
+ * API:        state_init, state_next_seq, state_load_last, state_count_last,
+ *             state_save_last, state_list_text, state_list_sha,
+ *             state_save_bundle, state_relay_load/save.
  * Ownership:  state_load_last hands a new rlist to the caller.
  * Errors:     RS_ERR_* after logging "<operation> <file>: <reason>".
  * Trust:      the directory is the agent's own (0700); its files are still
@@ -30,6 +31,7 @@
 #include <time.h>
 
 #include "agent_int.h"
+#include "addr.h"
 #include "buf.h"
 #include "hash.h"
 #include "log.h"
@@ -131,17 +133,95 @@ state_list_text(const struct rlist *l, struct rs_buf *out)
 	return RS_OK;
 }
 
+/*
+ * Entry by entry, as the bundle's entry section would read: a text copy
+ * of the list would cost as much memory again as the list (24 MB at 1M).
+ */
 int
 state_list_sha(const struct rlist *l, char hex[2 * RS_SHA256_LEN + 1])
 {
 	unsigned char md[RS_SHA256_LEN];
-	struct rs_buf b;
+	struct rs_hash *sha = NULL;
+	const char *a;
+	size_t i, len, mdlen = 0;
 	int r;
 
+	if ((r = rs_hash_new("sha256", &sha)) != RS_OK)
+		return r;
+	for (i = 0; i < rlist_count(l); i++) {
+		a = rlist_get(l, i, &len);
+		if ((r = rs_hash_update(sha, a, len)) != RS_OK ||
+		    (r = rs_hash_update(sha, "\n", 1)) != RS_OK)
+			goto out;
+	}
+	if ((r = rs_hash_final(sha, md, &mdlen)) != RS_OK)
+		goto out;
+	if (mdlen != RS_SHA256_LEN) {
+		r = RS_ERR_INTERNAL;
+		goto out;
+	}
+	rs_hex(md, sizeof(md), hex);
+out:
+	rs_hash_free(sha);
+	return r;
+}
+
+/*
+ * The lines of text[0..len), each checked as rlist_parse_text does;
+ * a line equal to the one before counts once (the agent writes the
+ * file sorted and unique, so this is the count the list had).
+ */
+static int
+state_count_lines(const char *text, size_t len, size_t *n, size_t *line)
+{
+	const char *p = text, *end = text + len, *nl, *prev = NULL;
+	size_t llen, prevlen = 0;
+	int r;
+
+	*n = 0;
+	*line = 0;
+	while (p < end) {
+		(*line)++;
+		/* A last line without LF is a file cut short. */
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return RS_ERR_TRUNC;
+		llen = (size_t)(nl - p);
+		if ((r = addr_check(p, llen, NULL)) != RS_OK)
+			return r;
+		if (prev == NULL || llen != prevlen ||
+		    memcmp(prev, p, llen) != 0)
+			(*n)++;
+		prev = p;
+		prevlen = llen;
+		p = nl + 1;
+	}
+	return RS_OK;
+}
+
+int
+state_count_last(const struct agent_cfg *c, size_t *n)
+{
+	struct rs_buf b;
+	char *path = NULL;
+	size_t line = 0;
+	int r;
+
+	*n = 0;
 	rs_buf_init(&b, RS_DEF_LIST_BYTES);
-	if ((r = state_list_text(l, &b)) == RS_OK &&
-	    (r = rs_sha256(b.data, b.len, md)) == RS_OK)
-		rs_hex(md, sizeof(md), hex);
+	if ((path = agent_path(c->state_dir, "last.list")) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = sys_read_file(path, RS_DEF_LIST_BYTES, &b)) != RS_OK) {
+		if (r != RS_ERR_NOTFOUND)
+			rs_error("read %s: %s", path, state_why(r));
+		goto out;
+	}
+	if ((r = state_count_lines((const char *)b.data, b.len, n, &line)) !=
+	    RS_OK)
+		rs_error("read %s: line %zu: %s", path, line, rs_err_str(r));
+out:
+	free(path);
 	rs_buf_free(&b);
 	return r;
 }
