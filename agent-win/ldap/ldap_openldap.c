@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <ldap.h>
 
@@ -40,9 +41,35 @@ struct ldapx_conn {
 	char		 msg[512];
 };
 
-/* The server's reply to one search, with its result message. */
+/*
+ * The server's reply to one search: its result message, and its entries
+ * as they were parsed on arrival (oldap_hold), held back until
+ * ldap_page.c has read the result code.  One byte buffer holds every
+ * DN, attribute name (NUL-ended) and value; the arrays index it.
+ */
+struct oldap_held_attr {
+	size_t		 name;		/* offset of the name */
+	size_t		 val0, nval;	/* into vals */
+};
+
+struct oldap_held_entry {
+	size_t		 dn;		/* offset of the DN */
+	size_t		 attr0, nattr;	/* into attrs */
+};
+
+struct oldap_held_val {
+	size_t		 off, len;
+};
+
 struct ldapx_res {
-	LDAPMessage	*msgs;
+	LDAPMessage		*msgs;		/* the result */
+	struct rs_buf		 bytes;
+	struct oldap_held_entry	*ents;
+	size_t			 nent, capent;
+	struct oldap_held_attr	*attrs;
+	size_t			 nattr, capattr;
+	struct oldap_held_val	*vals;
+	size_t			 nval, capval;
 };
 
 static void
@@ -259,16 +286,154 @@ out:
 	return r;
 }
 
+/* Bytes of one page's held entries: a page of RS_MAX_PAGE_SIZE big ones. */
+#define OLDAP_HELD_MAX	(256UL * 1024 * 1024)
+
+static int
+oldap_put(struct ldapx_res *res, const void *p, size_t n, int nul,
+    size_t *off)
+{
+	int r;
+
+	*off = res->bytes.len;
+	if ((r = rs_buf_put(&res->bytes, p, n)) != RS_OK ||
+	    (nul && (r = rs_buf_put_u8(&res->bytes, 0)) != RS_OK))
+		return r;
+	return RS_OK;
+}
+
+/* One attribute's values into res, as they came. */
+static int
+oldap_hold_vals(struct ldapx_res *res, struct berval **bv,
+    struct oldap_held_attr *ha)
+{
+	size_t j, n = bv != NULL ? (size_t)ldap_count_values_len(bv) : 0;
+	int r;
+
+	ha->val0 = res->nval;
+	ha->nval = n;
+	if ((r = rs_grow((void **)&res->vals, &res->capval, res->nval + n,
+	    sizeof(*res->vals), 1024)) != RS_OK)
+		return r;
+	for (j = 0; j < n; j++) {
+		if ((r = oldap_put(res, bv[j]->bv_val, bv[j]->bv_len, 0,
+		    &res->vals[res->nval].off)) != RS_OK)
+			return r;
+		res->vals[res->nval++].len = bv[j]->bv_len;
+	}
+	return RS_OK;
+}
+
+/*
+ * Parse entry e as it arrives and keep its DN, attribute names and
+ * values: the decoding overlaps with the server sending the rest of the
+ * page, and the message is freed at once.  Nothing reaches the caller
+ * here (see oldap_entries).
+ */
+static int
+oldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_res *res)
+{
+	struct oldap_held_entry *he;
+	struct oldap_held_attr *ha;
+	struct berval **bv;
+	BerElement *ber = NULL;
+	char *dn, *a;
+	int r;
+
+	if ((dn = ldap_get_dn(c->ld, e)) == NULL)
+		return RS_ERR_FORMAT;
+	if ((r = rs_grow((void **)&res->ents, &res->capent, res->nent + 1,
+	    sizeof(*res->ents), 256)) != RS_OK)
+		goto out;
+	he = &res->ents[res->nent];
+	he->attr0 = res->nattr;
+	he->nattr = 0;
+	if ((r = oldap_put(res, dn, strlen(dn), 1, &he->dn)) != RS_OK)
+		goto out;
+	for (a = ldap_first_attribute(c->ld, e, &ber); a != NULL && r == RS_OK;
+	    a = ldap_next_attribute(c->ld, e, ber)) {
+		if ((r = rs_grow((void **)&res->attrs, &res->capattr,
+		    res->nattr + 1, sizeof(*res->attrs), 1024)) == RS_OK) {
+			ha = &res->attrs[res->nattr];
+			bv = ldap_get_values_len(c->ld, e, a);
+			if ((r = oldap_put(res, a, strlen(a), 1, &ha->name)) ==
+			    RS_OK && (r = oldap_hold_vals(res, bv, ha)) ==
+			    RS_OK) {
+				res->nattr++;
+				he->nattr++;
+			}
+			if (bv != NULL)
+				ldap_value_free_len(bv);
+		}
+		ldap_memfree(a);
+	}
+	if (a != NULL)
+		ldap_memfree(a);
+	if (ber != NULL)
+		ber_free(ber, 0);
+	if (r == RS_OK)
+		res->nent++;
+out:
+	ldap_memfree(dn);
+	return r;
+}
+
+static void oldap_res_free(struct ldapx_res *res);
+
+/*
+ * Send the search and read its reply one message at a time
+ * (ldap_result with LDAP_MSG_ONE), each entry parsed on arrival, until
+ * the result message; q->timeout bounds the whole reply.
+ */
+static int
+oldap_collect(struct ldapx_conn *c, const struct ldapx_query *q, int msgid,
+    struct ldapx_res *res, char *msg, size_t msgsize)
+{
+	LDAPMessage *m = NULL;
+	struct timeval tv;
+	time_t deadline = time(NULL) + (time_t)q->timeout, now;
+	int rc, r = RS_OK;
+
+	for (;;) {
+		now = time(NULL);
+		tv.tv_sec = deadline > now ? deadline - now : 0;
+		tv.tv_usec = 0;
+		rc = ldap_result(c->ld, msgid, LDAP_MSG_ONE, &tv, &m);
+		if (rc <= 0) {
+			/* 0: the time is up; -1: the connection failed. */
+			if (rc == 0)
+				ldap_abandon_ext(c->ld, msgid, NULL, NULL);
+			oldap_ld_msg(c->ld, msg, msgsize, q->subtree ?
+			    "search" : "read", rc == 0 ? LDAP_TIMEOUT : rc);
+			return rc == 0 ? RS_ERR_LIMIT : RS_ERR_SYSTEM;
+		}
+		if (rc == LDAP_RES_SEARCH_RESULT) {
+			res->msgs = m;
+			return RS_OK;
+		}
+		/* Continuation references (AD's other partitions): none. */
+		if (rc == LDAP_RES_SEARCH_ENTRY &&
+		    (r = oldap_hold(c, m, res)) != RS_OK) {
+			ldap_msgfree(m);
+			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
+			snprintf(msg, msgsize, "%s: %s", q->subtree ?
+			    "search" : "read", r == RS_ERR_FORMAT ?
+			    "entry without a DN" : rs_err_str(r));
+			return r;
+		}
+		ldap_msgfree(m);
+		m = NULL;
+	}
+}
+
 static int
 oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **out, char *msg, size_t msgsize)
 {
-	struct ldapx_res *res;
+	struct ldapx_res *res = NULL;
 	struct berval ck;
 	LDAPControl *pc = NULL, *ctrls[2];
-	LDAPMessage *m = NULL;
-	struct timeval tv;
-	int rc, r = RS_OK;
+	int rc, msgid = -1, r = RS_OK;
 
 	*out = NULL;
 	ctrls[0] = ctrls[1] = NULL;
@@ -285,33 +450,27 @@ oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		}
 		ctrls[0] = pc;
 	}
-	tv.tv_sec = (time_t)q->timeout;
-	tv.tv_usec = 0;
-	rc = ldap_search_ext_s(c->ld, q->base, q->subtree ?
-	    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE, q->filter, (char **)q->attrs,
-	    0, ctrls[0] != NULL ? ctrls : NULL, NULL, &tv,
-	    q->sizelimit > 0 ? q->sizelimit : LDAP_NO_LIMIT, &m);
-	if (m == NULL) {
-		if (!q->subtree && rc == LDAP_NO_SUCH_OBJECT)
-			r = RS_ERR_NOTFOUND;
-		else {
-			oldap_ld_msg(c->ld, msg, msgsize, q->subtree ?
-			    "search" : "read", rc);
-			r = rc == LDAP_TIMEOUT ||
-			    rc == LDAP_TIMELIMIT_EXCEEDED ||
-			    rc == LDAP_SIZELIMIT_EXCEEDED ? RS_ERR_LIMIT :
-			    RS_ERR_SYSTEM;
-		}
-		goto out;
-	}
 	if ((res = calloc(1, sizeof(*res))) == NULL) {
-		ldap_msgfree(m);
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	res->msgs = m;
+	rs_buf_init(&res->bytes, OLDAP_HELD_MAX);
+	rc = ldap_search_ext(c->ld, q->base, q->subtree ?
+	    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE, q->filter, (char **)q->attrs,
+	    0, ctrls[0] != NULL ? ctrls : NULL, NULL, NULL,
+	    q->sizelimit > 0 ? q->sizelimit : LDAP_NO_LIMIT, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		oldap_ld_msg(c->ld, msg, msgsize, q->subtree ? "search" :
+		    "read", rc);
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if ((r = oldap_collect(c, q, msgid, res, msg, msgsize)) != RS_OK)
+		goto out;
 	*out = res;
+	res = NULL;
 out:
+	oldap_res_free(res);
 	if (pc != NULL)
 		ldap_control_free(pc);
 	return r;
@@ -377,81 +536,70 @@ out:
 }
 
 /*
- * One entry to fn: each attribute of the reply is looked up with
- * ldapx_attr_slot (which notes ranged ones), and only requested ones
- * are read.
+ * Held entry he to fn: each attribute name is looked up with
+ * ldapx_attr_slot (which notes ranged ones) now, in the order the
+ * server sent them, so ldap_page.c sees each entry as if it had just
+ * arrived; only requested attributes are passed on.
  */
 static int
-oldap_entry(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
-    ldapx_entry_fn *fn, void *arg, uint64_t *bytes, char *msg,
-    size_t msgsize)
+oldap_entry(struct ldapx_res *res, const struct oldap_held_entry *he,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
+    uint64_t *bytes, char *msg, size_t msgsize)
 {
 	struct ldapx_val *vals[RS_MAX_LDAP_ATTRS];
-	struct berval **bv[RS_MAX_LDAP_ATTRS];
 	size_t nvals[RS_MAX_LDAP_ATTRS], i, j, slot;
-	BerElement *ber = NULL;
-	char *dn, *a;
+	const struct oldap_held_attr *ha;
+	const char *base = (const char *)res->bytes.data;
+	const char *dn = base + he->dn;
 	int r = RS_OK;
 
 	memset(vals, 0, sizeof(vals));
-	memset(bv, 0, sizeof(bv));
 	memset(nvals, 0, sizeof(nvals));
-	if ((dn = ldap_get_dn(c->ld, e)) == NULL) {
-		snprintf(msg, msgsize, "search: entry without a DN");
-		return RS_ERR_FORMAT;
-	}
-	for (a = ldap_first_attribute(c->ld, e, &ber); a != NULL && r == RS_OK;
-	    a = ldap_next_attribute(c->ld, e, ber)) {
-		r = ldapx_attr_slot(q, dn, a, &slot, msg, msgsize);
-		if (r == RS_OK && slot != LDAPX_SLOT_NONE && bv[slot] == NULL)
-			bv[slot] = ldap_get_values_len(c->ld, e, a);
-		ldap_memfree(a);
-	}
-	if (a != NULL)
-		ldap_memfree(a);
-	if (ber != NULL)
-		ber_free(ber, 0);
-	for (i = 0; i < q->nattrs && r == RS_OK; i++) {
-		if (bv[i] == NULL)
+	for (i = 0; i < he->nattr && r == RS_OK; i++) {
+		ha = &res->attrs[he->attr0 + i];
+		r = ldapx_attr_slot(q, dn, base + ha->name, &slot, msg,
+		    msgsize);
+		if (r != RS_OK || slot == LDAPX_SLOT_NONE || vals[slot] != NULL ||
+		    ha->nval == 0)
 			continue;
-		nvals[i] = (size_t)ldap_count_values_len(bv[i]);
-		if (nvals[i] > 0 && (vals[i] = calloc(nvals[i],
-		    sizeof(*vals[i]))) == NULL) {
+		if ((vals[slot] = calloc(ha->nval, sizeof(*vals[slot]))) ==
+		    NULL) {
 			r = RS_ERR_NOMEM;
 			break;
 		}
-		for (j = 0; j < nvals[i]; j++) {
-			vals[i][j].p = bv[i][j]->bv_val;
-			vals[i][j].len = bv[i][j]->bv_len;
+		nvals[slot] = ha->nval;
+		for (j = 0; j < ha->nval; j++) {
+			vals[slot][j].p = base + res->vals[ha->val0 + j].off;
+			vals[slot][j].len = res->vals[ha->val0 + j].len;
 			if (bytes != NULL)
-				*bytes += bv[i][j]->bv_len;
+				*bytes += vals[slot][j].len;
 		}
 	}
 	if (r == RS_OK)
 		r = fn(arg, dn, (const struct ldapx_val *const *)vals, nvals);
-	for (i = 0; i < q->nattrs; i++) {
+	for (i = 0; i < q->nattrs; i++)
 		free(vals[i]);
-		if (bv[i] != NULL)
-			ldap_value_free_len(bv[i]);
-	}
-	ldap_memfree(dn);
 	return r;
 }
 
-/* Continuation references (AD's other partitions) are not entries. */
+/*
+ * ldap_page.c calls this only after the result code said success: the
+ * entries were parsed on arrival but are handed on only now, so a page
+ * that ends in an error hands on none of them.
+ */
 static int
 oldap_entries(struct ldapx_conn *c, struct ldapx_res *res,
     const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
     uint64_t *bytes, size_t *n, char *msg, size_t msgsize)
 {
-	LDAPMessage *e;
+	size_t i;
 	int r;
 
+	(void)c;
 	*n = 0;
-	for (e = ldap_first_entry(c->ld, res->msgs); e != NULL;
-	    e = ldap_next_entry(c->ld, e)) {
-		if ((r = oldap_entry(c, e, q, fn, arg, bytes, msg, msgsize)) !=
-		    RS_OK)
+	for (i = 0; i < res->nent; i++) {
+		if ((r = oldap_entry(res, &res->ents[i], q, fn, arg, bytes,
+		    msg, msgsize)) != RS_OK)
 			return r;
 		(*n)++;
 	}
@@ -463,7 +611,12 @@ oldap_res_free(struct ldapx_res *res)
 {
 	if (res == NULL)
 		return;
-	ldap_msgfree(res->msgs);
+	if (res->msgs != NULL)
+		ldap_msgfree(res->msgs);
+	rs_buf_free(&res->bytes);
+	free(res->ents);
+	free(res->attrs);
+	free(res->vals);
 	free(res);
 }
 
