@@ -187,33 +187,59 @@ out:
 }
 
 /*
- * The lines of text[0..len), each checked as rlist_parse_text does;
- * a line equal to the one before counts once (the agent writes the
- * file sorted and unique, so this is the count the list had).
+ * Counting last.list's lines as its chunks come (sys_read_each): the
+ * line being read, and the one before it.  Each line is checked as
+ * rlist_parse_text checks it; a line equal to the one before counts once
+ * (the agent writes the file sorted and unique, so this is the count the
+ * list had).
  */
+struct state_count {
+	char	 cur[RS_MAX_ADDR_LEN + 1], prev[RS_MAX_ADDR_LEN + 1];
+	size_t	 curlen, prevlen;
+	size_t	 n, line;
+	int	 have_prev;
+};
+
 static int
-state_count_lines(const char *text, size_t len, size_t *n, size_t *line)
+state_count_line(struct state_count *sc)
 {
-	const char *p = text, *end = text + len, *nl, *prev = NULL;
-	size_t llen, prevlen = 0;
 	int r;
 
-	*n = 0;
-	*line = 0;
-	while (p < end) {
-		(*line)++;
-		/* A last line without LF is a file cut short. */
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			return RS_ERR_TRUNC;
-		llen = (size_t)(nl - p);
-		if ((r = addr_check(p, llen, NULL)) != RS_OK)
+	sc->line++;
+	if ((r = addr_check(sc->cur, sc->curlen, NULL)) != RS_OK)
+		return r;
+	if (!sc->have_prev || sc->curlen != sc->prevlen ||
+	    memcmp(sc->cur, sc->prev, sc->curlen) != 0)
+		sc->n++;
+	memcpy(sc->prev, sc->cur, sc->curlen);
+	sc->prevlen = sc->curlen;
+	sc->have_prev = 1;
+	sc->curlen = 0;
+	return RS_OK;
+}
+
+static int
+state_count_chunk(void *arg, const void *p, size_t n)
+{
+	struct state_count *sc = arg;
+	const char *c = p, *end = c + n, *nl;
+	size_t k;
+	int r;
+
+	while (c < end) {
+		nl = memchr(c, '\n', (size_t)(end - c));
+		k = (size_t)((nl != NULL ? nl : end) - c);
+		if (k > RS_MAX_ADDR_LEN - sc->curlen) {
+			sc->line++;
+			return RS_ERR_SYNTAX;	/* longer than any address */
+		}
+		memcpy(sc->cur + sc->curlen, c, k);
+		sc->curlen += k;
+		if (nl == NULL)
+			break;
+		if ((r = state_count_line(sc)) != RS_OK)
 			return r;
-		if (prev == NULL || llen != prevlen ||
-		    memcmp(prev, p, llen) != 0)
-			(*n)++;
-		prev = p;
-		prevlen = llen;
-		p = nl + 1;
+		c = nl + 1;
 	}
 	return RS_OK;
 }
@@ -221,28 +247,32 @@ state_count_lines(const char *text, size_t len, size_t *n, size_t *line)
 int
 state_count_last(const struct agent_cfg *c, size_t *n)
 {
-	struct rs_buf b;
+	struct state_count *sc = NULL;
 	char *path = NULL;
-	size_t line = 0;
 	int r;
 
 	*n = 0;
-	rs_buf_init(&b, RS_DEF_LIST_BYTES);
-	if ((path = agent_path(c->state_dir, "last.list")) == NULL) {
+	if ((path = agent_path(c->state_dir, "last.list")) == NULL ||
+	    (sc = calloc(1, sizeof(*sc))) == NULL) {
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = sys_read_file(path, RS_DEF_LIST_BYTES, &b)) != RS_OK) {
-		if (r != RS_ERR_NOTFOUND)
-			rs_error("read %s: %s", path, state_why(r));
-		goto out;
+	r = sys_read_each(path, state_count_chunk, sc);
+	/* A last line without LF is a file cut short. */
+	if (r == RS_OK && sc->curlen > 0) {
+		sc->line++;
+		r = RS_ERR_TRUNC;
 	}
-	if ((r = state_count_lines((const char *)b.data, b.len, n, &line)) !=
-	    RS_OK)
-		rs_error("read %s: line %zu: %s", path, line, rs_err_str(r));
+	if (r == RS_ERR_SYSTEM)
+		rs_error("read %s: %s", path, state_why(r));
+	else if (r != RS_OK && r != RS_ERR_NOTFOUND)
+		rs_error("read %s: line %zu: %s", path, sc->line,
+		    rs_err_str(r));
+	else if (r == RS_OK)
+		*n = sc->n;
 out:
+	free(sc);
 	free(path);
-	rs_buf_free(&b);
 	return r;
 }
 

@@ -143,6 +143,32 @@ sys_read_file(const char *path, size_t max, struct rs_buf *out)
 	return r;
 }
 
+int
+sys_read_each(const char *path, sys_chunk_fn *fn, void *arg)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd, r = RS_OK;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		r = sys_fail(path);
+		return errno == ENOENT ? RS_ERR_NOTFOUND : r;
+	}
+	while (r == RS_OK) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno != EINTR)
+				r = sys_fail(path);
+			continue;
+		}
+		r = fn(arg, chunk, (size_t)n);
+	}
+	close(fd);
+	return r;
+}
+
 /* The directory part of path ("." when there is none). */
 static int
 sys_dirname(const char *path, char *out, size_t outsize)

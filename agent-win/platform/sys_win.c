@@ -598,6 +598,45 @@ sys_dir_len(const wchar_t *w)
 }
 
 int
+sys_read_each(const char *path, sys_chunk_fn *fn, void *arg)
+{
+	HANDLE h = INVALID_HANDLE_VALUE;
+	unsigned char chunk[65536];
+	wchar_t *w = NULL;
+	DWORD got;
+	int rc = RS_OK;
+
+	if ((w = win_wide(path)) == NULL) {
+		win_set_errtext("path is not valid UTF-8");
+		return RS_ERR_INVAL;
+	}
+	/* As sys_read_file: share everything, check the open handle. */
+	h = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE |
+	    FILE_SHARE_DELETE, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL,
+	    NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		rc = sys_fail(GetLastError());	/* NOTFOUND when absent */
+		goto out;
+	}
+	if ((rc = win_check_handle(h, path, 0)) != RS_OK)
+		goto out;
+	while (rc == RS_OK) {
+		if (!ReadFile(h, chunk, sizeof(chunk), &got, NULL)) {
+			rc = sys_fail(GetLastError());
+			break;
+		}
+		if (got == 0)
+			break;
+		rc = fn(arg, chunk, got);
+	}
+out:
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	free(w);
+	return rc;
+}
+
+int
 sys_write_file(const char *path, const void *p, size_t n, int private)
 {
 	HANDLE h = INVALID_HANDLE_VALUE;
