@@ -274,9 +274,14 @@ int	state_save_last(const struct agent_cfg *c, const struct rlist *l);
 int	state_list_text(const struct rlist *l, struct rs_buf *out);
 /* SHA-256 of those lines (the bundle's list-sha256), in hex. */
 int	state_list_sha(const struct rlist *l, char hex[2 * RS_SHA256_LEN + 1]);
-/* Keep the pushed bundle and signature (audit). */
+/*
+ * STATE_OUTGOING: the bundle being pushed, in the state directory, made
+ * and uploaded as a file (cycle.c); removed after the push.
+ */
+#define STATE_OUTGOING	"outgoing.rcpt.gz"
+/* Keep the pushed bundle (a copy of the file at path) and signature. */
 int	state_save_bundle(const struct agent_cfg *c, const char *name,
-	    const struct rs_buf *bundle, const struct rs_buf *sig);
+	    const char *path, const struct rs_buf *sig);
 
 struct relay_state {
 	char		accepted_sha[2 * RS_SHA256_LEN + 1];	/* hex or "" */
@@ -315,7 +320,9 @@ struct push_item {
 	const char		*agent;
 	uint64_t		 seq;
 	const char		*bundle_name;	/* AGENT.SEQ.rcpt.gz */
-	const struct rs_buf	*bundle;
+	const char		*bundle_path;	/* the bundle, in state_dir:
+						   uploaded from the file */
+	uint64_t		 bundle_len;
 	const struct rs_buf	*sig;
 };
 

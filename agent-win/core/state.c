@@ -13,6 +13,10 @@
  *   dircache             the directory by objectGUID, for change
  *                        detection (dircache.c)
  *   last.rcpt.gz(.sig)   the last bundle and signature pushed (audit)
+ *   outgoing.rcpt.gz     the bundle being pushed, written as it is made
+ *                        and uploaded from the file; removed after the
+ *                        push (a crash may leave it: the next push
+ *                        replaces it)
  *
  * API:        state_init, state_next_seq, state_load_last, state_count_last,
  *             state_save_last, state_list_text, state_list_sha,
@@ -41,6 +45,9 @@
 
 /* A state file (other than the list) is a few short lines. */
 static const size_t state_small_max = 4096;
+
+/* The list goes to disk in pieces of about this size. */
+#define STATE_CHUNK	(64 * 1024)
 
 static const char *
 state_why(int r)
@@ -313,39 +320,100 @@ out:
 	return r;
 }
 
+/*
+ * Write the list as text lines to f, a chunk at a time: a text copy of
+ * the whole list would cost as much memory again as the list.
+ */
+static int
+state_write_list(struct sys_wfile *f, const struct rlist *l)
+{
+	struct rs_buf b;
+	const char *a;
+	size_t i, len;
+	int r = RS_OK;
+
+	rs_buf_init(&b, 2 * STATE_CHUNK);
+	for (i = 0; i < rlist_count(l) && r == RS_OK; i++) {
+		a = rlist_get(l, i, &len);
+		if ((r = rs_buf_put(&b, a, len)) != RS_OK ||
+		    (r = rs_buf_put_u8(&b, '\n')) != RS_OK)
+			break;
+		if (b.len >= STATE_CHUNK) {
+			r = sys_wfile_write(f, b.data, b.len);
+			rs_buf_reset(&b);
+		}
+	}
+	if (r == RS_OK && b.len > 0)
+		r = sys_wfile_write(f, b.data, b.len);
+	rs_buf_free(&b);
+	return r;
+}
+
+/* Replace path with the list's lines. */
+static int
+state_write_list_file(const char *path, const struct rlist *l, int private)
+{
+	struct sys_wfile *f = NULL;
+	int r;
+
+	if ((r = sys_wfile_open(path, private, &f)) != RS_OK)
+		return r;
+	if ((r = state_write_list(f, l)) != RS_OK) {
+		sys_wfile_abort(f);
+		return r;
+	}
+	return sys_wfile_commit(f);
+}
+
 int
 state_save_last(const struct agent_cfg *c, const struct rlist *l)
 {
-	struct rs_buf b;
 	char *path = NULL;
 	int r;
 
-	/* Its exact size as the maximum: no block larger than the text. */
-	rs_buf_init(&b, state_text_size(l));
-	if ((path = agent_path(c->state_dir, "last.list")) == NULL) {
-		r = RS_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = state_list_text(l, &b)) != RS_OK ||
-	    (r = sys_write_file(path, b.data, b.len, 1)) != RS_OK) {
+	if ((path = agent_path(c->state_dir, "last.list")) == NULL)
+		return RS_ERR_NOMEM;
+	if ((r = state_write_list_file(path, l, 1)) != RS_OK) {
 		rs_error("write %s: %s", path, state_why(r));
 		goto out;
 	}
 	if (c->audit_file != NULL &&
-	    (r = sys_write_file(c->audit_file, b.data, b.len, 0)) != RS_OK) {
+	    (r = state_write_list_file(c->audit_file, l, 0)) != RS_OK) {
 		rs_error("write audit file %s: %s", c->audit_file,
 		    state_why(r));
 		goto out;
 	}
 out:
 	free(path);
-	rs_buf_free(&b);
 	return r;
+}
+
+/* sys_read_each callback: copy into a file being written. */
+static int
+state_copy_chunk(void *arg, const void *p, size_t n)
+{
+	return sys_wfile_write(arg, p, n);
+}
+
+/* Replace to with a copy of from, a chunk at a time. */
+static int
+state_copy_file(const char *from, const char *to)
+{
+	struct sys_wfile *f = NULL;
+	int r;
+
+	if ((r = sys_wfile_open(to, 1, &f)) != RS_OK)
+		return r;
+	if ((r = sys_read_each(from, state_copy_chunk, f)) != RS_OK) {
+		sys_wfile_abort(f);
+		return r;
+	}
+	return sys_wfile_commit(f);
 }
 
 int
 state_save_bundle(const struct agent_cfg *c, const char *name,
-    const struct rs_buf *bundle, const struct rs_buf *sig)
+    const char *path, const struct rs_buf *sig)
 {
 	char *pb = NULL, *ps = NULL, *pn = NULL;
 	int r;
@@ -357,7 +425,7 @@ state_save_bundle(const struct agent_cfg *c, const char *name,
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = sys_write_file(pb, bundle->data, bundle->len, 1)) != RS_OK ||
+	if ((r = state_copy_file(path, pb)) != RS_OK ||
 	    (r = sys_write_file(ps, sig->data, sig->len, 1)) != RS_OK ||
 	    (r = sys_write_file(pn, name, strlen(name), 1)) != RS_OK)
 		rs_error("write %s: %s", pb, state_why(r));

@@ -44,6 +44,17 @@ int	sys_read_each(const char *path, sys_chunk_fn *fn, void *arg);
  * by the owner only (Unix 0600; Windows ACL SYSTEM + Administrators).
  */
 int	sys_write_file(const char *path, const void *p, size_t n, int private);
+/*
+ * The same in steps, for a file written as it is made (the bundle, the
+ * last list): open creates the temporary file, commit flushes it and
+ * renames it over path, abort removes it.  commit and abort free f
+ * (abort takes NULL); on a failed write, call abort.
+ */
+struct sys_wfile;
+int	sys_wfile_open(const char *path, int private, struct sys_wfile **out);
+int	sys_wfile_write(struct sys_wfile *f, const void *p, size_t n);
+int	sys_wfile_commit(struct sys_wfile *f);
+void	sys_wfile_abort(struct sys_wfile *f);
 int	sys_remove(const char *path);		/* absent is RS_OK */
 /* Create a directory and its parents; private as above. */
 int	sys_mkdirs(const char *path, int private);
