@@ -43,33 +43,12 @@ struct ldapx_conn {
 
 /*
  * The server's reply to one search: its result message, and its entries
- * as they were parsed on arrival (oldap_hold), held back until
- * ldap_page.c has read the result code.  One byte buffer holds every
- * DN, attribute name (NUL-ended) and value; the arrays index it.
+ * as they were parsed on arrival, held back (ldap_held.c) until
+ * ldap_page.c has read the result code.
  */
-struct oldap_held_attr {
-	size_t		 name;		/* offset of the name */
-	size_t		 val0, nval;	/* into vals */
-};
-
-struct oldap_held_entry {
-	size_t		 dn;		/* offset of the DN */
-	size_t		 attr0, nattr;	/* into attrs */
-};
-
-struct oldap_held_val {
-	size_t		 off, len;
-};
-
 struct ldapx_res {
 	LDAPMessage		*msgs;		/* the result */
-	struct rs_buf		 bytes;
-	struct oldap_held_entry	*ents;
-	size_t			 nent, capent;
-	struct oldap_held_attr	*attrs;
-	size_t			 nattr, capattr;
-	struct oldap_held_val	*vals;
-	size_t			 nval, capval;
+	struct ldapx_held	*held;
 };
 
 static void
@@ -286,41 +265,17 @@ out:
 	return r;
 }
 
-/* Bytes of one page's held entries: a page of RS_MAX_PAGE_SIZE big ones. */
-#define OLDAP_HELD_MAX	(256UL * 1024 * 1024)
-
+/* One attribute's values into the held page, as they came. */
 static int
-oldap_put(struct ldapx_res *res, const void *p, size_t n, int nul,
-    size_t *off)
-{
-	int r;
-
-	*off = res->bytes.len;
-	if ((r = rs_buf_put(&res->bytes, p, n)) != RS_OK ||
-	    (nul && (r = rs_buf_put_u8(&res->bytes, 0)) != RS_OK))
-		return r;
-	return RS_OK;
-}
-
-/* One attribute's values into res, as they came. */
-static int
-oldap_hold_vals(struct ldapx_res *res, struct berval **bv,
-    struct oldap_held_attr *ha)
+oldap_hold_vals(struct ldapx_held *h, struct berval **bv)
 {
 	size_t j, n = bv != NULL ? (size_t)ldap_count_values_len(bv) : 0;
 	int r;
 
-	ha->val0 = res->nval;
-	ha->nval = n;
-	if ((r = rs_grow((void **)&res->vals, &res->capval, res->nval + n,
-	    sizeof(*res->vals), 1024)) != RS_OK)
-		return r;
-	for (j = 0; j < n; j++) {
-		if ((r = oldap_put(res, bv[j]->bv_val, bv[j]->bv_len, 0,
-		    &res->vals[res->nval].off)) != RS_OK)
+	for (j = 0; j < n; j++)
+		if ((r = ldapx_held_value(h, bv[j]->bv_val,
+		    bv[j]->bv_len)) != RS_OK)
 			return r;
-		res->vals[res->nval++].len = bv[j]->bv_len;
-	}
 	return RS_OK;
 }
 
@@ -331,10 +286,8 @@ oldap_hold_vals(struct ldapx_res *res, struct berval **bv,
  * here (see oldap_entries).
  */
 static int
-oldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_res *res)
+oldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_held *h)
 {
-	struct oldap_held_entry *he;
-	struct oldap_held_attr *ha;
 	struct berval **bv;
 	BerElement *ber = NULL;
 	char *dn, *a;
@@ -342,38 +295,20 @@ oldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_res *res)
 
 	if ((dn = ldap_get_dn(c->ld, e)) == NULL)
 		return RS_ERR_FORMAT;
-	if ((r = rs_grow((void **)&res->ents, &res->capent, res->nent + 1,
-	    sizeof(*res->ents), 256)) != RS_OK)
-		goto out;
-	he = &res->ents[res->nent];
-	he->attr0 = res->nattr;
-	he->nattr = 0;
-	if ((r = oldap_put(res, dn, strlen(dn), 1, &he->dn)) != RS_OK)
-		goto out;
+	r = ldapx_held_entry(h, dn);
 	for (a = ldap_first_attribute(c->ld, e, &ber); a != NULL && r == RS_OK;
 	    a = ldap_next_attribute(c->ld, e, ber)) {
-		if ((r = rs_grow((void **)&res->attrs, &res->capattr,
-		    res->nattr + 1, sizeof(*res->attrs), 1024)) == RS_OK) {
-			ha = &res->attrs[res->nattr];
-			bv = ldap_get_values_len(c->ld, e, a);
-			if ((r = oldap_put(res, a, strlen(a), 1, &ha->name)) ==
-			    RS_OK && (r = oldap_hold_vals(res, bv, ha)) ==
-			    RS_OK) {
-				res->nattr++;
-				he->nattr++;
-			}
-			if (bv != NULL)
-				ldap_value_free_len(bv);
-		}
+		bv = ldap_get_values_len(c->ld, e, a);
+		if ((r = ldapx_held_attr(h, a)) == RS_OK)
+			r = oldap_hold_vals(h, bv);
+		if (bv != NULL)
+			ldap_value_free_len(bv);
 		ldap_memfree(a);
 	}
 	if (a != NULL)
 		ldap_memfree(a);
 	if (ber != NULL)
 		ber_free(ber, 0);
-	if (r == RS_OK)
-		res->nent++;
-out:
 	ldap_memfree(dn);
 	return r;
 }
@@ -413,7 +348,7 @@ oldap_collect(struct ldapx_conn *c, const struct ldapx_query *q, int msgid,
 		}
 		/* Continuation references (AD's other partitions): none. */
 		if (rc == LDAP_RES_SEARCH_ENTRY &&
-		    (r = oldap_hold(c, m, res)) != RS_OK) {
+		    (r = oldap_hold(c, m, res->held)) != RS_OK) {
 			ldap_msgfree(m);
 			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
 			snprintf(msg, msgsize, "%s: %s", q->subtree ?
@@ -454,7 +389,8 @@ oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	rs_buf_init(&res->bytes, OLDAP_HELD_MAX);
+	if ((r = ldapx_held_new(&res->held)) != RS_OK)
+		goto out;
 	rc = ldap_search_ext(c->ld, q->base, q->subtree ?
 	    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE, q->filter, (char **)q->attrs,
 	    0, ctrls[0] != NULL ? ctrls : NULL, NULL, NULL,
@@ -536,53 +472,6 @@ out:
 }
 
 /*
- * Held entry he to fn: each attribute name is looked up with
- * ldapx_attr_slot (which notes ranged ones) now, in the order the
- * server sent them, so ldap_page.c sees each entry as if it had just
- * arrived; only requested attributes are passed on.
- */
-static int
-oldap_entry(struct ldapx_res *res, const struct oldap_held_entry *he,
-    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
-    uint64_t *bytes, char *msg, size_t msgsize)
-{
-	struct ldapx_val *vals[RS_MAX_LDAP_ATTRS];
-	size_t nvals[RS_MAX_LDAP_ATTRS], i, j, slot;
-	const struct oldap_held_attr *ha;
-	const char *base = (const char *)res->bytes.data;
-	const char *dn = base + he->dn;
-	int r = RS_OK;
-
-	memset(vals, 0, sizeof(vals));
-	memset(nvals, 0, sizeof(nvals));
-	for (i = 0; i < he->nattr && r == RS_OK; i++) {
-		ha = &res->attrs[he->attr0 + i];
-		r = ldapx_attr_slot(q, dn, base + ha->name, &slot, msg,
-		    msgsize);
-		if (r != RS_OK || slot == LDAPX_SLOT_NONE || vals[slot] != NULL ||
-		    ha->nval == 0)
-			continue;
-		if ((vals[slot] = calloc(ha->nval, sizeof(*vals[slot]))) ==
-		    NULL) {
-			r = RS_ERR_NOMEM;
-			break;
-		}
-		nvals[slot] = ha->nval;
-		for (j = 0; j < ha->nval; j++) {
-			vals[slot][j].p = base + res->vals[ha->val0 + j].off;
-			vals[slot][j].len = res->vals[ha->val0 + j].len;
-			if (bytes != NULL)
-				*bytes += vals[slot][j].len;
-		}
-	}
-	if (r == RS_OK)
-		r = fn(arg, dn, (const struct ldapx_val *const *)vals, nvals);
-	for (i = 0; i < q->nattrs; i++)
-		free(vals[i]);
-	return r;
-}
-
-/*
  * ldap_page.c calls this only after the result code said success: the
  * entries were parsed on arrival but are handed on only now, so a page
  * that ends in an error hands on none of them.
@@ -592,18 +481,9 @@ oldap_entries(struct ldapx_conn *c, struct ldapx_res *res,
     const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
     uint64_t *bytes, size_t *n, char *msg, size_t msgsize)
 {
-	size_t i;
-	int r;
-
 	(void)c;
-	*n = 0;
-	for (i = 0; i < res->nent; i++) {
-		if ((r = oldap_entry(res, &res->ents[i], q, fn, arg, bytes,
-		    msg, msgsize)) != RS_OK)
-			return r;
-		(*n)++;
-	}
-	return RS_OK;
+	return ldapx_held_replay(res->held, q, fn, arg, bytes, n, msg,
+	    msgsize);
 }
 
 static void
@@ -613,10 +493,7 @@ oldap_res_free(struct ldapx_res *res)
 		return;
 	if (res->msgs != NULL)
 		ldap_msgfree(res->msgs);
-	rs_buf_free(&res->bytes);
-	free(res->ents);
-	free(res->attrs);
-	free(res->vals);
+	ldapx_held_free(res->held);
 	free(res);
 }
 
