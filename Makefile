@@ -24,7 +24,9 @@ SYSCONFDIR ?= /etc
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 UNITS	= installer/rcptsync-receiver.service installer/rcptsync-receiver@.service \
 	  installer/rcptsync-receiver.path installer/rcptsync-receiver.timer \
-	  installer/rcptsync-receiver.socket
+	  installer/rcptsync-receiver.socket \
+	  installer/rcptsync-postfix-reload.path \
+	  installer/rcptsync-postfix-reload.service
 
 CC	?= cc
 B	= build
@@ -117,7 +119,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h $(STAMP)
 # Unit tests of agent modules: test_M links agent-win/LAYER/M.o, the
 # platform file the core calls for files (sys_unix.o: only libssh2.h's
 # socket type, no libssh2 code) and all of common/.
-AGENT_UNIT     = dir/dircache push/hostkey push/verdict ldap/ldap_page
+AGENT_UNIT     = dir/dircache push/hostkey push/verdict ldap/ldap_page ldap/ldap_bind
 SYS_UNIX_OBJ   = $(OBJ)/agent-win/platform/sys_unix.o
 # ...and what else a module's test needs: the held entries of a page.
 UNIT_EXTRA_ldap_page = $(OBJ)/agent-win/ldap/ldap_held.o

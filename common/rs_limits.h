@@ -25,6 +25,8 @@
  * other fields are short.
  */
 #define RS_MAX_DOMAINS		256
+/* Exchange accepted domains the agent reads with domains = auto. */
+#define RS_MAX_ACCEPTED		1024
 #define RS_MAX_SOURCE		512
 #define RS_MAX_HDR_LINE		(16 + RS_MAX_DOMAINS * (RS_MAX_DOMAIN_LEN + 3))
 #define RS_MAX_HDR_BYTES	(RS_MAX_HDR_LINE + 4096)

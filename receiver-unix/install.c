@@ -699,7 +699,7 @@ rcv_inst_map(const struct rcv_cfg *c, const struct rcv_inst_req *q,
 	}
 	/* From here the table is live; the rest follows it. */
 	made = 0;
-	(void)rcv_rmap_commit(c);
+	(void)rcv_rmap_commit(c, &doms);
 	if ((r = rcv_inst_finish(c, &j)) != RS_OK)
 		rs_error("install %s: table installed, but recording it "
 		    "failed; the next run finishes it", c->map);

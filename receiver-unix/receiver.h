@@ -139,7 +139,7 @@ struct rcv_rmap {
 };
 int	rcv_rmap_add(struct rcv_rmap *r, const char *key);
 int	rcv_rmap_build(const struct rcv_cfg *c, const struct rcv_rmap *r);
-int	rcv_rmap_commit(const struct rcv_cfg *c);
+int	rcv_rmap_commit(const struct rcv_cfg *c, const struct rcv_rmap *r);
 void	rcv_rmap_free(struct rcv_rmap *r);
 
 /* recv_cfg.c */

@@ -8,6 +8,14 @@
  * Keys:       every domain of a key the recipient map holds: an address's
  *             domain, a relay domain's "@domain".  A wildcard domain's
  *             subdomains are in it only as far as addresses name them.
+ * Postfix:    relay_domains is read by trivial-rewrite(8), a long-running
+ *             daemon that keeps its answers until `postfix reload`
+ *             (measured: a removed domain still relayed 3 s later, gone
+ *             at once after a reload).  The receiver has no right to
+ *             reload Postfix, so when the domains changed it rewrites
+ *             PATH.changed, which rcptsync-postfix-reload.path watches:
+ *             systemd then runs `postfix reload` as root.  An unchanged
+ *             table is not replaced, so nothing is reloaded for it.
  * Order:      the table is built (PATH.new, postmap) before the recipient
  *             map's commit, so that a postmap failure leaves both as they
  *             were; it goes live by rename right after the recipient
@@ -27,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -161,8 +170,41 @@ rcv_rmap_build(const struct rcv_cfg *c, const struct rcv_rmap *r)
 	return e;
 }
 
+/* Does the live source hold exactly what the new one holds? */
+static int
+rcv_rmap_same(const char *live, const char *new)
+{
+	char *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	int same;
+
+	same = rcv_util_read_small(live, RS_MAX_STATIC_LINES * 300, &a,
+	    &alen) == RS_OK && rcv_util_read_small(new,
+	    RS_MAX_STATIC_LINES * 300, &b, &blen) == RS_OK && alen == blen &&
+	    memcmp(a, b, alen) == 0;
+	free(a);
+	free(b);
+	return same;
+}
+
+/* PATH.changed: the sign for rcptsync-postfix-reload.path. */
+static void
+rcv_rmap_signal(const struct rcv_cfg *c)
+{
+	char path[4096], text[64];
+	int n;
+
+	n = snprintf(text, sizeof(text), "%lld\n", (long long)time(NULL));
+	if (snprintf(path, sizeof(path), "%s.changed", c->relay_domains_map) >=
+	    (int)sizeof(path) || n < 0 ||
+	    rcv_util_write_atomic(path, text, (size_t)n, 0644) != RS_OK)
+		rs_error("relay_domains_map: cannot write %s.changed: Postfix "
+		    "keeps its relay_domains until 'postfix reload'",
+		    c->relay_domains_map);
+}
+
 int
-rcv_rmap_commit(const struct rcv_cfg *c)
+rcv_rmap_commit(const struct rcv_cfg *c, const struct rcv_rmap *r)
 {
 	char newsrc[4096], newtab[4096], livetab[4096];
 	int e;
@@ -172,6 +214,11 @@ rcv_rmap_commit(const struct rcv_cfg *c)
 	if ((e = rcv_rmap_paths(c, newsrc, newtab, livetab, sizeof(newsrc))) !=
 	    RS_OK)
 		return e;
+	if (rcv_rmap_same(c->relay_domains_map, newsrc)) {
+		unlink(newtab);
+		unlink(newsrc);
+		return RS_OK;
+	}
 	if (rename(newtab, livetab) == -1 ||
 	    rename(newsrc, c->relay_domains_map) == -1) {
 		rs_error("relay_domains_map: rename into %s: %s; the next "
@@ -179,6 +226,10 @@ rcv_rmap_commit(const struct rcv_cfg *c)
 		    strerror(errno));
 		return RS_ERR_SYSTEM;
 	}
+	rs_info("relay_domains_map %s: %zu domains, changed; %s.changed "
+	    "asks for a postfix reload", c->relay_domains_map, r->n,
+	    c->relay_domains_map);
+	rcv_rmap_signal(c);
 	return RS_OK;
 }
 

@@ -14,7 +14,8 @@
 #   postfix.sh  h_postfix_start/stop, h_postfix_map, h_rcpt
 #   wine.sh     h_wine_init, h_wine, h_winpath
 #   samba.sh    h_netns_enter, h_samba_start/stop/modify/add_user/
-#               search/usn/use
+#               search/usn/use; h_mntns_enter, h_samba_strong,
+#               h_samba_kinit (a DC that enforces LDAP signing)
 #   adproxy.sh  h_adproxy_start/stop (AD's MaxValRange in front of either)
 #   configs.sh  h_receiver_conf, h_receiver_local, h_receiver_watch,
 #               h_agent_conf, h_agent_conf_with, h_agent_conf_ldap

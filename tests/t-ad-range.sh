@@ -83,8 +83,7 @@ t_eq stand-in-5000-last "proxyAddresses;range=4500-* 500" \
 # --- exports at MaxValRange 1500, 100 and 3 -----------------------------------
 LDAP_URI=$H_ADPROXY_URI
 h_agent_conf "$T/agent.conf" || exit 1
-sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
-    "$T/agent.conf"
+h_agent_pin_none "$T/agent.conf"
 h_agent_conf_ldap "$T/agent.conf" "$T/page7.conf" page_size=7
 # point CONF...: the configs at the proxy started last.
 point() { for _c; do sed -i "s|^server = .*|server = $H_ADPROXY_URI|" "$_c"; done; }
@@ -175,8 +174,7 @@ t_grep sync2-r1550-ranged '^ranged CN=r1550,.* proxyAddresses;range=1500-\* 50$'
 # --- the .exe under Wine, at 1500 ------------------------------------------------
 h_wine_init || exit 1
 H_AGENT_STATE=$T/wstate h_agent_conf "$T/w0.conf" wine || exit 1
-sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
-    "$T/w0.conf"
+h_agent_pin_none "$T/w0.conf"
 printf '%s\n' "$LDAP_PASSWORD" |
     h_wine "$EXE" -c "$(h_winpath "$T/w0.conf")" set-password >"$T/setpw.out" 2>&1
 t_grep wine-set-password '^password = [A-Za-z0-9+/]+=*' "$T/w0.conf"

@@ -37,8 +37,7 @@ T=$(t_tmp)
 h_fixture 200 "$T/fx" || exit 1
 h_slapd_start "$T/fx/fixture.ldif" || exit 1
 h_agent_conf "$T/agent.conf" || exit 1
-echo "hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
-    >>"$T/agent.conf"
+h_agent_pin_none "$T/agent.conf"
 
 # The first mail-enabled object of the fixture, and its smtp: addresses
 # inside the accepted domains (as the export lists them).

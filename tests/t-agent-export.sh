@@ -18,8 +18,7 @@ h_fixture 20000 "$T/fx" hostile || exit 1
 h_slapd_start "$T/fx/fixture.ldif" || exit 1
 h_agent_conf "$T/agent.conf" || exit 1
 # No sshd in this test: any well-formed pin will do.
-echo "hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
-    >>"$T/agent.conf"
+h_agent_pin_none "$T/agent.conf"
 want=$(wc -l <"$T/fx/expected.txt")
 
 # 1. The export equals the ground truth, byte for byte.

@@ -52,8 +52,7 @@ LDAP_URI=ldap://127.0.0.1:1 LDAP_BASE=dc=example,dc=test \
     LDAP_BINDDN=cn=nobody LDAP_PWFILE=$T/ldap.pw \
     h_agent_conf "$T/agent.conf" || exit 1
 # No sshd either: any pin will do, the relay is never reached.
-echo "hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
-    >>"$T/agent.conf"
+h_agent_pin_none "$T/agent.conf"
 
 # agent_run NAME: `run` (no -e) with stdin and stdout from /dev/null and
 # stderr to NAME.err, until it has logged its first failed bind (in

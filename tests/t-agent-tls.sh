@@ -51,8 +51,7 @@ t_check tls-slapd-config slapmodify -n0 -F "$H_DIR/slapd/slapd.d" -l "$T/tls.ldi
 h_slapd_start || exit 1
 
 h_agent_conf "$T/base.conf" || exit 1
-echo "hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
-    >>"$T/base.conf"
+h_agent_pin_none "$T/base.conf"
 tlsconf() {	# NAME CA SERVER
 	sed "s|^server = .*|server = $3\ntls = starttls\nca_file = $2|" \
 	    "$T/base.conf" >"$T/$1.conf"

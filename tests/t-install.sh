@@ -33,7 +33,8 @@ cd "$RS_TOP" || exit 1
 tmp=$(t_tmp)
 inst=installer
 units="rcptsync-receiver.service rcptsync-receiver@.service
- rcptsync-receiver.path rcptsync-receiver.timer rcptsync-receiver.socket"
+ rcptsync-receiver.path rcptsync-receiver.timer rcptsync-receiver.socket
+ rcptsync-postfix-reload.path rcptsync-postfix-reload.service"
 pages="docs/rcptsync-agent.8 docs/rcptsync-receiver.8 docs/rcptsync.conf.5"
 root=$tmp/root
 

@@ -6,9 +6,9 @@
 #   slapd     the harness slapd with AD's MaxPageSize (size.hard=1000):
 #             2500 objects come through pages of 1000, and the list is
 #             the fixture's ground truth and the Linux agent's export
-#   strong    Samba as a hardened DC (ldap server require strong auth =
-#             yes, what Windows Server 2025 enforces): a plain simple
-#             bind is refused by the server itself
+#   strong    Samba as a hardened DC (h_samba_strong: ldap server require
+#             strong auth = yes, what Windows Server 2025 enforces): a
+#             plain simple bind is refused by the server itself
 #   ldaps     by host name (dc1.corp.test, mapped in /etc/hosts in this
 #             test's own mount namespace), with ca_file: the export is the
 #             Linux build's, byte for byte, and the ground truth; client
@@ -36,15 +36,7 @@
 . "$RS_TOP/tests/harness.sh"
 # Our own mount namespace (for /etc/hosts), then h_netns_enter's network
 # namespace (Samba holds port 389) inside it.
-if [ -z "${T_WOL_MNTNS:-}" ]; then
-	t_need unshare mount
-	T_WOL_MNTNS=1
-	export T_WOL_MNTNS
-	. "$RS_TOP/tools/mountns.sh"
-	_prop=$(mountns_prop) ||
-	    { t_fail mount-namespace "no private mount namespace can be made here"; exit 1; }
-	exec unshare -m --propagation "$_prop" -- /bin/sh "$0" "$@"
-fi
+h_mntns_enter "$@"
 h_netns_enter "$@"
 
 cd "$RS_TOP" || exit 1
@@ -53,23 +45,13 @@ lagent=${RS_AGENT:-$RS_TOP/rcptsync-agent}
 t_need "$exe" "$lagent" openssl cmp
 T=$(t_tmp)
 
-{ cat /etc/hosts; echo "127.0.0.1 dc1.corp.test wrong.corp.test"; } >"$T/hosts"
-mount --bind "$T/hosts" /etc/hosts ||
-    { t_fail hosts "cannot bind-mount $T/hosts on /etc/hosts"; exit 1; }
-t_eq hosts-dc1 127.0.0.1 "$(getent hosts dc1.corp.test | awk '{print $1}')"
-
 h_wine_init || exit 1
 
-# wexport NAME CONF: `export -o $T/NAME.txt` of the .exe; stderr to
-# $T/NAME.err, exit status in $rc.  NAME.txt starts as a sentinel, so a
-# refused export shows that it wrote nothing.
+# wexport NAME CONF: `export -o $T/NAME.txt` of the .exe (h_agent_export:
+# stderr in $T/NAME.txt.err), exit status in $rc.
 wexport() {
-	echo "sentinel: nothing written" >"$T/$1.txt"
-	h_wine "$exe" -c "$(h_winpath "$2")" export \
-	    -o "$(h_winpath "$T/$1.txt")" 2>"$T/$1.err"
-	rc=$?
-	echo "--- $1: exit $rc" >&2
-	cat "$T/$1.err" >&2
+	h_agent_export "$T/$1.txt" "$2" wine
+	rc=$H_RC
 }
 # refused NAME: the export failed and left its output as it was.
 refused() {
@@ -78,33 +60,22 @@ refused() {
 	else
 		t_fail "$1" "exit 0"
 	fi
-	echo "sentinel: nothing written" >"$T/sentinel"
-	t_same_file "$1-nothing-written" "$T/sentinel" "$T/$1.txt"
+	h_agent_unwritten "$1-nothing-written" "$T/$1.txt"
 }
 # conf BASE NAME KEY=VALUE...: BASE with [ldap] keys set (server, tls,
-# ca_file, client, bind, page_size).
+# ca_file, client, bind, page_size) into $T/NAME.conf.
 conf() {
 	_b=$1 _n=$2; shift 2
-	cp "$_b" "$T/$_n.conf"
-	for _kv in "$@"; do
-		_k=${_kv%%=*}
-		_v=$(printf '%s' "${_kv#*=}" | sed 's/\\/\\\\/g')
-		sed -i "/^$_k = /d" "$T/$_n.conf"
-		sed -i "s|^\\[ldap\\]\$|[ldap]\\n$_k = $_v|" "$T/$_n.conf"
-	done
+	h_agent_conf_ldap "$_b" "$T/$_n.conf" "$@"
 }
 # agentconf FILE [wine]: h_agent_conf, with a relay key pinned (export
 # pushes nothing, but the config must be whole).
 agentconf() {
 	h_agent_conf "$@" || return 1
-	sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' "$1"
+	h_agent_pin_none "$1"
 }
 # setpw CONF: the DPAPI-protected password into CONF (set-password).
-setpw() {
-	printf '%s\n' "$LDAP_PASSWORD" |
-	    h_wine "$exe" -c "$(h_winpath "$1")" set-password >"$T/setpw.out" 2>&1 &&
-	    grep -Eq '^password = [A-Za-z0-9+/]+=*' "$1"
-}
+setpw() { h_wine_set_password "$exe" "$1"; }
 
 # --- slapd: paging with AD's cap of 1000 ------------------------------------
 h_fixture 2500 "$T/fx" || exit 1
@@ -125,18 +96,10 @@ t_eq slapd-unpaged-search-size-limit 4 $?
 h_slapd_stop
 
 # --- Samba as a hardened DC -------------------------------------------------
-h_samba_start 300 || exit 1
+h_samba_strong 300 wrong.corp.test || exit 1
 h_samba_use
-h_samba_stop
-sed -i 's/ldap server require strong auth = no/ldap server require strong auth = yes/' \
-    "$H_SAMBA_CONF"
 t_grep samba-strong-auth 'ldap server require strong auth = yes' "$H_SAMBA_CONF"
-# h_samba_start waits for a simple bind, which now needs TLS.
-H_SAMBA_URI=ldaps://dc1.corp.test:636
-LDAPTLS_CACERT=$H_SAMBA_CAFILE
-export H_SAMBA_URI LDAPTLS_CACERT
-h_samba_start || exit 1
-unset LDAPTLS_CACERT
+t_eq hosts-dc1 127.0.0.1 "$(getent hosts dc1.corp.test | awk '{print $1}')"
 ldapsearch -x -H ldap://127.0.0.1:389 -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" \
     -b '' -s base >/dev/null 2>"$T/strong.err"
 t_eq samba-plain-simple-bind-refused 8 $?
@@ -174,7 +137,7 @@ conf "$T/w0.conf" wrongca server=ldaps://dc1.corp.test:636 tls=ldaps \
 wexport wrongca "$T/wrongca.conf"
 refused wrongca
 t_grep wrongca-message 'bind over ldaps: .*TLS handshake failed \(.*certificate verify failed.*ca_file .*other\.crt' \
-    "$T/wrongca.err"
+    "$T/wrongca.txt.err"
 
 # The right CA, but a name the certificate does not carry.
 conf "$T/w0.conf" wrongname server=ldaps://wrong.corp.test:636 tls=ldaps \
@@ -182,7 +145,7 @@ conf "$T/w0.conf" wrongname server=ldaps://wrong.corp.test:636 tls=ldaps \
 wexport wrongname "$T/wrongname.conf"
 refused wrongname
 t_grep wrongname-message 'bind over ldaps: .*TLS handshake failed .*carry the name in ldaps://wrong\.corp\.test:636' \
-    "$T/wrongname.err"
+    "$T/wrongname.txt.err"
 
 # No ca_file: the Windows Root store, which Wine fills from the system's
 # roots; the test CA is not among them.
@@ -191,7 +154,7 @@ conf "$T/w0.conf" rootstore server=ldap://dc1.corp.test:389 tls=starttls \
 wexport rootstore "$T/rootstore.conf"
 refused rootstore
 t_grep rootstore-message 'StartTLS: .*(TLS handshake failed \(.*certificate verify failed.*a CA the system trusts \(no ca_file set\)|Windows Root certificate store)' \
-    "$T/rootstore.err"
+    "$T/rootstore.txt.err"
 
 # The test CA in the machine's Root store (HKLM, as Group Policy puts an
 # enterprise CA there; a serialized certificate: property 32, the DER),
@@ -218,7 +181,7 @@ t_same_file root-store-export-equals-linux "$T/linux.txt" "$T/rootok.txt"
 conf "$T/w0.conf" plain server=ldap://dc1.corp.test:389 tls=none client=openldap
 wexport plain "$T/plain.conf"
 refused plain
-t_grep plain-server-reason 'bind: Strong\(er\) authentication required' "$T/plain.err"
+t_grep plain-server-reason 'bind: Strong\(er\) authentication required' "$T/plain.txt.err"
 
 # --- choosing the client ------------------------------------------------------
 conf "$T/w0.conf" negotiate server=ldap://dc1.corp.test:389 bind=negotiate \
@@ -226,14 +189,14 @@ conf "$T/w0.conf" negotiate server=ldap://dc1.corp.test:389 bind=negotiate \
 wexport negotiate "$T/negotiate.conf"
 refused negotiate
 t_grep negotiate-names-wldap32 'client: client = openldap cannot bind = negotiate \(no SASL in this build\); use client = wldap32' \
-    "$T/negotiate.err"
+    "$T/negotiate.txt.err"
 
 conf "$T/w0.conf" wl-cafile server=ldaps://dc1.corp.test:636 tls=ldaps \
     ca_file="$ca" client=wldap32
 wexport wl-cafile "$T/wl-cafile.conf"
 refused wl-cafile
 t_grep wl-cafile-names-openldap 'ca_file .*: client = wldap32 checks the Windows certificate store only; .*client = openldap' \
-    "$T/wl-cafile.err"
+    "$T/wl-cafile.txt.err"
 
 # --- the service with this client --------------------------------------------
 # install, net start, one sync over ldaps to the harness relay, net stop

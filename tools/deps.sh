@@ -46,7 +46,8 @@ APT_PKGS="build-essential pkg-config autoconf automake libtool
  dpkg-dev xz-utils ca-certificates python3 procps psmisc iproute2
  groff man-db systemd clang llvm libclang-rt-14-dev
  samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba
- ldb-tools prometheus debootstrap debhelper lintian strace stress-ng"
+ ldb-tools prometheus debootstrap debhelper lintian strace
+ krb5-user libsasl2-modules-gssapi-mit stress-ng"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 

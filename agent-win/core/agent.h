@@ -21,5 +21,12 @@ int	agent_run(const char *config_path);
 #define AGENT_EXIT_GUARD	3
 #define AGENT_EXIT_REFUSED	4
 #define AGENT_EXIT_PARTIAL	5
+/*
+ * Windows: the process crashed (an unhandled exception, main_win.c).
+ * Windows would exit with the exception code, whose low byte can be one
+ * of the codes above (0xC0000005 ends in 5).  70 is sysexits.h's
+ * EX_SOFTWARE, "internal software error".
+ */
+#define AGENT_EXIT_CRASH	70
 
 #endif /* RS_AGENT_H */

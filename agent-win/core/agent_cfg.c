@@ -36,8 +36,8 @@ static const char *const acfg_agent_keys[] = {
 static const char *const acfg_ldap_keys[] = {
 	"global_catalog",
 	"server", "base", "filter", "page_size", "bind", "bind_dn",
-	"password_file", "password", "sasl_mech", "tls", "ca_file", "timeout",
-	"change_detection", "client", NULL
+	"password_file", "password", "sasl_mech", "sasl_nocanon", "tls",
+	"ca_file", "timeout", "change_detection", "client", NULL
 };
 
 static const char *const acfg_relay_keys[] = {
@@ -159,17 +159,93 @@ acfg_bundle_format(struct agent_cfg *c, const struct cfg_section *s)
 	return RS_OK;
 }
 
+/*
+ * [agent] domains: a list of domain names, or "auto" (the accepted
+ * domains of Exchange, read by accepted.c at each poll) with an optional
+ * list that restricts auto to those names.
+ */
 static int
-acfg_load_agent(struct agent_cfg *c)
+acfg_load_domains(struct agent_cfg *c, const struct cfg_section *s)
 {
-	const struct cfg_section *s = cfg_section(c->cfg, "agent", 0);
-	const char *bad, *why, *v;
+	const char *why, *v;
 	struct rs_buf b;
-	size_t i, j;
+	size_t i, j, k;
 	char *p;
 	int r;
 
 	rs_buf_init(&b, RS_MAX_HDR_LINE);
+	if ((v = cfg_get(s, "domains")) == NULL) {
+		acfg_err(c, s, "domains", "required");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	if ((r = cfg_words(v, &c->domains, &c->ndomains)) != RS_OK ||
+	    c->ndomains == 0 || c->ndomains > RS_MAX_DOMAINS + 1) {
+		acfg_err(c, s, "domains", "need auto or 1 to 256 domain names");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	for (i = 0; i < c->ndomains; i++) {
+		for (p = c->domains[i]; *p != '\0'; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		if (strcmp(c->domains[i], "auto") == 0) {
+			c->domains_auto = 1;
+			free(c->domains[i]);
+			c->domains[i] = NULL;
+			continue;
+		}
+		if (addr_check_domain(c->domains[i], strlen(c->domains[i]),
+		    &why) != RS_OK) {
+			acfg_err(c, s, "domains", why);
+			r = RS_ERR_SYNTAX;
+			goto out;
+		}
+	}
+	for (i = 0, k = 0; i < c->ndomains; i++)
+		if (c->domains[i] != NULL)
+			c->domains[k++] = c->domains[i];
+	c->ndomains = k;
+	if (c->ndomains > RS_MAX_DOMAINS ||
+	    (c->ndomains == 0 && !c->domains_auto)) {
+		acfg_err(c, s, "domains", "need auto or 1 to 256 domain names");
+		r = RS_ERR_SYNTAX;
+		goto out;
+	}
+	/* The bundle header wants them sorted and unique. */
+	qsort(c->domains, c->ndomains, sizeof(*c->domains), acfg_cmp_str);
+	for (i = 1, j = 1; i < c->ndomains; i++) {
+		if (strcmp(c->domains[i], c->domains[j - 1]) == 0) {
+			free(c->domains[i]);
+			continue;
+		}
+		c->domains[j++] = c->domains[i];
+	}
+	if (c->ndomains > 0)
+		c->ndomains = j;
+	if (c->domains_auto)
+		r = rs_buf_printf(&b, "auto");
+	for (i = 0; r == RS_OK && i < c->ndomains; i++)
+		r = rs_buf_printf(&b, "%s%s", i || c->domains_auto ? " " : "",
+		    c->domains[i]);
+	if (r != RS_OK) {
+		acfg_err(c, s, "domains", "too long for a bundle header");
+		goto out;
+	}
+	if ((c->domains_str = agent_strdup((const char *)b.data)) == NULL)
+		r = RS_ERR_NOMEM;
+out:
+	rs_buf_free(&b);
+	return r;
+}
+
+static int
+acfg_load_agent(struct agent_cfg *c)
+{
+	const struct cfg_section *s = cfg_section(c->cfg, "agent", 0);
+	const char *bad, *v;
+	int r;
+
 	if (s == NULL) {
 		rs_error("config %s: no [agent] section", c->path);
 		r = RS_ERR_SYNTAX;
@@ -193,48 +269,8 @@ acfg_load_agent(struct agent_cfg *c)
 		r = RS_ERR_SYNTAX;
 		goto out;
 	}
-	if ((v = cfg_get(s, "domains")) == NULL) {
-		acfg_err(c, s, "domains", "required");
-		r = RS_ERR_SYNTAX;
+	if ((r = acfg_load_domains(c, s)) != RS_OK)
 		goto out;
-	}
-	if ((r = cfg_words(v, &c->domains, &c->ndomains)) != RS_OK ||
-	    c->ndomains == 0 || c->ndomains > RS_MAX_DOMAINS) {
-		acfg_err(c, s, "domains", "need 1 to 256 domain names");
-		r = RS_ERR_SYNTAX;
-		goto out;
-	}
-	for (i = 0; i < c->ndomains; i++) {
-		for (p = c->domains[i]; *p != '\0'; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p - 'A' + 'a');
-		if (addr_check_domain(c->domains[i], strlen(c->domains[i]),
-		    &why) != RS_OK) {
-			acfg_err(c, s, "domains", why);
-			r = RS_ERR_SYNTAX;
-			goto out;
-		}
-	}
-	/* The bundle header wants them sorted and unique. */
-	qsort(c->domains, c->ndomains, sizeof(*c->domains), acfg_cmp_str);
-	for (i = 1, j = 1; i < c->ndomains; i++) {
-		if (strcmp(c->domains[i], c->domains[j - 1]) == 0) {
-			free(c->domains[i]);
-			continue;
-		}
-		c->domains[j++] = c->domains[i];
-	}
-	c->ndomains = j;
-	for (i = 0; i < c->ndomains; i++)
-		if ((r = rs_buf_printf(&b, "%s%s", i ? " " : "",
-		    c->domains[i])) != RS_OK) {
-			acfg_err(c, s, "domains", "too long for a bundle header");
-			goto out;
-		}
-	if ((c->domains_str = agent_strdup((const char *)b.data)) == NULL) {
-		r = RS_ERR_NOMEM;
-		goto out;
-	}
 
 	c->state_dir = cfg_get(s, "state_dir");
 	if (c->state_dir == NULL)
@@ -292,7 +328,6 @@ acfg_load_agent(struct agent_cfg *c)
 		goto out;
 	r = RS_OK;
 out:
-	rs_buf_free(&b);
 	return r;
 }
 
@@ -585,6 +620,16 @@ acfg_load_ldap(struct agent_cfg *c)
 	c->sasl_mech = cfg_get(s, "sasl_mech");
 	if (c->sasl_mech == NULL)
 		c->sasl_mech = "GSSAPI";
+	/*
+	 * Default yes: Kerberos then asks for ldap/NAME with the name
+	 * configured, as Microsoft's clients do.  Canonicalizing by reverse
+	 * DNS trusts DNS with the server's identity, and a DC's PTR record is
+	 * often missing or names another host (docs/CONFIG.md).
+	 */
+	if (cfg_bool(s, "sasl_nocanon", 1, &c->sasl_nocanon) != RS_OK) {
+		acfg_err(c, s, "sasl_nocanon", "not yes or no");
+		return RS_ERR_SYNTAX;
+	}
 	if ((r = acfg_get_enum(c, s, "tls", acfg_tlss, LDAPX_TLS_NONE, &e)) !=
 	    RS_OK)
 		return r;
@@ -600,6 +645,18 @@ acfg_load_ldap(struct agent_cfg *c)
 	if (ldapx_check_client(c->client, c->bind, c->tls, c->ca_file,
 	    c->nservers > 0, why, sizeof(why)) != RS_OK) {
 		acfg_err(c, s, "client", why);
+		return RS_ERR_SYNTAX;
+	}
+	/*
+	 * After the client check, whose message names the other client.
+	 * SSPI takes an account as its two parts, never a DN or a UPN.
+	 */
+	if (c->bind == LDAPX_BIND_NEGOTIATE && c->bind_dn != NULL &&
+	    c->bind_dn[0] != '\0' && (strchr(c->bind_dn, '=') != NULL ||
+	    strchr(c->bind_dn, '\\') == NULL || c->bind_dn[0] == '\\' ||
+	    strchr(c->bind_dn, '\\')[1] == '\0')) {
+		acfg_err(c, s, "bind_dn", "for bind = negotiate: DOMAIN\\user "
+		    "(CORP\\svc-rcpt), or unset for the service's own logon");
 		return RS_ERR_SYNTAX;
 	}
 	if (cfg_bool(s, "change_detection", 1, &c->change_detection) !=

@@ -66,9 +66,11 @@ struct agent_cfg {
 
 	/* [agent] */
 	const char	*id;
+	int		 domains_auto;	/* "auto": Exchange's accepted domains */
 	size_t		 ndomains;
-	char		**domains;	/* lowercase, sorted, unique */
-	char		*domains_str;	/* "a.test b.test" for the bundle */
+	char		**domains;	/* lowercase, sorted, unique; with auto:
+					   the restriction (may be none) */
+	char		*domains_str;	/* "a.test b.test", "auto a.test" */
 	char		*signing_key;
 	const char	*state_dir;
 	unsigned	 interval;		/* poll */
@@ -95,6 +97,7 @@ struct agent_cfg {
 	enum ldapx_bind	 bind;
 	const char	*bind_dn;
 	const char	*sasl_mech;
+	int		 sasl_nocanon;	/* the server's name as given */
 	enum ldapx_tls	 tls;
 	enum ldapx_client client;	/* [ldap] client */
 	const char	*ca_file;
@@ -156,30 +159,46 @@ struct export_stats {
  * dedupe.  Any failure aborts the whole export (nothing is returned).
  * progress: print a running count on stderr (a terminal).
  */
+struct acc_set;
 int	export_run(const struct agent_cfg *c, int progress,
-	    struct rlist **out, struct export_stats *st);
+	    struct rlist **out, struct acc_set **acc, struct export_stats *st);
 /* `check` for LDAP: connect, bind, count; prints lines, returns failures. */
 int	export_check(const struct agent_cfg *c);
+/*
+ * p[0..n) (untrusted, at most 300 bytes shown) as printable ASCII with
+ * \xNN escapes, for a log line; out of at least 4 * 300 + 8 bytes.
+ */
+void	export_escape(const char *p, size_t n, char *out, size_t outsize);
 /* Count of list entries in domain d (for the summary). */
 size_t	export_count_domain(const struct rlist *l, const char *d);
 
 /* The parts of an export that change detection (dirsync.c) drives. */
 struct dircache;
 int	export_open(const struct agent_cfg *c, struct ldapx **out);
+/*
+ * The same, with the last server's reason in why: RS_ERR_SIGNER when it
+ * answered and refused the bind (why says what to change).
+ */
+int	export_open_why(const struct agent_cfg *c, struct ldapx **out,
+	    char *why, size_t whysize);
 /* st->server and st->source (the bundle's) for connection ld. */
 void	export_source(const struct agent_cfg *c, struct ldapx *ld,
 	    struct export_stats *st);
-/* Full export into list (no cache) or into dc (objects by GUID). */
+/*
+ * Full export into list (no cache: acc's listed domains) or into dc
+ * (objects by GUID: acc's cached domains, accepted.h).
+ */
 int	export_full(const struct agent_cfg *c, struct ldapx *ld,
-	    struct rlist *list, struct dircache *dc, int progress,
-	    struct export_stats *st);
+	    const struct acc_set *acc, struct rlist *list, struct dircache *dc,
+	    int progress, struct export_stats *st);
 /*
  * The objects changed at or above usn: those matching the filter replace
  * their cache entry, the others leave the cache.  *changed counts the
  * objects whose addresses changed.
  */
-int	export_delta(const struct agent_cfg *c, struct ldapx *ld, uint64_t usn,
-	    struct dircache *dc, struct export_stats *st, uint64_t *changed);
+int	export_delta(const struct agent_cfg *c, struct ldapx *ld,
+	    const struct acc_set *acc, uint64_t usn, struct dircache *dc,
+	    struct export_stats *st, uint64_t *changed);
 
 /*
  * The directory as last read, per objectGUID (dircache.c).  addrs
@@ -238,7 +257,9 @@ struct poll_result {
 	uint64_t	 usn_from;	/* delta: changes at or above */
 	uint64_t	 usn;		/* highestCommittedUSN; 0: none */
 	uint64_t	 changed;	/* delta: objects whose addresses changed */
-	char		 why[256];	/* full: why */
+	char		 why[256];	/* full: why; delta: what else moved */
+	const struct acc_set *acc;	/* the list's domains (the poller's,
+					   valid until the next poll) */
 };
 struct dirsync;
 int	dirsync_new(struct dirsync **out);
@@ -266,9 +287,12 @@ int	state_next_seq(const struct agent_cfg *c, uint64_t *seq);
 int	state_load_last(const struct agent_cfg *c, struct rlist **out);
 /*
  * Only how many entries it has (the shrink guard), checked line by line
- * as state_load_last checks them, without building a list.
+ * as state_load_last checks them, without building a list; *nmatch gets
+ * how many of them match (match NULL: 0).
  */
-int	state_count_last(const struct agent_cfg *c, size_t *n);
+typedef int state_match_fn(void *arg, const char *a, size_t len);
+int	state_count_last(const struct agent_cfg *c, state_match_fn *match,
+	    void *arg, size_t *n, size_t *nmatch);
 int	state_save_last(const struct agent_cfg *c, const struct rlist *l);
 /* Write the list as plaintext lines into out. */
 int	state_list_text(const struct rlist *l, struct rs_buf *out);

@@ -23,6 +23,7 @@
 
 #include <libssh2.h>
 
+#include "accepted.h"
 #include "agent.h"
 #include "agent_int.h"
 #include "buf.h"
@@ -78,8 +79,8 @@ out:
 }
 
 static void
-cmd_summary(const struct agent_cfg *c, const struct export_stats *st,
-    const struct rlist *l)
+cmd_summary(const struct agent_cfg *c, const struct acc_set *acc,
+    const struct export_stats *st, const struct rlist *l)
 {
 	size_t i;
 
@@ -108,9 +109,9 @@ cmd_summary(const struct agent_cfg *c, const struct export_stats *st,
 	fprintf(stderr, "  skipped:         %llu duplicates\n",
 	    (unsigned long long)st->dups);
 	fprintf(stderr, "  addresses:       %zu\n", rlist_count(l));
-	for (i = 0; i < c->ndomains; i++)
-		fprintf(stderr, "    %-32s %zu\n", c->domains[i],
-		    export_count_domain(l, c->domains[i]));
+	for (i = 0; i < acc_nlisted(acc); i++)
+		fprintf(stderr, "    %-32s %zu\n", acc_listed_name(acc, i),
+		    export_count_domain(l, acc_listed_name(acc, i)));
 }
 
 static int
@@ -119,6 +120,7 @@ cmd_export(const struct agent_cfg *c, const struct agent_opts *g, int argc,
 {
 	struct export_stats *st = NULL;
 	struct rlist *l = NULL;
+	struct acc_set *acc = NULL;
 	struct rs_buf b;
 	const char *outfile = NULL;
 	int i, r, rc = AGENT_EXIT_FAIL;
@@ -135,7 +137,8 @@ cmd_export(const struct agent_cfg *c, const struct agent_opts *g, int argc,
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
-	if (export_run(c, !g->quiet && sys_isatty_stderr(), &l, st) != RS_OK)
+	if (export_run(c, !g->quiet && sys_isatty_stderr(), &l, &acc, st) !=
+	    RS_OK)
 		goto out;
 	if ((r = state_list_text(l, &b)) != RS_OK) {
 		rs_error("export: %s", rs_err_str(r));
@@ -152,11 +155,12 @@ cmd_export(const struct agent_cfg *c, const struct agent_opts *g, int argc,
 		goto out;
 	}
 	if (!g->quiet)
-		cmd_summary(c, st, l);
+		cmd_summary(c, acc, st, l);
 	rc = AGENT_EXIT_OK;
 out:
 	rs_buf_free(&b);
 	rlist_free(l);
+	acc_free(acc);
 	free(st);
 	return rc;
 }
@@ -173,12 +177,13 @@ cmd_diff(const struct agent_cfg *c, const struct agent_opts *g)
 {
 	struct export_stats *st = NULL;
 	struct rlist *now = NULL, *last = NULL;
+	struct acc_set *acc = NULL;
 	size_t added = 0, removed = 0;
 	int r, rc = AGENT_EXIT_FAIL;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
-	if (export_run(c, !g->quiet && sys_isatty_stderr(), &now, st) !=
+	if (export_run(c, !g->quiet && sys_isatty_stderr(), &now, &acc, st) !=
 	    RS_OK)
 		goto out;
 	r = state_load_last(c, &last);
@@ -198,6 +203,7 @@ cmd_diff(const struct agent_cfg *c, const struct agent_opts *g)
 out:
 	rlist_free(now);
 	rlist_free(last);
+	acc_free(acc);
 	free(st);
 	return rc;
 }

@@ -37,6 +37,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "accepted.h"
+#include "addr.h"
 #include "agent.h"
 #include "agent_int.h"
 #include "buf.h"
@@ -69,6 +71,7 @@ struct cycle {
 	struct relay_state	 rs[AGENT_MAX_RELAYS];
 	int			 todo[AGENT_MAX_RELAYS];
 	const char		*source;	/* for the bundle header */
+	const struct acc_set	*acc;		/* its domains */
 	size_t			 nok, nref, nfail;
 	unsigned		 wait;		/* shortest backoff set */
 	uint64_t		 list_bytes;
@@ -143,10 +146,14 @@ cycle_hdr(const struct cycle *cy, const struct rlist *list, const char *sha,
 	h->created = time(NULL);
 	h->kind = list != NULL ? BUNDLE_FULL : BUNDLE_HEARTBEAT;
 	snprintf(h->source, sizeof(h->source), "%s", cy->source);
-	h->ndomains = c->ndomains;
-	for (i = 0; i < c->ndomains; i++)
+	h->ndomains = acc_nlisted(cy->acc);
+	h->nrelay = acc_nrelay(cy->acc);
+	for (i = 0; i < h->ndomains; i++)
 		snprintf(h->domains[i], sizeof(h->domains[i]), "%s",
-		    c->domains[i]);
+		    acc_listed_name(cy->acc, i));
+	for (i = 0; i < h->nrelay; i++)
+		snprintf(h->domains[h->ndomains + i], sizeof(h->domains[0]),
+		    "%s", acc_relay_name(cy->acc, i));
 	h->flags = flags;
 	if (list == NULL)
 		return rs_unhex(sha, RS_SHA256_LEN, h->list_sha256);
@@ -259,6 +266,23 @@ cycle_approve(struct cycle *cy, const int *mask, size_t n)
 }
 
 /*
+ * Is an address of the last list in a relay domain now (bundle format
+ * 2)?  A domain that became a relay domain loses no mail, since the
+ * relays accept any recipient there, so its addresses are no shrink.
+ * (state_count_last asks this of each line.)
+ */
+static int
+cycle_relayed(void *arg, const char *a, size_t len)
+{
+	const struct cycle *cy = arg;
+	const char *d;
+	size_t dlen;
+
+	return (d = addr_domain(a, len, &dlen)) != NULL &&
+	    acc_relayed(cy->acc, d, dlen);
+}
+
+/*
  * The guards, before a list goes to the relays in mask: RS_OK, or an
  * exit code in *rc.
  */
@@ -267,27 +291,39 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
     int *rc)
 {
 	const struct agent_cfg *c = cy->c;
-	size_t nlast = 0, n = rlist_count(list), i;
+	size_t nlast = 0, n = rlist_count(list), i, relayed = 0;
 	int r, covered = 1;
 
 	*rc = AGENT_EXIT_FAIL;
 	if (n == 0) {
 		/* Installing it would reject all mail for the domains. */
 		sys_event(SYS_EV_SHRINK, "sync: the export found no addresses "
-		    "in %s; refusing to push an empty list", c->domains_str);
+		    "in %s; refusing to push an empty list",
+		    acc_listed_str(cy->acc));
 		*rc = AGENT_EXIT_GUARD;
 		return RS_ERR_INVAL;
 	}
 	if (cy->o->allow_shrink)
 		cycle_approve(cy, mask, n);
-	/* A count is all the guard needs: no second list beside this one. */
-	r = state_count_last(c, &nlast);
+	/*
+	 * Counts are all the guard needs (its entries, and those in a relay
+	 * domain now): no second list beside this one.
+	 */
+	r = state_count_last(c, acc_nrelay(cy->acc) > 0 ? cycle_relayed :
+	    NULL, cy, &nlast, &relayed);
 	if (r == RS_ERR_NOTFOUND)
 		return RS_OK;
 	if (r != RS_OK)
 		return r;
 	if (!cycle_shrinks(nlast, n, c->shrink_pct))
 		return RS_OK;
+	if (relayed > 0 && !cycle_shrinks(nlast, n + relayed, c->shrink_pct)) {
+		rs_info("sync: list shrank from %zu to %zu entries, but %zu of "
+		    "the last list's addresses are in relay domains now, "
+		    "where the relays accept every recipient: no shrink",
+		    nlast, n, relayed);
+		return RS_OK;
+	}
 	for (i = 0; i < c->nrelays; i++)
 		if (mask[i] && !cycle_approved(cy, i, n))
 			covered = 0;
@@ -619,8 +655,9 @@ cycle_log(const struct cycle *cy, const struct poll_result *pr)
 		break;
 	case POLL_DELTA:
 		snprintf(what, sizeof(what), "changes from USN %" PRIu64
-		    " to %" PRIu64 ": %" PRIu64 " object(s)", pr->usn_from,
-		    pr->usn, pr->changed);
+		    " to %" PRIu64 ": %" PRIu64 " object(s)%s%s", pr->usn_from,
+		    pr->usn, pr->changed, pr->why[0] != '\0' ? ", " : "",
+		    pr->why);
 		break;
 	default:
 		snprintf(what, sizeof(what), "full export (%s)", pr->why);
@@ -699,6 +736,7 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 	cx->entries += pr.entries;
 	cx->bytes += pr.bytes;
 	cy->source = st->source[0] != '\0' ? st->source : st->server;
+	cy->acc = pr.acc;
 
 	for (i = 0; i < c->nrelays; i++) {
 		if (!cy->todo[i])

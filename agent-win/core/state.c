@@ -201,10 +201,12 @@ out:
  * list had).
  */
 struct state_count {
-	char	 cur[RS_MAX_ADDR_LEN + 1], prev[RS_MAX_ADDR_LEN + 1];
-	size_t	 curlen, prevlen;
-	size_t	 n, line;
-	int	 have_prev;
+	char		 cur[RS_MAX_ADDR_LEN + 1], prev[RS_MAX_ADDR_LEN + 1];
+	size_t		 curlen, prevlen;
+	size_t		 n, nmatch, line;
+	int		 have_prev;
+	state_match_fn	*match;
+	void		*arg;
 };
 
 static int
@@ -216,8 +218,12 @@ state_count_line(struct state_count *sc)
 	if ((r = addr_check(sc->cur, sc->curlen, NULL)) != RS_OK)
 		return r;
 	if (!sc->have_prev || sc->curlen != sc->prevlen ||
-	    memcmp(sc->cur, sc->prev, sc->curlen) != 0)
+	    memcmp(sc->cur, sc->prev, sc->curlen) != 0) {
 		sc->n++;
+		if (sc->match != NULL && sc->match(sc->arg, sc->cur,
+		    sc->curlen))
+			sc->nmatch++;
+	}
 	memcpy(sc->prev, sc->cur, sc->curlen);
 	sc->prevlen = sc->curlen;
 	sc->have_prev = 1;
@@ -252,18 +258,21 @@ state_count_chunk(void *arg, const void *p, size_t n)
 }
 
 int
-state_count_last(const struct agent_cfg *c, size_t *n)
+state_count_last(const struct agent_cfg *c, state_match_fn *match,
+    void *arg, size_t *n, size_t *nmatch)
 {
 	struct state_count *sc = NULL;
 	char *path = NULL;
 	int r;
 
-	*n = 0;
+	*n = *nmatch = 0;
 	if ((path = agent_path(c->state_dir, "last.list")) == NULL ||
 	    (sc = calloc(1, sizeof(*sc))) == NULL) {
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
+	sc->match = match;
+	sc->arg = arg;
 	r = sys_read_each(path, state_count_chunk, sc);
 	/* A last line without LF is a file cut short. */
 	if (r == RS_OK && sc->curlen > 0) {
@@ -275,8 +284,10 @@ state_count_last(const struct agent_cfg *c, size_t *n)
 	else if (r != RS_OK && r != RS_ERR_NOTFOUND)
 		rs_error("read %s: line %zu: %s", path, sc->line,
 		    rs_err_str(r));
-	else if (r == RS_OK)
+	else if (r == RS_OK) {
 		*n = sc->n;
+		*nmatch = sc->nmatch;
+	}
 out:
 	free(sc);
 	free(path);

@@ -16,7 +16,9 @@
  * changed, when the USN went backwards, and every full_interval: deleted
  * objects are not returned to normal searches, so only a full export sees
  * that they are gone.  A directory without highestCommittedUSN (OpenLDAP)
- * gets a full export every poll.
+ * gets a full export every poll.  With domains = auto the accepted
+ * domains (accepted.c) are read again whenever the USN moved: they live
+ * in the configuration partition, whose writes move the same USN.
  *
  * A Global Catalog ([ldap] global_catalog) is one DC too, with the same
  * USNs on its GC port as on 389, but another view: every domain of the
@@ -43,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accepted.h"
 #include "agent_int.h"
 #include "buf.h"
 #include "hash.h"
@@ -60,6 +63,10 @@ struct dirsync {
 	int		 told_no_usn;
 	int		 told_no_inv;	/* a GC lacks invocationId: said */
 	char		 sha[2 * RS_SHA256_LEN + 1];	/* of dc's list */
+	struct acc_set	*acc;		/* the domains, as last read */
+	int		 acc_ok;	/* acc is this connection's */
+	uint64_t	 acc_usn;	/* ... read at this USN */
+	char		*acc_listed;	/* acc's listed domains before */
 };
 
 /* What the root DSE says. */
@@ -79,15 +86,22 @@ dirsync_new(struct dirsync **out)
 {
 	if ((*out = calloc(1, sizeof(**out))) == NULL)
 		return RS_ERR_NOMEM;
+	if (acc_new(&(*out)->acc) != RS_OK) {
+		free(*out);
+		*out = NULL;
+		return RS_ERR_NOMEM;
+	}
 	return RS_OK;
 }
 
+/* Also after a reload: the domains are read again with the new config. */
 void
 dirsync_disconnect(struct dirsync *d)
 {
 	if (d->ld != NULL)
 		ldapx_close(d->ld);
 	d->ld = NULL;
+	d->acc_ok = 0;
 }
 
 void
@@ -97,6 +111,8 @@ dirsync_free(struct dirsync *d)
 		return;
 	dirsync_disconnect(d);
 	dircache_free(d->dc);
+	acc_free(d->acc);
+	free(d->acc_listed);
 	free(d);
 }
 
@@ -280,15 +296,84 @@ dirsync_save(const struct dirsync *d, const struct agent_cfg *c)
 	free(path);
 }
 
+/* The cache's list, cut to the listed domains (accepted.h). */
+static int
+dirsync_cache_list(const struct dirsync *d, const struct dircache *dc,
+    struct rlist **out)
+{
+	struct rlist *l = NULL, *cut = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = dircache_list(dc, &l)) == RS_OK &&
+	    (r = acc_filter(d->acc, l, &cut)) == RS_OK && cut != NULL) {
+		rlist_free(l);
+		l = cut;
+	}
+	if (r != RS_OK) {
+		rlist_free(l);
+		return r;
+	}
+	*out = l;
+	return RS_OK;
+}
+
 /*
- * What the cache was read with: a hash of the bases, the filter, the
- * domains, include_auth_only and the view (a GC's or a DC's: gc).  A
- * cache read with other settings is not this list's (a cache from before
- * include_auth_only existed holds the auth-only objects' addresses: one
- * full export drops them).
+ * The domains (accepted.c).  With auto they are read once per connection
+ * and again only when highestCommittedUSN moved: a write to an accepted
+ * domain is a write on this DC (the configuration partition's writes take
+ * the same USNs), so a poll that finds nothing changed still reads one
+ * entry, the root DSE.  They are read whole, a few entries: a search for
+ * (uSNChanged>=N) would not see an accepted domain deleted.  *moved: the
+ * listed domains differ from the last read (this process's, or a one-shot
+ * sync's before it: STATE/domains), so the list may have changed with no
+ * object changed.
  */
 static int
-dirsync_query(const struct agent_cfg *c, int gc,
+dirsync_domains(struct dirsync *d, const struct agent_cfg *c,
+    struct ldapx *ld, const struct dirsync_dse *dse, struct poll_result *res,
+    int *moved)
+{
+	const char *now;
+	int r;
+
+	*moved = 0;
+	if (d->acc_ok && dse->have_usn && dse->usn == d->acc_usn)
+		return RS_OK;
+	if ((r = acc_load(d->acc, c, ld, &res->entries, &res->bytes)) !=
+	    RS_OK) {
+		d->acc_ok = 0;
+		return r;
+	}
+	d->acc_ok = 1;
+	d->acc_usn = dse->usn;
+	if (!c->domains_auto)
+		return RS_OK;
+	if (d->acc_listed == NULL)
+		d->acc_listed = acc_last_listed(c);
+	now = acc_listed_str(d->acc);
+	if (d->acc_listed == NULL || strcmp(d->acc_listed, now) != 0) {
+		*moved = 1;
+		d->sha[0] = '\0';
+		snprintf(res->why, sizeof(res->why), "listed domains %s%.200s",
+		    d->acc_listed == NULL ? "(first read) " : "now ", now);
+		acc_save_listed(c, d->acc);
+	}
+	free(d->acc_listed);
+	d->acc_listed = agent_strdup(now);
+	return RS_OK;
+}
+
+/*
+ * What the cache was read with: a hash of the bases, the filter, the
+ * domains whose addresses it keeps (acc_cached_str: for a configured list
+ * the list, as before domains = auto existed), include_auth_only and the
+ * view (a GC's or a DC's: gc).  A cache read with other settings is not
+ * this list's (a cache from before include_auth_only existed holds the
+ * auth-only objects' addresses: one full export drops them).
+ */
+static int
+dirsync_query(const struct agent_cfg *c, const struct acc_set *acc, int gc,
     char out[2 * RS_SHA256_LEN + 1])
 {
 	unsigned char md[RS_SHA256_LEN];
@@ -301,7 +386,7 @@ dirsync_query(const struct agent_cfg *c, int gc,
 		r = rs_buf_printf(&b, "base %s\n", c->bases[i]);
 	if (r == RS_OK)
 		r = rs_buf_printf(&b, "filter %s\ndomains %s\n"
-		    "include_auth_only %d\n", c->filter, c->domains_str,
+		    "include_auth_only %d\n", c->filter, acc_cached_str(acc),
 		    c->include_auth_only);
 	/* Only when on: a DC's cache from before the key stays valid. */
 	if (r == RS_OK && gc)
@@ -356,14 +441,15 @@ dirsync_why_full(const struct dirsync *d, const struct agent_cfg *c,
 
 /* Full export without change detection: the list straight away. */
 static int
-dirsync_full_plain(struct ldapx *ld, const struct agent_cfg *c, int progress,
+dirsync_full_plain(struct ldapx *ld, const struct agent_cfg *c,
+    const struct acc_set *acc, int progress,
     struct poll_result *res, struct export_stats *st)
 {
 	struct rlist *l = NULL;
 	int r;
 
 	if ((r = rlist_new(&l)) != RS_OK ||
-	    (r = export_full(c, ld, l, NULL, progress, st)) != RS_OK) {
+	    (r = export_full(c, ld, acc, l, NULL, progress, st)) != RS_OK) {
 		rlist_free(l);
 		return r;
 	}
@@ -383,8 +469,8 @@ dirsync_full_cache(struct dirsync *d, struct ldapx *ld,
 	int r;
 
 	if ((r = dircache_new(&dc)) != RS_OK ||
-	    (r = export_full(c, ld, NULL, dc, progress, st)) != RS_OK ||
-	    (r = dircache_list(dc, &res->list)) != RS_OK) {
+	    (r = export_full(c, ld, d->acc, NULL, dc, progress, st)) != RS_OK ||
+	    (r = dirsync_cache_list(d, dc, &res->list)) != RS_OK) {
 		dircache_free(dc);
 		return r;
 	}
@@ -410,7 +496,7 @@ dirsync_sha(struct dirsync *d)
 
 	if (d->sha[0] != '\0')
 		return RS_OK;
-	if ((r = dircache_list(d->dc, &l)) == RS_OK)
+	if ((r = dirsync_cache_list(d, d->dc, &l)) == RS_OK)
 		r = state_list_sha(l, d->sha);
 	rlist_free(l);
 	return r;
@@ -426,7 +512,7 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 	const char *why;
 	char buf[sizeof(res->why)];
 	time_t now = time(NULL);
-	int r;
+	int r, moved = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(st, 0, sizeof(*st));
@@ -459,10 +545,13 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 			goto out;
 	}
 	export_source(c, ld, st);
-	if ((r = dirsync_query(c, c->global_catalog, dse.query)) != RS_OK ||
-	    (r = dirsync_query(c, !c->global_catalog, dse.query_view)) !=
-	    RS_OK)
+	if ((r = dirsync_domains(d, c, ld, &dse, res, &moved)) != RS_OK ||
+	    (r = dirsync_query(c, d->acc, c->global_catalog, dse.query)) !=
+	    RS_OK ||
+	    (r = dirsync_query(c, d->acc, !c->global_catalog,
+	    dse.query_view)) != RS_OK)
 		goto out;
+	res->acc = d->acc;
 	if (!dse.have_usn) {
 		if (c->change_detection && !d->told_no_usn)
 			rs_info("poll %s: the server publishes no "
@@ -472,8 +561,8 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 		snprintf(res->why, sizeof(res->why), "%s", c->change_detection ?
 		    "no change detection on this server" :
 		    "change_detection = no");
-		if ((r = dirsync_full_plain(ld, c, progress, res, st)) ==
-		    RS_OK)
+		if ((r = dirsync_full_plain(ld, c, d->acc, progress, res,
+		    st)) == RS_OK)
 			r = state_list_sha(res->list, res->sha);
 		goto out;
 	}
@@ -499,19 +588,19 @@ dirsync_poll(struct dirsync *d, const struct agent_cfg *c, int force_full,
 	} else {
 		src = dircache_src(d->dc);
 		res->usn_from = src->usn + 1;
-		r = export_delta(c, ld, res->usn_from, d->dc, st,
+		r = export_delta(c, ld, d->acc, res->usn_from, d->dc, st,
 		    &res->changed);
 		if (r != RS_OK)
 			goto out;
 		src->usn = dse.usn;
-		if (res->changed == 0) {
+		if (res->changed == 0 && !moved) {
 			res->kind = POLL_SAME;
 			r = dirsync_sha(d);
 			memcpy(res->sha, d->sha, sizeof(res->sha));
 			goto out;
 		}
 		res->kind = POLL_DELTA;
-		r = dircache_list(d->dc, &res->list);
+		r = dirsync_cache_list(d, d->dc, &res->list);
 		if (r == RS_OK)
 			dirsync_save(d, c);
 	}
@@ -579,7 +668,8 @@ dirsync_list(struct dirsync *d, struct rlist **out)
 	*out = NULL;
 	if (d->dc == NULL)
 		return RS_ERR_NOTFOUND;
-	if ((r = dircache_list(d->dc, out)) == RS_OK && d->sha[0] == '\0' &&
+	if ((r = dirsync_cache_list(d, d->dc, out)) == RS_OK &&
+	    d->sha[0] == '\0' &&
 	    (r = state_list_sha(*out, d->sha)) != RS_OK) {
 		rlist_free(*out);
 		*out = NULL;

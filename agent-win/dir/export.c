@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accepted.h"
 #include "agent_int.h"
 #include "addr.h"
 #include "buf.h"
@@ -52,6 +53,7 @@ enum { EXPORT_PROXY, EXPORT_CLASS, EXPORT_AUTH, EXPORT_GUID };
 
 struct export_ctx {
 	const struct agent_cfg	*cfg;
+	const struct acc_set	*acc;		/* the domains kept */
 	struct rlist		*list;		/* no cache: the list itself */
 	struct dircache		*dc;		/* or the objects, by GUID */
 	int			 delta;		/* dc: set, not add */
@@ -65,7 +67,7 @@ struct export_ctx {
  * Copy p[0..n) into out as printable ASCII: backslash escapes for
  * anything else, so a hostile value cannot forge or split log lines.
  */
-static void
+void
 export_escape(const char *p, size_t n, char *out, size_t outsize)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -119,19 +121,21 @@ export_count_class(struct export_stats *st, const struct ldapx_val *v,
 	st->classes[st->nclasses++].n = 1;
 }
 
+/*
+ * The cache keeps every accepted domain's addresses, whatever its kind,
+ * and the list is cut to the listed ones as it leaves the cache: so a
+ * domain that changes kind needs no full export (accepted.h).
+ */
 static int
-export_domain_ok(const struct agent_cfg *c, const char *a, size_t len)
+export_domain_ok(const struct export_ctx *x, const char *a, size_t len)
 {
-	size_t dlen, i;
+	size_t dlen;
 	const char *d = addr_domain(a, len, &dlen);
 
 	if (d == NULL)
 		return 0;
-	for (i = 0; i < c->ndomains; i++)
-		if (strlen(c->domains[i]) == dlen &&
-		    memcmp(c->domains[i], d, dlen) == 0)
-			return 1;
-	return 0;
+	return x->dc != NULL ? acc_cached(x->acc, d, dlen) :
+	    acc_listed(x->acc, d, dlen);
 }
 
 /* The entry's objectGUID, which change detection keys the cache by. */
@@ -245,7 +249,7 @@ export_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
 			    edn, ev, why != NULL ? why : rs_err_str(r));
 			continue;
 		}
-		if (!export_domain_ok(x->cfg, addr, alen)) {
+		if (!export_domain_ok(x, addr, alen)) {
 			st->foreign++;
 			continue;
 		}
@@ -287,6 +291,15 @@ export_count_domain(const struct rlist *l, const char *d)
 int
 export_open(const struct agent_cfg *c, struct ldapx **out)
 {
+	char why[1024];
+
+	return export_open_why(c, out, why, sizeof(why));
+}
+
+int
+export_open_why(const struct agent_cfg *c, struct ldapx **out, char *why,
+    size_t whysize)
+{
 	struct ldapx_opts o;
 	struct rs_buf pw;
 	char msg[512];
@@ -294,6 +307,8 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 	int r = RS_ERR_NOTFOUND;
 
 	*out = NULL;
+	if (whysize > 0)
+		why[0] = '\0';
 	rs_buf_init(&pw, 4096);
 	memset(&o, 0, sizeof(o));
 	o.client = c->client;
@@ -303,10 +318,15 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 	o.bind = c->bind;
 	o.bind_dn = c->bind_dn;
 	o.sasl_mech = c->sasl_mech;
+	o.sasl_nocanon = c->sasl_nocanon;
 	o.timeout = c->timeout;
-	if (c->bind == LDAPX_BIND_SIMPLE) {
+	/* negotiate with a bind_dn: that account's password (Windows). */
+	if (c->bind == LDAPX_BIND_SIMPLE || (c->bind == LDAPX_BIND_NEGOTIATE &&
+	    c->bind_dn != NULL && c->bind_dn[0] != '\0')) {
 		if ((r = sys_get_password(c->ldap, &pw)) != RS_OK) {
 			/* sys_get_password logged the reason. */
+			snprintf(why, whysize, "ldap password: %s (see the "
+			    "message above)", rs_err_str(r));
 			sys_event(SYS_EV_CONFIG, "ldap password: %s",
 			    rs_err_str(r));
 			goto out;
@@ -326,10 +346,10 @@ export_open(const struct agent_cfg *c, struct ldapx **out)
 		}
 		if (r == RS_OK)
 			break;
-		sys_event(SYS_EV_LDAP, "ldap connect %s: %s%s",
-		    o.server != NULL ? o.server : c->global_catalog ?
-		    "(GC locator)" : "(DC locator)",
-		    msg[0] != '\0' ? msg : rs_err_str(r),
+		snprintf(why, whysize, "%s: %s", o.server != NULL ? o.server :
+		    c->global_catalog ? "(GC locator)" : "(DC locator)",
+		    msg[0] != '\0' ? msg : rs_err_str(r));
+		sys_event(SYS_EV_LDAP, "ldap connect %s%s", why,
 		    i + 1 < n ? "; trying the next server" : "");
 	}
 out:
@@ -388,10 +408,11 @@ out:
 
 static void
 export_ctx_init(struct export_ctx *x, const struct agent_cfg *c,
-    struct export_stats *st, int progress)
+    const struct acc_set *acc, struct export_stats *st, int progress)
 {
 	memset(x, 0, sizeof(*x));
 	x->cfg = c;
+	x->acc = acc;
 	x->st = st;
 	x->progress = progress;
 	/* One object's addresses: AD sends at most 1500 values at once. */
@@ -409,14 +430,15 @@ export_source(const struct agent_cfg *c, struct ldapx *ld,
 }
 
 int
-export_full(const struct agent_cfg *c, struct ldapx *ld, struct rlist *list,
-    struct dircache *dc, int progress, struct export_stats *st)
+export_full(const struct agent_cfg *c, struct ldapx *ld,
+    const struct acc_set *acc, struct rlist *list, struct dircache *dc,
+    int progress, struct export_stats *st)
 {
 	struct export_ctx x;
 	size_t twice;
 	int r;
 
-	export_ctx_init(&x, c, st, progress);
+	export_ctx_init(&x, c, acc, st, progress);
 	x.list = list;
 	x.dc = dc;
 	export_source(c, ld, st);
@@ -457,8 +479,9 @@ export_full(const struct agent_cfg *c, struct ldapx *ld, struct rlist *list,
 }
 
 int
-export_delta(const struct agent_cfg *c, struct ldapx *ld, uint64_t usn,
-    struct dircache *dc, struct export_stats *st, uint64_t *changed)
+export_delta(const struct agent_cfg *c, struct ldapx *ld,
+    const struct acc_set *acc, uint64_t usn, struct dircache *dc,
+    struct export_stats *st, uint64_t *changed)
 {
 	static const char *const gone_attrs[] = { "objectGUID", NULL };
 	struct export_ctx x;
@@ -466,7 +489,7 @@ export_delta(const struct agent_cfg *c, struct ldapx *ld, uint64_t usn,
 	int r;
 
 	*changed = 0;
-	export_ctx_init(&x, c, st, 0);
+	export_ctx_init(&x, c, acc, st, 0);
 	x.dc = dc;
 	x.delta = 1;
 	rs_buf_init(&f, 2 * strlen(c->filter) + 128);
@@ -497,27 +520,33 @@ out:
 
 int
 export_run(const struct agent_cfg *c, int progress, struct rlist **out,
-    struct export_stats *st)
+    struct acc_set **accp, struct export_stats *st)
 {
 	struct ldapx *ld = NULL;
 	struct rlist *list = NULL;
+	struct acc_set *acc = NULL;
 	int r;
 
 	*out = NULL;
+	*accp = NULL;
 	memset(st, 0, sizeof(*st));
-	if ((r = rlist_new(&list)) != RS_OK)
+	if ((r = rlist_new(&list)) != RS_OK || (r = acc_new(&acc)) != RS_OK)
 		goto out;
 	if ((r = export_open(c, &ld)) != RS_OK)
 		goto out;
 	rs_info("export: connected to %s", ldapx_server(ld));
-	if ((r = export_full(c, ld, list, NULL, progress, st)) != RS_OK)
+	if ((r = acc_load(acc, c, ld, NULL, &st->bytes)) != RS_OK ||
+	    (r = export_full(c, ld, acc, list, NULL, progress, st)) != RS_OK)
 		goto out;
 	*out = list;
 	list = NULL;
+	*accp = acc;
+	acc = NULL;
 out:
 	if (ld != NULL)
 		ldapx_close(ld);
 	rlist_free(list);
+	acc_free(acc);
 	return r;
 }
 
@@ -541,15 +570,21 @@ export_check(const struct agent_cfg *c)
 	static const char *const attrs[] = { "objectClass", NULL };
 	struct ldapx *ld = NULL;
 	struct rs_buf cookie;
-	char what[RS_MAX_SOURCE + 64], info[128];
+	char what[RS_MAX_SOURCE + 64], info[128], why[1024];
 	uint64_t n;
 	size_t b;
 	int r, fails = 0;
 
 	rs_buf_init(&cookie, 64 * 1024);
-	if ((r = export_open(c, &ld)) != RS_OK) {
-		agent_check_line(0, "ldap: connect and bind",
-		    "no server answered (see the messages above)",
+	/*
+	 * The last server's own words: a server that refused the bind
+	 * answered, and its reason already says what to change.
+	 */
+	if ((r = export_open_why(c, &ld, why, sizeof(why))) != RS_OK) {
+		agent_check_line(0, "ldap: connect and bind", why[0] != '\0' ?
+		    why : rs_err_str(r), r == RS_ERR_SIGNER ? NULL : c->nservers
+		    > 1 ? "the other servers' reasons are above; check [ldap] "
+		    "server, tls, ca_file, bind_dn and the password file" :
 		    "check [ldap] server, tls, ca_file, bind_dn and the "
 		    "password file");
 		fails++;
@@ -559,6 +594,7 @@ export_check(const struct agent_cfg *c)
 	    ldapx_server(ld));
 	agent_check_line(1, what, NULL, NULL);
 	dirsync_check(c, ld);
+	fails += acc_check(c, ld);
 	for (b = 0; b < c->nbases; b++) {
 		n = 0;
 		rs_buf_reset(&cookie);

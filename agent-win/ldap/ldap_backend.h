@@ -134,6 +134,15 @@ const struct ldapx_backend *ldapx_pick(const struct ldapx_opts *o,
 	    char *msg, size_t msgsize);
 
 /*
+ * ldap_bind.c: for a bind the server answered with result code rc (RFC
+ * 4511), msg (the backend's "bind: <text>") gets what to change in
+ * [ldap] appended.  Returns RS_ERR_SIGNER, "the server refused the bind",
+ * which callers tell apart from a server that never answered.
+ */
+int	ldapx_bind_refused(const struct ldapx_opts *o, int rc, char *msg,
+	    size_t msgsize);
+
+/*
  * ldap_client_*.c: for ldap_openldap.c, after the OpenLDAP handle ld has
  * its TLS context: the roots its server certificates are checked
  * against.  Unix: ca_file, or libldap's own default.  Windows: ca_file,

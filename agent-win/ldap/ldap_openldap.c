@@ -5,13 +5,16 @@
  *
  * API:        ldapx_openldap, a struct ldapx_backend.  Binds: simple
  *             (DN or UPN plus password), sasl (Cyrus SASL, Unix only:
- *             the Windows libldap has none), none (anonymous).
+ *             the Windows libldap has none; LDAP_OPT_X_SASL_NOCANON from
+ *             sasl_nocanon), none (anonymous).
  * Ownership:  open hands out a connection that close frees; search a
  *             reply that res_free frees.  Values passed to the entry
  *             callback live until it returns.
  * Errors:     RS_ERR_SYSTEM for connection and protocol failures,
  *             RS_ERR_LIMIT for size/time limits, RS_ERR_SIGNER for a
- *             refused bind; msg has libldap's text plus the server's
+ *             bind the server (or, for sasl, the KDC) answered and
+ *             refused, with what to change appended (ldapx_bind_refused,
+ *             oldap_krb_hint); msg has libldap's text plus the server's
  *             diagnostic.  A failed TLS handshake, which libldap calls
  *             "Can't contact LDAP server", is said with the handshake's
  *             own reason (LDAP_OPT_DIAGNOSTIC_MESSAGE).
@@ -74,26 +77,54 @@ oldap_ld_msg(LDAP *ld, char *msg, size_t msgsize, const char *op, int rc)
 }
 
 /*
+ * The URI's host, if it is an IP address literal (IPv4 dotted, or IPv6,
+ * which has colons), into out; else out is "".
+ */
+static void
+oldap_ip_host(const char *uri, char *out, size_t outsize)
+{
+	LDAPURLDesc *u = NULL;
+	const char *h;
+
+	out[0] = '\0';
+	if (ldap_url_parse(uri, &u) != LDAP_URL_SUCCESS || u == NULL)
+		return;
+	h = u->lud_host != NULL ? u->lud_host : "";
+	if (h[0] != '\0' && (strchr(h, ':') != NULL ||
+	    strspn(h, "0123456789.") == strlen(h)))
+		snprintf(out, outsize, "%s", h);
+	ldap_free_urldesc(u);
+}
+
+/*
  * libldap says only "Can't contact LDAP server" or "Connect error" when
  * the TLS handshake fails, which is nearly always the certificate: give
- * the handshake's reason and say what to check.
+ * the handshake's reason and say what to check.  A server named by IP
+ * address is said first: a DC's certificate carries its DNS names only
+ * (AD CS's templates), and libldap then reports no useful reason.
  */
 static void
 oldap_tls_msg(struct ldapx_conn *c, const struct ldapx_opts *o,
     const char *op, int rc)
 {
-	char *diag = NULL;
+	char *diag = NULL, ip[64], ipwhy[200];
 
 	if (rc != LDAP_CONNECT_ERROR && rc != LDAP_SERVER_DOWN) {
 		oldap_ld_msg(c->ld, c->msg, sizeof(c->msg), op, rc);
 		return;
 	}
 	ldap_get_option(c->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	oldap_ip_host(c->server, ip, sizeof(ip));
+	ipwhy[0] = '\0';
+	if (ip[0] != '\0')
+		snprintf(ipwhy, sizeof(ipwhy), "server is an IP address (%s), "
+		    "which the certificate must then carry, and a DC's "
+		    "certificate names only its DNS names: use one; ", ip);
 	snprintf(c->msg, sizeof(c->msg), "%s: %s: TLS handshake failed (%s%s"
-	    "is the server's certificate signed by %s%.150s, and does it "
+	    "%sis the server's certificate signed by %s%.150s, and does it "
 	    "carry the name in %.150s?)", op, ldap_err2string(rc),
 	    diag != NULL && diag[0] != '\0' ? diag : "",
-	    diag != NULL && diag[0] != '\0' ? "; " : "",
+	    diag != NULL && diag[0] != '\0' ? "; " : "", ipwhy,
 	    o->ca_file != NULL ? "ca_file " : "a CA the system trusts (no "
 	    "ca_file set)", o->ca_file != NULL ? o->ca_file : "", c->server);
 	if (diag != NULL)
@@ -176,6 +207,18 @@ oldap_bind(struct ldapx_conn *c, const struct ldapx_opts *o, int *rc)
 		    &cred, NULL, NULL, NULL);
 		return RS_OK;
 	case LDAPX_BIND_SASL:
+		/*
+		 * Set on the handle, so that neither LDAPSASL_NOCANON nor an
+		 * ldap.conf decides how the Kerberos service name is made.
+		 */
+		if (ldap_set_option(c->ld, LDAP_OPT_X_SASL_NOCANON,
+		    o->sasl_nocanon ? LDAP_OPT_ON : LDAP_OPT_OFF) !=
+		    LDAP_OPT_SUCCESS) {
+			snprintf(c->msg, sizeof(c->msg), "bind: cannot set "
+			    "sasl_nocanon = %s (libldap without SASL?)",
+			    o->sasl_nocanon ? "yes" : "no");
+			return RS_ERR_SYSTEM;
+		}
 		*rc = ldap_sasl_interactive_bind_s(c->ld, NULL, o->sasl_mech,
 		    NULL, NULL, LDAP_SASL_QUIET, oldap_sasl_interact, NULL);
 		return RS_OK;
@@ -191,6 +234,40 @@ oldap_bind(struct ldapx_conn *c, const struct ldapx_opts *o, int *rc)
 		    "Windows agent with client = wldap32; use simple or sasl");
 		return RS_ERR_INVAL;
 	}
+}
+
+/*
+ * A SASL bind that failed in the client: GSSAPI's reasons that have one
+ * fix are said with it (RS_ERR_SIGNER: the KDC answered and refused);
+ * anything else stays a connection failure.
+ */
+static int
+oldap_krb_hint(struct ldapx_conn *c, const struct ldapx_opts *o)
+{
+	size_t len = strlen(c->msg);
+	const char *hint = NULL;
+
+	if (o->bind != LDAPX_BIND_SASL)
+		return RS_ERR_SYSTEM;
+	if (strstr(c->msg, "Server not found in Kerberos database") != NULL)
+		hint = o->sasl_nocanon ? "the KDC knows no ldap/ service for "
+		    "the name in server: name the DC as its account's SPNs do "
+		    "(its DNS name, ldap/dc1.example.com), not by an alias "
+		    "or an address without an SPN" : "with sasl_nocanon = no "
+		    "the service name comes from the reverse DNS of the "
+		    "server's address, which may name another host: set "
+		    "sasl_nocanon = yes";
+	else if (strstr(c->msg, "No Kerberos credentials") != NULL ||
+	    strstr(c->msg, "No credentials cache") != NULL ||
+	    strstr(c->msg, "Ticket expired") != NULL ||
+	    strstr(c->msg, "ticket expired") != NULL)
+		hint = "no valid Kerberos ticket: kinit, or a keytab through "
+		    "KRB5_CLIENT_KTNAME or k5start (docs/ADMIN.md)";
+	if (hint == NULL)
+		return RS_ERR_SYSTEM;
+	if (len + 1 < sizeof(c->msg))
+		snprintf(c->msg + len, sizeof(c->msg) - len, "; %s", hint);
+	return RS_ERR_SIGNER;
 }
 
 static void oldap_close(struct ldapx_conn *c);
@@ -252,8 +329,9 @@ oldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 	}
 	if (rc != LDAP_SUCCESS) {
 		oldap_ld_msg(c->ld, c->msg, sizeof(c->msg), "bind", rc);
-		r = rc == LDAP_INVALID_CREDENTIALS ? RS_ERR_SIGNER :
-		    RS_ERR_SYSTEM;
+		/* Positive: the server's resultCode; negative: libldap's. */
+		r = rc > 0 ? ldapx_bind_refused(o, rc, c->msg, sizeof(c->msg)) :
+		    oldap_krb_hint(c, o);
 		goto fail;
 	}
 	*out = c;

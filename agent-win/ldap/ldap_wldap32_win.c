@@ -10,7 +10,14 @@
  * Binds:
  *   negotiate  ldap_bind_sW(LDAP_AUTH_NEGOTIATE) with NULL credentials:
  *              the process's own identity (LocalSystem = the computer
- *              account, or a gMSA / virtual account).  Signing and sealing
+ *              account, or a gMSA / virtual account), as Microsoft
+ *              documents it.  With bind_dn DOMAIN\user: that account,
+ *              its password from set-password, in a
+ *              SEC_WINNT_AUTH_IDENTITY_W (for a machine outside the
+ *              domain).  Wine 8 crashes on the NULL credentials
+ *              (docs/HACKING.md); main_win.c's filter makes that exit 70.
+ *              An identity with every field NULL is not the same call on
+ *              Windows, so it is never sent for "own logon".  Signing and sealing
  *              (LDAP_OPT_SIGN, LDAP_OPT_ENCRYPT) are switched on first, so
  *              DCs that require LDAP signing accept the bind; over LDAPS
  *              TLS already protects the session and they stay off (AD
@@ -238,6 +245,49 @@ wldap_parse_server(const char *server, enum ldapx_tls tls, wchar_t **host,
 	return RS_OK;
 }
 
+/*
+ * bind_dn "DOMAIN\user" (NetBIOS or DNS domain) into the wide strings of
+ * a SEC_WINNT_AUTH_IDENTITY_W.  agent_cfg.c refuses any other form (a DN;
+ * a UPN, which Wine's SASL bridge fails without a domain); this only
+ * splits it, and refuses what it cannot split.
+ */
+static int
+wldap_identity(const struct ldapx_opts *o, SEC_WINNT_AUTH_IDENTITY_W *id,
+    wchar_t **dom, wchar_t **user, wchar_t **pw, char *msg, size_t msgsize)
+{
+	char buf[512], *bs;
+
+	memset(id, 0, sizeof(*id));
+	if (snprintf(buf, sizeof(buf), "%s", o->bind_dn) >= (int)sizeof(buf) ||
+	    (bs = strchr(buf, '\\')) == NULL || bs == buf || bs[1] == '\0' ||
+	    strchr(buf, '=') != NULL) {
+		snprintf(msg, msgsize, "bind: bind = negotiate with bind_dn "
+		    "%.200s: give DOMAIN\\user (CORP\\svc-rcpt), or no bind_dn "
+		    "for the service's own logon", o->bind_dn);
+		return RS_ERR_INVAL;
+	}
+	if (o->password == NULL || o->password[0] == '\0') {
+		snprintf(msg, msgsize, "bind: bind = negotiate as %.200s needs "
+		    "its password (set-password)", o->bind_dn);
+		return RS_ERR_INVAL;
+	}
+	*bs = '\0';
+	if ((*dom = win_wide(buf)) == NULL || (*user = win_wide(bs + 1)) ==
+	    NULL || (*pw = win_wide(o->password)) == NULL) {
+		snprintf(msg, msgsize, "bind: bind_dn or password is not valid "
+		    "UTF-8");
+		return RS_ERR_INVAL;
+	}
+	id->Domain = (unsigned short *)*dom;
+	id->DomainLength = (unsigned long)wcslen(*dom);
+	id->User = (unsigned short *)*user;
+	id->UserLength = (unsigned long)wcslen(*user);
+	id->Password = (unsigned short *)*pw;
+	id->PasswordLength = (unsigned long)wcslen(*pw);
+	id->Flags = SEC_WINNT_AUTH_IDENTITY_UNICODE;
+	return RS_OK;
+}
+
 /* Create the handle and connect; serverless when host is NULL. */
 static ULONG
 wldap_connect(struct ldapx_conn *c, wchar_t *host, ULONG port, int ssl,
@@ -459,7 +509,8 @@ wldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
     size_t msgsize)
 {
 	struct ldapx_conn *c = NULL;
-	wchar_t *host = NULL, *wdn = NULL, *wpw = NULL, *hn = NULL;
+	wchar_t *host = NULL, *wdn = NULL, *wpw = NULL, *hn = NULL, *wdom = NULL;
+	SEC_WINNT_AUTH_IDENTITY_W id;
 	ULONG port = LDAP_PORT, lrc, srv;
 	char *s;
 	int ssl = 0, rc;
@@ -526,7 +577,17 @@ wldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 			ldap_set_optionW(c->ld, LDAP_OPT_SIGN, LDAP_OPT_ON);
 			ldap_set_optionW(c->ld, LDAP_OPT_ENCRYPT, LDAP_OPT_ON);
 		}
-		lrc = ldap_bind_sW(c->ld, NULL, NULL, LDAP_AUTH_NEGOTIATE);
+		/* "bind_dn =" (empty) is no bind_dn, as elsewhere. */
+		if (o->bind_dn == NULL || o->bind_dn[0] == '\0') {
+			lrc = ldap_bind_sW(c->ld, NULL, NULL,
+			    LDAP_AUTH_NEGOTIATE);
+			break;
+		}
+		if ((rc = wldap_identity(o, &id, &wdom, &wdn, &wpw, msg,
+		    msgsize)) != RS_OK)
+			goto out;
+		lrc = ldap_bind_sW(c->ld, NULL, (PWCHAR)&id,
+		    LDAP_AUTH_NEGOTIATE);
 		break;
 	case LDAPX_BIND_SIMPLE:
 		if (o->bind_dn == NULL || o->password == NULL) {
@@ -550,7 +611,9 @@ wldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 	}
 	if (lrc != LDAP_SUCCESS) {
 		wldap_seterr(c->err, sizeof(c->err), "bind", lrc, NULL);
-		rc = RS_ERR_SYSTEM;
+		/* Up to LDAP_OTHER: the server's resultCode; above: wldap32's. */
+		rc = lrc <= LDAP_OTHER ? ldapx_bind_refused(o, (int)lrc, c->err,
+		    sizeof(c->err)) : RS_ERR_SYSTEM;
 		goto fail;
 	}
 	c->err[0] = '\0';
@@ -566,6 +629,7 @@ wldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 		free(wpw);
 	}
 	free(wdn);
+	free(wdom);
 	free(host);
 	wldap_close(c);
 	return rc;

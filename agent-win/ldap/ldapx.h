@@ -56,6 +56,7 @@ struct ldapx_opts {
 	const char	*bind_dn;	/* simple: DN or UPN */
 	const char	*password;	/* simple: wiped by the caller after open */
 	const char	*sasl_mech;
+	int		 sasl_nocanon;	/* sasl: no reverse DNS of the server */
 	unsigned	 timeout;	/* seconds, connect and each operation */
 };
 

@@ -43,6 +43,11 @@
  * the log creates its folder, or secures an existing one (sys_mkdirs),
  * before the folder checks below could refuse it.
  *
+ * Crashes: an unhandled exception (in the agent or a DLL) logs one line
+ * naming the exception code and the module, raises event 3008 and exits
+ * 70 (AGENT_EXIT_CRASH), never the exception code, whose low byte could
+ * pass for one of the codes below.
+ *
  * Ownership: the UTF-8 argv lives until exit.  Errors: exit codes of
  * docs/HACKING.md.  Trust boundary: the command line and stdin are the
  * administrator's; the password read is wiped after use; the files and
@@ -72,6 +77,77 @@ int	wmain(int argc, wchar_t **wargv);
 /* Longest password set-password accepts (bytes of UTF-8). */
 
 static LONG main_ctrl_count;
+
+/* What an exception code is, for the one line a crash leaves. */
+static const char *
+main_exc_name(DWORD code)
+{
+	switch (code) {
+	case EXCEPTION_ACCESS_VIOLATION:	return "access violation";
+	case EXCEPTION_STACK_OVERFLOW:		return "stack overflow";
+	case EXCEPTION_ILLEGAL_INSTRUCTION:	return "illegal instruction";
+	case EXCEPTION_INT_DIVIDE_BY_ZERO:	return "division by zero";
+	case EXCEPTION_IN_PAGE_ERROR:		return "in-page error";
+	case EXCEPTION_BREAKPOINT:		return "breakpoint";
+	default:				return "exception";
+	}
+}
+
+/* The base name of the module that holds address at, or "?". */
+static void
+main_exc_module(const void *at, char *out, size_t outsize)
+{
+	wchar_t w[MAX_PATH], *base;
+	HMODULE m = NULL;
+	DWORD n;
+
+	snprintf(out, outsize, "?");
+	if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+	    GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, (LPCWSTR)at, &m) ||
+	    (n = GetModuleFileNameW(m, w, MAX_PATH)) == 0 || n >= MAX_PATH)
+		return;
+	base = wcsrchr(w, L'\\');
+	base = base != NULL ? base + 1 : w;
+	if (WideCharToMultiByte(CP_UTF8, 0, base, -1, out, (int)outsize, NULL,
+	    NULL) == 0)
+		snprintf(out, outsize, "?");
+}
+
+/*
+ * The top-level filter for an exception nobody handled: a crash here or
+ * in a DLL (Wine 8's wldap32 reads through the NULL credentials of a
+ * negotiate bind, docs/HACKING.md).  Windows would end the process with
+ * the exception code as its status, and its low byte can be one of ours
+ * (0xC0000005 ends in 5, "some relays installed").  So: one line on
+ * stderr and in the log file (rs_log; their locks are critical
+ * sections, which the crashing thread may re-enter), one event, and exit
+ * with AGENT_EXIT_CRASH, which means nothing else.  TerminateProcess,
+ * not ExitProcess: no DLL detach code runs in a broken process.
+ */
+static LONG WINAPI
+main_crash_filter(EXCEPTION_POINTERS *ep)
+{
+	const EXCEPTION_RECORD *er = ep != NULL ? ep->ExceptionRecord : NULL;
+	DWORD code = er != NULL ? er->ExceptionCode : 0;
+	const void *at = er != NULL ? er->ExceptionAddress : NULL;
+	char mod[MAX_PATH * 3], what[64], line[RS_LOG_LINE / 2];
+
+	main_exc_module(at, mod, sizeof(mod));
+	what[0] = '\0';
+	if (code == EXCEPTION_ACCESS_VIOLATION && er->NumberParameters >= 2)
+		snprintf(what, sizeof(what), " %s %p",
+		    er->ExceptionInformation[0] == 1 ? "writing" :
+		    er->ExceptionInformation[0] == 8 ? "executing" : "reading",
+		    (void *)er->ExceptionInformation[1]);
+	snprintf(line, sizeof(line), "crash: unhandled exception 0x%08lx "
+	    "(%s%s) at %p in %s; exiting with status %d",
+	    (unsigned long)code, main_exc_name(code), what, at, mod,
+	    AGENT_EXIT_CRASH);
+	rs_log(RS_LOG_ERR, "%s", line);
+	win_eventlog_report(SYS_EV_CRASH, line);
+	TerminateProcess(GetCurrentProcess(), AGENT_EXIT_CRASH);
+	return EXCEPTION_EXECUTE_HANDLER;
+}
 
 static BOOL WINAPI
 main_ctrl_handler(DWORD type)
@@ -602,6 +678,8 @@ wmain(int argc, wchar_t **wargv)
 	char **argv;
 	int i, rc;
 
+	/* First: no crash may exit with one of our codes (see above). */
+	SetUnhandledExceptionFilter(main_crash_filter);
 	/* Before any other OpenSSL call (see the file header). */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
 		fprintf(stderr, "rcptsync-agent: OpenSSL initialization "

@@ -130,6 +130,7 @@ enum sys_event {
 	SYS_EV_CONFIG		= 3005,	/* configuration error */
 	SYS_EV_NO_VERDICT	= 3006,	/* relay did not process the list in time */
 	SYS_EV_RELAY_STALE_CRIT	= 3007,	/* relay unconfirmed past stale_critical */
+	SYS_EV_CRASH		= 3008,	/* Windows: unhandled exception, exit 70 */
 };
 void	sys_event(enum sys_event ev, const char *fmt, ...)
     RS_PRINTF(2, 3)

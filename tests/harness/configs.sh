@@ -17,7 +17,8 @@
 #
 #   h_receiver_local FILE, h_receiver_watch CONF LOG [SECS [OPT...]],
 #   h_agent_conf_with SRC OUT KEY=VALUE...,
-#   h_agent_conf_ldap SRC OUT KEY=VALUE...
+#   h_agent_conf_ldap SRC OUT KEY=VALUE...,
+#   h_agent_export OUT CONF [wine], h_agent_unwritten NAME OUT
 #       see each function's comment below.
 
 # --- configs -------------------------------------------------------------
@@ -127,6 +128,16 @@ h_agent_conf_with() {
 	sed "s/^\\[agent\\]\$/[agent]$_add/" "$_src" >"$_out"
 }
 
+# h_agent_pin_none CONF...: for tests without sshd, whose agent pushes
+# nothing (export, check of the LDAP side): a placeholder host key pin,
+# so that the config is whole.
+h_agent_pin_none() {
+	for _c; do
+		sed -i '/^hostkey_sha256 = /d; s|^\[relay mx1\]$|&\nhostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
+		    "$_c" || return 1
+	done
+}
+
 # h_agent_conf_ldap SRC OUT KEY=VALUE...: SRC (an h_agent_conf file) with
 # [ldap] keys set, into OUT: KEY=VALUE replaces every KEY line with one
 # (KEY= gives an empty value), KEY+=VALUE adds one more KEY line, KEY=-
@@ -145,6 +156,29 @@ h_agent_conf_ldap() {
 		sed -i "s|^\\[ldap\\]\$|[ldap]\\n$_k = $_v|" "$_out"
 	done
 	sed -i 's/ $//' "$_out"
+}
+
+# h_agent_export OUT CONF [wine]: `export -o OUT` of the Linux agent
+# ($RS_AGENT, else the tree's), or with "wine" of build/win's .exe under
+# Wine; its stderr in OUT.err, its exit status in H_RC, both also on
+# stderr.  OUT starts as the line "sentinel: nothing written", so that
+# h_agent_unwritten NAME OUT can show that a refused export wrote nothing.
+h_agent_export() {
+	echo "sentinel: nothing written" >"$1"
+	if [ "${3:-}" = wine ]; then
+		h_wine "$RS_TOP/build/win/rcptsync-agent.exe" -c "$(h_winpath "$2")" \
+		    export -o "$(h_winpath "$1")" 2>"$1.err"
+	else
+		"${RS_AGENT:-$RS_TOP/rcptsync-agent}" -c "$2" export -o "$1" \
+		    2>"$1.err"
+	fi
+	H_RC=$?
+	echo "--- export -o $1: exit $H_RC" >&2
+	cat "$1.err" >&2
+}
+h_agent_unwritten() {
+	echo "sentinel: nothing written" >"$H_DIR/sentinel"
+	t_same_file "$1" "$H_DIR/sentinel" "$2"
 }
 
 # h_receiver_watch CONF LOG [INTERVAL [OPTION...]]: run the receiver every

@@ -62,6 +62,15 @@
 #         H_SAMBA_DIR H_SAMBA_CONF (for samba-tool -s, with
 #                            -H $H_SAMBA_DIR/private/sam.ldb) H_SAMBA_LOG
 #         H_SAMBA_PID
+#       With H_SAMBA_ACCEPTED_DOMAINS=yes set before the start, the schema
+#       also has Exchange's msExchAcceptedDomain class and its attributes
+#       msExchAcceptedDomainName and msExchAcceptedDomainFlags
+#       (_h_samba_schema_accepted, added offline like the fixture), and
+#       the Exchange containers down to
+#         H_SAMBA_ACCDOM_DN  CN=Accepted Domains,CN=Transport Settings,
+#                            CN=Corp,CN=Microsoft Exchange,CN=Services,
+#                            CN=Configuration,DC=corp,DC=test
+#       exist, empty: the test adds the domains it wants.
 #   h_samba_stop        SIGTERM, wait until gone
 #   h_samba_modify [FILE]
 #                       ldapmodify as Administrator, LDIF from FILE or stdin
@@ -79,11 +88,48 @@
 #                       LDAP_BINDDN LDAP_PWFILE LDAP_PASSWORD LDAP_ROOTDN
 #                       LDAP_ROOTPW at Samba, so that h_agent_conf and
 #                       h_ldap_modify work against it
+#
+# --- Samba as a hardened DC (what Windows Server 2025 enforces) ------------
+#
+#   h_mntns_enter "$@"
+#       call first, before h_netns_enter: re-executes the test script
+#       (same PID, stdout, stderr) under "unshare -m" with the propagation
+#       tools/mountns.sh picks (private where it can), so that
+#       h_samba_strong's /etc/hosts is this test's alone.  A no-op inside
+#       (also for child scripts).  Sets H_MNTNS.  No namespace possible:
+#       "not ok - harness-mntns", exit.
+#
+#   h_samba_strong [N [NAME...]]
+#       h_samba_start N (default 1200) as a DC that enforces LDAP signing:
+#       "ldap server require strong auth = yes" (every simple bind
+#       without TLS is refused with LDAP 8, Strong(er) authentication
+#       required), a KDC on 127.0.0.1:88 (server services = ldap kdc)
+#       with the DC's ldap/ SPNs (and ldap/127.0.0.1, an address
+#       registered as an SPN), and the certificate AD CS gives a DC:
+#       names only, DNS:dc1.corp.test and DNS:corp.test, no IP address,
+#       so ldaps and StartTLS work by name and are refused by IP.  dc1.corp.test and each NAME resolve
+#       to 127.0.0.1 through a private /etc/hosts (bind mount; needs
+#       h_mntns_enter).  Sets what h_samba_start sets, with
+#         H_SAMBA_URI        ldaps://dc1.corp.test:636 (the harness's own
+#                            binds need TLS now; its helpers give
+#                            ldapsearch the CA through LDAPTLS_CACERT, the
+#                            environment of the tests stays without it)
+#         H_SAMBA_LDAPS_URI  the same
+#         H_SAMBA_PLAIN_URI  ldap://dc1.corp.test:389
+#       h_samba_stop and h_samba_start without N restart it hardened;
+#       h_samba_start N starts a lenient one again.
+#
+#   h_samba_kinit
+#       a ticket for svc-rcpt@CORP.TEST from that KDC: writes
+#       $H_DIR/krb5.conf (realm CORP.TEST, kdc 127.0.0.1, no DNS, no
+#       reverse DNS), exports KRB5_CONFIG and KRB5CCNAME
+#       (FILE:$H_DIR/krb5cc), kinit with H_SAMBA_PWFILE.
 
 H_SAMBA_BASE="DC=corp,DC=test"
 H_SAMBA_BINDDN="CN=svc-rcpt,CN=Users,$H_SAMBA_BASE"
 H_SAMBA_ADMIN_DN="CN=Administrator,CN=Users,$H_SAMBA_BASE"
 H_SAMBA_URI="ldap://127.0.0.1:389"
+H_SAMBA_ACCDOM_DN="CN=Accepted Domains,CN=Transport Settings,CN=Corp,CN=Microsoft Exchange,CN=Services,CN=Configuration,$H_SAMBA_BASE"
 H_SAMBA_LDAPS_URI="ldaps://127.0.0.1:636"
 export H_SAMBA_BASE H_SAMBA_BINDDN H_SAMBA_ADMIN_DN H_SAMBA_URI H_SAMBA_LDAPS_URI
 
@@ -161,9 +207,9 @@ _h_samba_template() {
 # _h_samba_exchange DIR: extend the schema of the domain provisioned in
 # DIR/p with tests/fixture/samba-exchange.ldif (msExchRequireAuthToSendTo
 # on mailRecipient, so on users, groups and contacts), offline, before
-# Samba first starts; ldbmodify's output goes to DIR/schema.log.  Samba
-# refuses schema writes unless "dsdb:schema update allowed" is set, and a
-# class may only name an attribute the loaded schema has: first the
+# Samba first starts, through _h_samba_schema (log: DIR/p/schema.log).
+# Samba refuses schema writes unless "dsdb:schema update allowed" is set,
+# and a class may only name an attribute the loaded schema has: first the
 # attributeSchema adds, then, in a second ldbmodify (a new transaction,
 # the schema reloaded), the class changes.
 _h_samba_exchange() {
@@ -172,11 +218,9 @@ _h_samba_exchange() {
 		sed "s/\${SCHEMADN}/$_sdn/" "$RS_TOP/tests/fixture/samba-exchange.ldif" |
 		    awk -v want="changetype: $_pass" 'BEGIN { RS = ""; ORS = "\n\n" }
 			index($0, "\n" want "\n") { print }' >"$1/exchange-$_pass.ldif" &&
-		[ -s "$1/exchange-$_pass.ldif" ] &&
-		ldbmodify -H "$1/p/private/sam.ldb" \
-		    --option="dsdb:schema update allowed=true" \
-		    "$1/exchange-$_pass.ldif" >>"$1/schema.log" 2>&1 || return 1
+		[ -s "$1/exchange-$_pass.ldif" ] || return 1
 	done
+	_h_samba_schema "$1/p" "$1/exchange-add.ldif" "$1/exchange-modify.ldif"
 }
 
 # _h_samba_conf DIR: the smb.conf this instance runs with.  Only the LDAP
@@ -240,11 +284,100 @@ userAccountControl: 66048
 unicodePwd:: $(printf '"%s"' "$_spw" | iconv -f UTF-8 -t UTF-16LE | base64 -w0)
 
 EOF
+	if [ "${H_SAMBA_ACCEPTED_DOMAINS:-}" = yes ]; then
+		_h_samba_schema_accepted "$_d" || return 1
+	fi
 	ldbadd -H "$_d/private/sam.ldb" "$H_DIR/samba-svc.ldif" \
 	    "$H_DIR/samba-fixture/fixture.ldif" >"$_d/ldbadd.log" 2>&1 ||
 	    { tail -n 5 "$_d/ldbadd.log" >&2;
 	      _h_fail samba-start "ldbadd of the fixture failed"; return 1; }
 	echo "harness: samba template $((_t1 - _t0))s, copy and load $(( $(date +%s) - _t1 ))s" >&2
+}
+
+# _h_samba_schema DIR LDIF...: schema additions, offline, into DIR's
+# sam.ldb (Samba takes schema writes only with "dsdb:schema update
+# allowed"), one ldbmodify per LDIF, in order.  A class must come in a
+# later LDIF than the attributes it names: within one ldbmodify, a
+# schemaUpdateNow did not make Samba 4.17 see the new attributes.
+_h_samba_schema() {
+	_sd=$1; shift
+	for _sf in "$@"; do
+		ldbmodify -H "$_sd/private/sam.ldb" \
+		    --option="dsdb:schema update allowed=true" "$_sf" \
+		    >>"$_sd/schema.log" 2>&1 ||
+		    { tail -n 5 "$_sd/schema.log" >&2;
+		      _h_fail samba-start "schema update $_sf failed"; return 1; }
+	done
+}
+
+# _h_samba_schema_accepted DIR: Exchange's accepted domains
+# (docs/ADMIN.md, "Accepted domains"), with AD's names, syntaxes and
+# schemaIDGUIDs.  The attributeIDs and the governsID are in the arc
+# RFC 5612 reserves for documentation (1.3.6.1.4.1.32473): Exchange's own
+# OIDs were in no source we could read (they are in its Setup\Data\*.ldf),
+# and the agent never sees an OID, only the names.  Then the containers of
+# an organization "Corp", as plain containers: Exchange's own container
+# classes add nothing a subtree search sees.  A plain domain user reads
+# accepted domains in a forest with Exchange; Samba gives a new class no
+# read access for Authenticated Users, so its defaultSecurityDescriptor
+# does.
+_h_samba_schema_accepted() {
+	_sc="CN=Schema,CN=Configuration,$H_SAMBA_BASE"
+	cat >"$H_DIR/samba-accdom-attrs.ldif" <<EOF
+dn: CN=ms-Exch-Accepted-Domain-Name,$_sc
+changetype: add
+objectClass: attributeSchema
+cn: ms-Exch-Accepted-Domain-Name
+lDAPDisplayName: msExchAcceptedDomainName
+attributeID: 1.3.6.1.4.1.32473.15.1.1
+schemaIDGUID: 9a895c75-f88c-4fd0-a0da-91ff20affa2c
+attributeSyntax: 2.5.5.12
+oMSyntax: 64
+isSingleValued: TRUE
+rangeLower: 1
+rangeUpper: 256
+
+dn: CN=ms-Exch-Accepted-Domain-Flags,$_sc
+changetype: add
+objectClass: attributeSchema
+cn: ms-Exch-Accepted-Domain-Flags
+lDAPDisplayName: msExchAcceptedDomainFlags
+attributeID: 1.3.6.1.4.1.32473.15.1.2
+schemaIDGUID: c7b9a038-99d2-48da-b22c-8a5412cf7a81
+attributeSyntax: 2.5.5.9
+oMSyntax: 2
+isSingleValued: TRUE
+
+EOF
+	cat >"$H_DIR/samba-accdom-class.ldif" <<EOF
+dn: CN=ms-Exch-Accepted-Domain,$_sc
+changetype: add
+objectClass: classSchema
+cn: ms-Exch-Accepted-Domain
+lDAPDisplayName: msExchAcceptedDomain
+governsID: 1.3.6.1.4.1.32473.15.2.1
+schemaIDGUID: 9d71afc6-2c40-4c23-8cd7-e55b7d3129bd
+subClassOf: top
+objectClassCategory: 1
+rDNAttID: cn
+possSuperiors: container
+defaultSecurityDescriptor: D:(A;;RPLCLORC;;;AU)
+mustContain: msExchAcceptedDomainName
+mayContain: msExchAcceptedDomainFlags
+
+EOF
+	_h_samba_schema "$1" "$H_DIR/samba-accdom-attrs.ldif" \
+	    "$H_DIR/samba-accdom-class.ldif" || return 1
+	: >"$H_DIR/samba-accdom-tree.ldif"
+	for _rdn in "CN=Microsoft Exchange" "CN=Corp" "CN=Transport Settings" \
+	    "CN=Accepted Domains"; do
+		printf 'dn: %s,%s\nobjectClass: container\n\n' "$_rdn" \
+		    "${H_SAMBA_ACCDOM_DN#*"$_rdn",}" >>"$H_DIR/samba-accdom-tree.ldif"
+	done
+	ldbadd -H "$1/private/sam.ldb" "$H_DIR/samba-accdom-tree.ldif" \
+	    >>"$1/schema.log" 2>&1 ||
+	    { tail -n 5 "$1/schema.log" >&2;
+	      _h_fail samba-start "the Exchange containers failed"; return 1; }
 }
 
 h_samba_start() {
@@ -273,9 +406,9 @@ h_samba_start() {
 	# Ready when the service account binds and reads the rootDSE.
 	_i=0
 	while [ $_i -lt 300 ] && h_alive "$H_SAMBA_PID"; do
-		if ldapsearch -x -LLL -H "$H_SAMBA_URI" -D "$H_SAMBA_BINDDN" \
-		    -y "$H_SAMBA_PWFILE" -b '' -s base highestCommittedUSN \
-		    >/dev/null 2>&1; then
+		if LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapsearch -x -LLL \
+		    -H "$H_SAMBA_URI" -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" \
+		    -b '' -s base highestCommittedUSN >/dev/null 2>&1; then
 			echo "harness: samba answers after $(( $(date +%s) - _t0 ))s" >&2
 			export H_SAMBA_DIR H_SAMBA_CONF H_SAMBA_LOG H_SAMBA_CAFILE \
 			    H_SAMBA_PWFILE H_SAMBA_ADMIN_PWFILE H_SAMBA_FIXTURE \
@@ -292,7 +425,7 @@ h_samba_start() {
 h_samba_stop() { _h_stop "${H_SAMBA_PID:-}" samba TERM; }
 
 h_samba_modify() {
-	ldapmodify -x -H "$H_SAMBA_URI" -D "$H_SAMBA_ADMIN_DN" \
+	LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapmodify -x -H "$H_SAMBA_URI" -D "$H_SAMBA_ADMIN_DN" \
 	    -y "$H_SAMBA_ADMIN_PWFILE" ${1:+-f "$1"} >&2
 }
 
@@ -312,12 +445,12 @@ h_samba_add_user() {
 }
 
 h_samba_search() {
-	ldapsearch -x -LLL -o ldif-wrap=no -E pr=1000/noprompt -H "$H_SAMBA_URI" \
+	LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapsearch -x -LLL -o ldif-wrap=no -E pr=1000/noprompt -H "$H_SAMBA_URI" \
 	    -D "$H_SAMBA_BINDDN" -y "$H_SAMBA_PWFILE" -b "$H_SAMBA_BASE" "$@"
 }
 
 h_samba_usn() {
-	ldapsearch -x -LLL -H "$H_SAMBA_URI" -b '' -s base highestCommittedUSN |
+	LDAPTLS_CACERT=$H_SAMBA_CAFILE ldapsearch -x -LLL -H "$H_SAMBA_URI" -b '' -s base highestCommittedUSN |
 	    sed -n 's/^highestCommittedUSN: //p'
 }
 
@@ -333,4 +466,109 @@ h_samba_use() {
 	LDAP_ROOTPW=$(cat "$H_SAMBA_ADMIN_PWFILE")
 	export LDAP_URI LDAP_HOST LDAP_PORT LDAP_BASE LDAP_BINDDN LDAP_PWFILE \
 	    LDAP_PASSWORD LDAP_ROOTDN LDAP_ROOTPW
+}
+
+h_mntns_enter() {
+	t_need unshare mount
+	[ -n "${H_MNTNS:-}" ] && return 0
+	. "$RS_TOP/tools/mountns.sh"
+	_prop=$(mountns_prop) ||
+	    { _h_fail mntns "no private mount namespace can be made here"; exit 1; }
+	H_MNTNS=$_prop
+	export H_MNTNS
+	# As h_netns_enter: nothing started yet, and exec skips the EXIT trap.
+	exec unshare -m --propagation "$_prop" -- /bin/sh "$0" "$@"
+}
+
+# _h_hosts_map NAME...: NAME... resolve to 127.0.0.1 in this test only.
+_h_hosts_map() {
+	{ cat /etc/hosts; echo "127.0.0.1 $*"; } >"$H_DIR/hosts" &&
+	    mount --bind "$H_DIR/hosts" /etc/hosts ||
+	    { _h_fail samba-strong "cannot bind-mount $H_DIR/hosts on /etc/hosts"; return 1; }
+}
+
+# _h_samba_dc_cert DIR: a key and certificate as AD CS's Domain Controller
+# template issues them, DNS names only; self-signed, so that the
+# certificate is its own trust anchor (H_SAMBA_CAFILE).
+_h_samba_dc_cert() {
+	rm -f "$1/key.pem" "$1/cert.pem"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$1/key.pem" -out "$1/cert.pem" -days 60 \
+	    -subj "/CN=dc1.corp.test" \
+	    -addext "subjectAltName=DNS:dc1.corp.test,DNS:corp.test" \
+	    -addext "extendedKeyUsage=serverAuth,clientAuth" \
+	    >"$H_DIR/dc-cert.log" 2>&1 && chmod 0600 "$1/key.pem" ||
+	    { cat "$H_DIR/dc-cert.log" >&2;
+	      _h_fail samba-strong "openssl could not make the DC certificate"; return 1; }
+}
+
+# _h_samba_dc_spns: the DC account's ldap/ and GC/ service principal
+# names, as a Windows DC registers them and Samba's samba_spnupdate (of the
+# dnsupdate service, which does not run here) would add them; without
+# them the KDC answers "Server not found in Kerberos database" for
+# ldap/dc1.corp.test (AD's sPNMappings map host/ to many services, never
+# ldap).  And ldap/127.0.0.1: Kerberos by IP address works on AD only for
+# an address registered as an SPN (setspn; Microsoft's "Kerberos for IP
+# addresses"), which lets a test show that a client asks for the address
+# it was given.  Offline, into sam.ldb, like the fixture.
+_h_samba_dc_spns() {
+	_dc="CN=DC1,OU=Domain Controllers,$H_SAMBA_BASE"
+	printf 'dn: %s\nchangetype: modify\nadd: servicePrincipalName\n%s\n' "$_dc" \
+	    "$(for _s in ldap/dc1.corp.test ldap/dc1.corp.test/corp.test \
+	    ldap/dc1.corp.test/CORP ldap/DC1 ldap/DC1/CORP \
+	    GC/dc1.corp.test/corp.test ldap/127.0.0.1; do
+		printf 'servicePrincipalName: %s\n' "$_s"; done)" \
+	    >"$H_DIR/samba-spn.ldif"
+	ldbmodify -H "$H_DIR/samba/private/sam.ldb" "$H_DIR/samba-spn.ldif" \
+	    >"$H_DIR/samba-spn.log" 2>&1 ||
+	    { cat "$H_DIR/samba-spn.log" >&2;
+	      _h_fail samba-strong "ldbmodify of the DC's SPNs failed"; return 1; }
+}
+
+h_samba_strong() {
+	[ -n "${H_MNTNS:-}" ] ||
+	    { _h_fail samba-strong "call h_mntns_enter first (dc1.corp.test goes into /etc/hosts)"; return 1; }
+	_n=${1:-1200}
+	[ $# -gt 0 ] && shift
+	h_alive "${H_SAMBA_PID:-}" && h_samba_stop
+	_h_samba_load "$_n" || return 1
+	# The lenient settings of _h_samba_conf, replaced where they stand.
+	sed -i -e 's/^\(	ldap server require strong auth =\).*/\1 yes/' \
+	    -e 's/^\(	server services =\).*/\1 ldap kdc/' "$H_DIR/samba/min.conf"
+	grep -q '^	ldap server require strong auth = yes$' "$H_DIR/samba/min.conf" &&
+	    grep -q '^	server services = ldap kdc$' "$H_DIR/samba/min.conf" ||
+	    { _h_fail samba-strong "min.conf kept its lenient settings"; return 1; }
+	_h_samba_dc_cert "$H_DIR/samba/private/tls" || return 1
+	_h_samba_dc_spns || return 1
+	_h_hosts_map dc1.corp.test "$@" || return 1
+	H_SAMBA_URI=ldaps://dc1.corp.test:636
+	H_SAMBA_LDAPS_URI=$H_SAMBA_URI
+	H_SAMBA_PLAIN_URI=ldap://dc1.corp.test:389
+	export H_SAMBA_URI H_SAMBA_LDAPS_URI H_SAMBA_PLAIN_URI
+	h_samba_start
+}
+
+h_samba_kinit() {
+	t_need kinit
+	cat >"$H_DIR/krb5.conf" <<EOF
+# written by tests/harness/samba.sh h_samba_kinit
+[libdefaults]
+	default_realm = CORP.TEST
+	dns_lookup_kdc = false
+	dns_lookup_realm = false
+	rdns = false
+[realms]
+	CORP.TEST = {
+		kdc = 127.0.0.1
+	}
+[domain_realm]
+	corp.test = CORP.TEST
+	.corp.test = CORP.TEST
+EOF
+	KRB5_CONFIG=$H_DIR/krb5.conf
+	KRB5CCNAME=FILE:$H_DIR/krb5cc
+	export KRB5_CONFIG KRB5CCNAME
+	kinit svc-rcpt@CORP.TEST <"$H_SAMBA_PWFILE" >"$H_DIR/kinit.log" 2>&1 ||
+	    { cat "$H_DIR/kinit.log" >&2;
+	      _h_fail samba-kinit "kinit svc-rcpt@CORP.TEST failed"; return 1; }
 }

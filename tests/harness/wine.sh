@@ -19,6 +19,10 @@
 #       wineserver -k; wineserver -w).  H_WINE is the wine64 loader.
 #   h_wine CMD...       run CMD under wine64
 #   h_winpath PATH      print PATH as Wine sees it (Z:\...)
+#   h_wine_set_password EXE CONF
+#       $LDAP_PASSWORD, DPAPI-protected by EXE's set-password, into the
+#       agent config CONF (a Unix path); true when CONF then holds the
+#       blob.  Output in $H_DIR/setpw.out.
 #   h_wine_programdata
 #       empty the prefix's C:\ProgramData\rcptsync (config, state, log of
 #       the service) and set H_PD to it.  Tests of one run share the
@@ -128,3 +132,9 @@ h_wine_programdata() {
 
 # h_winpath PATH: the Wine name of an absolute Unix path (drive Z: is /).
 h_winpath() { printf 'Z:%s\n' "$1" | tr / '\\'; }
+
+h_wine_set_password() {
+	printf '%s\n' "$LDAP_PASSWORD" |
+	    h_wine "$1" -c "$(h_winpath "$2")" set-password >"$H_DIR/setpw.out" 2>&1 &&
+	    grep -Eq '^password = [A-Za-z0-9+/]+=*' "$2"
+}
