@@ -121,14 +121,16 @@ $(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/unit.h $(STAMP)
 # socket type, no libssh2 code) and all of common/.
 AGENT_UNIT     = dir/dircache push/hostkey push/verdict ldap/ldap_page ldap/ldap_bind
 SYS_UNIX_OBJ   = $(OBJ)/agent-win/platform/sys_unix.o
+# ...and what else a module's test needs: the held entries of a page.
+UNIT_EXTRA_ldap_page = $(OBJ)/agent-win/ldap/ldap_held.o
 define agent_unit
 $(B)/tests/unit/test_$(notdir $(1)): tests/unit/test_$(notdir $(1)).c \
 	    $(OBJ)/agent-win/$(1).o $(SYS_UNIX_OBJ) $(COMMON_OBJ) \
-	    tests/unit/unit.h $(STAMP)
+	    $(UNIT_EXTRA_$(notdir $(1))) tests/unit/unit.h $(STAMP)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS) -Itests/unit $$(ALLCFLAGS) $$(LDFLAGS) -o $$@ $$< \
-	    $(OBJ)/agent-win/$(1).o $(SYS_UNIX_OBJ) $$(COMMON_OBJ) \
-	    $$(COMMON_LIBS)
+	    $(OBJ)/agent-win/$(1).o $(UNIT_EXTRA_$(notdir $(1))) \
+	    $(SYS_UNIX_OBJ) $$(COMMON_OBJ) $$(COMMON_LIBS)
 endef
 $(foreach u,$(AGENT_UNIT),$(eval $(call agent_unit,$(u))))
 

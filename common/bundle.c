@@ -4,12 +4,16 @@
  * reader is bundle_read.c; bundle_int.h is what the two share.
  *
  * API:        bundle_agent_id_ok, bundle_name_parse, bundle_name,
- *             bundle_write, bundle_time_fmt, bundle_time_parse (bundle.h);
+ *             bundle_write, bundle_write_to, bundle_time_fmt,
+ *             bundle_time_parse (bundle.h);
  *             bundle_domain_ok, bundle_domain_find (bundle.h);
  *             bundle_value_ok, bundle_cmp_n, bundle_domain_in,
  *             bundle_agent_id_okn, bundle_fields (bundle_int.h).
  * Ownership:  bundle_write appends to the caller's rs_buf (on failure the
- *             buffer is put back to its old length).  The reader borrows the
+ *             buffer is put back to its old length); bundle_write_to hands
+ *             the file's bytes to the caller's sink as deflate makes them
+ *             (on failure the sink has had a partial file: the caller
+ *             discards it).  The reader borrows the
  *             caller's gz_dec, which must outlive it; the address bundle_next
  *             hands out lives in the reader until the next call.
  * Errors:     negative RS_ERR_*.  The reader's errors are sticky and come
@@ -469,24 +473,27 @@ bundle_put_header(const struct bundle_hdr *h, struct rs_buf *hb)
 	return rs_buf_put_str(hb, "\n");
 }
 
-int
-bundle_write(struct bundle_hdr *h, const struct rlist *list,
-    struct rs_buf *out)
+/* Hand what the encoder has put out to the sink, and empty it. */
+static int
+bundle_drain(struct rs_buf *gz, bundle_sink_fn *sink, void *arg)
 {
-	struct rs_buf hb, eb;
-	struct gz_enc *enc = NULL;
+	int r = RS_OK;
+
+	if (gz->len > 0)
+		r = sink(arg, gz->data, gz->len);
+	rs_buf_reset(gz);
+	return r;
+}
+
+/* Check h, and for a full list scan it: fills count and list_sha256. */
+static int
+bundle_prepare(struct bundle_hdr *h, const struct rlist *list, size_t *n)
+{
 	unsigned char md[RS_SHA256_LEN];
-	const char *a;
-	size_t len0 = 0, i, n = 0, len, srclen;
+	size_t srclen;
 	int r;
 
-	rs_buf_init(&hb, RS_MAX_HDR_BYTES);
-	rs_buf_init(&eb, BUNDLE_CHUNK + RS_MAX_ADDR_LEN + 2);
-	if (h == NULL || out == NULL) {
-		r = RS_ERR_INVAL;
-		goto out;
-	}
-	len0 = out->len;
+	*n = 0;
 	srclen = strnlen(h->source, sizeof(h->source));
 	if (h->version < 1 || h->version > BUNDLE_VERSION ||
 	    !bundle_agent_id_ok(h->agent) || h->seq == 0 ||
@@ -494,48 +501,61 @@ bundle_write(struct bundle_hdr *h, const struct rlist *list,
 	    (int64_t)h->created > BUNDLE_TIME_MAX ||
 	    srclen > RS_MAX_SOURCE || !bundle_value_ok(h->source, srclen) ||
 	    !bundle_domains_ok(h) ||
-	    (h->flags & ~BUNDLE_FLAG_ALLOW_SHRINK) != 0) {
-		r = RS_ERR_INVAL;
-		goto out;
-	}
-	if (h->kind == BUNDLE_FULL) {
-		if (list == NULL) {
-			r = RS_ERR_INVAL;
-			goto out;
-		}
-		if ((n = rlist_count(list)) == 0) {
-			r = RS_ERR_EMPTY;
-			goto out;
-		}
-		if ((r = bundle_scan_list(h, list, md)) != RS_OK)
-			goto out;
-		h->count = n;
-		memcpy(h->list_sha256, md, sizeof(md));
-	} else if (h->kind == BUNDLE_HEARTBEAT) {
-		if (list != NULL) {
-			r = RS_ERR_INVAL;
-			goto out;
-		}
+	    (h->flags & ~BUNDLE_FLAG_ALLOW_SHRINK) != 0)
+		return RS_ERR_INVAL;
+	if (h->kind == BUNDLE_HEARTBEAT) {
+		if (list != NULL)
+			return RS_ERR_INVAL;
 		h->count = 0;
-	} else {
+		return RS_OK;
+	}
+	if (h->kind != BUNDLE_FULL || list == NULL)
+		return RS_ERR_INVAL;
+	if ((*n = rlist_count(list)) == 0)
+		return RS_ERR_EMPTY;
+	if ((r = bundle_scan_list(h, list, md)) != RS_OK)
+		return r;
+	h->count = *n;
+	memcpy(h->list_sha256, md, sizeof(md));
+	return RS_OK;
+}
+
+int
+bundle_write_to(struct bundle_hdr *h, const struct rlist *list,
+    bundle_sink_fn *sink, void *arg)
+{
+	struct rs_buf hb, eb, gz;
+	struct gz_enc *enc = NULL;
+	const char *a;
+	size_t i, n = 0, len;
+	int r;
+
+	rs_buf_init(&hb, RS_MAX_HDR_BYTES);
+	rs_buf_init(&eb, BUNDLE_CHUNK + RS_MAX_ADDR_LEN + 2);
+	/* What one chunk can deflate to, and zlib's flush at the end. */
+	rs_buf_init(&gz, RS_DEF_BUNDLE_BYTES);
+	if (h == NULL || sink == NULL) {
 		r = RS_ERR_INVAL;
 		goto out;
 	}
-
-	if ((r = bundle_put_header(h, &hb)) != RS_OK)
+	if ((r = bundle_prepare(h, list, &n)) != RS_OK ||
+	    (r = bundle_put_header(h, &hb)) != RS_OK ||
+	    (r = gz_enc_new(&gz, BUNDLE_GZ_LEVEL, &enc)) != RS_OK ||
+	    (r = gz_enc_write(enc, hb.data, hb.len)) != RS_OK)
 		goto out;
-	if ((r = gz_enc_new(out, BUNDLE_GZ_LEVEL, &enc)) != RS_OK)
-		goto out;
-	if ((r = gz_enc_write(enc, hb.data, hb.len)) != RS_OK)
-		goto out;
-	/* Entries go to zlib in chunks, not one deflate call per line. */
+	/*
+	 * Entries go to zlib in chunks, not one deflate call per line, and
+	 * what comes out goes to the sink at once: the compressed file is
+	 * never whole in memory.
+	 */
 	for (i = 0; i < n; i++) {
 		a = rlist_get(list, i, &len);
 		if ((r = rs_buf_put(&eb, a, len)) != RS_OK ||
 		    (r = rs_buf_put(&eb, "\n", 1)) != RS_OK)
 			goto out;
 		if (eb.len >= BUNDLE_CHUNK) {
-			if ((r = gz_enc_write(enc, eb.data, eb.len)) != RS_OK)
+			if ((r = gz_enc_write(enc, eb.data, eb.len)) != RS_OK ||
+			    (r = bundle_drain(&gz, sink, arg)) != RS_OK)
 				goto out;
 			rs_buf_reset(&eb);
 		}
@@ -544,15 +564,39 @@ bundle_write(struct bundle_hdr *h, const struct rlist *list,
 		goto out;
 	r = gz_enc_finish(enc);
 	enc = NULL;
+	if (r == RS_OK)
+		r = bundle_drain(&gz, sink, arg);
 out:
 	gz_enc_free(enc);
-	if (r != RS_OK && out != NULL && out->len > len0) {
+	rs_buf_free(&hb);
+	rs_buf_free(&eb);
+	rs_buf_free(&gz);
+	return r;
+}
+
+/* bundle_write's sink: append to the caller's buffer. */
+static int
+bundle_sink_buf(void *arg, const void *p, size_t n)
+{
+	return rs_buf_put(arg, p, n);
+}
+
+int
+bundle_write(struct bundle_hdr *h, const struct rlist *list,
+    struct rs_buf *out)
+{
+	size_t len0;
+	int r;
+
+	if (out == NULL)
+		return RS_ERR_INVAL;
+	len0 = out->len;
+	if ((r = bundle_write_to(h, list, bundle_sink_buf, out)) != RS_OK &&
+	    out->len > len0) {
 		/* Leave no partial bundle behind. */
 		rs_wipe(out->data + len0, out->len - len0);
 		out->len = len0;
 		out->data[len0] = '\0';
 	}
-	rs_buf_free(&hb);
-	rs_buf_free(&eb);
 	return r;
 }

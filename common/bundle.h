@@ -1,8 +1,9 @@
 /*
  * bundle.h - write and read rcptsync bundles (docs/FORMAT.md).
  *
- * The writer builds the complete gzip file in memory from a finished
- * rlist: the header fields that describe the entries (count, list-sha256)
+ * The writer makes the gzip file from a finished rlist, into memory
+ * (bundle_write) or chunk by chunk to the caller (bundle_write_to): the
+ * header fields that describe the entries (count, list-sha256)
  * are computed here, not trusted from the caller.
  *
  * The reader streams: it pulls decompressed bytes from a gz_dec, holds one
@@ -101,6 +102,15 @@ int	bundle_name(const char *agent, uint64_t seq, char *out, size_t outsize);
  */
 int	bundle_write(struct bundle_hdr *h, const struct rlist *list,
 	    struct rs_buf *out);
+/*
+ * The same, handing the gzip file's bytes to sink(arg, p, n) in order as
+ * they are made, so the file is never whole in memory.  A non-zero
+ * return from sink stops the write and is returned.  On any failure the
+ * sink has had part of a file, which the caller must discard.
+ */
+typedef int bundle_sink_fn(void *arg, const void *p, size_t n);
+int	bundle_write_to(struct bundle_hdr *h, const struct rlist *list,
+	    bundle_sink_fn *sink, void *arg);
 
 struct bundle_reader;
 

@@ -2,7 +2,7 @@
  * rlist.c - an arena-backed list of canonical addresses (see rlist.h).
  *
  * API:        rlist_new/free/add/finish/count/get, rlist_parse_text,
- *             rlist_diff.
+ *             rlist_diff; rlist_new_over/rlist_add_at (a borrowing list).
  * Memory:     the text of all addresses lies back to back in one growing
  *             arena (no separators); each entry is one 64-bit word holding
  *             the arena offset (high 56 bits) and the length (low 8 bits,
@@ -11,7 +11,10 @@
  *             twice that while the arrays grow.  rlist_finish sorts with a
  *             merge sort that borrows one more entry array for its duration.
  *             The list owns everything; rlist_get pointers are valid until
- *             the next rlist_add (the arena may move).
+ *             the next rlist_add (the arena may move).  A list made by
+ *             rlist_new_over owns only its entries: they point into the
+ *             caller's bytes, which must neither move nor change until
+ *             rlist_free (rlist.h), and it takes no rlist_add.
  * Errors:     RS_ERR_NOMEM, RS_ERR_INVAL (empty or over-long address),
  *             RS_ERR_SYNTAX / RS_ERR_TRUNC from rlist_parse_text with the
  *             line number; a failed parse leaves the list as it was.
@@ -38,13 +41,17 @@
 #define ENTS_INIT	256
 
 struct rlist {
-	char		*arena;
+	char		*arena;		/* owned; NULL when borrowed */
+	const char	*base;		/* where offsets point: arena, or the
+					   borrowed bytes */
 	size_t		 alen;		/* bytes used */
 	size_t		 acap;
 	uint64_t	*ents;		/* off << 8 | len */
 	size_t		 n;
 	size_t		 ncap;
 	int		 sorted;	/* finished and nothing added since */
+	int		 borrowed;	/* rlist_new_over: base is not ours */
+	size_t		 blen;		/* its length */
 };
 
 static size_t
@@ -56,7 +63,7 @@ ent_len(uint64_t e)
 static const char *
 ent_ptr(const struct rlist *l, uint64_t e)
 {
-	return l->arena + (size_t)(e >> ENT_LEN_BITS);
+	return l->base + (size_t)(e >> ENT_LEN_BITS);
 }
 
 /* Bytewise comparison; a proper prefix sorts first. */
@@ -116,7 +123,7 @@ rlist_add(struct rlist *l, const char *a, size_t len)
 	int r;
 
 	if (l == NULL || a == NULL || len == 0 || len > RS_MAX_ADDR_LEN ||
-	    len > ENT_LEN_MASK)
+	    len > ENT_LEN_MASK || l->borrowed)
 		return RS_ERR_INVAL;
 	if (l->alen > SIZE_MAX - len || l->alen > ENT_OFF_MAX)
 		return RS_ERR_NOMEM;
@@ -126,6 +133,7 @@ rlist_add(struct rlist *l, const char *a, size_t len)
 	if ((r = rs_grow((void **)&l->ents, &l->ncap, l->n + 1,
 	    sizeof(*l->ents), ENTS_INIT)) != RS_OK)
 		return r;
+	l->base = l->arena;
 	memcpy(l->arena + l->alen, a, len);
 	l->ents[l->n] = (uint64_t)l->alen << ENT_LEN_BITS | (uint64_t)len;
 	/*
@@ -137,6 +145,45 @@ rlist_add(struct rlist *l, const char *a, size_t len)
 	    ent_cmp(l, l->ents[l->n - 1], l->ents[l->n]) > 0)
 		l->sorted = 0;
 	l->alen += len;
+	l->n++;
+	return RS_OK;
+}
+
+int
+rlist_new_over(const char *bytes, size_t len, struct rlist **out)
+{
+	int r;
+
+	if (out == NULL)
+		return RS_ERR_INVAL;
+	*out = NULL;
+	if (bytes == NULL && len > 0)
+		return RS_ERR_INVAL;
+	if ((r = rlist_new(out)) != RS_OK)
+		return r;
+	(*out)->base = bytes;
+	(*out)->blen = len;
+	(*out)->borrowed = 1;
+	return RS_OK;
+}
+
+int
+rlist_add_at(struct rlist *l, size_t off, size_t len)
+{
+	int r;
+
+	if (l == NULL || !l->borrowed || len == 0 || len > RS_MAX_ADDR_LEN ||
+	    len > ENT_LEN_MASK || off > l->blen || len > l->blen - off ||
+	    off > ENT_OFF_MAX)
+		return RS_ERR_INVAL;
+	if ((r = rs_grow((void **)&l->ents, &l->ncap, l->n + 1,
+	    sizeof(*l->ents), ENTS_INIT)) != RS_OK)
+		return r;
+	l->ents[l->n] = (uint64_t)off << ENT_LEN_BITS | (uint64_t)len;
+	/* As in rlist_add: in order stays in order. */
+	if (l->sorted && l->n > 0 &&
+	    ent_cmp(l, l->ents[l->n - 1], l->ents[l->n]) > 0)
+		l->sorted = 0;
 	l->n++;
 	return RS_OK;
 }

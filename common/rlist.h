@@ -18,6 +18,16 @@ int	rlist_new(struct rlist **out);
 void	rlist_free(struct rlist *l);
 /* Add a copy of a[0..len).  The caller has already run addr_check. */
 int	rlist_add(struct rlist *l, const char *a, size_t len);
+/*
+ * A list over someone else's bytes: rlist_add_at(l, off, len) adds the
+ * address bytes[off..off+len) without copying it (8 bytes an entry, not
+ * the text again).  The caller has run addr_check on it.  The borrowed
+ * bytes must stay where they are, unchanged, until rlist_free: the
+ * owner must not be modified or freed while the list lives.  Such a
+ * list refuses rlist_add and rlist_parse_text (RS_ERR_INVAL).
+ */
+int	rlist_new_over(const char *bytes, size_t len, struct rlist **out);
+int	rlist_add_at(struct rlist *l, size_t off, size_t len);
 /* Sort bytewise and drop duplicates; returns how many were dropped. */
 size_t	rlist_finish(struct rlist *l);
 size_t	rlist_count(const struct rlist *l);

@@ -16,6 +16,9 @@
 #   The --relay form: another 5% goes; mx1 installs it, mx2's own 2%
 #   guard refuses it (exit 5); `sync --allow-shrink --relay mx2` sends
 #   the flag to mx2 only, and mx2 installs.
+#   last.list, read line by line by the guard: every line twice counts
+#   once (one object less is no shrink); cut short, sync fails naming
+#   the file and line, and nothing is pushed.
 . "$(dirname "$0")/lib.sh"
 . "$RS_TOP/tests/harness.sh"
 
@@ -133,4 +136,33 @@ t_check "--relay mx2: nothing about mx1" sh -c "! grep -q 'mx1' '$T/relay.err'"
 t_grep "--relay mx2: installed" 'sync mx2: installed sequence' "$T/relay.err"
 t_eq "--relay mx2: the same list on both" "$(keys "$H_MAP")" "$(keys "$MAP2")"
 t_eq "--relay mx2: approval done" 0 "$(approval mx2)"
+
+# --- last.list as the guard reads it: line by line, never whole ------------
+# Every line twice: a line equal to the one before counts once, so one
+# object less is no shrink (counted twice it would be one of 50%).
+# delete_one: one object with an address goes.
+delete_one() {
+	_dn=$(ldapsearch -LLL -x -H "$LDAP_URI" -D "$LDAP_ROOTDN" \
+	    -w "$LDAP_ROOTPW" -b "$LDAP_BASE" -z 1 '(proxyAddresses=smtp:*)' \
+	    dn 2>/dev/null | sed -n 's/^dn: //p' | head -n 1)
+	printf 'dn: %s\nchangetype: delete\n\n' "$_dn" >"$T/del1.ldif"
+	ldapmodify -x -H "$LDAP_URI" -D "$LDAP_ROOTDN" -w "$LDAP_ROOTPW" \
+	    -f "$T/del1.ldif" >/dev/null 2>&1
+}
+cp "$STATE/last.list" "$T/last.keep"
+sed p "$T/last.keep" >"$STATE/last.list"
+delete_one
+"$AGENT" -c "$T/one.conf" sync 2>"$T/dup.err"
+t_eq "last.list with every line twice: one object less is no shrink (exit 0)" \
+    0 $?
+# Cut short (no LF after the last address): the guard refuses to guess.
+cp "$STATE/last.list" "$T/last.keep"
+head -c -1 "$T/last.keep" >"$STATE/last.list"
+delete_one
+cp "$H_MAP" "$T/map1.before"
+"$AGENT" -c "$T/one.conf" sync 2>"$T/cut.err"
+t_eq "last.list cut short: sync fails (exit 1)" 1 $?
+t_grep "last.list cut short: the file and the line named" \
+    "read .*last\.list: line [0-9]+: " "$T/cut.err"
+t_same_file "last.list cut short: mx1 map unchanged" "$T/map1.before" "$H_MAP"
 t_done

@@ -47,7 +47,7 @@ APT_PKGS="build-essential pkg-config autoconf automake libtool
  groff man-db systemd clang llvm libclang-rt-14-dev
  samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba
  ldb-tools prometheus debootstrap debhelper lintian strace
- krb5-user libsasl2-modules-gssapi-mit"
+ krb5-user libsasl2-modules-gssapi-mit stress-ng"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 

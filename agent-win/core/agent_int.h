@@ -234,6 +234,12 @@ size_t	dircache_seal(struct dircache *d);
 int	dircache_set(struct dircache *d, const unsigned char *guid,
 	    const char *addrs, size_t len, int *changed);
 int	dircache_norm(struct rs_buf *addrs);
+/*
+ * The cache's addresses as a finished list that borrows the cache's
+ * bytes (rlist_new_over): free it before the cache is changed or freed.
+ * So a poll_result's list, and dirsync_list's, live no longer than the
+ * cycle that got them: the next poll changes the cache.
+ */
 int	dircache_list(const struct dircache *d, struct rlist **out);
 int	dircache_save(const struct dircache *d, const char *path);
 /* RS_ERR_NOTFOUND: no file; RS_ERR_FORMAT: damaged at *lineno. */
@@ -251,7 +257,9 @@ enum poll_kind {
 };
 struct poll_result {
 	enum poll_kind	 kind;
-	struct rlist	*list;		/* owned by the caller */
+	struct rlist	*list;		/* owned by the caller; may borrow the
+					   cache (dircache_list): freed before
+					   the next poll */
 	char		 sha[2 * RS_SHA256_LEN + 1];	/* of the list now */
 	uint64_t	 entries;	/* read, root DSE included */
 	uint64_t	 bytes;		/* value bytes read */
@@ -305,14 +313,27 @@ int	state_init(const struct agent_cfg *c);
 int	state_next_seq(const struct agent_cfg *c, uint64_t *seq);
 /* The last pushed list; RS_ERR_NOTFOUND when there is none yet. */
 int	state_load_last(const struct agent_cfg *c, struct rlist **out);
+/*
+ * Only how many entries it has (the shrink guard), checked line by line
+ * as state_load_last checks them, without building a list; *nmatch gets
+ * how many of them match (match NULL: 0).
+ */
+typedef int state_match_fn(void *arg, const char *a, size_t len);
+int	state_count_last(const struct agent_cfg *c, state_match_fn *match,
+	    void *arg, size_t *n, size_t *nmatch);
 int	state_save_last(const struct agent_cfg *c, const struct rlist *l);
 /* Write the list as plaintext lines into out. */
 int	state_list_text(const struct rlist *l, struct rs_buf *out);
 /* SHA-256 of those lines (the bundle's list-sha256), in hex. */
 int	state_list_sha(const struct rlist *l, char hex[2 * RS_SHA256_LEN + 1]);
-/* Keep the pushed bundle and signature (audit). */
+/*
+ * STATE_OUTGOING: the bundle being pushed, in the state directory, made
+ * and uploaded as a file (cycle.c); removed after the push.
+ */
+#define STATE_OUTGOING	"outgoing.rcpt.gz"
+/* Keep the pushed bundle (a copy of the file at path) and signature. */
 int	state_save_bundle(const struct agent_cfg *c, const char *name,
-	    const struct rs_buf *bundle, const struct rs_buf *sig);
+	    const char *path, const struct rs_buf *sig);
 
 struct relay_state {
 	char		accepted_sha[2 * RS_SHA256_LEN + 1];	/* hex or "" */
@@ -351,7 +372,9 @@ struct push_item {
 	const char		*agent;
 	uint64_t		 seq;
 	const char		*bundle_name;	/* AGENT.SEQ.rcpt.gz */
-	const struct rs_buf	*bundle;
+	const char		*bundle_path;	/* the bundle, in state_dir:
+						   uploaded from the file */
+	uint64_t		 bundle_len;
 	const struct rs_buf	*sig;
 };
 

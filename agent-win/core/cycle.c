@@ -115,26 +115,37 @@ cycle_ctx_free(struct cycle_ctx *cx)
 	free(cx);
 }
 
-/*
- * Bundle and signature: the full list, or (list NULL) a heartbeat for the
- * list whose hash is sha.
- */
+/* Where cycle_bundle's bytes go: the file, and the hash to sign. */
+struct cycle_out {
+	struct sys_wfile	*f;
+	struct rs_hash		*hs;
+	uint64_t		 len;
+};
+
 static int
-cycle_bundle(const struct cycle *cy, const struct rlist *list,
-    const char *sha, uint64_t seq, unsigned flags, struct rs_buf *bundle,
-    struct rs_buf *sig)
+cycle_out_write(void *arg, const void *p, size_t n)
 {
-	const struct agent_cfg *c = cy->c;
-	struct bundle_hdr *h = NULL;
-	struct rs_hash *hs = NULL;
-	unsigned char md[RS_HASH_MAX];
-	size_t mdlen = 0, i;
+	struct cycle_out *o = arg;
 	int r;
 
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		r = RS_ERR_NOMEM;
-		goto out;
-	}
+	if ((r = rs_hash_update(o->hs, p, n)) != RS_OK ||
+	    (r = sys_wfile_write(o->f, p, n)) != RS_OK)
+		return r;
+	o->len += n;
+	return RS_OK;
+}
+
+/*
+ * The bundle's header fields: the full list, or (list NULL) a heartbeat
+ * for the list whose hash is sha.
+ */
+static int
+cycle_hdr(const struct cycle *cy, const struct rlist *list, const char *sha,
+    uint64_t seq, unsigned flags, struct bundle_hdr *h)
+{
+	const struct agent_cfg *c = cy->c;
+	size_t i;
+
 	h->version = c->bundle_format;
 	snprintf(h->agent, sizeof(h->agent), "%s", c->id);
 	h->seq = seq;
@@ -150,24 +161,64 @@ cycle_bundle(const struct cycle *cy, const struct rlist *list,
 		snprintf(h->domains[h->ndomains + i], sizeof(h->domains[0]),
 		    "%s", acc_relay_name(cy->acc, i));
 	h->flags = flags;
-	if (list == NULL &&
-	    (r = rs_unhex(sha, RS_SHA256_LEN, h->list_sha256)) != RS_OK)
-		goto out;
-	if ((r = bundle_write(h, list, bundle)) != RS_OK) {
-		rs_error("write bundle %s.%" PRIu64 ": %s", c->id, seq,
-		    rs_err_str(r));
+	if (list == NULL)
+		return rs_unhex(sha, RS_SHA256_LEN, h->list_sha256);
+	return RS_OK;
+}
+
+/*
+ * Bundle and signature: the full list, or (list NULL) a heartbeat for the
+ * list whose hash is sha.  The bundle is written to path as it is made,
+ * and hashed on the way for the signature: it is never whole in memory
+ * (uploaded from the file, push.c).  *len gets its size.
+ */
+static int
+cycle_bundle(const struct cycle *cy, const struct rlist *list,
+    const char *sha, uint64_t seq, unsigned flags, const char *path,
+    uint64_t *len, struct rs_buf *sig)
+{
+	const struct agent_cfg *c = cy->c;
+	struct bundle_hdr *h = NULL;
+	struct cycle_out o;
+	unsigned char md[RS_HASH_MAX];
+	size_t mdlen = 0;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	*len = 0;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		r = RS_ERR_NOMEM;
 		goto out;
 	}
+	if ((r = cycle_hdr(cy, list, sha, seq, flags, h)) != RS_OK)
+		goto out;
+	if ((r = rs_hash_new("sha512", &o.hs)) != RS_OK ||
+	    (r = sys_wfile_open(path, 1, &o.f)) != RS_OK) {
+		rs_error("write %s: %s", path, r == RS_ERR_SYSTEM ?
+		    sys_errmsg() : rs_err_str(r));
+		goto out;
+	}
+	if ((r = bundle_write_to(h, list, cycle_out_write, &o)) != RS_OK) {
+		rs_error("write bundle %s.%" PRIu64 " to %s: %s", c->id, seq,
+		    path, r == RS_ERR_SYSTEM ? sys_errmsg() : rs_err_str(r));
+		goto out;
+	}
+	r = sys_wfile_commit(o.f);
+	o.f = NULL;
+	if (r != RS_OK) {
+		rs_error("write %s: %s", path, sys_errmsg());
+		goto out;
+	}
+	*len = o.len;
 	/* The signature covers the gzip file's bytes, as uploaded. */
-	if ((r = rs_hash_new("sha512", &hs)) != RS_OK ||
-	    (r = rs_hash_update(hs, bundle->data, bundle->len)) != RS_OK ||
-	    (r = rs_hash_final(hs, md, &mdlen)) != RS_OK ||
+	if ((r = rs_hash_final(o.hs, md, &mdlen)) != RS_OK ||
 	    (r = sshsig_sign(cy->key, SSHSIG_NAMESPACE, "sha512", md, mdlen,
 	    sig)) != RS_OK)
 		rs_error("sign bundle %s.%" PRIu64 ": %s", c->id, seq,
 		    rs_err_str(r));
 out:
-	rs_hash_free(hs);
+	sys_wfile_abort(o.f);
+	rs_hash_free(o.hs);
 	free(h);
 	return r;
 }
@@ -221,25 +272,20 @@ cycle_approve(struct cycle *cy, const int *mask, size_t n)
 }
 
 /*
- * The addresses of the last list that are in a relay domain now (bundle
- * format 2): a domain that became a relay domain loses no mail, since the
- * relays accept any recipient there, so they are no shrink.
+ * Is an address of the last list in a relay domain now (bundle format
+ * 2)?  A domain that became a relay domain loses no mail, since the
+ * relays accept any recipient there, so its addresses are no shrink.
+ * (state_count_last asks this of each line.)
  */
-static size_t
-cycle_relayed(const struct cycle *cy, const struct rlist *last)
+static int
+cycle_relayed(void *arg, const char *a, size_t len)
 {
-	const char *a, *d;
-	size_t i, len, dlen, n = 0;
+	const struct cycle *cy = arg;
+	const char *d;
+	size_t dlen;
 
-	if (acc_nrelay(cy->acc) == 0)
-		return 0;
-	for (i = 0; i < rlist_count(last); i++) {
-		a = rlist_get(last, i, &len);
-		if ((d = addr_domain(a, len, &dlen)) != NULL &&
-		    acc_relayed(cy->acc, d, dlen))
-			n++;
-	}
-	return n;
+	return (d = addr_domain(a, len, &dlen)) != NULL &&
+	    acc_relayed(cy->acc, d, dlen);
 }
 
 /*
@@ -251,8 +297,7 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
     int *rc)
 {
 	const struct agent_cfg *c = cy->c;
-	struct rlist *last = NULL;
-	size_t nlast, n = rlist_count(list), i, relayed;
+	size_t nlast = 0, n = rlist_count(list), i, relayed = 0;
 	int r, covered = 1;
 
 	*rc = AGENT_EXIT_FAIL;
@@ -266,14 +311,16 @@ cycle_guard(struct cycle *cy, const int *mask, const struct rlist *list,
 	}
 	if (cy->o->allow_shrink)
 		cycle_approve(cy, mask, n);
-	r = state_load_last(c, &last);
+	/*
+	 * Counts are all the guard needs (its entries, and those in a relay
+	 * domain now): no second list beside this one.
+	 */
+	r = state_count_last(c, acc_nrelay(cy->acc) > 0 ? cycle_relayed :
+	    NULL, cy, &nlast, &relayed);
 	if (r == RS_ERR_NOTFOUND)
 		return RS_OK;
 	if (r != RS_OK)
 		return r;
-	nlast = rlist_count(last);
-	relayed = cycle_relayed(cy, last);
-	rlist_free(last);
 	if (!cycle_shrinks(nlast, n, c->shrink_pct))
 		return RS_OK;
 	if (relayed > 0 && !cycle_shrinks(nlast, n + relayed, c->shrink_pct)) {
@@ -380,8 +427,10 @@ cycle_push(struct cycle *cy, const int *mask, const struct rlist *list,
 	const struct agent_cfg *c = cy->c;
 	const struct agent_relay *r;
 	struct relay_state *rs;
-	struct rs_buf bundle, sig;
+	struct rs_buf sig;
 	struct push_item it;
+	char *path = NULL;
+	uint64_t blen = 0;
 	char name[RS_MAX_BUNDLE_NAME], reason[RS_MAX_REASON + 256];
 	const char *what = list != NULL ? "sequence" : "heartbeat";
 	uint64_t seq = 0;
@@ -389,20 +438,21 @@ cycle_push(struct cycle *cy, const int *mask, const struct rlist *list,
 	int uploaded, saved = 0, ret = RS_ERR_SYSTEM;
 	size_t i;
 
-	rs_buf_init(&bundle, RS_DEF_BUNDLE_BYTES);
 	rs_buf_init(&sig, RS_MAX_SIG_BYTES);
-	if (state_next_seq(c, &seq) != RS_OK ||
-	    cycle_bundle(cy, list, sha, seq, flags, &bundle, &sig) != RS_OK ||
-	    bundle_name(c->id, seq, name, sizeof(name)) != RS_OK)
+	if ((path = agent_path(c->state_dir, STATE_OUTGOING)) == NULL ||
+	    state_next_seq(c, &seq) != RS_OK ||
+	    cycle_bundle(cy, list, sha, seq, flags, path, &blen, &sig) !=
+	    RS_OK || bundle_name(c->id, seq, name, sizeof(name)) != RS_OK)
 		goto out;
 	/* The audit copy is of the last list; a heartbeat has none. */
-	if (list != NULL && state_save_bundle(c, name, &bundle, &sig) != RS_OK)
+	if (list != NULL && state_save_bundle(c, name, path, &sig) != RS_OK)
 		goto out;
 	memset(&it, 0, sizeof(it));
 	it.agent = c->id;
 	it.seq = seq;
 	it.bundle_name = name;
-	it.bundle = &bundle;
+	it.bundle_path = path;
+	it.bundle_len = blen;
 	it.sig = &sig;
 
 	for (i = 0; i < c->nrelays; i++) {
@@ -412,7 +462,7 @@ cycle_push(struct cycle *cy, const int *mask, const struct rlist *list,
 		rs = &cy->rs[i];
 		res = push_relay(c, r, &it, &uploaded, reason, sizeof(reason));
 		if (uploaded && list != NULL) {
-			cy->list_bytes += bundle.len;
+			cy->list_bytes += blen;
 			/* The list has left: it is now the guard's base. */
 			if (!saved++ && state_save_last(c, list) != RS_OK)
 				rs_warn("sync: could not record the pushed "
@@ -473,7 +523,10 @@ cycle_push(struct cycle *cy, const int *mask, const struct rlist *list,
 	}
 	ret = RS_OK;
 out:
-	rs_buf_free(&bundle);
+	/* Sent, or not to be sent: the next push writes a new one. */
+	if (path != NULL)
+		(void)sys_remove(path);
+	free(path);
 	rs_buf_free(&sig);
 	return ret;
 }

@@ -13,9 +13,14 @@
  *   dircache             the directory by objectGUID, for change
  *                        detection (dircache.c)
  *   last.rcpt.gz(.sig)   the last bundle and signature pushed (audit)
+ *   outgoing.rcpt.gz     the bundle being pushed, written as it is made
+ *                        and uploaded from the file; removed after the
+ *                        push (a crash may leave it: the next push
+ *                        replaces it)
  *
- * API:        state_init, state_next_seq, state_load_last, state_save_last,
- *             state_list_text, state_save_bundle, state_relay_load/save.
+ * API:        state_init, state_next_seq, state_load_last, state_count_last,
+ *             state_save_last, state_list_text, state_list_sha,
+ *             state_save_bundle, state_relay_load/save.
  * Ownership:  state_load_last hands a new rlist to the caller.
  * Errors:     RS_ERR_* after logging "<operation> <file>: <reason>".
  * Trust:      the directory is the agent's own (0700); its files are still
@@ -30,6 +35,7 @@
 #include <time.h>
 
 #include "agent_int.h"
+#include "addr.h"
 #include "buf.h"
 #include "hash.h"
 #include "log.h"
@@ -39,6 +45,9 @@
 
 /* A state file (other than the list) is a few short lines. */
 static const size_t state_small_max = 4096;
+
+/* The list goes to disk in pieces of about this size. */
+#define STATE_CHUNK	(64 * 1024)
 
 static const char *
 state_why(int r)
@@ -115,6 +124,19 @@ out:
 	return r;
 }
 
+/* Bytes of the list as text lines. */
+static size_t
+state_text_size(const struct rlist *l)
+{
+	size_t i, len, total = 0;
+
+	for (i = 0; i < rlist_count(l); i++) {
+		(void)rlist_get(l, i, &len);
+		total += len + 1;
+	}
+	return total;
+}
+
 int
 state_list_text(const struct rlist *l, struct rs_buf *out)
 {
@@ -122,6 +144,13 @@ state_list_text(const struct rlist *l, struct rs_buf *out)
 	const char *a;
 	int r;
 
+	/*
+	 * One allocation: growing by doubling copies the text, and old and
+	 * new blocks together cost twice the list (48 MB at a million
+	 * addresses) at the sync's peak.
+	 */
+	if ((r = rs_buf_reserve(out, state_text_size(l))) != RS_OK)
+		return r;
 	for (i = 0; i < rlist_count(l); i++) {
 		a = rlist_get(l, i, &len);
 		if ((r = rs_buf_put(out, a, len)) != RS_OK ||
@@ -131,18 +160,137 @@ state_list_text(const struct rlist *l, struct rs_buf *out)
 	return RS_OK;
 }
 
+/*
+ * Entry by entry, as the bundle's entry section would read: a text copy
+ * of the list would cost as much memory again as the list (24 MB at 1M).
+ */
 int
 state_list_sha(const struct rlist *l, char hex[2 * RS_SHA256_LEN + 1])
 {
 	unsigned char md[RS_SHA256_LEN];
-	struct rs_buf b;
+	struct rs_hash *sha = NULL;
+	const char *a;
+	size_t i, len, mdlen = 0;
 	int r;
 
-	rs_buf_init(&b, RS_DEF_LIST_BYTES);
-	if ((r = state_list_text(l, &b)) == RS_OK &&
-	    (r = rs_sha256(b.data, b.len, md)) == RS_OK)
-		rs_hex(md, sizeof(md), hex);
-	rs_buf_free(&b);
+	if ((r = rs_hash_new("sha256", &sha)) != RS_OK)
+		return r;
+	for (i = 0; i < rlist_count(l); i++) {
+		a = rlist_get(l, i, &len);
+		if ((r = rs_hash_update(sha, a, len)) != RS_OK ||
+		    (r = rs_hash_update(sha, "\n", 1)) != RS_OK)
+			goto out;
+	}
+	if ((r = rs_hash_final(sha, md, &mdlen)) != RS_OK)
+		goto out;
+	if (mdlen != RS_SHA256_LEN) {
+		r = RS_ERR_INTERNAL;
+		goto out;
+	}
+	rs_hex(md, sizeof(md), hex);
+out:
+	rs_hash_free(sha);
+	return r;
+}
+
+/*
+ * Counting last.list's lines as its chunks come (sys_read_each): the
+ * line being read, and the one before it.  Each line is checked as
+ * rlist_parse_text checks it; a line equal to the one before counts once
+ * (the agent writes the file sorted and unique, so this is the count the
+ * list had).
+ */
+struct state_count {
+	char		 cur[RS_MAX_ADDR_LEN + 1], prev[RS_MAX_ADDR_LEN + 1];
+	size_t		 curlen, prevlen;
+	size_t		 n, nmatch, line;
+	int		 have_prev;
+	state_match_fn	*match;
+	void		*arg;
+};
+
+static int
+state_count_line(struct state_count *sc)
+{
+	int r;
+
+	sc->line++;
+	if ((r = addr_check(sc->cur, sc->curlen, NULL)) != RS_OK)
+		return r;
+	if (!sc->have_prev || sc->curlen != sc->prevlen ||
+	    memcmp(sc->cur, sc->prev, sc->curlen) != 0) {
+		sc->n++;
+		if (sc->match != NULL && sc->match(sc->arg, sc->cur,
+		    sc->curlen))
+			sc->nmatch++;
+	}
+	memcpy(sc->prev, sc->cur, sc->curlen);
+	sc->prevlen = sc->curlen;
+	sc->have_prev = 1;
+	sc->curlen = 0;
+	return RS_OK;
+}
+
+static int
+state_count_chunk(void *arg, const void *p, size_t n)
+{
+	struct state_count *sc = arg;
+	const char *c = p, *end = c + n, *nl;
+	size_t k;
+	int r;
+
+	while (c < end) {
+		nl = memchr(c, '\n', (size_t)(end - c));
+		k = (size_t)((nl != NULL ? nl : end) - c);
+		if (k > RS_MAX_ADDR_LEN - sc->curlen) {
+			sc->line++;
+			return RS_ERR_SYNTAX;	/* longer than any address */
+		}
+		memcpy(sc->cur + sc->curlen, c, k);
+		sc->curlen += k;
+		if (nl == NULL)
+			break;
+		if ((r = state_count_line(sc)) != RS_OK)
+			return r;
+		c = nl + 1;
+	}
+	return RS_OK;
+}
+
+int
+state_count_last(const struct agent_cfg *c, state_match_fn *match,
+    void *arg, size_t *n, size_t *nmatch)
+{
+	struct state_count *sc = NULL;
+	char *path = NULL;
+	int r;
+
+	*n = *nmatch = 0;
+	if ((path = agent_path(c->state_dir, "last.list")) == NULL ||
+	    (sc = calloc(1, sizeof(*sc))) == NULL) {
+		r = RS_ERR_NOMEM;
+		goto out;
+	}
+	sc->match = match;
+	sc->arg = arg;
+	r = sys_read_each(path, state_count_chunk, sc);
+	/* A last line without LF is a file cut short. */
+	if (r == RS_OK && sc->curlen > 0) {
+		sc->line++;
+		r = RS_ERR_TRUNC;
+	}
+	if (r == RS_ERR_SYSTEM)
+		rs_error("read %s: %s", path, state_why(r));
+	else if (r != RS_OK && r != RS_ERR_NOTFOUND)
+		rs_error("read %s: line %zu: %s", path, sc->line,
+		    rs_err_str(r));
+	else if (r == RS_OK) {
+		*n = sc->n;
+		*nmatch = sc->nmatch;
+	}
+out:
+	free(sc);
+	free(path);
 	return r;
 }
 
@@ -183,38 +331,100 @@ out:
 	return r;
 }
 
+/*
+ * Write the list as text lines to f, a chunk at a time: a text copy of
+ * the whole list would cost as much memory again as the list.
+ */
+static int
+state_write_list(struct sys_wfile *f, const struct rlist *l)
+{
+	struct rs_buf b;
+	const char *a;
+	size_t i, len;
+	int r = RS_OK;
+
+	rs_buf_init(&b, 2 * STATE_CHUNK);
+	for (i = 0; i < rlist_count(l) && r == RS_OK; i++) {
+		a = rlist_get(l, i, &len);
+		if ((r = rs_buf_put(&b, a, len)) != RS_OK ||
+		    (r = rs_buf_put_u8(&b, '\n')) != RS_OK)
+			break;
+		if (b.len >= STATE_CHUNK) {
+			r = sys_wfile_write(f, b.data, b.len);
+			rs_buf_reset(&b);
+		}
+	}
+	if (r == RS_OK && b.len > 0)
+		r = sys_wfile_write(f, b.data, b.len);
+	rs_buf_free(&b);
+	return r;
+}
+
+/* Replace path with the list's lines. */
+static int
+state_write_list_file(const char *path, const struct rlist *l, int private)
+{
+	struct sys_wfile *f = NULL;
+	int r;
+
+	if ((r = sys_wfile_open(path, private, &f)) != RS_OK)
+		return r;
+	if ((r = state_write_list(f, l)) != RS_OK) {
+		sys_wfile_abort(f);
+		return r;
+	}
+	return sys_wfile_commit(f);
+}
+
 int
 state_save_last(const struct agent_cfg *c, const struct rlist *l)
 {
-	struct rs_buf b;
 	char *path = NULL;
 	int r;
 
-	rs_buf_init(&b, RS_DEF_LIST_BYTES);
-	if ((path = agent_path(c->state_dir, "last.list")) == NULL) {
-		r = RS_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = state_list_text(l, &b)) != RS_OK ||
-	    (r = sys_write_file(path, b.data, b.len, 1)) != RS_OK) {
+	if ((path = agent_path(c->state_dir, "last.list")) == NULL)
+		return RS_ERR_NOMEM;
+	if ((r = state_write_list_file(path, l, 1)) != RS_OK) {
 		rs_error("write %s: %s", path, state_why(r));
 		goto out;
 	}
 	if (c->audit_file != NULL &&
-	    (r = sys_write_file(c->audit_file, b.data, b.len, 0)) != RS_OK) {
+	    (r = state_write_list_file(c->audit_file, l, 0)) != RS_OK) {
 		rs_error("write audit file %s: %s", c->audit_file,
 		    state_why(r));
 		goto out;
 	}
 out:
 	free(path);
-	rs_buf_free(&b);
 	return r;
+}
+
+/* sys_read_each callback: copy into a file being written. */
+static int
+state_copy_chunk(void *arg, const void *p, size_t n)
+{
+	return sys_wfile_write(arg, p, n);
+}
+
+/* Replace to with a copy of from, a chunk at a time. */
+static int
+state_copy_file(const char *from, const char *to)
+{
+	struct sys_wfile *f = NULL;
+	int r;
+
+	if ((r = sys_wfile_open(to, 1, &f)) != RS_OK)
+		return r;
+	if ((r = sys_read_each(from, state_copy_chunk, f)) != RS_OK) {
+		sys_wfile_abort(f);
+		return r;
+	}
+	return sys_wfile_commit(f);
 }
 
 int
 state_save_bundle(const struct agent_cfg *c, const char *name,
-    const struct rs_buf *bundle, const struct rs_buf *sig)
+    const char *path, const struct rs_buf *sig)
 {
 	char *pb = NULL, *ps = NULL, *pn = NULL;
 	int r;
@@ -226,7 +436,7 @@ state_save_bundle(const struct agent_cfg *c, const char *name,
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = sys_write_file(pb, bundle->data, bundle->len, 1)) != RS_OK ||
+	if ((r = state_copy_file(path, pb)) != RS_OK ||
 	    (r = sys_write_file(ps, sig->data, sig->len, 1)) != RS_OK ||
 	    (r = sys_write_file(pn, name, strlen(name), 1)) != RS_OK)
 		rs_error("write %s: %s", pb, state_why(r));

@@ -30,17 +30,26 @@
 #include "rs_err.h"
 #include "sys.h"
 
-/* Attributes requested; objectGUID and uSNChanged are for freshness. */
+/*
+ * Attributes requested: only what the list and the cache use.  objectClass
+ * gives the export's count of objects by class; objectGUID keys the cache,
+ * so it comes last and is asked for only with one (export_attrs_plain is
+ * the same array without it).  uSNChanged is not read: a delta's filter
+ * uses it, its values are of no use.
+ */
 static const char *const export_attrs[] = {
-	"proxyAddresses", "objectClass", "objectGUID",
-	"msExchRequireAuthToSendTo", "uSNChanged", NULL
+	"proxyAddresses", "objectClass", "msExchRequireAuthToSendTo",
+	"objectGUID", NULL
+};
+static const char *const export_attrs_plain[] = {
+	"proxyAddresses", "objectClass", "msExchRequireAuthToSendTo", NULL
 };
 
 /* How much of a DN or value a warning shows. */
 static const size_t export_show_max = 300;
 
 /* Indexes into export_attrs, as the entry callback sees the values. */
-enum { EXPORT_PROXY, EXPORT_CLASS, EXPORT_GUID, EXPORT_AUTH };
+enum { EXPORT_PROXY, EXPORT_CLASS, EXPORT_AUTH, EXPORT_GUID };
 
 struct export_ctx {
 	const struct agent_cfg	*cfg;
@@ -448,7 +457,8 @@ export_full(const struct agent_cfg *c, struct ldapx *ld,
 	export_source(c, ld, st);
 	rs_info("export: full export of %zu base(s) from %s", c->nbases,
 	    st->server);
-	r = export_pages(c, ld, c->filter, export_attrs, export_entry, &x);
+	r = export_pages(c, ld, c->filter, dc != NULL ? export_attrs :
+	    export_attrs_plain, export_entry, &x);
 	rs_buf_free(&x.addrs);
 	if (r != RS_OK)
 		return r;

@@ -11,10 +11,11 @@
  *   ldap_wldap32_win.c  ldapx_wldap32: wldap32.dll (Windows)
  *
  * A search is three steps, so that ldap_page.c decides their order:
- * search sends the request and waits for the whole reply; status reads
- * the reply's result code (and its paging cookie); entries hands the
- * entries to the caller's ldapx_entry_fn.  ldap_page.c calls entries only
- * after status said success.
+ * search sends the request and reads the whole reply, one message at a
+ * time, parsing each entry as it arrives and holding it back (below,
+ * "Held entries"); status reads the reply's result code (and its paging
+ * cookie); entries hands the held entries to the caller's ldapx_entry_fn.
+ * ldap_page.c calls entries only after status said success.
  *
  * Ownership: open hands out a connection that close frees; search hands
  * out a reply that res_free frees.  Messages go into the caller's msg
@@ -125,6 +126,25 @@ extern const struct ldapx_backend ldapx_wldap32;	/* Windows only */
  */
 int	ldapx_attr_slot(const struct ldapx_query *q, const char *dn,
 	    const char *name, size_t *slot, char *msg, size_t msgsize);
+
+/*
+ * Held entries (ldap_held.c): a backend that reads a page one message at
+ * a time parses each entry on arrival into a struct ldapx_held (_entry
+ * with its DN, then per attribute _attr with the name as sent and _value
+ * per value), frees the message, and in its entries step hands them on
+ * with _replay, which calls ldapx_attr_slot per name and then fn, in the
+ * order they came.  ldap_page.c calls entries only after status said
+ * success, so a page that ends in an error hands on none of them.
+ */
+struct ldapx_held;
+int	ldapx_held_new(struct ldapx_held **out);
+int	ldapx_held_entry(struct ldapx_held *h, const char *dn);
+int	ldapx_held_attr(struct ldapx_held *h, const char *name);
+int	ldapx_held_value(struct ldapx_held *h, const void *p, size_t len);
+int	ldapx_held_replay(const struct ldapx_held *h,
+	    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
+	    uint64_t *bytes, size_t *n, char *msg, size_t msgsize);
+void	ldapx_held_free(struct ldapx_held *h);
 
 /*
  * ldap_client_*.c: the backend for o (the config's client, bind and

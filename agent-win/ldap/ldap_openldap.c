@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <ldap.h>
 
@@ -43,9 +44,14 @@ struct ldapx_conn {
 	char		 msg[512];
 };
 
-/* The server's reply to one search, with its result message. */
+/*
+ * The server's reply to one search: its result message, and its entries
+ * as they were parsed on arrival, held back (ldap_held.c) until
+ * ldap_page.c has read the result code.
+ */
 struct ldapx_res {
-	LDAPMessage	*msgs;
+	LDAPMessage		*msgs;		/* the result */
+	struct ldapx_held	*held;
 };
 
 static void
@@ -337,16 +343,110 @@ out:
 	return r;
 }
 
+/* One attribute's values into the held page, as they came. */
+static int
+oldap_hold_vals(struct ldapx_held *h, struct berval **bv)
+{
+	size_t j, n = bv != NULL ? (size_t)ldap_count_values_len(bv) : 0;
+	int r;
+
+	for (j = 0; j < n; j++)
+		if ((r = ldapx_held_value(h, bv[j]->bv_val,
+		    bv[j]->bv_len)) != RS_OK)
+			return r;
+	return RS_OK;
+}
+
+/*
+ * Parse entry e as it arrives and keep its DN, attribute names and
+ * values: the decoding overlaps with the server sending the rest of the
+ * page, and the message is freed at once.  Nothing reaches the caller
+ * here (see oldap_entries).
+ */
+static int
+oldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_held *h)
+{
+	struct berval **bv;
+	BerElement *ber = NULL;
+	char *dn, *a;
+	int r;
+
+	if ((dn = ldap_get_dn(c->ld, e)) == NULL)
+		return RS_ERR_FORMAT;
+	r = ldapx_held_entry(h, dn);
+	for (a = ldap_first_attribute(c->ld, e, &ber); a != NULL && r == RS_OK;
+	    a = ldap_next_attribute(c->ld, e, ber)) {
+		bv = ldap_get_values_len(c->ld, e, a);
+		if ((r = ldapx_held_attr(h, a)) == RS_OK)
+			r = oldap_hold_vals(h, bv);
+		if (bv != NULL)
+			ldap_value_free_len(bv);
+		ldap_memfree(a);
+	}
+	if (a != NULL)
+		ldap_memfree(a);
+	if (ber != NULL)
+		ber_free(ber, 0);
+	ldap_memfree(dn);
+	return r;
+}
+
+static void oldap_res_free(struct ldapx_res *res);
+
+/*
+ * Send the search and read its reply one message at a time
+ * (ldap_result with LDAP_MSG_ONE), each entry parsed on arrival, until
+ * the result message; q->timeout bounds the whole reply.
+ */
+static int
+oldap_collect(struct ldapx_conn *c, const struct ldapx_query *q, int msgid,
+    struct ldapx_res *res, char *msg, size_t msgsize)
+{
+	LDAPMessage *m = NULL;
+	struct timeval tv;
+	time_t deadline = time(NULL) + (time_t)q->timeout, now;
+	int rc, r = RS_OK;
+
+	for (;;) {
+		now = time(NULL);
+		tv.tv_sec = deadline > now ? deadline - now : 0;
+		tv.tv_usec = 0;
+		rc = ldap_result(c->ld, msgid, LDAP_MSG_ONE, &tv, &m);
+		if (rc <= 0) {
+			/* 0: the time is up; -1: the connection failed. */
+			if (rc == 0)
+				ldap_abandon_ext(c->ld, msgid, NULL, NULL);
+			oldap_ld_msg(c->ld, msg, msgsize, q->subtree ?
+			    "search" : "read", rc == 0 ? LDAP_TIMEOUT : rc);
+			return rc == 0 ? RS_ERR_LIMIT : RS_ERR_SYSTEM;
+		}
+		if (rc == LDAP_RES_SEARCH_RESULT) {
+			res->msgs = m;
+			return RS_OK;
+		}
+		/* Continuation references (AD's other partitions): none. */
+		if (rc == LDAP_RES_SEARCH_ENTRY &&
+		    (r = oldap_hold(c, m, res->held)) != RS_OK) {
+			ldap_msgfree(m);
+			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
+			snprintf(msg, msgsize, "%s: %s", q->subtree ?
+			    "search" : "read", r == RS_ERR_FORMAT ?
+			    "entry without a DN" : rs_err_str(r));
+			return r;
+		}
+		ldap_msgfree(m);
+		m = NULL;
+	}
+}
+
 static int
 oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **out, char *msg, size_t msgsize)
 {
-	struct ldapx_res *res;
+	struct ldapx_res *res = NULL;
 	struct berval ck;
 	LDAPControl *pc = NULL, *ctrls[2];
-	LDAPMessage *m = NULL;
-	struct timeval tv;
-	int rc, r = RS_OK;
+	int rc, msgid = -1, r = RS_OK;
 
 	*out = NULL;
 	ctrls[0] = ctrls[1] = NULL;
@@ -363,33 +463,28 @@ oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		}
 		ctrls[0] = pc;
 	}
-	tv.tv_sec = (time_t)q->timeout;
-	tv.tv_usec = 0;
-	rc = ldap_search_ext_s(c->ld, q->base, q->subtree ?
-	    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE, q->filter, (char **)q->attrs,
-	    0, ctrls[0] != NULL ? ctrls : NULL, NULL, &tv,
-	    q->sizelimit > 0 ? q->sizelimit : LDAP_NO_LIMIT, &m);
-	if (m == NULL) {
-		if (!q->subtree && rc == LDAP_NO_SUCH_OBJECT)
-			r = RS_ERR_NOTFOUND;
-		else {
-			oldap_ld_msg(c->ld, msg, msgsize, q->subtree ?
-			    "search" : "read", rc);
-			r = rc == LDAP_TIMEOUT ||
-			    rc == LDAP_TIMELIMIT_EXCEEDED ||
-			    rc == LDAP_SIZELIMIT_EXCEEDED ? RS_ERR_LIMIT :
-			    RS_ERR_SYSTEM;
-		}
-		goto out;
-	}
 	if ((res = calloc(1, sizeof(*res))) == NULL) {
-		ldap_msgfree(m);
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
-	res->msgs = m;
+	if ((r = ldapx_held_new(&res->held)) != RS_OK)
+		goto out;
+	rc = ldap_search_ext(c->ld, q->base, q->subtree ?
+	    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE, q->filter, (char **)q->attrs,
+	    0, ctrls[0] != NULL ? ctrls : NULL, NULL, NULL,
+	    q->sizelimit > 0 ? q->sizelimit : LDAP_NO_LIMIT, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		oldap_ld_msg(c->ld, msg, msgsize, q->subtree ? "search" :
+		    "read", rc);
+		r = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if ((r = oldap_collect(c, q, msgid, res, msg, msgsize)) != RS_OK)
+		goto out;
 	*out = res;
+	res = NULL;
 out:
+	oldap_res_free(res);
 	if (pc != NULL)
 		ldap_control_free(pc);
 	return r;
@@ -455,85 +550,18 @@ out:
 }
 
 /*
- * One entry to fn: each attribute of the reply is looked up with
- * ldapx_attr_slot (which notes ranged ones), and only requested ones
- * are read.
+ * ldap_page.c calls this only after the result code said success: the
+ * entries were parsed on arrival but are handed on only now, so a page
+ * that ends in an error hands on none of them.
  */
-static int
-oldap_entry(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
-    ldapx_entry_fn *fn, void *arg, uint64_t *bytes, char *msg,
-    size_t msgsize)
-{
-	struct ldapx_val *vals[RS_MAX_LDAP_ATTRS];
-	struct berval **bv[RS_MAX_LDAP_ATTRS];
-	size_t nvals[RS_MAX_LDAP_ATTRS], i, j, slot;
-	BerElement *ber = NULL;
-	char *dn, *a;
-	int r = RS_OK;
-
-	memset(vals, 0, sizeof(vals));
-	memset(bv, 0, sizeof(bv));
-	memset(nvals, 0, sizeof(nvals));
-	if ((dn = ldap_get_dn(c->ld, e)) == NULL) {
-		snprintf(msg, msgsize, "search: entry without a DN");
-		return RS_ERR_FORMAT;
-	}
-	for (a = ldap_first_attribute(c->ld, e, &ber); a != NULL && r == RS_OK;
-	    a = ldap_next_attribute(c->ld, e, ber)) {
-		r = ldapx_attr_slot(q, dn, a, &slot, msg, msgsize);
-		if (r == RS_OK && slot != LDAPX_SLOT_NONE && bv[slot] == NULL)
-			bv[slot] = ldap_get_values_len(c->ld, e, a);
-		ldap_memfree(a);
-	}
-	if (a != NULL)
-		ldap_memfree(a);
-	if (ber != NULL)
-		ber_free(ber, 0);
-	for (i = 0; i < q->nattrs && r == RS_OK; i++) {
-		if (bv[i] == NULL)
-			continue;
-		nvals[i] = (size_t)ldap_count_values_len(bv[i]);
-		if (nvals[i] > 0 && (vals[i] = calloc(nvals[i],
-		    sizeof(*vals[i]))) == NULL) {
-			r = RS_ERR_NOMEM;
-			break;
-		}
-		for (j = 0; j < nvals[i]; j++) {
-			vals[i][j].p = bv[i][j]->bv_val;
-			vals[i][j].len = bv[i][j]->bv_len;
-			if (bytes != NULL)
-				*bytes += bv[i][j]->bv_len;
-		}
-	}
-	if (r == RS_OK)
-		r = fn(arg, dn, (const struct ldapx_val *const *)vals, nvals);
-	for (i = 0; i < q->nattrs; i++) {
-		free(vals[i]);
-		if (bv[i] != NULL)
-			ldap_value_free_len(bv[i]);
-	}
-	ldap_memfree(dn);
-	return r;
-}
-
-/* Continuation references (AD's other partitions) are not entries. */
 static int
 oldap_entries(struct ldapx_conn *c, struct ldapx_res *res,
     const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
     uint64_t *bytes, size_t *n, char *msg, size_t msgsize)
 {
-	LDAPMessage *e;
-	int r;
-
-	*n = 0;
-	for (e = ldap_first_entry(c->ld, res->msgs); e != NULL;
-	    e = ldap_next_entry(c->ld, e)) {
-		if ((r = oldap_entry(c, e, q, fn, arg, bytes, msg, msgsize)) !=
-		    RS_OK)
-			return r;
-		(*n)++;
-	}
-	return RS_OK;
+	(void)c;
+	return ldapx_held_replay(res->held, q, fn, arg, bytes, n, msg,
+	    msgsize);
 }
 
 static void
@@ -541,7 +569,9 @@ oldap_res_free(struct ldapx_res *res)
 {
 	if (res == NULL)
 		return;
-	ldap_msgfree(res->msgs);
+	if (res->msgs != NULL)
+		ldap_msgfree(res->msgs);
+	ldapx_held_free(res->held);
 	free(res);
 }
 
@@ -600,6 +630,25 @@ oldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
 	return RS_OK;
 }
 
+/* A notified entry, through the held path a page's entries take. */
+static int
+oldap_note_entry(struct ldapx_conn *c, LDAPMessage *m,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, char *msg,
+    size_t msgsize)
+{
+	struct ldapx_held *h = NULL;
+	size_t n;
+	int r;
+
+	if ((r = ldapx_held_new(&h)) == RS_OK &&
+	    (r = oldap_hold(c, m, h)) != RS_OK)
+		snprintf(msg, msgsize, "notified entry: %s", rs_err_str(r));
+	if (r == RS_OK)
+		r = ldapx_held_replay(h, q, fn, arg, NULL, &n, msg, msgsize);
+	ldapx_held_free(h);
+	return r;
+}
+
 static int
 oldap_notify_next(struct ldapx_conn *c, unsigned ms,
     const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, int *kind,
@@ -624,7 +673,7 @@ oldap_notify_next(struct ldapx_conn *c, unsigned ms,
 	switch (rc) {
 	case LDAP_RES_SEARCH_ENTRY:
 		*kind = LDAPX_NOTE_ENTRY;
-		r = oldap_entry(c, m, q, fn, arg, NULL, msg, msgsize);
+		r = oldap_note_entry(c, m, q, fn, arg, msg, msgsize);
 		break;
 	case LDAP_RES_SEARCH_RESULT:
 		*kind = LDAPX_NOTE_DONE;

@@ -6,10 +6,24 @@
  *               results control (RFC 2696): a server without paging
  *               must refuse, not truncate; a reply without the control
  *               is an error;
- *             - a reply's result code is read before its entries: a
- *               page that ends in an error (sizeLimitExceeded, busy,
- *               unwilling) hands none of its entries on, so a partial
- *               result never looks like the whole;
+ *             - a reply's result code is read before its entries are
+ *               handed on: a page that ends in an error
+ *               (sizeLimitExceeded, busy, unwilling) hands none of its
+ *               entries on, so a partial result never looks like the
+ *               whole.  The backends read a page one message at a time
+ *               (ldap_result, LDAP_MSG_ONE) and parse each entry as it
+ *               arrives, overlapping the decoding with the server; they
+ *               hold the parsed entries back (ldap_held.c) and hand
+ *               them on in the entries step, which ldapx_run calls only
+ *               after status said success.  Held back, not undone: the
+ *               callers' work (a list, a cache) is not undoable, and a
+ *               delta's changes to the cache must not be half applied
+ *               from a page that failed;
+ *             - so the entry callback, and the range reads it issues
+ *               (below), run only after the page's result message has
+ *               arrived: no search of ours is outstanding on the
+ *               connection when a range read is sent, with either
+ *               library;
  *             - a ranged attribute ("proxyAddresses;range=0-1499", what
  *               AD sends past MaxValRange) is neither an absent
  *               attribute nor all of its values: before the caller sees

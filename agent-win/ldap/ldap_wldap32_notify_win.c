@@ -12,7 +12,8 @@
  *             freed before notify_next returns.
  * Errors:     RS_ERR_SYSTEM for a failed search or connection (Wine sets
  *             no error for a lost one: said as such), with msg.
- * Trust:      an entry goes through wldap_entry, as a search's do.
+ * Trust:      an entry goes through wldap_hold and ldapx_held_replay
+ *             (ldapx_attr_slot per name), as a page's do.
  * Names shared with libldap: ldap_result, ldap_first_entry and
  * ldap_msgfree are looked up in wldap32.dll, as ldap_wldap32_win.c does
  * for its eight.
@@ -98,6 +99,23 @@ wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
 	return rc;
 }
 
+/* A notified entry, through the held path a page's entries take. */
+static int
+wldap_note_entry(struct ldapx_conn *c, LDAPMessage *e,
+    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, char *msg,
+    size_t msgsize)
+{
+	struct ldapx_held *h = NULL;
+	size_t n;
+	int r;
+
+	if ((r = ldapx_held_new(&h)) == RS_OK &&
+	    (r = wldap_hold(c, e, h, msg, msgsize)) == RS_OK)
+		r = ldapx_held_replay(h, q, fn, arg, NULL, &n, msg, msgsize);
+	ldapx_held_free(h);
+	return r;
+}
+
 int
 wldap_notify_next(struct ldapx_conn *c, unsigned ms,
     const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg, int *kind,
@@ -133,7 +151,7 @@ wldap_notify_next(struct ldapx_conn *c, unsigned ms,
 	if (rc == LDAP_RES_SEARCH_ENTRY) {
 		*kind = LDAPX_NOTE_ENTRY;
 		if ((e = wn.first_entry(c->ld, m)) != NULL)
-			r = wldap_entry(c, e, q, fn, arg, NULL, msg, msgsize);
+			r = wldap_note_entry(c, e, q, fn, arg, msg, msgsize);
 	} else if (rc == LDAP_RES_SEARCH_RESULT) {
 		*kind = LDAPX_NOTE_DONE;
 		if (ldap_parse_resultW(c->ld, m, &code, NULL, &srvmsg, NULL,

@@ -39,8 +39,10 @@
  * other names (DsGetDcOpen, DsGetDcNext), so they are looked up at run
  * time: an import by name would keep the .exe from loading there.
  *
- * Paging: ldap_create_page_controlW + ldap_search_ext_sW +
- * ldap_parse_resultW + ldap_parse_page_controlW, one page per search.
+ * Paging: ldap_create_page_controlW + ldap_search_extW, then
+ * ldap_result(LDAP_MSG_ONE) per message, each entry parsed on arrival and
+ * held back (ldap_held.c) until ldap_parse_resultW has read the result
+ * code; ldap_parse_page_controlW, one page per search.
  * (Not ldap_search_init_page: a stub in Wine.)  The rules (a critical
  * control, the result code before the entries, ranged attributes) are
  * ldap_page.c's.  TLS: wldap32 checks the server's certificate against
@@ -56,7 +58,7 @@
  * unsupported option), RS_ERR_LIMIT (a value or cookie too large).
  * Trust boundary: everything from the server is untrusted; values go to
  * the callback with their length, never as C strings.
- * Names shared with libldap: eight functions (wldap_dll below) are
+ * Names shared with libldap: ten functions (wldap_dll below) are
  * looked up in wldap32.dll, not linked by name.
  */
 #include <winsock2.h>
@@ -93,9 +95,14 @@
 /* GC failover: how many of the forest's GCs one open tries at most. */
 #define WLDAP_MAX_GC	16
 
-/* The server's reply to one search. */
+/*
+ * The server's reply to one search: its result message, and its entries
+ * as they were parsed on arrival, held back (ldap_held.c) until
+ * ldap_page.c has read the result code.
+ */
 struct ldapx_res {
-	LDAPMessage	*msgs;
+	LDAPMessage		*msgs;		/* the result */
+	struct ldapx_held	*held;
 };
 
 /*
@@ -112,6 +119,9 @@ struct wldap_dll {
 	ULONG		 (LDAPAPI *value_free_len)(struct berval **);
 	VOID		 (BERAPI *ber_free)(BerElement *, INT);
 	VOID		 (BERAPI *ber_bvfree)(struct berval *);
+	ULONG		 (LDAPAPI *result)(LDAP *, ULONG, ULONG,
+			    struct l_timeval *, LDAPMessage **);
+	ULONG		 (LDAPAPI *abandon)(LDAP *, ULONG);
 };
 
 static struct wldap_dll wl;
@@ -138,7 +148,9 @@ wldap_load_once(PINIT_ONCE once, PVOID arg, PVOID *ctx)
 	    WL_GET(m, msgfree, "ldap_msgfree") &&
 	    WL_GET(m, value_free_len, "ldap_value_free_len") &&
 	    WL_GET(m, ber_free, "ber_free") &&
-	    WL_GET(m, ber_bvfree, "ber_bvfree");
+	    WL_GET(m, ber_bvfree, "ber_bvfree") &&
+	    WL_GET(m, result, "ldap_result") &&
+	    WL_GET(m, abandon, "ldap_abandon");
 	return TRUE;
 }
 
@@ -649,18 +661,140 @@ wldap_wide_attrs(const struct ldapx_query *q)
 	return w;
 }
 
+static void wldap_res_free(struct ldapx_res *res);
+
+/* wldap32's UTF-16 name or DN as UTF-8 into the held page. */
+static int
+wldap_hold_str(struct ldapx_held *h, const wchar_t *w, int dn)
+{
+	char *s;
+	int rc;
+
+	if ((s = win_utf8(w)) == NULL)
+		return RS_ERR_FORMAT;
+	rc = dn ? ldapx_held_entry(h, s) : ldapx_held_attr(h, s);
+	free(s);
+	return rc;
+}
+
+/* One attribute's values into the held page, as they came. */
+static int
+wldap_hold_vals(struct ldapx_held *h, struct berval **bv)
+{
+	size_t j;
+	int rc;
+
+	for (j = 0; bv != NULL && bv[j] != NULL; j++)
+		/* bv_len is a ULONG (32 bits) on Win64. */
+		if ((rc = ldapx_held_value(h, bv[j]->bv_val,
+		    (size_t)bv[j]->bv_len)) != RS_OK)
+			return rc;
+	return RS_OK;
+}
+
+/*
+ * Parse entry e as it arrives and keep its DN, attribute names and
+ * values: the decoding overlaps with the server sending the rest of the
+ * page, and the message is freed at once.  Nothing reaches the caller
+ * here (see wldap_entries).
+ */
+int
+wldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_held *h,
+    char *msg, size_t msgsize)
+{
+	struct berval **bv;
+	BerElement *ber = NULL;
+	wchar_t *wdn, *wa;
+	int rc;
+
+	if ((wdn = ldap_get_dnW(c->ld, e)) == NULL) {
+		snprintf(msg, msgsize, "search: entry without a DN");
+		return RS_ERR_FORMAT;
+	}
+	rc = wldap_hold_str(h, wdn, 1);
+	ldap_memfreeW(wdn);
+	if (rc != RS_OK) {
+		snprintf(msg, msgsize, "search: %s", rc == RS_ERR_FORMAT ?
+		    "DN is not valid UTF-16" : rs_err_str(rc));
+		return rc;
+	}
+	for (wa = ldap_first_attributeW(c->ld, e, &ber); wa != NULL &&
+	    rc == RS_OK; wa = ldap_next_attributeW(c->ld, e, ber)) {
+		bv = ldap_get_values_lenW(c->ld, e, wa);
+		if ((rc = wldap_hold_str(h, wa, 0)) == RS_OK)
+			rc = wldap_hold_vals(h, bv);
+		if (bv != NULL)
+			wl.value_free_len(bv);
+		ldap_memfreeW(wa);
+	}
+	if (wa != NULL)
+		ldap_memfreeW(wa);
+	if (ber != NULL)
+		wl.ber_free(ber, 0);
+	if (rc != RS_OK)
+		snprintf(msg, msgsize, "search: %s", rc == RS_ERR_FORMAT ?
+		    "attribute name is not valid UTF-16" : rs_err_str(rc));
+	return rc;
+}
+
+/*
+ * Read the reply to search msgid one message at a time (ldap_result,
+ * LDAP_MSG_ONE), each entry parsed on arrival, until the result message;
+ * q->timeout bounds the whole reply.
+ */
+static int
+wldap_collect(struct ldapx_conn *c, const struct ldapx_query *q,
+    ULONG msgid, struct ldapx_res *res, char *msg, size_t msgsize)
+{
+	const char *op = q->subtree ? "search" : "read";
+	LDAPMessage *m = NULL;
+	struct l_timeval tv;
+	ULONGLONG deadline = GetTickCount64() + (ULONGLONG)q->timeout * 1000,
+	    now;
+	ULONG type;
+	int rc;
+
+	for (;;) {
+		now = GetTickCount64();
+		tv.tv_sec = now < deadline ? (LONG)((deadline - now) / 1000) :
+		    0;
+		tv.tv_usec = 0;
+		m = NULL;
+		type = wl.result(c->ld, msgid, LDAP_MSG_ONE, &tv, &m);
+		if (type == 0 || type == (ULONG)-1 || m == NULL) {
+			/* 0: the time is up; -1: the connection failed. */
+			if (m != NULL)
+				wl.msgfree(m);
+			wl.abandon(c->ld, msgid);
+			wldap_seterr(msg, msgsize, op, type == 0 ?
+			    LDAP_TIMEOUT : LdapGetLastError(), NULL);
+			return type == 0 ? RS_ERR_LIMIT : RS_ERR_SYSTEM;
+		}
+		if (type == LDAP_RES_SEARCH_RESULT) {
+			res->msgs = m;
+			return RS_OK;
+		}
+		/* Continuation references (AD's other partitions): none. */
+		rc = type == LDAP_RES_SEARCH_ENTRY ?
+		    wldap_hold(c, m, res->held, msg, msgsize) : RS_OK;
+		wl.msgfree(m);
+		if (rc != RS_OK) {
+			wl.abandon(c->ld, msgid);
+			return rc;
+		}
+	}
+}
+
 static int
 wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **out, char *msg, size_t msgsize)
 {
 	LDAPControlW *page = NULL, *sctrls[2];
-	LDAPMessage *m = NULL;
-	struct ldapx_res *res;
+	struct ldapx_res *res = NULL;
 	struct berval in;
-	struct l_timeval tv;
 	wchar_t *wbase = NULL, *wfilter = NULL, **wattrs = NULL;
 	const char *op = q->subtree ? "search" : "read";
-	ULONG lrc;
+	ULONG lrc, msgid = 0;
 	int rc = RS_OK;
 
 	*out = NULL;
@@ -686,29 +820,25 @@ wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		}
 		sctrls[0] = page;
 	}
-	tv.tv_sec = (LONG)q->timeout;
-	tv.tv_usec = 0;
-	lrc = ldap_search_ext_sW(c->ld, wbase, q->subtree ? LDAP_SCOPE_SUBTREE :
-	    LDAP_SCOPE_BASE, wfilter, wattrs, 0, page != NULL ? sctrls : NULL,
-	    NULL, &tv, (ULONG)q->sizelimit, &m);
-	if (m == NULL) {
-		if (!q->subtree && lrc == LDAP_NO_SUCH_OBJECT)
-			rc = RS_ERR_NOTFOUND;
-		else {
-			wldap_seterr(msg, msgsize, op, lrc != LDAP_SUCCESS ?
-			    lrc : LdapGetLastError(), NULL);
-			rc = RS_ERR_SYSTEM;
-		}
-		goto out;
-	}
-	if ((res = calloc(1, sizeof(*res))) == NULL) {
-		wl.msgfree(m);
+	if ((res = calloc(1, sizeof(*res))) == NULL ||
+	    ldapx_held_new(&res->held) != RS_OK) {
 		rc = RS_ERR_NOMEM;
 		goto out;
 	}
-	res->msgs = m;
+	lrc = ldap_search_extW(c->ld, wbase, q->subtree ? LDAP_SCOPE_SUBTREE :
+	    LDAP_SCOPE_BASE, wfilter, wattrs, 0, page != NULL ? sctrls : NULL,
+	    NULL, 0, (ULONG)q->sizelimit, &msgid);
+	if (lrc != LDAP_SUCCESS) {
+		wldap_seterr(msg, msgsize, op, lrc, NULL);
+		rc = RS_ERR_SYSTEM;
+		goto out;
+	}
+	if ((rc = wldap_collect(c, q, msgid, res, msg, msgsize)) != RS_OK)
+		goto out;
 	*out = res;
+	res = NULL;
  out:
+	wldap_res_free(res);
 	if (page != NULL)
 		ldap_control_freeW(page);
 	wldap_free_attrs(wattrs);
@@ -795,118 +925,18 @@ wldap_cookie(struct ldapx_conn *c, struct ldapx_res *res,
 }
 
 /*
- * The requested attributes of entry e, by the names the server sent:
- * each goes through ldapx_attr_slot, which knows ranged ones.
+ * ldap_page.c calls this only after the result code said success: the
+ * entries were parsed on arrival but are handed on only now, so a page
+ * that ends in an error hands on none of them.
  */
-static int
-wldap_values(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
-    const char *dn, struct berval ***bv, char *msg, size_t msgsize)
-{
-	BerElement *ber = NULL;
-	wchar_t *wa;
-	char *a;
-	size_t slot;
-	int rc = RS_OK;
-
-	for (wa = ldap_first_attributeW(c->ld, e, &ber); wa != NULL &&
-	    rc == RS_OK; wa = ldap_next_attributeW(c->ld, e, ber)) {
-		if ((a = win_utf8(wa)) == NULL) {
-			snprintf(msg, msgsize, "entry %.200s: attribute name "
-			    "is not valid UTF-16", dn);
-			rc = RS_ERR_FORMAT;
-		} else if ((rc = ldapx_attr_slot(q, dn, a, &slot, msg,
-		    msgsize)) == RS_OK && slot != LDAPX_SLOT_NONE &&
-		    bv[slot] == NULL)
-			bv[slot] = ldap_get_values_lenW(c->ld, e, wa);
-		free(a);
-		ldap_memfreeW(wa);
-	}
-	if (wa != NULL)
-		ldap_memfreeW(wa);
-	if (ber != NULL)
-		wl.ber_free(ber, 0);
-	return rc;
-}
-
-/* Hand one entry to fn. */
-int
-wldap_entry(struct ldapx_conn *c, LDAPMessage *e, const struct ldapx_query *q,
-    ldapx_entry_fn *fn, void *arg, uint64_t *bytes, char *msg,
-    size_t msgsize)
-{
-	struct berval **bv[RS_MAX_LDAP_ATTRS];
-	struct ldapx_val *vals[RS_MAX_LDAP_ATTRS];
-	const struct ldapx_val *cvals[RS_MAX_LDAP_ATTRS];
-	size_t nvals[RS_MAX_LDAP_ATTRS], i, j;
-	wchar_t *wdn;
-	char *dn = NULL;
-	int rc;
-
-	memset(bv, 0, sizeof(bv));
-	memset(vals, 0, sizeof(vals));
-	memset(nvals, 0, sizeof(nvals));
-	if ((wdn = ldap_get_dnW(c->ld, e)) == NULL) {
-		snprintf(msg, msgsize, "search: entry without a DN");
-		rc = RS_ERR_FORMAT;
-		goto out;
-	}
-	dn = win_utf8(wdn);
-	ldap_memfreeW(wdn);
-	if (dn == NULL) {
-		snprintf(msg, msgsize, "search: DN is not valid UTF-16");
-		rc = RS_ERR_FORMAT;
-		goto out;
-	}
-	if ((rc = wldap_values(c, e, q, dn, bv, msg, msgsize)) != RS_OK)
-		goto out;
-	for (i = 0; i < q->nattrs; i++) {
-		if (bv[i] == NULL)
-			continue;
-		for (j = 0; bv[i][j] != NULL; j++)
-			;
-		if ((vals[i] = calloc(j + 1, sizeof(*vals[i]))) == NULL) {
-			rc = RS_ERR_NOMEM;
-			goto out;
-		}
-		for (j = 0; bv[i][j] != NULL; j++) {
-			/* bv_len is a ULONG (32 bits) on Win64. */
-			vals[i][j].p = bv[i][j]->bv_val;
-			vals[i][j].len = (size_t)bv[i][j]->bv_len;
-			if (bytes != NULL)
-				*bytes += bv[i][j]->bv_len;
-		}
-		nvals[i] = j;
-	}
-	for (i = 0; i < q->nattrs; i++)
-		cvals[i] = vals[i];
-	rc = fn(arg, dn, cvals, nvals);
- out:
-	for (i = 0; i < q->nattrs; i++) {
-		if (bv[i] != NULL)
-			wl.value_free_len(bv[i]);
-		free(vals[i]);
-	}
-	free(dn);
-	return rc;
-}
-
 static int
 wldap_entries(struct ldapx_conn *c, struct ldapx_res *res,
     const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
     uint64_t *bytes, size_t *n, char *msg, size_t msgsize)
 {
-	LDAPMessage *e;
-	int rc;
-
-	*n = 0;
-	for (e = wl.first_entry(c->ld, res->msgs); e != NULL;
-	    e = wl.next_entry(c->ld, e)) {
-		if ((rc = wldap_entry(c, e, q, fn, arg, bytes, msg, msgsize)) !=
-		    RS_OK)
-			return rc;
-		(*n)++;
-	}
-	return RS_OK;
+	(void)c;
+	return ldapx_held_replay(res->held, q, fn, arg, bytes, n, msg,
+	    msgsize);
 }
 
 static void
@@ -914,7 +944,9 @@ wldap_res_free(struct ldapx_res *res)
 {
 	if (res == NULL)
 		return;
-	wl.msgfree(res->msgs);
+	if (res->msgs != NULL)
+		wl.msgfree(res->msgs);
+	ldapx_held_free(res->held);
 	free(res);
 }
 

@@ -6,8 +6,8 @@
  *
  * API:        struct ldapx_conn; wldap_seterr (msg: "what: text (LDAP n)
  *             [: server's text]"), wldap_wide_attrs / wldap_free_attrs
- *             (a query's attribute names, wide), wldap_entry (one entry
- *             to the caller's ldapx_entry_fn, as entries does);
+ *             (a query's attribute names, wide), wldap_hold (an entry
+ *             parsed into a struct ldapx_held, as a page's are);
  *             wldap_notify_start / wldap_notify_next (ldap_backend.h).
  * Ownership:  as in ldap_wldap32_win.c.
  * Errors:     RS_ERR_* with the reason in msg.
@@ -39,9 +39,8 @@ void	wldap_seterr(char *msg, size_t msgsize, const char *what, ULONG rc,
 	    const wchar_t *srv);
 wchar_t	**wldap_wide_attrs(const struct ldapx_query *q);
 void	wldap_free_attrs(wchar_t **w);
-int	wldap_entry(struct ldapx_conn *c, LDAPMessage *e,
-	    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
-	    uint64_t *bytes, char *msg, size_t msgsize);
+int	wldap_hold(struct ldapx_conn *c, LDAPMessage *e,
+	    struct ldapx_held *h, char *msg, size_t msgsize);
 
 int	wldap_notify_start(struct ldapx_conn *c, const struct ldapx_query *q,
 	    char *msg, size_t msgsize);

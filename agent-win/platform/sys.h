@@ -28,6 +28,15 @@ const char *sys_errmsg(void);
 /* Read a whole file, at most max bytes (RS_ERR_LIMIT beyond). */
 int	sys_read_file(const char *path, size_t max, struct rs_buf *out);
 /*
+ * Read a file in chunks: fn(arg, p, n) for each, in order; a non-zero
+ * return stops the read and is returned.  For files read only once from
+ * end to end (the last list, 24 MB at a million addresses): nothing is
+ * kept.  RS_ERR_NOTFOUND when there is no file.  Windows: the same
+ * ownership check as sys_read_file, on the open handle.
+ */
+typedef int sys_chunk_fn(void *arg, const void *p, size_t n);
+int	sys_read_each(const char *path, sys_chunk_fn *fn, void *arg);
+/*
  * Replace path atomically: write a temporary file in the same directory,
  * flush it to disk, rename it over path (Windows: MoveFileExW with
  * REPLACE_EXISTING, retried for a bounded time while antivirus holds the
@@ -35,6 +44,17 @@ int	sys_read_file(const char *path, size_t max, struct rs_buf *out);
  * by the owner only (Unix 0600; Windows ACL SYSTEM + Administrators).
  */
 int	sys_write_file(const char *path, const void *p, size_t n, int private);
+/*
+ * The same in steps, for a file written as it is made (the bundle, the
+ * last list): open creates the temporary file, commit flushes it and
+ * renames it over path, abort removes it.  commit and abort free f
+ * (abort takes NULL); on a failed write, call abort.
+ */
+struct sys_wfile;
+int	sys_wfile_open(const char *path, int private, struct sys_wfile **out);
+int	sys_wfile_write(struct sys_wfile *f, const void *p, size_t n);
+int	sys_wfile_commit(struct sys_wfile *f);
+void	sys_wfile_abort(struct sys_wfile *f);
 int	sys_remove(const char *path);		/* absent is RS_OK */
 /* Create a directory and its parents; private as above. */
 int	sys_mkdirs(const char *path, int private);

@@ -143,6 +143,32 @@ sys_read_file(const char *path, size_t max, struct rs_buf *out)
 	return r;
 }
 
+int
+sys_read_each(const char *path, sys_chunk_fn *fn, void *arg)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd, r = RS_OK;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		r = sys_fail(path);
+		return errno == ENOENT ? RS_ERR_NOTFOUND : r;
+	}
+	while (r == RS_OK) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno != EINTR)
+				r = sys_fail(path);
+			continue;
+		}
+		r = fn(arg, chunk, (size_t)n);
+	}
+	close(fd);
+	return r;
+}
+
 /* The directory part of path ("." when there is none). */
 static int
 sys_dirname(const char *path, char *out, size_t outsize)
@@ -162,71 +188,129 @@ sys_dirname(const char *path, char *out, size_t outsize)
 	return RS_OK;
 }
 
+struct sys_wfile {
+	int	 fd;
+	char	 path[4096], tmp[4096], dir[4096];
+};
+
 int
-sys_write_file(const char *path, const void *p, size_t n, int private)
+sys_wfile_open(const char *path, int private, struct sys_wfile **out)
 {
+	struct sys_wfile *f;
 	unsigned char rnd[8];
-	char tmp[4096], dir[4096], hex[17];
+	char hex[17];
+	int r;
+
+	*out = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return RS_ERR_NOMEM;
+	f->fd = -1;
+	if (sys_dirname(path, f->dir, sizeof(f->dir)) != RS_OK ||
+	    rs_random(rnd, sizeof(rnd)) != RS_OK ||
+	    snprintf(f->path, sizeof(f->path), "%s", path) >=
+	    (int)sizeof(f->path)) {
+		free(f);
+		return RS_ERR_LIMIT;
+	}
+	rs_hex(rnd, sizeof(rnd), hex);
+	if (snprintf(f->tmp, sizeof(f->tmp), "%s.%s.tmp", path, hex) >=
+	    (int)sizeof(f->tmp)) {
+		free(f);
+		return RS_ERR_LIMIT;
+	}
+	if ((f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    private ? 0600 : 0644)) == -1) {
+		r = sys_fail(f->tmp);
+		free(f);
+		return r;
+	}
+	/* umask may have narrowed it; make the mode what we asked for. */
+	if (fchmod(f->fd, private ? 0600 : 0644) != 0) {
+		r = sys_fail(f->tmp);
+		sys_wfile_abort(f);
+		return r;
+	}
+	*out = f;
+	return RS_OK;
+}
+
+int
+sys_wfile_write(struct sys_wfile *f, const void *p, size_t n)
+{
 	const unsigned char *c = p;
 	ssize_t w;
-	int fd = -1, dfd, r;
 
-	if (sys_dirname(path, dir, sizeof(dir)) != RS_OK ||
-	    rs_random(rnd, sizeof(rnd)) != RS_OK)
-		return RS_ERR_LIMIT;
-	rs_hex(rnd, sizeof(rnd), hex);
-	if (snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >=
-	    (int)sizeof(tmp))
-		return RS_ERR_LIMIT;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    private ? 0600 : 0644)) == -1)
-		return sys_fail(tmp);
-	/* umask may have narrowed it; make the mode what we asked for. */
-	if (fchmod(fd, private ? 0600 : 0644) != 0) {
-		r = sys_fail(tmp);
-		goto fail;
-	}
 	while (n > 0) {
-		w = write(fd, c, n);
+		w = write(f->fd, c, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			r = sys_fail(tmp);
-			goto fail;
+			return sys_fail(f->tmp);
 		}
 		c += w;
 		n -= (size_t)w;
 	}
+	return RS_OK;
+}
+
+int
+sys_wfile_commit(struct sys_wfile *f)
+{
+	int dfd, r;
+
 	/* Data on disk before the name points at it. */
-	if (fsync(fd) != 0) {
-		r = sys_fail(tmp);
+	if (fsync(f->fd) != 0) {
+		r = sys_fail(f->tmp);
 		goto fail;
 	}
-	if (close(fd) != 0) {
-		fd = -1;
-		r = sys_fail(tmp);
+	r = close(f->fd);
+	f->fd = -1;
+	if (r != 0) {
+		r = sys_fail(f->tmp);
 		goto fail;
 	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		r = sys_fail(path);
+	if (rename(f->tmp, f->path) != 0) {
+		r = sys_fail(f->path);
 		goto fail;
 	}
 	/* And the rename itself, so a crash cannot bring back the old file. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		if (fsync(dfd) != 0 && errno != EINVAL) {
-			r = sys_fail(dir);
-			close(dfd);
-			return r;
-		}
+	r = RS_OK;
+	if ((dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		if (fsync(dfd) != 0 && errno != EINVAL)
+			r = sys_fail(f->dir);
 		close(dfd);
 	}
-	return RS_OK;
-fail:
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
+	free(f);
 	return r;
+fail:
+	sys_wfile_abort(f);
+	return r;
+}
+
+void
+sys_wfile_abort(struct sys_wfile *f)
+{
+	if (f == NULL)
+		return;
+	if (f->fd != -1)
+		close(f->fd);
+	unlink(f->tmp);
+	free(f);
+}
+
+int
+sys_write_file(const char *path, const void *p, size_t n, int private)
+{
+	struct sys_wfile *f = NULL;
+	int r;
+
+	if ((r = sys_wfile_open(path, private, &f)) != RS_OK)
+		return r;
+	if ((r = sys_wfile_write(f, p, n)) != RS_OK) {
+		sys_wfile_abort(f);
+		return r;
+	}
+	return sys_wfile_commit(f);
 }
 
 int

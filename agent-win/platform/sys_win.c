@@ -604,68 +604,146 @@ sys_dir_len(const wchar_t *w)
 }
 
 int
-sys_write_file(const char *path, const void *p, size_t n, int private)
+sys_read_each(const char *path, sys_chunk_fn *fn, void *arg)
 {
 	HANDLE h = INVALID_HANDLE_VALUE;
-	const unsigned char *q = p;
-	wchar_t *w = NULL, *tmp = NULL;
-	unsigned char rnd[8];
-	size_t dlen, tlen, left;
-	DWORD want, done, e = 0;
-	int rc, i, created = 0;
+	unsigned char chunk[65536];
+	wchar_t *w = NULL;
+	DWORD got;
+	int rc = RS_OK;
 
 	if ((w = win_wide(path)) == NULL) {
 		win_set_errtext("path is not valid UTF-8");
-		rc = RS_ERR_INVAL;
+		return RS_ERR_INVAL;
+	}
+	/* As sys_read_file: share everything, check the open handle. */
+	h = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE |
+	    FILE_SHARE_DELETE, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL,
+	    NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		rc = sys_fail(GetLastError());	/* NOTFOUND when absent */
 		goto out;
+	}
+	if ((rc = win_check_handle(h, path, 0)) != RS_OK)
+		goto out;
+	while (rc == RS_OK) {
+		if (!ReadFile(h, chunk, sizeof(chunk), &got, NULL)) {
+			rc = sys_fail(GetLastError());
+			break;
+		}
+		if (got == 0)
+			break;
+		rc = fn(arg, chunk, got);
+	}
+out:
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	free(w);
+	return rc;
+}
+
+struct sys_wfile {
+	HANDLE		 h;
+	wchar_t		*path, *tmp;
+};
+
+void
+sys_wfile_abort(struct sys_wfile *f)
+{
+	if (f == NULL)
+		return;
+	if (f->h != INVALID_HANDLE_VALUE) {
+		CloseHandle(f->h);
+		DeleteFileW(f->tmp);
+	}
+	free(f->tmp);
+	free(f->path);
+	free(f);
+}
+
+int
+sys_wfile_open(const char *path, int private, struct sys_wfile **out)
+{
+	struct sys_wfile *f;
+	unsigned char rnd[8];
+	size_t dlen, tlen;
+	int rc;
+
+	*out = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return RS_ERR_NOMEM;
+	f->h = INVALID_HANDLE_VALUE;
+	if ((f->path = win_wide(path)) == NULL) {
+		win_set_errtext("path is not valid UTF-8");
+		rc = RS_ERR_INVAL;
+		goto fail;
 	}
 	if ((rc = rs_random(rnd, sizeof(rnd))) != RS_OK)
-		goto out;
+		goto fail;
 	/* DIR\.NAME.RANDOM.tmp: same directory, so the rename is atomic. */
-	dlen = sys_dir_len(w);
-	tlen = wcslen(w) + 32;
-	if ((tmp = malloc(tlen * sizeof(*tmp))) == NULL) {
+	dlen = sys_dir_len(f->path);
+	tlen = wcslen(f->path) + 32;
+	if ((f->tmp = malloc(tlen * sizeof(*f->tmp))) == NULL) {
 		rc = RS_ERR_NOMEM;
-		goto out;
+		goto fail;
 	}
-	_snwprintf(tmp, tlen, L"%.*ls.%ls.%02x%02x%02x%02x%02x%02x%02x%02x.tmp",
-	    (int)dlen, w, w + dlen, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+	_snwprintf(f->tmp, tlen,
+	    L"%.*ls.%ls.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", (int)dlen,
+	    f->path, f->path + dlen, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
 	    rnd[5], rnd[6], rnd[7]);
-	tmp[tlen - 1] = L'\0';
-
+	f->tmp[tlen - 1] = L'\0';
 	/* Owner and DACL in the same call; the rename keeps them. */
-	h = win_create_file(tmp, private, GENERIC_WRITE, 0, CREATE_NEW);
-	if (h == INVALID_HANDLE_VALUE) {
+	f->h = win_create_file(f->tmp, private, GENERIC_WRITE, 0, CREATE_NEW);
+	if (f->h == INVALID_HANDLE_VALUE) {
 		rc = sys_fail(GetLastError());
-		goto out;
+		goto fail;
 	}
-	created = 1;
+	*out = f;
+	return RS_OK;
+fail:
+	sys_wfile_abort(f);
+	return rc;
+}
+
+int
+sys_wfile_write(struct sys_wfile *f, const void *p, size_t n)
+{
+	const unsigned char *q = p;
+	size_t left;
+	DWORD want, done;
+
 	for (left = n; left > 0; left -= done, q += done) {
 		want = left > SYS_IO_CHUNK ? SYS_IO_CHUNK : (DWORD)left;
-		if (!WriteFile(h, q, want, &done, NULL) || done == 0) {
-			rc = sys_fail(GetLastError());
-			goto out;
-		}
+		if (!WriteFile(f->h, q, want, &done, NULL) || done == 0)
+			return sys_fail(GetLastError());
 	}
-	/* On disk before the name points at it. */
-	if (!FlushFileBuffers(h)) {
-		rc = sys_fail(GetLastError());
-		goto out;
-	}
-	CloseHandle(h);
-	h = INVALID_HANDLE_VALUE;
+	return RS_OK;
+}
 
+int
+sys_wfile_commit(struct sys_wfile *f)
+{
+	DWORD e = 0;
+	int rc, i;
+
+	/* On disk before the name points at it. */
+	if (!FlushFileBuffers(f->h)) {
+		rc = sys_fail(GetLastError());
+		sys_wfile_abort(f);
+		return rc;
+	}
+	CloseHandle(f->h);
+	f->h = INVALID_HANDLE_VALUE;
 	/*
 	 * Antivirus and backup agents open new files briefly; the rename
 	 * then fails with a sharing or access error.  Retry for a bounded
 	 * time, then give up and leave the old file in place.
 	 */
 	for (i = 0; i < RS_WIN_RENAME_TRIES; i++) {
-		if (MoveFileExW(tmp, w, MOVEFILE_REPLACE_EXISTING |
+		if (MoveFileExW(f->tmp, f->path, MOVEFILE_REPLACE_EXISTING |
 		    MOVEFILE_WRITE_THROUGH)) {
-			created = 0;
-			rc = RS_OK;
-			goto out;
+			sys_wfile_abort(f);	/* nothing left to remove */
+			return RS_OK;
 		}
 		e = GetLastError();
 		if (e != ERROR_SHARING_VIOLATION && e != ERROR_ACCESS_DENIED &&
@@ -674,14 +752,24 @@ sys_write_file(const char *path, const void *p, size_t n, int private)
 		Sleep(RS_WIN_RENAME_SLEEP_MS);
 	}
 	rc = sys_fail(e);
- out:
-	if (h != INVALID_HANDLE_VALUE)
-		CloseHandle(h);
-	if (created)
-		DeleteFileW(tmp);
-	free(tmp);
-	free(w);
+	DeleteFileW(f->tmp);
+	sys_wfile_abort(f);
 	return rc;
+}
+
+int
+sys_write_file(const char *path, const void *p, size_t n, int private)
+{
+	struct sys_wfile *f = NULL;
+	int rc;
+
+	if ((rc = sys_wfile_open(path, private, &f)) != RS_OK)
+		return rc;
+	if ((rc = sys_wfile_write(f, p, n)) != RS_OK) {
+		sys_wfile_abort(f);
+		return rc;
+	}
+	return sys_wfile_commit(f);
 }
 
 int

@@ -378,37 +378,69 @@ out:
 	return rc;
 }
 
-/* Upload p[0..n) to path, which must not exist yet. */
+/* One remote file being written. */
+struct push_out {
+	struct push_conn	*pc;
+	LIBSSH2_SFTP_HANDLE	*fh;
+	const char		*path;
+	uint64_t		 n;		/* bytes written */
+	int			 failed;	/* SFTP said no: pc->msg has it */
+};
+
+/* Write p[0..n) to the remote file (also a sys_read_each callback). */
 static int
-push_put(struct push_conn *pc, const char *path, const void *p, size_t n)
+push_out_write(void *arg, const void *p, size_t n)
 {
-	LIBSSH2_SFTP_HANDLE *fh;
+	struct push_out *po = arg;
 	const char *c = p;
 	ssize_t w;
 	size_t want;
-	int r = RS_OK;
 
-	/* 0640: the receiver reads it; nobody else needs the addresses. */
-	fh = libssh2_sftp_open_ex(pc->sftp, path, (unsigned)strlen(path),
-	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0640,
-	    LIBSSH2_SFTP_OPENFILE);
-	if (fh == NULL) {
-		push_sftp_err(pc, "create", path);
-		return RS_ERR_SYSTEM;
-	}
 	while (n > 0) {
 		want = n < push_chunk ? n : push_chunk;
-		w = libssh2_sftp_write(fh, c, want);
+		w = libssh2_sftp_write(po->fh, c, want);
 		if (w <= 0) {
-			push_sftp_err(pc, "write", path);
-			r = RS_ERR_SYSTEM;
-			break;
+			push_sftp_err(po->pc, "write", po->path);
+			po->failed = 1;
+			return RS_ERR_SYSTEM;
 		}
 		c += w;
 		n -= (size_t)w;
+		po->n += (uint64_t)w;
 	}
+	return RS_OK;
+}
+
+/*
+ * Upload to path, which must not exist yet: p[0..n), or (local not NULL)
+ * the local file, read a chunk at a time.
+ */
+static int
+push_put(struct push_conn *pc, const char *path, const void *p, size_t n,
+    const char *local)
+{
+	struct push_out po;
+	int r;
+
+	memset(&po, 0, sizeof(po));
+	po.pc = pc;
+	po.path = path;
+	/* 0640: the receiver reads it; nobody else needs the addresses. */
+	po.fh = libssh2_sftp_open_ex(pc->sftp, path, (unsigned)strlen(path),
+	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0640,
+	    LIBSSH2_SFTP_OPENFILE);
+	if (po.fh == NULL) {
+		push_sftp_err(pc, "create", path);
+		return RS_ERR_SYSTEM;
+	}
+	if (local == NULL)
+		r = push_out_write(&po, p, n);
+	else if ((r = sys_read_each(local, push_out_write, &po)) != RS_OK &&
+	    !po.failed)
+		snprintf(pc->msg, sizeof(pc->msg), "read %s: %s", local,
+		    r == RS_ERR_SYSTEM ? sys_errmsg() : rs_err_str(r));
 	/* The close reports a failed flush on the server: check it. */
-	if (libssh2_sftp_close(fh) != 0 && r == RS_OK) {
+	if (libssh2_sftp_close(po.fh) != 0 && r == RS_OK) {
 		push_sftp_err(pc, "close", path);
 		r = RS_ERR_SYSTEM;
 	}
@@ -465,11 +497,11 @@ push_upload(struct push_conn *pc, const struct push_item *it)
 		snprintf(pc->msg, sizeof(pc->msg), "remote path too long");
 		return RS_ERR_LIMIT;
 	}
-	if ((r2 = push_put(pc, tsig, it->sig->data, it->sig->len)) != RS_OK)
+	if ((r2 = push_put(pc, tsig, it->sig->data, it->sig->len, NULL)) !=
+	    RS_OK)
 		goto out;
 	sig_up = 1;
-	if ((r2 = push_put(pc, tbun, it->bundle->data, it->bundle->len)) !=
-	    RS_OK)
+	if ((r2 = push_put(pc, tbun, NULL, 0, it->bundle_path)) != RS_OK)
 		goto out;
 	bun_up = 1;
 	/*
@@ -483,8 +515,8 @@ push_upload(struct push_conn *pc, const struct push_item *it)
 	if ((r2 = push_rename(pc, tbun, fbun)) != RS_OK)
 		goto out;
 	bun_up = 0;
-	rs_info("push %s: uploaded %s (%zu bytes) to %s:%s", r->name,
-	    it->bundle_name, it->bundle->len, r->host, r->remote_dir);
+	rs_info("push %s: uploaded %s (%" PRIu64 " bytes) to %s:%s", r->name,
+	    it->bundle_name, it->bundle_len, r->host, r->remote_dir);
 out:
 	/* Best effort; the receiver also removes stale temporaries. */
 	if (sig_up)
@@ -771,7 +803,7 @@ push_check(const struct agent_cfg *c, const struct agent_relay *r)
 	snprintf(what, sizeof(what), "relay %s: write test in %s", r->name,
 	    r->remote_dir);
 	if ((rc = push_tmpname(r, c->id, 0, tmp, sizeof(tmp))) == RS_OK)
-		rc = push_put(&pc, tmp, "rcptsync check\n", 15);
+		rc = push_put(&pc, tmp, "rcptsync check\n", 15, NULL);
 	if (rc == RS_OK && libssh2_sftp_unlink_ex(pc.sftp, tmp,
 	    (unsigned)strlen(tmp)) != 0) {
 		push_sftp_err(&pc, "remove", tmp);

@@ -128,12 +128,13 @@ h_agent_conf_with() {
 	sed "s/^\\[agent\\]\$/[agent]$_add/" "$_src" >"$_out"
 }
 
-# h_agent_pin_none CONF...: for tests without sshd, whose agent pushes
-# nothing (export, check of the LDAP side): a placeholder host key pin,
-# so that the config is whole.
+# h_agent_pin_none CONF...: for configs written while no sshd runs
+# (their agent pushes nothing: export, check of the LDAP side), whose pin
+# h_agent_conf left empty: a placeholder host key pin, so that the config
+# is whole.  A real pin (sshd was started first) is kept.
 h_agent_pin_none() {
 	for _c; do
-		sed -i '/^hostkey_sha256 = /d; s|^\[relay mx1\]$|&\nhostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
+		sed -i 's|^hostkey_sha256 = $|hostkey_sha256 = SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|' \
 		    "$_c" || return 1
 	done
 }

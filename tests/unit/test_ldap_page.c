@@ -17,6 +17,9 @@
  *   keeps the old cookie; a page without the paged results control is an
  *   error; a good page hands on every entry and the new cookie, also when
  *   its last entry was ranged;
+ * - held entries (ldap_held.c, how both backends read a page): the same
+ *   page rules when entries are parsed on arrival and replayed after
+ *   the result code;
  * - ldapx_read: noSuchObject, or no entry, is RS_ERR_NOTFOUND; busy is a
  *   failure, not an absent entry;
  * - ldapx_open: a client the build cannot use is RS_ERR_INVAL with the
@@ -59,11 +62,17 @@ static struct {
 						   elsewhere */
 	int			 lose;		/* range reads find no values */
 	size_t			 searches;	/* calls of search */
+	int			 held;		/* pages as the real backends
+						   read them: parsed on arrival
+						   into ldap_held.c, replayed */
 	char			 asked[8][64];	/* range reads' attribute */
 } fake;
 
 struct ldapx_conn { int unused; };
-struct ldapx_res { const struct ldapx_query *q; };
+struct ldapx_res {
+	const struct ldapx_query *q;
+	struct ldapx_held	*held;
+};
 
 static struct ldapx_conn fake_conn;
 static struct ldapx_res fake_res;
@@ -95,6 +104,37 @@ fake_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 	return RS_OK;
 }
 
+/*
+ * The page's entries as a backend holds them on arrival: every name as
+ * scripted, values v0, v1, ... (no MaxValRange).
+ */
+static int
+fake_hold(struct ldapx_res *res)
+{
+	size_t i, j, k, n;
+	int r;
+
+	if ((r = ldapx_held_new(&res->held)) != RS_OK)
+		return r;
+	for (i = 0; i < fake.nentries; i++) {
+		if ((r = ldapx_held_entry(res->held, fake.entries[i].dn)) !=
+		    RS_OK)
+			return r;
+		for (j = 0; fake.entries[i].names[j] != NULL; j++) {
+			if ((r = ldapx_held_attr(res->held,
+			    fake.entries[i].names[j])) != RS_OK)
+				return r;
+			n = fake.entries[i].nvals[j] > 0 ?
+			    fake.entries[i].nvals[j] : 1;
+			for (k = 0; k < n; k++)
+				if ((r = ldapx_held_value(res->held, value[k].p,
+				    value[k].len)) != RS_OK)
+					return r;
+		}
+	}
+	return RS_OK;
+}
+
 static int
 fake_search(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **res, char *msg, size_t msgsize)
@@ -108,8 +148,9 @@ fake_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		    "%s", q->attrs[0]);
 	fake.searches++;
 	fake_res.q = q;
+	fake_res.held = NULL;
 	*res = &fake_res;
-	return RS_OK;
+	return fake.held && q->subtree ? fake_hold(&fake_res) : RS_OK;
 }
 
 static int
@@ -217,9 +258,11 @@ fake_entries(struct ldapx_conn *c, struct ldapx_res *res,
 	int r;
 
 	(void)c;
-	(void)res;
 	(void)bytes;
 	*n = 0;
+	if (res->held != NULL)
+		return ldapx_held_replay(res->held, q, fn, arg, NULL, n, msg,
+		    msgsize);
 	for (i = 0; i < fake.nentries; i++) {
 		/* A read (range reads too) finds its one entry by DN. */
 		if (!q->subtree && q->base[0] != '\0' &&
@@ -236,7 +279,8 @@ fake_entries(struct ldapx_conn *c, struct ldapx_res *res,
 static void
 fake_res_free(struct ldapx_res *res)
 {
-	(void)res;
+	ldapx_held_free(res->held);
+	res->held = NULL;
 }
 
 static void
@@ -613,6 +657,58 @@ test_pages(void)
 	rs_buf_free(&cookie);
 }
 
+/*
+ * The same rules when entries are parsed on arrival and held back, as
+ * both real backends read a page: nothing of a failed page reaches the
+ * caller, a good page reaches it whole and in order, and the held names
+ * still go through ldapx_attr_slot (an attribute twice fails).
+ */
+static void
+test_held(void)
+{
+	static const struct fake_entry big[] = {
+		{ "cn=a", { "mail", "proxyAddresses", "objectGUID", NULL },
+		    { 3, 1400, 1, 0 } },
+		{ "cn=b", { "objectguid", "PROXYADDRESSES", NULL },
+		    { 2, 5, 0, 0 } },
+	};
+	static const struct fake_entry twice[] = {
+		{ "cn=t", { "proxyAddresses", "proxyAddresses;range=0-*",
+		    NULL }, { 0 } },
+	};
+	struct ldapx *ld = NULL;
+	struct rs_buf cookie;
+	int r;
+
+	rs_buf_init(&cookie, 1024);
+	memset(&fake, 0, sizeof(fake));
+	fake.held = 1;
+	fake.entries = big;
+	fake.nentries = 2;
+	fake.cookie = "next";
+	fake.paged = 1;
+	fake.code = 4;
+	r = page(&ld, &cookie);
+	UT_CHECK("held: sizeLimitExceeded hands on none of the parsed "
+	    "entries", r == RS_ERR_LIMIT && seen == 0 &&
+	    cookie_is(&cookie, "old"));
+	ldapx_close(ld);
+	fake.code = 0;
+	r = page(&ld, &cookie);
+	UT_CHECK("held: a good page, every entry and value in order",
+	    r == RS_OK && seen == 2 && got[0] == 5 && got[1] == 2 &&
+	    in_order && cookie_is(&cookie, "next"));
+	ldapx_close(ld);
+	fake.entries = twice;
+	fake.nentries = 1;
+	r = page(&ld, &cookie);
+	UT_CHECK("held: an attribute twice in one entry fails the page",
+	    r == RS_ERR_FORMAT && seen == 0 &&
+	    strstr(ldapx_errmsg(ld), "came twice") != NULL);
+	ldapx_close(ld);
+	rs_buf_free(&cookie);
+}
+
 static void
 test_read(void)
 {
@@ -723,6 +819,7 @@ main(void)
 	test_attr_slot();
 	test_ranges();
 	test_pages();
+	test_held();
 	test_read();
 	test_notify();
 	return ut_exit();

@@ -285,6 +285,42 @@ main(void)
 	rlist_free(l);
 	l = NULL;
 
+	/*
+	 * A list over borrowed bytes (as dircache_list makes): sorted and
+	 * deduplicated like any other, pointing into the bytes, not copying
+	 * them; it refuses copies and offsets outside the bytes.
+	 */
+	{
+		static const char bytes[] = "c@b.c\0a@b.c\0b@b.c\0a@b.c";
+		static const size_t off[] = { 0, 6, 12, 18 };
+
+		r = rlist_new_over(bytes, sizeof(bytes) - 1, &l);
+		ok = r == RS_OK;
+		for (i = 0; ok && i < 4; i++)
+			ok = rlist_add_at(l, off[i], 5) == RS_OK;
+		n = rlist_finish(l);
+		p = rlist_get(l, 0, &len);
+		UT_CHECK("rlist_new_over: sorted, duplicates dropped", ok &&
+		    n == 1 && rlist_count(l) == 3 && len == 5 &&
+		    memcmp(p, "a@b.c", 5) == 0);
+		UT_CHECK("rlist_new_over: points into the borrowed bytes",
+		    p >= bytes && p < bytes + sizeof(bytes) &&
+		    rlist_get(l, 2, &len) == bytes);
+		UT_CHECK("rlist_new_over: refuses rlist_add and out-of-range "
+		    "offsets", rlist_add(l, L("d@b.c")) == RS_ERR_INVAL &&
+		    rlist_add_at(l, 20, 5) == RS_ERR_INVAL &&
+		    rlist_add_at(l, 24, 1) == RS_ERR_INVAL &&
+		    rlist_parse_text(l, "d@b.c\n", 6, &line) ==
+		    RS_ERR_INVAL && rlist_count(l) == 3);
+		rlist_free(l);
+		l = NULL;
+		rlist_new(&l);
+		UT_CHECK("rlist_add_at refuses an owning list",
+		    rlist_add_at(l, 0, 1) == RS_ERR_INVAL);
+		rlist_free(l);
+		l = NULL;
+	}
+
 	/* Bytewise order, not locale order: '-' < '.' < '0' < 'a' < '~'. */
 	rlist_new(&l);
 	rlist_add(l, L("a~@b.c"));
