@@ -164,32 +164,13 @@ notify_dse_free(struct notify_dse *d)
 	free(d->schema);
 }
 
-static int
-notify_ieq(const char *a, const char *b, size_t n)
-{
-	size_t i;
-	int ca, cb;
-
-	for (i = 0; i < n; i++) {
-		ca = (unsigned char)a[i];
-		cb = (unsigned char)b[i];
-		if (ca >= 'A' && ca <= 'Z')
-			ca += 'a' - 'A';
-		if (cb >= 'A' && cb <= 'Z')
-			cb += 'a' - 'A';
-		if (ca != cb)
-			return 0;
-	}
-	return 1;
-}
-
 /* Is base at or below nc (a whole RDN suffix, case-insensitively)? */
 static int
 notify_below(const char *base, const char *nc)
 {
 	size_t bl = strlen(base), nl = strlen(nc);
 
-	if (nl > bl || !notify_ieq(base + bl - nl, nc, nl))
+	if (nl > bl || !ldapx_ascii_ieq(base + bl - nl, nc, nl))
 		return 0;
 	return bl == nl || base[bl - nl - 1] == ',';
 }
@@ -202,7 +183,7 @@ notify_add_nc(struct notify *n, const char *nc)
 
 	for (i = 0; i < n->nnc; i++)
 		if (strlen(n->nc[i]) == strlen(nc) &&
-		    notify_ieq(n->nc[i], nc, strlen(nc)))
+		    ldapx_ascii_ieq(n->nc[i], nc, strlen(nc)))
 			return RS_OK;
 	if (n->nnc == NOTIFY_MAX_NC)
 		return RS_ERR_LIMIT;

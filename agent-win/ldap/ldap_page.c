@@ -70,7 +70,7 @@ struct ldapx {
 	char			 msg[512];
 };
 
-static int
+int
 ldapx_ascii_ieq(const char *a, const char *b, size_t n)
 {
 	size_t i;

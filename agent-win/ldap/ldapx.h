@@ -135,6 +135,13 @@ int	ldapx_notify_start(struct ldapx *c, const char *nc,
 int	ldapx_notify_wait(struct ldapx *c, unsigned ms, ldapx_entry_fn *fn,
 	    void *arg, const char *const *attrs, int *got);
 
+/*
+ * Are a and b the same in their first n bytes, ignoring ASCII case, as
+ * LDAP compares attribute names and DN suffixes?  Stops early, equal,
+ * where both end.
+ */
+int	ldapx_ascii_ieq(const char *a, const char *b, size_t n);
+
 /* The server actually connected to (for logs and the bundle's source). */
 const char *ldapx_server(const struct ldapx *c);
 const char *ldapx_errmsg(const struct ldapx *c);
