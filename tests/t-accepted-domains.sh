@@ -1,7 +1,7 @@
 #!/bin/sh
 # t-accepted-domains.sh - [agent] domains = auto: the agent takes the
-# list's domains from Exchange's accepted domains (issue 15, the agent's
-# part; docs/ADMIN.md "Accepted domains").
+# list's domains from Exchange's accepted domains (docs/ADMIN.md
+# "Accepted domains"), and bundle format 2 carries them to the relay.
 #
 # Samba AD DC with Exchange's msExchAcceptedDomain class and its two
 # attributes added to its schema (H_SAMBA_ACCEPTED_DOMAINS, harness

@@ -1,6 +1,5 @@
 #!/bin/sh
-# t-ad-bind.sh - binds against a DC that enforces LDAP signing (issue 19
-# part 4): Samba as h_samba_strong makes it, "ldap server require strong
+# t-ad-bind.sh - binds against a DC that enforces LDAP signing: Samba as h_samba_strong makes it, "ldap server require strong
 # auth = yes" (Windows Server 2025's default), a KDC, and a certificate
 # for dc1.corp.test without an IP address.
 #

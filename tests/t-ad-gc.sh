@@ -1,5 +1,5 @@
 #!/bin/sh
-# t-ad-gc.sh - the whole forest through a Global Catalog (issue 19 part 2),
+# t-ad-gc.sh - the whole forest through a Global Catalog,
 # against the Samba AD DC's GC port 3268 (docs/ADMIN.md "Global Catalog").
 #
 #   export    through the GC with base "" (the whole GC), the domain's DN,

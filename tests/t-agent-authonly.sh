@@ -9,7 +9,7 @@
 #
 # Against the Samba AD DC, its schema extended with the attribute under
 # AD's OID (tests/fixture/samba-exchange.ldif), through sshd, the
-# receiver and Postfix, by change detection (issue 19 part 3):
+# receiver and Postfix, by change detection:
 #   sync    a user mail-enabled from the start; the flag set (TRUE): the
 #           next one-shot sync is a delta of one object, not a full
 #           export, and the pushed list is the first one without that

@@ -1,8 +1,8 @@
 #!/bin/sh
 # t-agent-syslog.sh - where the Linux agent's `run` logs when it is not
 # on a terminal and has no -e: syslog when a daemon listens on /dev/log,
-# otherwise stderr, after one line that says why (issue 19, Also: "run
-# without -e, with stderr not a terminal and no /dev/log, prints nothing
+# otherwise stderr, after one line that says why ("run without -e, with
+# stderr not a terminal and no /dev/log, prints nothing
 # at all").
 #
 #   absent    /dev/log does not exist: exactly one notice on stderr

@@ -8,7 +8,7 @@
 #   a folder named "clés-ключи", the files "relay é.key" and
 #   "known_hosts ü": the host key, authentication and the write test pass.
 #   A missing key under such a path is reported with its name, as UTF-8.
-#   Log file and separators (issue 19, Also): `export` writes its lines,
+#   Log file and separators: `export` writes its lines,
 #   the failed LDAP connect (event 3001) among them, to [agent] log_file
 #   as sync does; the signing key's default path, which the agent joins
 #   from state_dir, has backslashes only, on the console and in the file.

@@ -1,6 +1,6 @@
 #!/bin/sh
-# t-notify.sh - change notification in `run` (issue 17, docs/CONFIG.md
-# "Change notification"): Samba's AD DC (h_samba_start), sshd, the
+# t-notify.sh - change notification in `run` (docs/CONFIG.md "Change
+# notification"): Samba's AD DC (h_samba_start), sshd, the
 # receiver and a Postfix; `interval` is 10 minutes throughout, so every
 # cycle after the first ones comes from a notification.
 #

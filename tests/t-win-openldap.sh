@@ -1,7 +1,7 @@
 #!/bin/sh
 # t-win-openldap.sh - rcptsync-agent.exe under Wine with its OpenLDAP
 # client ([ldap] client = openldap, or unset with bind = simple and TLS),
-# the path the Windows build takes where Wine's wldap32 cannot (issue 14):
+# the path the Windows build takes where Wine's wldap32 cannot:
 #
 #   slapd     the harness slapd with AD's MaxPageSize (size.hard=1000):
 #             2500 objects come through pages of 1000, and the list is

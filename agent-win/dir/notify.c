@@ -1,5 +1,5 @@
 /*
- * notify.c - change notification in `run` and the service (issue 17):
+ * notify.c - change notification in `run` and the service:
  * the directory says that something changed, so a new mailbox reaches
  * the relays in seconds instead of at the next poll.
  *
