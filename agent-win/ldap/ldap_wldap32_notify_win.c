@@ -139,13 +139,7 @@ wldap_notify_next(struct ldapx_conn *c, unsigned ms,
 		return RS_OK;
 	/* Wine sets no error for a lost connection: say that much. */
 	if (rc == (ULONG)-1 || m == NULL) {
-		if ((code = LdapGetLastError()) != LDAP_SUCCESS)
-			wldap_seterr(msg, msgsize, "notification search", code,
-			    NULL);
-		else
-			snprintf(msg, msgsize, "notification search: "
-			    "ldap_result failed, with no reason (connection "
-			    "lost)");
+		wldap_result_err(msg, msgsize, "notification search");
 		return RS_ERR_SYSTEM;
 	}
 	if (rc == LDAP_RES_SEARCH_ENTRY) {

@@ -193,6 +193,18 @@ wldap_seterr(char *msg, size_t msgsize, const char *what, ULONG rc,
 	free(s);
 }
 
+void
+wldap_result_err(char *msg, size_t msgsize, const char *what)
+{
+	ULONG code = LdapGetLastError();
+
+	if (code != LDAP_SUCCESS)
+		wldap_seterr(msg, msgsize, what, code, NULL);
+	else
+		snprintf(msg, msgsize, "%s: ldap_result failed, with no reason "
+		    "(connection lost)", what);
+}
+
 /*
  * Split "host", "host:port", "[v6]:port", "ldap://host:port/..." into
  * *host (malloc'ed, wide) and *port; *ssl set by an ldaps:// scheme.
@@ -766,9 +778,13 @@ wldap_collect(struct ldapx_conn *c, const struct ldapx_query *q,
 			if (m != NULL)
 				wl.msgfree(m);
 			wl.abandon(c->ld, msgid);
-			wldap_seterr(msg, msgsize, op, type == 0 ?
-			    LDAP_TIMEOUT : LdapGetLastError(), NULL);
-			return type == 0 ? RS_ERR_LIMIT : RS_ERR_SYSTEM;
+			if (type == 0) {
+				wldap_seterr(msg, msgsize, op, LDAP_TIMEOUT,
+				    NULL);
+				return RS_ERR_LIMIT;
+			}
+			wldap_result_err(msg, msgsize, op);
+			return RS_ERR_SYSTEM;
 		}
 		if (type == LDAP_RES_SEARCH_RESULT) {
 			res->msgs = m;

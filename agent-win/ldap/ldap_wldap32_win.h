@@ -5,7 +5,7 @@
  * includes it.
  *
  * API:        struct ldapx_conn; wldap_seterr (msg: "what: text (LDAP n)
- *             [: server's text]"), wldap_wide_attrs / wldap_free_attrs
+ *             [: server's text]"), wldap_result_err, wldap_wide_attrs / wldap_free_attrs
  *             (a query's attribute names, wide), wldap_hold (an entry
  *             parsed into a struct ldapx_held, as a page's are);
  *             wldap_notify_start / wldap_notify_next (ldap_backend.h).
@@ -37,6 +37,11 @@ struct ldapx_conn {
 
 void	wldap_seterr(char *msg, size_t msgsize, const char *what, ULONG rc,
 	    const wchar_t *srv);
+/*
+ * An ldap_result that failed (-1, or no message): LdapGetLastError's
+ * reason, or, where there is none (Wine 8 after a lost connection), that.
+ */
+void	wldap_result_err(char *msg, size_t msgsize, const char *what);
 wchar_t	**wldap_wide_attrs(const struct ldapx_query *q);
 void	wldap_free_attrs(wchar_t **w);
 int	wldap_hold(struct ldapx_conn *c, LDAPMessage *e,
