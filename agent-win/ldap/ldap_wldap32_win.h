@@ -1,12 +1,14 @@
 /*
- * ldap_wldap32_win.h - what the wldap32 backend's two files share,
- * Windows only: ldap_wldap32_win.c (connect, bind, search, entries) and
+ * ldap_wldap32_win.h - what the wldap32 backend's files share, Windows
+ * only: ldap_wldap32_win.c (connect, bind, search, entries),
+ * ldap_wldap32_gc_win.c (the Global Catalog locator) and
  * ldap_wldap32_notify_win.c (change notification).  No other file
  * includes it.
  *
- * API:        struct ldapx_conn; wldap_seterr (msg: "what: text (LDAP n)
- *             [: server's text]"), wldap_result_err, wldap_wide_attrs / wldap_free_attrs
- *             (a query's attribute names, wide), wldap_hold (an entry
+ * API:        struct ldapx_conn; wldap_connect, wldap_connect_gc;
+ *             wldap_seterr (msg: "what: text (LDAP n) [: server's
+ *             text]"), wldap_result_err; wldap_wide_attrs /
+ *             wldap_free_attrs (a query's attribute names, wide), wldap_hold (an entry
  *             parsed into a struct ldapx_held, as a page's are);
  *             wldap_notify_start / wldap_notify_next (ldap_backend.h).
  * Ownership:  as in ldap_wldap32_win.c.
@@ -35,6 +37,25 @@ struct ldapx_conn {
 	char		 err[512];
 };
 
+/* Not in every mingw header set. */
+#ifndef DS_FORCE_REDISCOVERY
+#define DS_FORCE_REDISCOVERY	0x00000001
+#endif
+
+/*
+ * Create the handle and connect (LDAPv3, no referrals); serverless when
+ * host is NULL; rediscover: the DC locator skips its cached choice.
+ */
+ULONG	wldap_connect(struct ldapx_conn *c, wchar_t *host, ULONG port,
+	    int ssl, int rediscover);
+/*
+ * ldap_wldap32_gc_win.c: connect to a Global Catalog the locator names
+ * (no server configured): its choice, its new choice, then the forest's
+ * other GCs.  0 or RS_ERR_SYSTEM with the reason in msg, which names the
+ * setting.
+ */
+int	wldap_connect_gc(struct ldapx_conn *c, int ssl, char *msg,
+	    size_t msgsize);
 void	wldap_seterr(char *msg, size_t msgsize, const char *what, ULONG rc,
 	    const wchar_t *srv);
 /*
