@@ -60,11 +60,7 @@ h_samba_start 600 || exit 1
 h_samba_use
 h_sshd_start || exit 1
 h_postfix_start || exit 1
-"$AGENT" keygen -f "$T/agent_ed25519" -I corp >"$T/allowed_signers" \
-    2>/dev/null || { t_fail keygen "failed"; exit 1; }
-H_AGENT_KEY=$T/agent_ed25519
-H_ALLOWED_SIGNERS=$T/allowed_signers
-export H_AGENT_KEY H_ALLOWED_SIGNERS
+h_agent_keygen "$AGENT" "$T" || exit 1
 h_receiver_conf "$T/receiver.conf" || exit 1
 h_agent_conf "$T/dc.conf" || exit 1
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5

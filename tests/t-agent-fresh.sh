@@ -32,26 +32,12 @@ h_samba_use
 h_sshd_start || exit 1
 h_postfix_start || exit 1
 
-"$AGENT" keygen -f "$T/agent_ed25519" -I corp >"$T/allowed_signers" \
-    2>/dev/null || { t_fail keygen "failed"; exit 1; }
-H_AGENT_KEY=$T/agent_ed25519
-H_ALLOWED_SIGNERS=$T/allowed_signers
-export H_AGENT_KEY H_ALLOWED_SIGNERS
+h_agent_keygen "$AGENT" "$T" || exit 1
 h_receiver_conf "$T/receiver.conf" || exit 1
 h_agent_conf "$T/agent.conf" || exit 1
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 
-# wait_rcpt ADDR WANT SECS START: until Postfix answers WANT, at most
-# SECS after START (Unix time); prints the seconds since START.
-wait_rcpt() {
-	while :; do
-		_got=$(h_rcpt "$1")
-		_n=$(($(date +%s) - $4))
-		[ "$_got" = "$2" ] && { echo "$_n"; return 0; }
-		[ "$_n" -ge "$3" ] && { echo "$_n"; return 1; }
-		sleep 1
-	done
-}
+wait_rcpt() { h_wait_rcpt "$@" 1; }
 agent_start() {
 	"$AGENT" -e -c "$1" run 2>"$2" &
 	AGENT_PID=$!

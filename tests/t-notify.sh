@@ -39,17 +39,7 @@ h_agent_conf_with "$T/base.conf" "$T/agent.conf" interval=10m \
     full_interval=1h
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.5
 
-# wait_rcpt ADDR WANT SECS START: until Postfix answers WANT, at most
-# SECS after START (Unix time); prints the seconds since START.
-wait_rcpt() {
-	while :; do
-		_got=$(h_rcpt "$1")
-		_n=$(($(date +%s) - $4))
-		[ "$_got" = "$2" ] && { echo "$_n"; return 0; }
-		[ "$_n" -ge "$3" ] && { echo "$_n"; return 1; }
-		sleep 0.5
-	done
-}
+wait_rcpt() { h_wait_rcpt "$@" 0.5; }
 agent_start() {
 	"$AGENT" -e -v -c "$1" run 2>"$2" &
 	AGENT_PID=$!

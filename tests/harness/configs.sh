@@ -18,7 +18,8 @@
 #   h_receiver_local FILE, h_receiver_watch CONF LOG [SECS [OPT...]],
 #   h_agent_conf_with SRC OUT KEY=VALUE...,
 #   h_agent_conf_ldap SRC OUT KEY=VALUE...,
-#   h_agent_export OUT CONF [wine], h_agent_unwritten NAME OUT
+#   h_agent_export OUT CONF [wine], h_agent_unwritten NAME OUT,
+#   h_agent_pin_none CONF..., h_agent_keygen AGENT DIR
 #       see each function's comment below.
 
 # --- configs -------------------------------------------------------------
@@ -126,6 +127,17 @@ h_agent_conf_with() {
 		_add="$_add\\n${_kv%%=*} = ${_kv#*=}"
 	done
 	sed "s/^\\[agent\\]\$/[agent]$_add/" "$_src" >"$_out"
+}
+
+# h_agent_keygen AGENT DIR: the agent's own keygen makes DIR/agent_ed25519
+# and DIR/allowed_signers (principal corp), which h_receiver_conf and
+# h_agent_conf then use (H_AGENT_KEY, H_ALLOWED_SIGNERS).
+h_agent_keygen() {
+	"$1" keygen -f "$2/agent_ed25519" -I corp >"$2/allowed_signers" \
+	    2>/dev/null || { _h_fail agent-keygen "$1 keygen failed"; return 1; }
+	H_AGENT_KEY=$2/agent_ed25519
+	H_ALLOWED_SIGNERS=$2/allowed_signers
+	export H_AGENT_KEY H_ALLOWED_SIGNERS
 }
 
 # h_agent_pin_none CONF...: for configs written while no sshd runs

@@ -30,6 +30,8 @@
 #       in place by postmap within the second Postfix opened it goes
 #       unnoticed (docs/ADMIN.md, "When Postfix sees a new table"); a
 #       renamed one never does.
+#   h_wait_rcpt ADDR WANT SECS START STEP
+#       h_rcpt ADDR until it prints WANT, or SECS after START: see below.
 #   h_rcpt ADDR...
 #       one SMTP session (EHLO, MAIL FROM:<test@outside.example>, then one
 #       RCPT TO:<ADDR> per argument, QUIT); prints one line per ADDR: for a
@@ -183,6 +185,19 @@ h_postfix_stop() {
 	[ -n "${POSTFIX_DIR:-}" ] || return 0
 	_h_postfix_stop_at "$POSTFIX_DIR" "${H_POSTFIX_PID:-}"
 	_h_stop "${H_SINK_PID:-}" smtp-sink TERM
+}
+
+# h_wait_rcpt ADDR WANT SECS START STEP: ask (h_rcpt, a new session each
+# time, every STEP seconds) until Postfix answers WANT, at most SECS after
+# START (Unix time); prints the seconds since START, fails on the limit.
+h_wait_rcpt() {
+	while :; do
+		_got=$(h_rcpt "$1")
+		_n=$(($(date +%s) - $4))
+		[ "$_got" = "$2" ] && { echo "$_n"; return 0; }
+		[ "$_n" -ge "$3" ] && { echo "$_n"; return 1; }
+		sleep "$5"
+	done
 }
 
 # h_rcpt ADDR...: see the header for the output format.
