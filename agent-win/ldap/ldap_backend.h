@@ -131,15 +131,16 @@ int	ldapx_attr_slot(const struct ldapx_query *q, const char *dn,
  * Held entries (ldap_held.c): a backend that reads a page one message at
  * a time parses each entry on arrival into a struct ldapx_held (_entry
  * with its DN, then per attribute _attr with the name as sent and _value
- * per value), frees the message, and in its entries step hands them on
+ * per value; a DN or name is dn[0..len), and one holding a NUL is
+ * RS_ERR_FORMAT), frees the message, and in its entries step hands them on
  * with _replay, which calls ldapx_attr_slot per name and then fn, in the
  * order they came.  ldap_page.c calls entries only after status said
  * success, so a page that ends in an error hands on none of them.
  */
 struct ldapx_held;
 int	ldapx_held_new(struct ldapx_held **out);
-int	ldapx_held_entry(struct ldapx_held *h, const char *dn);
-int	ldapx_held_attr(struct ldapx_held *h, const char *name);
+int	ldapx_held_entry(struct ldapx_held *h, const char *dn, size_t len);
+int	ldapx_held_attr(struct ldapx_held *h, const char *name, size_t len);
 int	ldapx_held_value(struct ldapx_held *h, const void *p, size_t len);
 int	ldapx_held_replay(const struct ldapx_held *h,
 	    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,

@@ -15,11 +15,13 @@
  *             LDAPX_HELD_MAX: a page of RS_MAX_PAGE_SIZE large entries),
  *             three index arrays into it; freed with the reply.
  * Errors:     RS_ERR_NOMEM, RS_ERR_LIMIT (past LDAPX_HELD_MAX),
- *             RS_ERR_INVAL (a value before any attribute); _replay passes
+ *             RS_ERR_INVAL (a value before any attribute), RS_ERR_FORMAT
+ *             (a DN or attribute name holding a NUL); _replay passes
  *             on what ldapx_attr_slot or the callback returned.
  * Trust:      the bytes are the server's, untrusted: values keep their
  *             length and may hold NUL; names and DNs are kept as the
- *             library gave them, NUL-terminated.
+ *             library gave them, NUL-terminated, so one holding a NUL
+ *             would reach ldapx_attr_slot cut short: it is refused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,16 +79,22 @@ ldapx_held_free(struct ldapx_held *h)
 	free(h);
 }
 
-/* s and its NUL into the buffer; *off gets where. */
+/* s[0..len) and a NUL into the buffer; *off gets where. */
 static int
-held_str(struct ldapx_held *h, const char *s, size_t *off)
+held_str(struct ldapx_held *h, const char *s, size_t len, size_t *off)
 {
+	int r;
+
+	if (memchr(s, '\0', len) != NULL)
+		return RS_ERR_FORMAT;
 	*off = h->bytes.len;
-	return rs_buf_put(&h->bytes, s, strlen(s) + 1);
+	if ((r = rs_buf_put(&h->bytes, s, len)) != RS_OK)
+		return r;
+	return rs_buf_put_u8(&h->bytes, 0);
 }
 
 int
-ldapx_held_entry(struct ldapx_held *h, const char *dn)
+ldapx_held_entry(struct ldapx_held *h, const char *dn, size_t len)
 {
 	struct held_entry *e;
 	int r;
@@ -97,14 +105,14 @@ ldapx_held_entry(struct ldapx_held *h, const char *dn)
 	e = &h->ents[h->nent];
 	e->attr0 = h->nattr;
 	e->nattr = 0;
-	if ((r = held_str(h, dn, &e->dn)) != RS_OK)
+	if ((r = held_str(h, dn, len, &e->dn)) != RS_OK)
 		return r;
 	h->nent++;
 	return RS_OK;
 }
 
 int
-ldapx_held_attr(struct ldapx_held *h, const char *name)
+ldapx_held_attr(struct ldapx_held *h, const char *name, size_t len)
 {
 	struct held_attr *a;
 	int r;
@@ -117,7 +125,7 @@ ldapx_held_attr(struct ldapx_held *h, const char *name)
 	a = &h->attrs[h->nattr];
 	a->val0 = h->nval;
 	a->nval = 0;
-	if ((r = held_str(h, name, &a->name)) != RS_OK)
+	if ((r = held_str(h, name, len, &a->name)) != RS_OK)
 		return r;
 	h->nattr++;
 	h->ents[h->nent - 1].nattr++;

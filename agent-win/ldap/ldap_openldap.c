@@ -270,6 +270,27 @@ oldap_krb_hint(struct ldapx_conn *c, const struct ldapx_opts *o)
 	return RS_ERR_SIGNER;
 }
 
+/*
+ * Over plain TCP, libldap reads each message with two read(2)s, its tag
+ * and length and then its body, after a poll(2): three system calls per
+ * entry, for entries of some 200 bytes.  A read-ahead layer between the
+ * library and the socket (liblber's own, which libldap stacks the same way
+ * for LDAP over UDP) takes whatever the socket holds, up to 16 kB, in one
+ * read; libldap asks the layers whether they hold data before it polls.
+ * Under TLS or a SASL security layer it sits below them, holding their
+ * records.  Without it (no socket yet, no memory) reads are as before.
+ */
+static void
+oldap_readahead(struct ldapx_conn *c)
+{
+	Sockbuf *sb = NULL;
+
+	if (ldap_get_option(c->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS &&
+	    sb != NULL)
+		ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead,
+		    LBER_SBIOD_LEVEL_PROVIDER, NULL);
+}
+
 static void oldap_close(struct ldapx_conn *c);
 
 static int
@@ -334,6 +355,7 @@ oldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 		    oldap_krb_hint(c, o);
 		goto fail;
 	}
+	oldap_readahead(c);
 	*out = c;
 	return RS_OK;
 fail:
@@ -343,51 +365,49 @@ out:
 	return r;
 }
 
-/* One attribute's values into the held page, as they came. */
-static int
-oldap_hold_vals(struct ldapx_held *h, struct berval **bv)
-{
-	size_t j, n = bv != NULL ? (size_t)ldap_count_values_len(bv) : 0;
-	int r;
-
-	for (j = 0; j < n; j++)
-		if ((r = ldapx_held_value(h, bv[j]->bv_val,
-		    bv[j]->bv_len)) != RS_OK)
-			return r;
-	return RS_OK;
-}
-
 /*
  * Parse entry e as it arrives and keep its DN, attribute names and
  * values: the decoding overlaps with the server sending the rest of the
  * page, and the message is freed at once.  Nothing reaches the caller
- * here (see oldap_entries).
+ * here (see oldap_entries).  The DN, names and values are read in place
+ * from the message (ldap_get_dn_ber, ldap_get_attribute_ber), one pass,
+ * without the copy of each that ldap_get_values_len would make.
  */
 static int
 oldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_held *h)
 {
-	struct berval **bv;
+	struct berval dn, a, *bv = NULL;
 	BerElement *ber = NULL;
-	char *dn, *a;
+	size_t j;
 	int r;
 
-	if ((dn = ldap_get_dn(c->ld, e)) == NULL)
-		return RS_ERR_FORMAT;
-	r = ldapx_held_entry(h, dn);
-	for (a = ldap_first_attribute(c->ld, e, &ber); a != NULL && r == RS_OK;
-	    a = ldap_next_attribute(c->ld, e, ber)) {
-		bv = ldap_get_values_len(c->ld, e, a);
-		if ((r = ldapx_held_attr(h, a)) == RS_OK)
-			r = oldap_hold_vals(h, bv);
-		if (bv != NULL)
-			ldap_value_free_len(bv);
-		ldap_memfree(a);
+	if (ldap_get_dn_ber(c->ld, e, &ber, &dn) != LDAP_SUCCESS ||
+	    dn.bv_val == NULL) {
+		r = RS_ERR_FORMAT;
+		goto out;
 	}
-	if (a != NULL)
-		ldap_memfree(a);
+	if ((r = ldapx_held_entry(h, dn.bv_val, dn.bv_len)) != RS_OK)
+		goto out;
+	for (;;) {
+		if (ldap_get_attribute_ber(c->ld, e, ber, &a, &bv) !=
+		    LDAP_SUCCESS) {
+			r = RS_ERR_FORMAT;
+			break;
+		}
+		if (a.bv_val == NULL)
+			break;
+		r = ldapx_held_attr(h, a.bv_val, a.bv_len);
+		for (j = 0; r == RS_OK && bv != NULL && bv[j].bv_val != NULL;
+		    j++)
+			r = ldapx_held_value(h, bv[j].bv_val, bv[j].bv_len);
+		ber_memfree(bv);
+		bv = NULL;
+		if (r != RS_OK)
+			break;
+	}
+out:
 	if (ber != NULL)
 		ber_free(ber, 0);
-	ldap_memfree(dn);
 	return r;
 }
 
@@ -431,7 +451,8 @@ oldap_collect(struct ldapx_conn *c, const struct ldapx_query *q, int msgid,
 			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
 			snprintf(msg, msgsize, "%s: %s", q->subtree ?
 			    "search" : "read", r == RS_ERR_FORMAT ?
-			    "entry without a DN" : rs_err_str(r));
+			    "an entry that does not decode (its DN or an "
+			    "attribute's name or values)" : rs_err_str(r));
 			return r;
 		}
 		ldap_msgfree(m);

@@ -481,7 +481,8 @@ wldap_hold_str(struct ldapx_held *h, const wchar_t *w, int dn)
 
 	if ((s = win_utf8(w)) == NULL)
 		return RS_ERR_FORMAT;
-	rc = dn ? ldapx_held_entry(h, s) : ldapx_held_attr(h, s);
+	rc = dn ? ldapx_held_entry(h, s, strlen(s)) :
+	    ldapx_held_attr(h, s, strlen(s));
 	free(s);
 	return rc;
 }

@@ -117,12 +117,13 @@ fake_hold(struct ldapx_res *res)
 	if ((r = ldapx_held_new(&res->held)) != RS_OK)
 		return r;
 	for (i = 0; i < fake.nentries; i++) {
-		if ((r = ldapx_held_entry(res->held, fake.entries[i].dn)) !=
-		    RS_OK)
+		if ((r = ldapx_held_entry(res->held, fake.entries[i].dn,
+		    strlen(fake.entries[i].dn))) != RS_OK)
 			return r;
 		for (j = 0; fake.entries[i].names[j] != NULL; j++) {
 			if ((r = ldapx_held_attr(res->held,
-			    fake.entries[i].names[j])) != RS_OK)
+			    fake.entries[i].names[j],
+			    strlen(fake.entries[i].names[j]))) != RS_OK)
 				return r;
 			n = fake.entries[i].nvals[j] > 0 ?
 			    fake.entries[i].nvals[j] : 1;
