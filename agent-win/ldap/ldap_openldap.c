@@ -278,17 +278,25 @@ oldap_krb_hint(struct ldapx_conn *c, const struct ldapx_opts *o)
  * for LDAP over UDP) takes whatever the socket holds, up to 16 kB, in one
  * read; libldap asks the layers whether they hold data before it polls.
  * Under TLS or a SASL security layer it sits below them, holding their
- * records.  Without it (no socket yet, no memory) reads are as before.
+ * records.  liblber links the layer in before it allocates its buffer,
+ * and leaves it there when that fails: the connection is then of no use.
  */
-static void
+static int
 oldap_readahead(struct ldapx_conn *c)
 {
 	Sockbuf *sb = NULL;
 
-	if (ldap_get_option(c->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS &&
-	    sb != NULL)
-		ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead,
-		    LBER_SBIOD_LEVEL_PROVIDER, NULL);
+	if (ldap_get_option(c->ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS ||
+	    sb == NULL) {
+		snprintf(c->msg, sizeof(c->msg), "after the bind: libldap holds no connection");
+		return RS_ERR_SYSTEM;
+	}
+	if (ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead,
+	    LBER_SBIOD_LEVEL_PROVIDER, NULL) != 0) {
+		snprintf(c->msg, sizeof(c->msg), "read-ahead: out of memory");
+		return RS_ERR_NOMEM;
+	}
+	return RS_OK;
 }
 
 static void oldap_close(struct ldapx_conn *c);
@@ -355,7 +363,8 @@ oldap_open(const struct ldapx_opts *o, struct ldapx_conn **out, char *msg,
 		    oldap_krb_hint(c, o);
 		goto fail;
 	}
-	oldap_readahead(c);
+	if ((r = oldap_readahead(c)) != RS_OK)
+		goto fail;
 	*out = c;
 	return RS_OK;
 fail:
