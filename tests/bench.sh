@@ -28,10 +28,15 @@
 #       from a new SMTP connection, and its proxyAddresses cleared until
 #       550 5.1.1; BENCH_B7_TRIALS (20) each, with change notification
 #       and polling only; EdgeSync's 5 minutes as the reference
+#   B7b DC load (tests/bench-b7b.sh, the same set-up): BENCH_B7B_SECONDS
+#       (600) of one unrelated write a second, with change notification
+#       and polling only: the agent's LDAP requests, entries and
+#       notifications, Samba's CPU, and pushes (none)
 #
 # Environment: BENCH_DIR_N BENCH_BIG_N BENCH_ATTACK BENCH_ATTACK_LDAP
 # BENCH_WIN_N BENCH_REPEAT (runs per B1 side, default 5; B2: 3; medians),
-# BENCH_B7_TRIALS, BENCH_SKIP (words: B1 ... B7, skipped), BENCH_B1_LOAD,
+# BENCH_B7_TRIALS, BENCH_B7B_SECONDS, BENCH_SKIP (words: B1 ... B7, B7b,
+# skipped), BENCH_B1_LOAD,
 # RS_AGENT RS_RECEIVER RS_WIN_AGENT.
 #
 # Trust boundary: none; runs as root on a test machine, starts servers
@@ -622,6 +627,12 @@ if ! skipped B7; then
 	say "B7: end-to-end latency against Samba, ${BENCH_B7_TRIALS:-20} trials per mode"
 	sh "$RS_TOP/tests/bench-b7.sh" "$ROWS" "$NOTES" "${BENCH_B7_TRIALS:-20}" ||
 	    row B7 "B7 not run: Samba, sshd or Postfix did not start" "-" "-" "-" "-" info
+fi
+
+if ! skipped B7b; then
+	say "B7b: DC load of ${BENCH_B7B_SECONDS:-600} unrelated writes, notification vs polling only"
+	sh "$RS_TOP/tests/bench-b7b.sh" "$ROWS" "$NOTES" "${BENCH_B7B_SECONDS:-600}" ||
+	    row B7b "B7b not run: Samba, sshd or Postfix did not start" "-" "-" "-" "-" info
 fi
 
 # --- the table ---------------------------------------------------------------

@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "bundle.h"
 #include "hash.h"
+#include "ldapx.h"
 #include "log.h"
 #include "rlist.h"
 #include "rs_err.h"
@@ -390,6 +391,7 @@ agent_run(const char *config_path)
 	struct agent_cfg *c = NULL, *nc = NULL;
 	struct cycle_ctx *cx = NULL;
 	struct notify *nt = NULL;
+	struct ldapx_tally t;
 	struct cycle_opts o;
 	unsigned retry = 0, delay;
 	int w, rc;
@@ -442,6 +444,13 @@ agent_run(const char *config_path)
 				    "configuration", config_path);
 		}
 	}
+	ldapx_tally_get(&t);
+	rs_info("run: since start: %" PRIu64 " LDAP requests (%" PRIu64
+	    " pages, %" PRIu64 " reads, %" PRIu64 " range reads, %" PRIu64
+	    " notification searches; %" PRIu64 " pages ahead abandoned), %"
+	    PRIu64 " entries, %" PRIu64 " notifications",
+	    ldapx_tally_requests(&t), t.pages, t.reads, t.ranges, t.notify,
+	    t.abandoned, t.entries, t.notes);
 	sys_event(SYS_EV_STOPPED, "run: stopped");
 	notify_free(nt);
 	cycle_ctx_free(cx);

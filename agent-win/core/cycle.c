@@ -44,6 +44,7 @@
 #include "buf.h"
 #include "bundle.h"
 #include "hash.h"
+#include "ldapx.h"
 #include "log.h"
 #include "rlist.h"
 #include "rs_err.h"
@@ -76,6 +77,7 @@ struct cycle {
 	unsigned		 wait;		/* shortest backoff set */
 	uint64_t		 list_bytes;
 	unsigned		 heartbeats;
+	struct ldapx_tally	 ldap;		/* the poll's requests */
 };
 
 int
@@ -672,10 +674,25 @@ cycle_log(const struct cycle *cy, const struct poll_result *pr)
 	rs_info("cycle %" PRIu64 ": %s; read %" PRIu64 " entries, %" PRIu64
 	    " bytes; pushed %" PRIu64 " list bytes, %u heartbeats; since "
 	    "start: read %" PRIu64 " entries, %" PRIu64 " bytes in %" PRIu64
-	    " cycles, pushed %" PRIu64 " list bytes, %" PRIu64 " heartbeats",
+	    " cycles, pushed %" PRIu64 " list bytes, %" PRIu64 " heartbeats; "
+	    "LDAP: %" PRIu64 " requests (%" PRIu64 " pages, %" PRIu64
+	    " reads, %" PRIu64 " range reads)",
 	    cx->cycles, what, pr->entries, pr->bytes, cy->list_bytes,
 	    cy->heartbeats, cx->entries, cx->bytes, cx->cycles,
-	    cx->list_bytes, cx->heartbeats);
+	    cx->list_bytes, cx->heartbeats, ldapx_tally_requests(&cy->ldap),
+	    cy->ldap.pages, cy->ldap.reads, cy->ldap.ranges);
+}
+
+/* What the poll asked of the directory: the tally's growth from t0. */
+static void
+cycle_tally(struct cycle *cy, const struct ldapx_tally *t0)
+{
+	struct ldapx_tally t;
+
+	ldapx_tally_get(&t);
+	cy->ldap.pages = t.pages - t0->pages;
+	cy->ldap.reads = t.reads - t0->reads;
+	cy->ldap.ranges = t.ranges - t0->ranges;
 }
 
 int
@@ -684,12 +701,13 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 {
 	struct cycle *cy = NULL;
 	struct export_stats *st = NULL;
+	struct ldapx_tally t0;
 	struct poll_result pr;
 	struct rlist *list = NULL;
 	int push[AGENT_MAX_RELAYS], beat[AGENT_MAX_RELAYS];
 	int flagged[AGENT_MAX_RELAYS], plain[AGENT_MAX_RELAYS];
 	size_t i, ntodo = 0, npush = 0, nbeat = 0, nflagged, nplain;
-	int rc = AGENT_EXIT_FAIL, polled = 0, full;
+	int rc = AGENT_EXIT_FAIL, polled = 0, full, r;
 	void *lock = NULL;
 
 	if (retry_in != NULL)
@@ -727,7 +745,10 @@ cycle_run(const struct agent_cfg *c, const struct cycle_opts *o,
 	}
 	cx->cycles++;
 	full = o->full || (o->full_first && !cx->polled);
-	if (dirsync_poll(cx->ds, c, full, o->progress, &pr, st) != RS_OK) {
+	ldapx_tally_get(&t0);
+	r = dirsync_poll(cx->ds, c, full, o->progress, &pr, st);
+	cycle_tally(cy, &t0);
+	if (r != RS_OK) {
 		cx->entries += pr.entries;
 		cx->bytes += pr.bytes;
 		rs_error("sync: export failed; nothing pushed, the relays keep "

@@ -10,15 +10,18 @@
  *   ldap_openldap.c     ldapx_openldap: OpenLDAP libldap (both builds)
  *   ldap_wldap32_win.c  ldapx_wldap32: wldap32.dll (Windows)
  *
- * A search is three steps, so that ldap_page.c decides their order:
- * search sends the request and reads the whole reply, one message at a
- * time, parsing each entry as it arrives and holding it back (below,
- * "Held entries"); status reads the reply's result code (and its paging
- * cookie); entries hands the held entries to the caller's ldapx_entry_fn.
- * ldap_page.c calls entries only after status said success.
+ * A search is four steps, so that ldap_page.c decides their order: send
+ * sends the request and returns; collect reads the whole reply, one
+ * message at a time, parsing each entry as it arrives and holding it
+ * back (below, "Held entries"); status reads the reply's result code
+ * (and its paging cookie); entries hands the held entries to the
+ * caller's ldapx_entry_fn.  ldap_page.c calls entries only after status
+ * said success, and may send the next page's request before it (a page
+ * ahead, ldap_page.c).
  *
- * Ownership: open hands out a connection that close frees; search hands
- * out a reply that res_free frees.  Messages go into the caller's msg
+ * Ownership: open hands out a connection that close frees; send hands
+ * out a reply that res_free frees, abandoning the search (RFC 4511
+ * 4.11) when it was never collected.  Messages go into the caller's msg
  * buffer, "<operation>: <library's text>[ - <server's text>]".
  * Trust: everything in a reply is untrusted.  entries passes each
  * attribute name of an entry to ldapx_attr_slot before using its values,
@@ -56,6 +59,9 @@ struct ldapx_query {
 struct ldapx_status {
 	int	 code;		/* LDAP resultCode (RFC 4511 numbers) */
 	int	 paged;		/* a paged results control came back */
+	int	 options;	/* an attribute name with options came
+				   (ldapx_held_options): range reads may
+				   follow in the entries step */
 	char	 diag[256];	/* the server's diagnosticMessage */
 };
 
@@ -64,12 +70,15 @@ struct ldapx_backend {
 	int	(*open)(const struct ldapx_opts *o, struct ldapx_conn **out,
 		    char *msg, size_t msgsize);
 	/*
-	 * RS_OK with *res: the server replied (maybe with an error code).
-	 * RS_ERR_NOTFOUND: a read of an entry that is not there.  Other
-	 * errors: no reply (connection, timeout), said in msg.
+	 * send: RS_OK with *res, the request sent (the reply is read by
+	 * collect).  collect: RS_OK, the server replied (maybe with an
+	 * error code); other errors: no reply (connection, timeout), said
+	 * in msg, and the search is abandoned.  q's timeout bounds collect.
 	 */
-	int	(*search)(struct ldapx_conn *c, const struct ldapx_query *q,
+	int	(*send)(struct ldapx_conn *c, const struct ldapx_query *q,
 		    struct ldapx_res **res, char *msg, size_t msgsize);
+	int	(*collect)(struct ldapx_conn *c, const struct ldapx_query *q,
+		    struct ldapx_res *res, char *msg, size_t msgsize);
 	int	(*status)(struct ldapx_conn *c, struct ldapx_res *res,
 		    struct ldapx_status *st, char *msg, size_t msgsize);
 	/* The server's paging cookie (empty after the last page). */
@@ -136,12 +145,15 @@ int	ldapx_attr_slot(const struct ldapx_query *q, const char *dn,
  * with _replay, which calls ldapx_attr_slot per name and then fn, in the
  * order they came.  ldap_page.c calls entries only after status said
  * success, so a page that ends in an error hands on none of them.
+ * _options: whether a held name has options (";range=0-1499"), which
+ * the backend's status step reports (struct ldapx_status).
  */
 struct ldapx_held;
 int	ldapx_held_new(struct ldapx_held **out);
 int	ldapx_held_entry(struct ldapx_held *h, const char *dn, size_t len);
 int	ldapx_held_attr(struct ldapx_held *h, const char *name, size_t len);
 int	ldapx_held_value(struct ldapx_held *h, const void *p, size_t len);
+int	ldapx_held_options(const struct ldapx_held *h);
 int	ldapx_held_replay(const struct ldapx_held *h,
 	    const struct ldapx_query *q, ldapx_entry_fn *fn, void *arg,
 	    uint64_t *bytes, size_t *n, char *msg, size_t msgsize);

@@ -10,7 +10,8 @@
  * message; ldap_page.c's entries step then replays the entries, each
  * attribute name through ldapx_attr_slot, as if they had just arrived.
  *
- * API:        ldapx_held_new, _entry, _attr, _value, _replay, _free.
+ * API:        ldapx_held_new, _entry, _attr, _value, _options, _replay,
+ *             _free.
  * Memory:     one byte buffer for all names and values (at most
  *             LDAPX_HELD_MAX: a page of RS_MAX_PAGE_SIZE large entries),
  *             three index arrays into it; freed with the reply.
@@ -56,6 +57,7 @@ struct ldapx_held {
 	size_t			 nattr, capattr;
 	struct held_val		*vals;
 	size_t			 nval, capval;
+	int			 options;	/* a name with ';' */
 };
 
 int
@@ -127,6 +129,8 @@ ldapx_held_attr(struct ldapx_held *h, const char *name, size_t len)
 	a->nval = 0;
 	if ((r = held_str(h, name, len, &a->name)) != RS_OK)
 		return r;
+	if (memchr(name, ';', len) != NULL)
+		h->options = 1;
 	h->nattr++;
 	h->ents[h->nent - 1].nattr++;
 	return RS_OK;
@@ -195,6 +199,12 @@ held_one(const struct ldapx_held *h, const struct held_entry *e,
 	for (i = 0; i < q->nattrs; i++)
 		free(vals[i]);
 	return r;
+}
+
+int
+ldapx_held_options(const struct ldapx_held *h)
+{
+	return h != NULL && h->options;
 }
 
 int

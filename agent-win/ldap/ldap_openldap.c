@@ -7,8 +7,9 @@
  *             (DN or UPN plus password), sasl (Cyrus SASL, Unix only:
  *             the Windows libldap has none; LDAP_OPT_X_SASL_NOCANON from
  *             sasl_nocanon), none (anonymous).
- * Ownership:  open hands out a connection that close frees; search a
- *             reply that res_free frees.  Values passed to the entry
+ * Ownership:  open hands out a connection that close frees; send a
+ *             reply that res_free frees (abandoning the search when it
+ *             was not collected).  Values passed to the entry
  *             callback live until it returns.
  * Errors:     RS_ERR_SYSTEM for connection and protocol failures,
  *             RS_ERR_LIMIT for size/time limits, RS_ERR_SIGNER for a
@@ -50,6 +51,9 @@ struct ldapx_conn {
  * ldap_page.c has read the result code.
  */
 struct ldapx_res {
+	LDAP			*ld;
+	int			 msgid;
+	int			 pending;	/* sent, not collected */
 	LDAPMessage		*msgs;		/* the result */
 	struct ldapx_held	*held;
 };
@@ -422,61 +426,14 @@ out:
 
 static void oldap_res_free(struct ldapx_res *res);
 
-/*
- * Send the search and read its reply one message at a time
- * (ldap_result with LDAP_MSG_ONE), each entry parsed on arrival, until
- * the result message; q->timeout bounds the whole reply.
- */
 static int
-oldap_collect(struct ldapx_conn *c, const struct ldapx_query *q, int msgid,
-    struct ldapx_res *res, char *msg, size_t msgsize)
-{
-	LDAPMessage *m = NULL;
-	struct timeval tv;
-	time_t deadline = time(NULL) + (time_t)q->timeout, now;
-	int rc, r = RS_OK;
-
-	for (;;) {
-		now = time(NULL);
-		tv.tv_sec = deadline > now ? deadline - now : 0;
-		tv.tv_usec = 0;
-		rc = ldap_result(c->ld, msgid, LDAP_MSG_ONE, &tv, &m);
-		if (rc <= 0) {
-			/* 0: the time is up; -1: the connection failed. */
-			if (rc == 0)
-				ldap_abandon_ext(c->ld, msgid, NULL, NULL);
-			oldap_ld_msg(c->ld, msg, msgsize, q->subtree ?
-			    "search" : "read", rc == 0 ? LDAP_TIMEOUT : rc);
-			return rc == 0 ? RS_ERR_LIMIT : RS_ERR_SYSTEM;
-		}
-		if (rc == LDAP_RES_SEARCH_RESULT) {
-			res->msgs = m;
-			return RS_OK;
-		}
-		/* Continuation references (AD's other partitions): none. */
-		if (rc == LDAP_RES_SEARCH_ENTRY &&
-		    (r = oldap_hold(c, m, res->held)) != RS_OK) {
-			ldap_msgfree(m);
-			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
-			snprintf(msg, msgsize, "%s: %s", q->subtree ?
-			    "search" : "read", r == RS_ERR_FORMAT ?
-			    "an entry that does not decode (its DN or an "
-			    "attribute's name or values)" : rs_err_str(r));
-			return r;
-		}
-		ldap_msgfree(m);
-		m = NULL;
-	}
-}
-
-static int
-oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
+oldap_send(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **out, char *msg, size_t msgsize)
 {
 	struct ldapx_res *res = NULL;
 	struct berval ck;
 	LDAPControl *pc = NULL, *ctrls[2];
-	int rc, msgid = -1, r = RS_OK;
+	int rc, r = RS_OK;
 
 	*out = NULL;
 	ctrls[0] = ctrls[1] = NULL;
@@ -497,20 +454,20 @@ oldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		r = RS_ERR_NOMEM;
 		goto out;
 	}
+	res->ld = c->ld;
 	if ((r = ldapx_held_new(&res->held)) != RS_OK)
 		goto out;
 	rc = ldap_search_ext(c->ld, q->base, q->subtree ?
 	    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE, q->filter, (char **)q->attrs,
 	    0, ctrls[0] != NULL ? ctrls : NULL, NULL, NULL,
-	    q->sizelimit > 0 ? q->sizelimit : LDAP_NO_LIMIT, &msgid);
+	    q->sizelimit > 0 ? q->sizelimit : LDAP_NO_LIMIT, &res->msgid);
 	if (rc != LDAP_SUCCESS) {
 		oldap_ld_msg(c->ld, msg, msgsize, q->subtree ? "search" :
 		    "read", rc);
 		r = RS_ERR_SYSTEM;
 		goto out;
 	}
-	if ((r = oldap_collect(c, q, msgid, res, msg, msgsize)) != RS_OK)
-		goto out;
+	res->pending = 1;
 	*out = res;
 	res = NULL;
 out:
@@ -518,6 +475,56 @@ out:
 	if (pc != NULL)
 		ldap_control_free(pc);
 	return r;
+}
+
+/*
+ * Read the reply one message at a time (ldap_result with LDAP_MSG_ONE),
+ * each entry parsed on arrival, until the result message; q->timeout
+ * bounds the whole reply.  A reply that fails is abandoned.
+ */
+static int
+oldap_collect(struct ldapx_conn *c, const struct ldapx_query *q,
+    struct ldapx_res *res, char *msg, size_t msgsize)
+{
+	LDAPMessage *m = NULL;
+	struct timeval tv;
+	time_t deadline = time(NULL) + (time_t)q->timeout, now;
+	int rc, r;
+
+	for (;;) {
+		now = time(NULL);
+		tv.tv_sec = deadline > now ? deadline - now : 0;
+		tv.tv_usec = 0;
+		rc = ldap_result(c->ld, res->msgid, LDAP_MSG_ONE, &tv, &m);
+		if (rc <= 0) {
+			/*
+			 * 0: the time is up (res_free abandons the search);
+			 * -1: the connection failed, nothing to abandon.
+			 */
+			if (rc < 0)
+				res->pending = 0;
+			oldap_ld_msg(c->ld, msg, msgsize, q->subtree ?
+			    "search" : "read", rc == 0 ? LDAP_TIMEOUT : rc);
+			return rc == 0 ? RS_ERR_LIMIT : RS_ERR_SYSTEM;
+		}
+		if (rc == LDAP_RES_SEARCH_RESULT) {
+			res->pending = 0;
+			res->msgs = m;
+			return RS_OK;
+		}
+		/* Continuation references (AD's other partitions): none. */
+		r = rc == LDAP_RES_SEARCH_ENTRY ? oldap_hold(c, m, res->held) :
+		    RS_OK;
+		ldap_msgfree(m);
+		m = NULL;
+		if (r != RS_OK) {
+			snprintf(msg, msgsize, "%s: %s", q->subtree ?
+			    "search" : "read", r == RS_ERR_FORMAT ?
+			    "an entry that does not decode (its DN or an "
+			    "attribute's name or values)" : rs_err_str(r));
+			return r;
+		}
+	}
 }
 
 static int
@@ -536,6 +543,7 @@ oldap_status(struct ldapx_conn *c, struct ldapx_res *res,
 	st->code = err;
 	st->paged = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, sctrls,
 	    NULL) != NULL;
+	st->options = ldapx_held_options(res->held);
 	snprintf(st->diag, sizeof(st->diag), "%s", diag != NULL ? diag : "");
 	if (sctrls != NULL)
 		ldap_controls_free(sctrls);
@@ -599,6 +607,9 @@ oldap_res_free(struct ldapx_res *res)
 {
 	if (res == NULL)
 		return;
+	/* A reply never collected, or cut short: the server may stop. */
+	if (res->pending)
+		ldap_abandon_ext(res->ld, res->msgid, NULL, NULL);
 	if (res->msgs != NULL)
 		ldap_msgfree(res->msgs);
 	ldapx_held_free(res->held);
@@ -727,7 +738,8 @@ oldap_notify_next(struct ldapx_conn *c, unsigned ms,
 const struct ldapx_backend ldapx_openldap = {
 	.name = "openldap",
 	.open = oldap_open,
-	.search = oldap_search,
+	.send = oldap_send,
+	.collect = oldap_collect,
 	.status = oldap_status,
 	.cookie = oldap_cookie,
 	.entries = oldap_entries,

@@ -21,9 +21,18 @@
  *               from a page that failed;
  *             - so the entry callback, and the range reads it issues
  *               (below), run only after the page's result message has
- *               arrived: no search of ours is outstanding on the
- *               connection when a range read is sent, with either
- *               library;
+ *               arrived;
+ *             - a page ahead: once a page's result said success and
+ *               gave a cookie, the next page's request (the same base,
+ *               filter, attributes and size, with the new cookie) goes
+ *               out before the entries are handed on, so the server
+ *               reads the next page while the caller works through this
+ *               one; the next ldapx_search_page that asks for exactly
+ *               that page collects it, and any other call abandons it
+ *               first (RFC 4511 4.11).  Not when a held name has
+ *               options (a ranged attribute): then range reads follow,
+ *               and no search of ours is outstanding on the connection
+ *               when one is sent, with either library;
  *             - a ranged attribute ("proxyAddresses;range=0-1499", what
  *               AD sends past MaxValRange) is neither an absent
  *               attribute nor all of its values: before the caller sees
@@ -33,8 +42,9 @@
  *               read, full or delta, whatever the backend; a reply that
  *               skips values, repeats an attribute or does not move on
  *               fails the search.
- * Ownership:  struct ldapx owns the backend's connection; ldapx_close
- *             frees both.  Replies are freed before each call returns.
+ * Ownership:  struct ldapx owns the backend's connection and the page
+ *             ahead; ldapx_close frees all three.  Other replies are
+ *             freed before each call returns.
  * Errors:     RS_ERR_SYSTEM for connection and protocol failures,
  *             RS_ERR_LIMIT for size and time limits and for more than
  *             RS_MAX_RANGED_VALUES values, RS_ERR_FORMAT for a reply that
@@ -62,11 +72,16 @@
 #define LDAPX_RC_ADMINLIMIT	11
 #define LDAPX_RC_NOSUCHOBJECT	32
 
+/* What identifies a page ahead: base, filter, attributes, size, cookie. */
+#define LDAPX_KEY_MAX	(128UL * 1024)
+
 struct ldapx {
 	const struct ldapx_backend *be;
 	struct ldapx_conn	*conn;
 	unsigned		 timeout;
 	unsigned		 nnotify;	/* notification searches sent */
+	struct ldapx_res	*ahead;		/* the next page, sent */
+	struct rs_buf		 ahead_key;	/* ...for this query */
 	char			 msg[512];
 };
 
@@ -119,6 +134,32 @@ struct ldapx_rest {
 	size_t		 n, cap;
 };
 
+static struct ldapx_tally tally;
+
+void
+ldapx_tally_get(struct ldapx_tally *t)
+{
+	*t = tally;
+}
+
+uint64_t
+ldapx_tally_requests(const struct ldapx_tally *t)
+{
+	return t->pages + t->reads + t->ranges + t->notify;
+}
+
+/* A request about to go out, by kind. */
+static void
+ldapx_tally_send(const struct ldapx_query *q)
+{
+	if (q->page_size > 0)
+		tally.pages++;
+	else if (q->ranges != NULL && q->ranges->read)
+		tally.ranges++;
+	else
+		tally.reads++;
+}
+
 int
 ldapx_open(const struct ldapx_opts *o, struct ldapx **out, char *msg,
     size_t msgsize)
@@ -134,6 +175,7 @@ ldapx_open(const struct ldapx_opts *o, struct ldapx **out, char *msg,
 		return RS_ERR_NOMEM;
 	}
 	c->timeout = o->timeout > 0 ? o->timeout : 30;
+	rs_buf_init(&c->ahead_key, LDAPX_KEY_MAX);
 	if ((c->be = ldapx_pick(o, msg, msgsize)) == NULL) {
 		r = RS_ERR_INVAL;
 		goto out;
@@ -178,9 +220,94 @@ ldapx_code_err(int code)
 	}
 }
 
+/* q as the page ahead's key: every field the request is made of. */
+static int
+ldapx_key(const struct ldapx_query *q, struct rs_buf *key)
+{
+	size_t i;
+	int r;
+
+	rs_buf_reset(key);
+	r = rs_buf_put_cstring(key, q->base);
+	if (r == RS_OK)
+		r = rs_buf_put_cstring(key, q->filter);
+	for (i = 0; i < q->nattrs && r == RS_OK; i++)
+		r = rs_buf_put_cstring(key, q->attrs[i]);
+	if (r == RS_OK)
+		r = rs_buf_put_u32(key, (uint32_t)q->nattrs);
+	if (r == RS_OK)
+		r = rs_buf_put_u32(key, q->page_size);
+	if (r == RS_OK)
+		r = rs_buf_put_string(key, q->cookie->data, q->cookie->len);
+	return r;
+}
+
+/* Abandon the page ahead, if any: the caller asked for something else. */
+static void
+ldapx_ahead_drop(struct ldapx *c)
+{
+	if (c->ahead == NULL)
+		return;
+	tally.abandoned++;
+	c->be->res_free(c->ahead);
+	c->ahead = NULL;
+	rs_buf_reset(&c->ahead_key);
+}
+
+/*
+ * Send the next page of q, from cookie next, before the caller sees this
+ * one.  Best effort: when it cannot go out, the next call sends it as
+ * usual and reports what went wrong then.
+ */
+static void
+ldapx_ahead_send(struct ldapx *c, const struct ldapx_query *q,
+    const struct rs_buf *next)
+{
+	struct ldapx_query nq = *q;
+	char msg[256];
+
+	nq.cookie = next;
+	nq.ranges = NULL;
+	if (ldapx_key(&nq, &c->ahead_key) != RS_OK)
+		return;
+	ldapx_tally_send(&nq);
+	if (c->be->send(c->conn, &nq, &c->ahead, msg, sizeof(msg)) != RS_OK) {
+		c->ahead = NULL;
+		rs_buf_reset(&c->ahead_key);
+	}
+}
+
+/* q's request: the page ahead when it is exactly q, else sent now. */
+static int
+ldapx_send(struct ldapx *c, const struct ldapx_query *q,
+    struct ldapx_res **res)
+{
+	struct rs_buf key;
+	int same;
+
+	*res = NULL;
+	if (c->ahead != NULL && q->page_size > 0) {
+		rs_buf_init(&key, LDAPX_KEY_MAX);
+		same = ldapx_key(q, &key) == RS_OK &&
+		    key.len == c->ahead_key.len &&
+		    memcmp(key.data, c->ahead_key.data, key.len) == 0;
+		rs_buf_free(&key);
+		if (same) {
+			*res = c->ahead;
+			c->ahead = NULL;
+			rs_buf_reset(&c->ahead_key);
+			return RS_OK;
+		}
+	}
+	ldapx_ahead_drop(c);
+	ldapx_tally_send(q);
+	return c->be->send(c->conn, q, res, c->msg, sizeof(c->msg));
+}
+
 /*
  * Run q and hand its entries to fn, checking the reply's result code
- * first.  cookie (NULL for a read) gets the server's next cookie.
+ * first.  cookie (NULL for a read) gets the server's next cookie, once
+ * every entry has been handed on.
  */
 static int
 ldapx_run(struct ldapx *c, const struct ldapx_query *q, const char *op,
@@ -189,6 +316,7 @@ ldapx_run(struct ldapx *c, const struct ldapx_query *q, const char *op,
 {
 	struct ldapx_res *res = NULL;
 	struct ldapx_status st;
+	struct rs_buf next;
 	char why[128];
 	int r;
 
@@ -199,7 +327,9 @@ ldapx_run(struct ldapx *c, const struct ldapx_query *q, const char *op,
 		    "not %zu", op, q->base, RS_MAX_LDAP_ATTRS - 1, q->nattrs);
 		return RS_ERR_LIMIT;
 	}
-	if ((r = c->be->search(c->conn, q, &res, c->msg, sizeof(c->msg))) !=
+	rs_buf_init(&next, cookie != NULL ? cookie->max : 0);
+	if ((r = ldapx_send(c, q, &res)) != RS_OK ||
+	    (r = c->be->collect(c->conn, q, res, c->msg, sizeof(c->msg))) !=
 	    RS_OK)
 		goto out;
 	memset(&st, 0, sizeof(st));
@@ -228,19 +358,33 @@ ldapx_run(struct ldapx *c, const struct ldapx_query *q, const char *op,
 		r = RS_ERR_FORMAT;
 		goto out;
 	}
-	if ((r = c->be->entries(c->conn, res, q, fn, arg, bytes, n, c->msg,
-	    sizeof(c->msg))) != RS_OK) {
+	if (cookie != NULL) {
+		if ((r = c->be->cookie(c->conn, res, &next, c->msg,
+		    sizeof(c->msg))) != RS_OK)
+			goto out;
+		if (next.len > 0 && !st.options)
+			ldapx_ahead_send(c, q, &next);
+	}
+	r = c->be->entries(c->conn, res, q, fn, arg, bytes, n, c->msg,
+	    sizeof(c->msg));
+	tally.entries += *n;
+	if (r != RS_OK) {
 		if (c->msg[0] == '\0')
 			snprintf(c->msg, sizeof(c->msg), "%s: %s", op,
 			    rs_err_str(r));
 		goto out;
 	}
-	if (cookie != NULL)
-		r = c->be->cookie(c->conn, res, cookie, c->msg,
-		    sizeof(c->msg));
+	if (cookie != NULL) {
+		rs_buf_reset(cookie);
+		r = rs_buf_put(cookie, next.data, next.len);
+	}
 out:
+	/* A page that failed: its callers stop, or start over. */
+	if (r != RS_OK)
+		ldapx_ahead_drop(c);
 	if (res != NULL)
 		c->be->res_free(res);
+	rs_buf_free(&next);
 	return r;
 }
 
@@ -641,6 +785,7 @@ ldapx_notify_start(struct ldapx *c, const char *nc, const char *const *attrs)
 		    RS_MAX_NOTIFY_PER_CONN);
 		return RS_ERR_LIMIT;
 	}
+	ldapx_ahead_drop(c);
 	memset(&q, 0, sizeof(q));
 	q.base = nc;
 	q.subtree = 1;
@@ -648,6 +793,7 @@ ldapx_notify_start(struct ldapx *c, const char *nc, const char *const *attrs)
 	q.attrs = attrs;
 	q.nattrs = ldapx_count(attrs);
 	c->nnotify++;
+	tally.notify++;
 	return c->be->notify_start(c->conn, &q, c->msg, sizeof(c->msg));
 }
 
@@ -675,8 +821,10 @@ ldapx_notify_wait(struct ldapx *c, unsigned ms, ldapx_entry_fn *fn,
 	if ((r = c->be->notify_next(c->conn, ms, &q, fn, arg, &kind, &st,
 	    c->msg, sizeof(c->msg))) != RS_OK)
 		return r;
-	if (kind == LDAPX_NOTE_ENTRY)
+	if (kind == LDAPX_NOTE_ENTRY) {
 		*got = 1;
+		tally.notes++;
+	}
 	if (kind != LDAPX_NOTE_DONE)
 		return RS_OK;
 	/* A notification search has no end of its own: the server ended it. */
@@ -703,6 +851,8 @@ ldapx_close(struct ldapx *c)
 {
 	if (c == NULL)
 		return;
+	ldapx_ahead_drop(c);
+	rs_buf_free(&c->ahead_key);
 	if (c->conn != NULL)
 		c->be->close(c->conn);
 	free(c);

@@ -45,7 +45,8 @@
  * ldap_wldap32_win.h shares.
  *
  * Ownership: struct ldapx_conn owns the connection; close frees it.  A
- * reply (struct ldapx_res) holds wldap32's messages until res_free.
+ * reply (struct ldapx_res) holds wldap32's messages until res_free,
+ * which abandons a search that was sent and not collected.
  * Errors: RS_ERR_SYSTEM for LDAP failures, with the library's or the
  * server's text in msg; RS_ERR_NOMEM, RS_ERR_INVAL (bad UTF-8,
  * unsupported option), RS_ERR_LIMIT (a value or cookie too large).
@@ -81,6 +82,9 @@
  * ldap_page.c has read the result code.
  */
 struct ldapx_res {
+	LDAP			*ld;
+	ULONG			 msgid;
+	int			 pending;	/* sent, not collected */
 	LDAPMessage		*msgs;		/* the result */
 	struct ldapx_held	*held;
 };
@@ -547,60 +551,8 @@ wldap_hold(struct ldapx_conn *c, LDAPMessage *e, struct ldapx_held *h,
 	return rc;
 }
 
-/*
- * Read the reply to search msgid one message at a time (ldap_result,
- * LDAP_MSG_ONE), each entry parsed on arrival, until the result message;
- * q->timeout bounds the whole reply.
- */
 static int
-wldap_collect(struct ldapx_conn *c, const struct ldapx_query *q,
-    ULONG msgid, struct ldapx_res *res, char *msg, size_t msgsize)
-{
-	const char *op = q->subtree ? "search" : "read";
-	LDAPMessage *m = NULL;
-	struct l_timeval tv;
-	ULONGLONG deadline = GetTickCount64() + (ULONGLONG)q->timeout * 1000,
-	    now;
-	ULONG type;
-	int rc;
-
-	for (;;) {
-		now = GetTickCount64();
-		tv.tv_sec = now < deadline ? (LONG)((deadline - now) / 1000) :
-		    0;
-		tv.tv_usec = 0;
-		m = NULL;
-		type = wl.result(c->ld, msgid, LDAP_MSG_ONE, &tv, &m);
-		if (type == 0 || type == (ULONG)-1 || m == NULL) {
-			/* 0: the time is up; -1: the connection failed. */
-			if (m != NULL)
-				wl.msgfree(m);
-			wl.abandon(c->ld, msgid);
-			if (type == 0) {
-				wldap_seterr(msg, msgsize, op, LDAP_TIMEOUT,
-				    NULL);
-				return RS_ERR_LIMIT;
-			}
-			wldap_result_err(msg, msgsize, op);
-			return RS_ERR_SYSTEM;
-		}
-		if (type == LDAP_RES_SEARCH_RESULT) {
-			res->msgs = m;
-			return RS_OK;
-		}
-		/* Continuation references (AD's other partitions): none. */
-		rc = type == LDAP_RES_SEARCH_ENTRY ?
-		    wldap_hold(c, m, res->held, msg, msgsize) : RS_OK;
-		wl.msgfree(m);
-		if (rc != RS_OK) {
-			wl.abandon(c->ld, msgid);
-			return rc;
-		}
-	}
-}
-
-static int
-wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
+wldap_send(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **out, char *msg, size_t msgsize)
 {
 	LDAPControlW *page = NULL, *sctrls[2];
@@ -608,7 +560,7 @@ wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 	struct berval in;
 	wchar_t *wbase = NULL, *wfilter = NULL, **wattrs = NULL;
 	const char *op = q->subtree ? "search" : "read";
-	ULONG lrc, msgid = 0;
+	ULONG lrc;
 	int rc = RS_OK;
 
 	*out = NULL;
@@ -639,16 +591,16 @@ wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		rc = RS_ERR_NOMEM;
 		goto out;
 	}
+	res->ld = c->ld;
 	lrc = ldap_search_extW(c->ld, wbase, q->subtree ? LDAP_SCOPE_SUBTREE :
 	    LDAP_SCOPE_BASE, wfilter, wattrs, 0, page != NULL ? sctrls : NULL,
-	    NULL, 0, (ULONG)q->sizelimit, &msgid);
+	    NULL, 0, (ULONG)q->sizelimit, &res->msgid);
 	if (lrc != LDAP_SUCCESS) {
 		wldap_seterr(msg, msgsize, op, lrc, NULL);
 		rc = RS_ERR_SYSTEM;
 		goto out;
 	}
-	if ((rc = wldap_collect(c, q, msgid, res, msg, msgsize)) != RS_OK)
-		goto out;
+	res->pending = 1;
 	*out = res;
 	res = NULL;
  out:
@@ -659,6 +611,56 @@ wldap_search(struct ldapx_conn *c, const struct ldapx_query *q,
 	free(wfilter);
 	free(wbase);
 	return rc;
+}
+
+/*
+ * Read the reply one message at a time (ldap_result, LDAP_MSG_ONE), each
+ * entry parsed on arrival, until the result message; q->timeout bounds
+ * the whole reply.  A reply that fails is abandoned (by res_free).
+ */
+static int
+wldap_collect(struct ldapx_conn *c, const struct ldapx_query *q,
+    struct ldapx_res *res, char *msg, size_t msgsize)
+{
+	const char *op = q->subtree ? "search" : "read";
+	LDAPMessage *m = NULL;
+	struct l_timeval tv;
+	ULONGLONG deadline = GetTickCount64() + (ULONGLONG)q->timeout * 1000,
+	    now;
+	ULONG type;
+	int rc;
+
+	for (;;) {
+		now = GetTickCount64();
+		tv.tv_sec = now < deadline ? (LONG)((deadline - now) / 1000) :
+		    0;
+		tv.tv_usec = 0;
+		m = NULL;
+		type = wl.result(c->ld, res->msgid, LDAP_MSG_ONE, &tv, &m);
+		if (type == 0 || type == (ULONG)-1 || m == NULL) {
+			/* 0: the time is up; -1: the connection failed. */
+			if (m != NULL)
+				wl.msgfree(m);
+			if (type == 0) {
+				wldap_seterr(msg, msgsize, op, LDAP_TIMEOUT,
+				    NULL);
+				return RS_ERR_LIMIT;
+			}
+			wldap_result_err(msg, msgsize, op);
+			return RS_ERR_SYSTEM;
+		}
+		if (type == LDAP_RES_SEARCH_RESULT) {
+			res->pending = 0;
+			res->msgs = m;
+			return RS_OK;
+		}
+		/* Continuation references (AD's other partitions): none. */
+		rc = type == LDAP_RES_SEARCH_ENTRY ?
+		    wldap_hold(c, m, res->held, msg, msgsize) : RS_OK;
+		wl.msgfree(m);
+		if (rc != RS_OK)
+			return rc;
+	}
 }
 
 /* The reply's result code, its text and its controls (*rctrls). */
@@ -696,6 +698,7 @@ wldap_status(struct ldapx_conn *c, struct ldapx_res *res,
 		if (wcscmp((*p)->ldctl_oid, LDAP_PAGED_RESULT_OID_STRING_W) ==
 		    0)
 			st->paged = 1;
+	st->options = ldapx_held_options(res->held);
 	if (srvmsg != NULL && (s = win_utf8(srvmsg)) != NULL) {
 		snprintf(st->diag, sizeof(st->diag), "%s", s);
 		free(s);
@@ -758,6 +761,8 @@ wldap_res_free(struct ldapx_res *res)
 {
 	if (res == NULL)
 		return;
+	if (res->pending)
+		wl.abandon(res->ld, res->msgid);
 	if (res->msgs != NULL)
 		wl.msgfree(res->msgs);
 	ldapx_held_free(res->held);
@@ -789,7 +794,8 @@ wldap_close(struct ldapx_conn *c)
 const struct ldapx_backend ldapx_wldap32 = {
 	.name = "wldap32",
 	.open = wldap_open,
-	.search = wldap_search,
+	.send = wldap_send,
+	.collect = wldap_collect,
 	.status = wldap_status,
 	.cookie = wldap_cookie,
 	.entries = wldap_entries,

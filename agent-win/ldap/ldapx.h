@@ -84,7 +84,9 @@ int	ldapx_open(const struct ldapx_opts *o, struct ldapx **out,
  * One page of a subtree search with the simple paged results control
  * (RFC 2696).  cookie: empty on the first call; on return it holds the
  * server's cookie, empty after the last page.  *bytes (may be NULL) is
- * increased by the size of the values received, for the cycle log.
+ * increased by the size of the values received, for the cycle log.  The
+ * next page's request is sent before fn sees this page's entries (a page
+ * ahead, ldap_page.c); any other call on c abandons it.
  */
 int	ldapx_search_page(struct ldapx *c, const char *base,
 	    const char *filter, const char *const *attrs, unsigned page_size,
@@ -141,6 +143,24 @@ int	ldapx_notify_wait(struct ldapx *c, unsigned ms, ldapx_entry_fn *fn,
  * where both end.
  */
 int	ldapx_ascii_ieq(const char *a, const char *b, size_t n);
+
+/*
+ * What this process asked of LDAP servers, for the logs and B7b
+ * (docs/BENCH.md): requests by kind, and entries.  One tally for the
+ * process: the agent uses its connections from one thread.
+ */
+struct ldapx_tally {
+	uint64_t	 pages;		/* paged search requests, ahead too */
+	uint64_t	 reads;		/* base reads (the root DSE, an entry) */
+	uint64_t	 ranges;	/* range retrieval reads */
+	uint64_t	 abandoned;	/* pages ahead no call asked for */
+	uint64_t	 notify;	/* notification searches sent */
+	uint64_t	 entries;	/* handed on by pages and reads */
+	uint64_t	 notes;		/* notifications received */
+};
+void	ldapx_tally_get(struct ldapx_tally *t);
+/* Requests of all kinds, the sum of pages to notify. */
+uint64_t ldapx_tally_requests(const struct ldapx_tally *t);
 
 /* The server actually connected to (for logs and the bundle's source). */
 const char *ldapx_server(const struct ldapx *c);

@@ -20,6 +20,10 @@
  * - held entries (ldap_held.c, how both backends read a page): the same
  *   page rules when entries are parsed on arrival and replayed after
  *   the result code;
+ * - a page ahead: the next page's request goes out before the caller
+ *   sees a good page's entries and is collected by the call for exactly
+ *   that page; anything else abandons it; none after the last page or a
+ *   page with a ranged attribute;
  * - ldapx_read: noSuchObject, or no entry, is RS_ERR_NOTFOUND; busy is a
  *   failure, not an absent entry;
  * - ldapx_open: a client the build cannot use is RS_ERR_INVAL with the
@@ -61,7 +65,11 @@ static struct {
 	int			 wronglow;	/* a range read's reply starts
 						   elsewhere */
 	int			 lose;		/* range reads find no values */
-	size_t			 searches;	/* calls of search */
+	size_t			 searches;	/* replies collected */
+	size_t			 sent;		/* requests sent */
+	size_t			 abandoned;	/* sent, never collected */
+	char			 ahead[64];	/* the cookie of the last
+						   request sent */
 	int			 held;		/* pages as the real backends
 						   read them: parsed on arrival
 						   into ldap_held.c, replayed */
@@ -70,12 +78,12 @@ static struct {
 
 struct ldapx_conn { int unused; };
 struct ldapx_res {
-	const struct ldapx_query *q;
+	const struct ldapx_query *q;	/* the collecting call's */
+	int			 pending;
 	struct ldapx_held	*held;
 };
 
 static struct ldapx_conn fake_conn;
-static struct ldapx_res fake_res;
 
 #define NVALUE	120000
 static char value_text[NVALUE][16];
@@ -137,8 +145,25 @@ fake_hold(struct ldapx_res *res)
 }
 
 static int
-fake_search(struct ldapx_conn *c, const struct ldapx_query *q,
+fake_send(struct ldapx_conn *c, const struct ldapx_query *q,
     struct ldapx_res **res, char *msg, size_t msgsize)
+{
+	(void)c;
+	(void)msg;
+	(void)msgsize;
+	if ((*res = calloc(1, sizeof(**res))) == NULL)
+		return RS_ERR_NOMEM;
+	(*res)->pending = 1;
+	fake.sent++;
+	snprintf(fake.ahead, sizeof(fake.ahead), "%.*s", q->page_size > 0 ?
+	    (int)q->cookie->len : 0, q->page_size > 0 ?
+	    (const char *)q->cookie->data : "");
+	return RS_OK;
+}
+
+static int
+fake_collect(struct ldapx_conn *c, const struct ldapx_query *q,
+    struct ldapx_res *res, char *msg, size_t msgsize)
 {
 	(void)c;
 	(void)msg;
@@ -148,10 +173,30 @@ fake_search(struct ldapx_conn *c, const struct ldapx_query *q,
 		snprintf(fake.asked[fake.searches - 1], sizeof(fake.asked[0]),
 		    "%s", q->attrs[0]);
 	fake.searches++;
-	fake_res.q = q;
-	fake_res.held = NULL;
-	*res = &fake_res;
-	return fake.held && q->subtree ? fake_hold(&fake_res) : RS_OK;
+	res->q = q;
+	res->pending = 0;
+	return fake.held && q->subtree ? fake_hold(res) : RS_OK;
+}
+
+/*
+ * Whether a page's names have options: the held ones', or, as the fake
+ * sends them at the entries step, a scripted name with one or values
+ * past MaxValRange.
+ */
+static int
+fake_options(const struct ldapx_res *res)
+{
+	size_t i, j;
+
+	if (res->held != NULL)
+		return ldapx_held_options(res->held);
+	for (i = 0; i < fake.nentries; i++)
+		for (j = 0; fake.entries[i].names[j] != NULL; j++)
+			if (strchr(fake.entries[i].names[j], ';') != NULL ||
+			    (fake.maxval > 0 &&
+			    fake.entries[i].nvals[j] > fake.maxval))
+				return 1;
+	return 0;
 }
 
 static int
@@ -165,6 +210,7 @@ fake_status(struct ldapx_conn *c, struct ldapx_res *res,
 	st->code = strstr(res->q->attrs[0], ";range=") != NULL ? 0 :
 	    fake.code;
 	st->paged = fake.paged;
+	st->options = fake_options(res);
 	snprintf(st->diag, sizeof(st->diag), "%s", st->code != 0 ?
 	    "the server's words" : "");
 	return RS_OK;
@@ -280,8 +326,10 @@ fake_entries(struct ldapx_conn *c, struct ldapx_res *res,
 static void
 fake_res_free(struct ldapx_res *res)
 {
+	if (res->pending)
+		fake.abandoned++;
 	ldapx_held_free(res->held);
-	res->held = NULL;
+	free(res);
 }
 
 static void
@@ -345,7 +393,8 @@ fake_notify_next(struct ldapx_conn *c, unsigned ms,
 }
 
 static const struct ldapx_backend fake_backend = {
-	.name = "fake", .open = fake_open, .search = fake_search,
+	.name = "fake", .open = fake_open, .send = fake_send,
+	.collect = fake_collect,
 	.status = fake_status, .cookie = fake_cookie,
 	.entries = fake_entries, .res_free = fake_res_free,
 	.errstr = fake_errstr, .server = fake_server, .close = fake_close,
@@ -710,6 +759,106 @@ test_held(void)
 	rs_buf_free(&cookie);
 }
 
+/* count_entry, noting how many requests were out at the first entry. */
+static size_t sent_at_entry;
+
+static int
+ahead_entry(void *arg, const char *dn, const struct ldapx_val *const *vals,
+    const size_t *nvals)
+{
+	if (seen == 0)
+		sent_at_entry = fake.sent;
+	count_entry(NULL, dn, vals, nvals);
+	return arg != NULL ? *(const int *)arg : RS_OK;
+}
+
+/* The next page of "(x=*)" with ahead_entry; fail: what it returns. */
+static int
+next_page(struct ldapx *ld, const char *filter, struct rs_buf *cookie,
+    int fail)
+{
+	seen = 0;
+	sent_at_entry = 0;
+	return ldapx_search_page(ld, "dc=corp,dc=test", filter, attrs, 1000,
+	    cookie, ahead_entry, fail ? &fail : NULL, NULL);
+}
+
+/*
+ * A page ahead (ldap_page.c): after a good page with a cookie, the next
+ * page's request is out before the caller sees an entry; the call for
+ * exactly that page collects it; any other call, a page whose entries
+ * failed, and ldapx_close abandon it; the last page, and a page with a
+ * ranged attribute (range reads follow), send nothing ahead.
+ */
+static void
+test_ahead(void)
+{
+	static const struct fake_entry ranged[] = {
+		{ "cn=r", { "proxyAddresses;range=0-*", NULL }, { 2 } },
+	};
+	struct ldapx_opts o;
+	struct ldapx *ld = NULL;
+	struct rs_buf cookie;
+	char msg[256];
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	rs_buf_init(&cookie, 1024);
+	memset(&fake, 0, sizeof(fake));
+	fake.held = 1;
+	fake.entries = two;
+	fake.nentries = 2;
+	fake.paged = 1;
+	UT_CHECK("ahead: open", ldapx_open(&o, &ld, msg, sizeof(msg)) ==
+	    RS_OK);
+	fake.cookie = "c1";
+	r = next_page(ld, "(x=*)", &cookie, 0);
+	UT_CHECK("ahead: a good page with a cookie: the next page's request "
+	    "is out before its first entry", r == RS_OK && seen == 2 &&
+	    sent_at_entry == 2 && fake.sent == 2 &&
+	    strcmp(fake.ahead, "c1") == 0 && cookie_is(&cookie, "c1"));
+	fake.cookie = "";
+	r = next_page(ld, "(x=*)", &cookie, 0);
+	UT_CHECK("ahead: the next call collects it, and the last page sends "
+	    "none", r == RS_OK && seen == 2 && fake.sent == 2 &&
+	    fake.searches == 2 && fake.abandoned == 0 && cookie.len == 0);
+
+	fake.cookie = "c2";
+	r = next_page(ld, "(x=*)", &cookie, 0);
+	r = r == RS_OK ? next_page(ld, "(y=*)", &cookie, 0) : r;
+	UT_CHECK("ahead: a call for another search abandons it and sends "
+	    "its own", r == RS_OK && fake.abandoned == 1 && fake.sent == 6 &&
+	    fake.searches == 4 && seen == 2);
+	r = ldapx_read(ld, "", attrs, count_entry, NULL, NULL);
+	UT_CHECK("ahead: so does a read", r == RS_OK && fake.abandoned == 2 &&
+	    fake.sent == 7);
+
+	rs_buf_reset(&cookie);
+	r = next_page(ld, "(x=*)", &cookie, RS_ERR_LIMIT);
+	UT_CHECK("ahead: a page whose caller failed abandons it, cookie kept",
+	    r == RS_ERR_LIMIT && fake.sent == 9 && fake.abandoned == 3 &&
+	    cookie.len == 0);
+
+	r = next_page(ld, "(x=*)", &cookie, 0);
+	ldapx_close(ld);
+	UT_CHECK("ahead: ldapx_close abandons it", r == RS_OK &&
+	    fake.sent == 11 && fake.abandoned == 4);
+
+	UT_CHECK("ahead: open", ldapx_open(&o, &ld, msg, sizeof(msg)) ==
+	    RS_OK);
+	fake.entries = ranged;
+	fake.nentries = 1;
+	rs_buf_reset(&cookie);
+	r = next_page(ld, "(x=*)", &cookie, 0);
+	UT_CHECK("ahead: none after a page with a ranged attribute",
+	    r == RS_OK && seen == 1 && got[0] == 2 && fake.sent == 12 &&
+	    cookie_is(&cookie, "c2"));
+	ldapx_close(ld);
+	UT_CHECK("ahead: every request collected or abandoned",
+	    fake.sent == fake.searches + fake.abandoned);
+	rs_buf_free(&cookie);
+}
+
 static void
 test_read(void)
 {
@@ -821,6 +970,7 @@ main(void)
 	test_ranges();
 	test_pages();
 	test_held();
+	test_ahead();
 	test_read();
 	test_notify();
 	return ut_exit();
