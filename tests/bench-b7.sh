@@ -28,8 +28,9 @@
 #     and after;
 #   - pushes: "sync mx1: installed" in the window, which must be none.
 # Polling only is the baseline.  A third mode, notification with a
-# debounce of an hour (no cycle in the window), tells Samba's own cost of
-# serving the notifications from the cost of the cycles they start.
+# debounce of an hour (no cycle of its own in the window, only the
+# interval's polls), tells Samba's own cost of serving the notifications
+# from the cost of the cycles they start.
 #
 # Appends bench.sh rows (ID WHAT RCPTSYNC BASELINE RATIO TARGET RESULT,
 # tab-separated) to ROWS and notes to NOTES.  Asserts nothing; stdout
@@ -59,7 +60,7 @@ h_receiver_conf "$T/receiver.conf" || exit 1
 h_agent_conf "$T/agent.conf" || exit 1
 h_agent_conf_ldap "$T/agent.conf" "$T/poll.conf" change_notification=no
 # B7b's third mode: registered, but the debounce never ends in the window,
-# so Samba serves the notifications and no cycle runs.
+# so Samba serves the notifications and only the interval's polls run.
 h_agent_conf_ldap "$T/agent.conf" "$T/quiet.conf" notify_debounce=1h
 h_receiver_watch "$T/receiver.conf" "$T/receiver.log" 0.2
 
@@ -74,17 +75,23 @@ until_rcpt() {
 	return 1
 }
 
-# trials MODE CONF: TRIALS adds and removals; $T/MODE.add, $T/MODE.remove
-# get one latency (s) a line, "timeout" for none within 180 s.
-trials() {
-	: >"$T/$1.add"
-	: >"$T/$1.remove"
+# agent_up MODE CONF: `run` with CONF in the background ($_pid), its log in
+# $T/MODE.err, after its first cycle and a few quiet seconds.
+agent_up() {
 	"$AGENT" -c "$2" run 2>"$T/$1.err" &
 	_pid=$!
 	t_cleanup "kill $_pid 2>/dev/null"
 	t_wait_log "$T/$1.err" 'sync mx1: (installed|unchanged)' 120 ||
 	    echo "bench-b7: $1: no first cycle" >&2
 	sleep 3
+}
+
+# trials MODE CONF: TRIALS adds and removals; $T/MODE.add, $T/MODE.remove
+# get one latency (s) a line, "timeout" for none within 180 s.
+trials() {
+	: >"$T/$1.add"
+	: >"$T/$1.remove"
+	agent_up "$1" "$2"
 	_i=1
 	while [ "$_i" -le "$TRIALS" ]; do
 		_u=b7.$1.$_i
@@ -178,15 +185,10 @@ writes() {
 	done | h_samba_modify >/dev/null 2>&1
 }
 
-# window MODE CONF: the agent, SECONDS of writes, then its log of the
+# window MODE CONF: the agent, WINDOW seconds of writes, then its log of the
 # window in $T/MODE.window and Samba's ticks in $T/MODE.cpu.
 window() {
-	"$AGENT" -c "$2" run 2>"$T/$1.err" &
-	_pid=$!
-	t_cleanup "kill $_pid 2>/dev/null"
-	t_wait_log "$T/$1.err" 'sync mx1: (installed|unchanged)' 120 ||
-	    echo "bench-b7: $1: no first cycle" >&2
-	sleep 3
+	agent_up "$1" "$2"
 	_mark=$(wc -l <"$T/$1.err")
 	_c0=$(samba_cpu)
 	writes "$WINDOW"
@@ -233,7 +235,7 @@ b7b() {
 	row B7b "  notifications received" "$n_notes" "-" "-" - info
 	row B7b "  Samba CPU (user+sys)" "$n_s s" "$p_s s" \
 	    "$(ratio "$n_cpu" "$p_cpu")x" - info
-	row B7b "  Samba CPU, notifications only (no cycle)" "$q_s s" "$p_s s" \
+	row B7b "  Samba CPU, notifications but no cycles" "$q_s s" "$p_s s" \
 	    "$(ratio "$q_cpu" "$p_cpu")x" - info
 	if [ "$n_push" -eq 0 ] && [ "$p_push" -eq 0 ] && [ "$n_cyc" -gt 0 ]; then
 		_res=PASS
@@ -241,7 +243,7 @@ b7b() {
 		_res=MISS
 	fi
 	row B7b "  pushes (no write is the list's)" "$n_push" "$p_push" "-" 0 "$_res"
-	note "B7b: per unrelated write, with notification: $(per "$n_req" "$w") LDAP requests (polling only: $(per "$p_req" "$w")), $(per "$n_ent" "$w") entries read ($(per "$p_ent" "$w")), $(awk -v a="$n_s" -v b="$p_s" -v n="$w" 'BEGIN { printf "%.1f", (a - b) * 1000 / n }') ms more of Samba's CPU, of which $(awk -v a="$q_s" -v b="$p_s" -v n="$w" 'BEGIN { printf "%.1f", (a - b) * 1000 / n }') ms is Samba serving the notification search itself (the third mode: $q_notes notifications, $q_cyc cycles) and the rest the cycles; $(per "$n_req" "$n_cyc") requests a cycle (the root DSE, the DC's invocationId, and the USN delta's two searches: objects that match the filter, and objects that do not any more)."
+	note "B7b: per unrelated write, with notification: $(per "$n_req" "$w") LDAP requests (polling only: $(per "$p_req" "$w")), $(per "$n_ent" "$w") entries read ($(per "$p_ent" "$w")), $(awk -v a="$n_s" -v b="$p_s" -v n="$w" 'BEGIN { printf "%.1f", (a - b) * 1000 / n }') ms more of Samba's CPU, of which $(awk -v a="$q_s" -v b="$p_s" -v n="$w" 'BEGIN { printf "%.1f", (a - b) * 1000 / n }') ms is Samba serving the notification search itself (the third mode: $q_notes notifications, and only the $q_cyc interval polls the baseline has too) and the rest the cycles they start; $(per "$n_req" "$n_cyc") requests a cycle (the root DSE, the DC's invocationId, and the USN delta's two searches: objects that match the filter, and objects that do not any more)."
 	note "B7b: the notification connection, and all the rest, from the agent's stop line: $(sed -n 's/^.*run: since start: \(.*\)$/\1/p' "$T/notify.window")."
 }
 
