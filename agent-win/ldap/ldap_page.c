@@ -43,8 +43,9 @@
  *               skips values, repeats an attribute or does not move on
  *               fails the search.
  * Ownership:  struct ldapx owns the backend's connection and the page
- *             ahead; ldapx_close frees all three.  Other replies are
- *             freed before each call returns.
+ *             ahead, if any; ldapx_close abandons the page and closes
+ *             the connection.  Other replies are freed before each call
+ *             returns.
  * Errors:     RS_ERR_SYSTEM for connection and protocol failures,
  *             RS_ERR_LIMIT for size and time limits and for more than
  *             RS_MAX_RANGED_VALUES values, RS_ERR_FORMAT for a reply that
@@ -148,7 +149,7 @@ ldapx_tally_requests(const struct ldapx_tally *t)
 	return t->pages + t->reads + t->ranges + t->notify;
 }
 
-/* A request about to go out, by kind. */
+/* A request that went out, by kind. */
 static void
 ldapx_tally_send(const struct ldapx_query *q)
 {
@@ -270,11 +271,12 @@ ldapx_ahead_send(struct ldapx *c, const struct ldapx_query *q,
 	nq.ranges = NULL;
 	if (ldapx_key(&nq, &c->ahead_key) != RS_OK)
 		return;
-	ldapx_tally_send(&nq);
 	if (c->be->send(c->conn, &nq, &c->ahead, msg, sizeof(msg)) != RS_OK) {
 		c->ahead = NULL;
 		rs_buf_reset(&c->ahead_key);
+		return;
 	}
+	ldapx_tally_send(&nq);
 }
 
 /* q's request: the page ahead when it is exactly q, else sent now. */
@@ -283,7 +285,7 @@ ldapx_send(struct ldapx *c, const struct ldapx_query *q,
     struct ldapx_res **res)
 {
 	struct rs_buf key;
-	int same;
+	int same, r;
 
 	*res = NULL;
 	if (c->ahead != NULL && q->page_size > 0) {
@@ -300,8 +302,10 @@ ldapx_send(struct ldapx *c, const struct ldapx_query *q,
 		}
 	}
 	ldapx_ahead_drop(c);
-	ldapx_tally_send(q);
-	return c->be->send(c->conn, q, res, c->msg, sizeof(c->msg));
+	if ((r = c->be->send(c->conn, q, res, c->msg, sizeof(c->msg))) ==
+	    RS_OK)
+		ldapx_tally_send(q);
+	return r;
 }
 
 /*
@@ -771,6 +775,7 @@ int
 ldapx_notify_start(struct ldapx *c, const char *nc, const char *const *attrs)
 {
 	struct ldapx_query q;
+	int r;
 
 	c->msg[0] = '\0';
 	if (c->be->notify_start == NULL) {
@@ -793,8 +798,10 @@ ldapx_notify_start(struct ldapx *c, const char *nc, const char *const *attrs)
 	q.attrs = attrs;
 	q.nattrs = ldapx_count(attrs);
 	c->nnotify++;
-	tally.notify++;
-	return c->be->notify_start(c->conn, &q, c->msg, sizeof(c->msg));
+	if ((r = c->be->notify_start(c->conn, &q, c->msg, sizeof(c->msg))) ==
+	    RS_OK)
+		tally.notify++;
+	return r;
 }
 
 int
