@@ -154,8 +154,8 @@ if [ "$TRIALS" -gt 0 ]; then
 	note "B7: Samba sends a notification a second or two after a write (NOTES.md, and the issue's hand check: 2 s); the agent waits notify_debounce (1 s) after the last one, then polls (root DSE, USN delta) and pushes; the receiver runs every 0.2 s here (its .path unit: at once)."
 fi
 
-# per A B: A / B, two decimals.
-per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# ms_each A B N: (A - B) seconds over N writes, in milliseconds a write.
+ms_each() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.1f", (a - b) * 1000 / n }'; }
 
 # samba_cpu: clock ticks of Samba and every process below it.
 samba_cpu() {
@@ -222,8 +222,8 @@ b7b() {
 	n_cpu=$(cat "$T/notify.cpu") p_cpu=$(cat "$T/poll.cpu")
 	q_cpu=$(cat "$T/quiet.cpu")
 	hz=$(getconf CLK_TCK)
-	n_s=$(per "$n_cpu" "$hz") p_s=$(per "$p_cpu" "$hz")
-	q_s=$(per "$q_cpu" "$hz")
+	n_s=$(ratio "$n_cpu" "$hz") p_s=$(ratio "$p_cpu" "$hz")
+	q_s=$(ratio "$q_cpu" "$hz")
 	w=$WINDOW
 
 	row B7b "$w unrelated writes in $w s: cycles" "$n_cyc" "$p_cyc" \
@@ -243,7 +243,7 @@ b7b() {
 		_res=MISS
 	fi
 	row B7b "  pushes (no write is the list's)" "$n_push" "$p_push" "-" 0 "$_res"
-	note "B7b: per unrelated write, with notification: $(per "$n_req" "$w") LDAP requests (polling only: $(per "$p_req" "$w")), $(per "$n_ent" "$w") entries read ($(per "$p_ent" "$w")), $(awk -v a="$n_s" -v b="$p_s" -v n="$w" 'BEGIN { printf "%.1f", (a - b) * 1000 / n }') ms more of Samba's CPU, of which $(awk -v a="$q_s" -v b="$p_s" -v n="$w" 'BEGIN { printf "%.1f", (a - b) * 1000 / n }') ms is Samba serving the notification search itself (the third mode: $q_notes notifications, and only the $q_cyc interval polls the baseline has too) and the rest the cycles they start; $(per "$n_req" "$n_cyc") requests a cycle (the root DSE, the DC's invocationId, and the USN delta's two searches: objects that match the filter, and objects that do not any more)."
+	note "B7b: per unrelated write, with notification: $(ratio "$n_req" "$w") LDAP requests (polling only: $(ratio "$p_req" "$w")), $(ratio "$n_ent" "$w") entries read ($(ratio "$p_ent" "$w")), $(ms_each "$n_s" "$p_s" "$w") ms more of Samba's CPU, of which $(ms_each "$q_s" "$p_s" "$w") ms is Samba serving the notification search itself (the third mode: $q_notes notifications, and only the $q_cyc interval polls the baseline has too) and the rest the cycles they start; $(ratio "$n_req" "$n_cyc") requests a cycle (the root DSE, the DC's invocationId, and the USN delta's two searches: objects that match the filter, and objects that do not any more)."
 	note "B7b: the notification connection, and all the rest, from the agent's stop line: $(sed -n 's/^.*run: since start: \(.*\)$/\1/p' "$T/notify.window")."
 }
 
